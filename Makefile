@@ -1,0 +1,55 @@
+# The chore marketplace platform. `make help` lists the targets.
+# Everything runs from the project's own .venv, created by `make install` (needs only python3).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+REPLICAS ?= 1
+DATABASE ?= sqlite
+
+.PHONY: help install run demo test test-sqlite lint typecheck fmt bench asyncapi asyncapi-check k8s-validate clean
+
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v uv >/dev/null 2>&1 || { echo "==> installing uv with pip"; $(PYTHON) -m pip install --user --quiet uv; }
+
+$(STAMP): pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
+	@echo "==> installing the workspace into $(VENV) (uv sync --frozen)"
+	@$(UV) sync --frozen --all-packages --quiet
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv with every package from uv.lock (installs uv first if missing)
+
+run: install ## Start the whole platform on the embedded default (NATS + SQLite under ./var/)
+	@$(BIN)/python tools/platform.py --replicas $(REPLICAS) --database $(DATABASE)
+
+test: install ## Run the whole test suite (PostgreSQL when 127.0.0.1:5432 answers, else SQLite)
+	@$(BIN)/pytest $(PYTEST_ARGS)
+
+test-sqlite: install ## Run the storage-facing and system tests on SQLite
+	@CHORE_TEST_DB=sqlite $(BIN)/pytest -m "db or system" $(PYTEST_ARGS)
+
+lint: install ## ruff (style, bugs, security) and import-linter (architecture rules)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/lint-imports --no-cache
+
+typecheck: install ## mypy, strict on libs/common and on domain code
+	@$(BIN)/mypy libs/common/src $(wildcard services/*/src)
+
+fmt: install ## Format and auto-fix with ruff
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+bench: install ## Measure figures vs raw ceilings; writes bench/results/latest.json
+	@$(BIN)/python -m bench
+
+clean: ## Remove the venv, caches and local state under ./var/
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache bench/results/latest.json
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

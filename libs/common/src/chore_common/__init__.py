@@ -1,0 +1,1 @@
+"""The service kit every chore platform service stands on."""

@@ -1,0 +1,73 @@
+"""Settings on pydantic-settings, one env prefix per service.
+
+`TASKS_PORT=8082` sets `TasksSettings.port`. `load_settings` turns a validation failure into a
+one-line error naming the environment variable, so a bad deploy fails at start, loudly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Self, TypeVar
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound="ServiceSettings")
+
+
+class SettingsError(SystemExit):
+    """Raised (and exits the process) when the environment holds a bad setting."""
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs. Subclasses set `service_name` and an env prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+
+    service_name: ClassVar[str] = "service"
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="processes sharing the port")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means ./var/<service>.db")
+    db_pool_size: int = Field(10, ge=1, le=200)
+    nats_url: str = "nats://127.0.0.1:4222"
+    stream_replicas: int = Field(1, ge=1, le=5)
+    stream_max_age_s: int = Field(7 * 24 * 3600, ge=60)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    shutdown_grace_s: float = Field(10.0, ge=0, le=300)
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    var_dir: Path = Path("var")
+    jwks_url: str = "http://127.0.0.1:8081/auth/.well-known/jwks.json"
+    jwt_issuer: str = "chore-auth"
+    jwt_audience: str = "chore-platform"
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Self:
+        if not self.database_url:
+            path = self.var_dir / f"{self.service_name}.db"
+            self.database_url = f"sqlite+aiosqlite:///{path}"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def env_name(cls: type[ServiceSettings], field: str) -> str:
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    return f"{prefix}{field}".upper()
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Build settings from the environment (and overrides), or exit with one clear line."""
+    try:
+        return cls(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        bad = env_name(cls, field) if field in cls.model_fields else field
+        raise SettingsError(
+            f"{cls.service_name}: invalid setting {bad}: {first['msg']}"
+            f" (got {first.get('input')!r})"[:300]
+        ) from None

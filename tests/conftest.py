@@ -1,0 +1,1 @@
+"""The chore_common.testing plugin is enabled in pyproject.toml (addopts)."""
