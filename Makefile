@@ -53,3 +53,9 @@ bench: install ## Measure figures vs raw ceilings; writes bench/results/latest.j
 clean: ## Remove the venv, caches and local state under ./var/
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache bench/results/latest.json
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+asyncapi: install ## Regenerate docs/asyncapi.yaml from chore_common.contracts
+	@$(BIN)/python -m chore_common.contracts.asyncapi --write docs/asyncapi.yaml
+
+asyncapi-check: install ## Fail when docs/asyncapi.yaml is stale
+	@$(BIN)/python -m chore_common.contracts.asyncapi --check docs/asyncapi.yaml
