@@ -1,0 +1,1 @@
+"""The auth service: accounts, EdDSA access tokens, JWKS, sessions with refresh rotation."""
