@@ -4,7 +4,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else a private copy in .uv/ (installed with pip into its own venv: no root, no --user)
+UV ?= $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -17,7 +18,8 @@ help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(UV):
-	@command -v uv >/dev/null 2>&1 || { echo "==> installing uv with pip"; $(PYTHON) -m pip install --user --quiet uv; }
+	@echo "==> installing uv with pip into .uv/"
+	@$(PYTHON) -m venv .uv && .uv/bin/pip install --quiet uv
 
 $(STAMP): pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
 	@echo "==> installing the workspace into $(VENV) (uv sync --frozen)"
@@ -51,7 +53,7 @@ bench: install ## Measure figures vs raw ceilings; writes bench/results/latest.j
 	@$(BIN)/python -m bench
 
 clean: ## Remove the venv, caches and local state under ./var/
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache bench/results/latest.json
+	rm -rf $(VENV) .uv var .pytest_cache .mypy_cache .ruff_cache bench/results/latest.json
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 asyncapi: install ## Regenerate docs/asyncapi.yaml from chore_common.contracts
