@@ -1,0 +1,1 @@
+"""The tasks service: task lifecycle, offers, reviews, scheduler jobs."""
