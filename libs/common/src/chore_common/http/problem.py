@@ -1,0 +1,170 @@
+"""RFC 9457 problem+json: the one place where exceptions become HTTP error responses.
+
+Domains raise `chore_common.errors` classes and know no status codes; `STATUS` maps them.
+HTTP-level failures found while parsing a request (bad JSON, wrong content type, body too
+large, validation) raise `HttpProblem`. aiohttp's own `HTTPException`s (unknown route,
+wrong method) pass through with their status but in the same problem+json shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, Final
+
+from aiohttp import web
+
+from chore_common.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON: Final = "application/problem+json"
+TYPE_BASE: Final = "https://chore.dev/problems/"
+
+STATUS: Final[Mapping[type[DomainError], int]] = {
+    NotFound: 404,
+    Conflict: 409,
+    Forbidden: 403,
+    Unauthorized: 401,
+    PreconditionFailed: 412,
+    InvalidInput: 422,
+    RateLimited: 429,
+    Unavailable: 503,
+}
+
+
+class HttpProblem(Exception):
+    """An HTTP-level failure with everything its problem+json response needs."""
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        code: str,
+        detail: str,
+        title: str | None = None,
+        errors: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.errors = errors
+        self.headers = headers
+
+
+def problem_response(
+    status: int,
+    *,
+    code: str,
+    title: str,
+    detail: str,
+    request_id: str | None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> web.Response:
+    """`extra` adds RFC 9457 extension members (e.g. the failing checks on /readyz)."""
+    body: dict[str, Any] = {
+        "type": f"{TYPE_BASE}{code}" if code else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": request_id,
+    }
+    if errors is not None:
+        body["errors"] = list(errors)
+    if extra:
+        body.update(extra)
+    return web.Response(
+        status=status,
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        content_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _status_of(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
+            return int(status)
+    return 500
+
+
+def _code_of_status(status: int) -> str:
+    try:
+        return HTTPStatus(status).name.lower()
+    except ValueError:
+        return "error"
+
+
+def from_exception(exc: BaseException, request_id: str | None) -> web.Response:
+    """The problem+json response for `exc`; unknown exceptions give a bare 500."""
+    if isinstance(exc, HttpProblem):
+        return problem_response(
+            exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            request_id=request_id,
+            errors=exc.errors,
+            headers=exc.headers,
+        )
+    if isinstance(exc, DomainError):
+        status = _status_of(exc)
+        if status == 500:
+            return _internal_error(exc, request_id)
+        headers: dict[str, str] = {}
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, RateLimited | Unavailable):
+            headers["Retry-After"] = str(exc.retry_after)
+        return problem_response(
+            status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            request_id=request_id,
+            headers=headers,
+        )
+    if isinstance(exc, web.HTTPException):
+        # aiohttp's own: keep the status and the headers that matter (Allow on 405).
+        passthrough = {k: v for k, v in exc.headers.items() if k.lower() in ("allow",)}
+        status = exc.status
+        return problem_response(
+            status,
+            code=_code_of_status(status),
+            title=exc.reason,
+            detail=exc.text if exc.text and not exc.text.startswith(f"{status}:") else exc.reason,
+            request_id=request_id,
+            headers=passthrough,
+        )
+    return _internal_error(exc, request_id)
+
+
+def _internal_error(exc: BaseException, request_id: str | None) -> web.Response:
+    # The traceback goes to the log (request_id comes from context); the body says nothing.
+    log.error("http.unhandled_error", exc_info=exc, extra={"error": type(exc).__name__})
+    return problem_response(
+        500,
+        code="internal_error",
+        title="Internal Server Error",
+        detail="Something went wrong on our side. Quote the request id when reporting it.",
+        request_id=request_id,
+    )

@@ -1,0 +1,1 @@
+"""Metrics and traces: what every service reports about itself (no aiohttp here)."""
