@@ -1,0 +1,45 @@
+"""The tasks domain's errors. Each subclasses a `chore_common.errors` base, which alone decides
+the HTTP status; `code` is what clients branch on."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chore_common.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from chore_tasks.domain.model import Action, Status
+
+
+class InvalidTransition(Conflict):
+    """The lifecycle has no move for this (status, action) pair."""
+
+    code = "invalid_transition"
+    title = "Invalid state transition"
+
+    def __init__(self, status: Status, action: Action) -> None:
+        super().__init__(f"cannot {action.value} a task that is {status.value}")
+        self.status = status
+        self.action = action
+
+
+class StaleVersion(Conflict):
+    """Someone saved the row after we loaded it; the loser's change is refused whole."""
+
+    code = "concurrent_update"
+    title = "Concurrent update"
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+    title = "Task not found"
+
+
+class OfferNotFound(NotFound):
+    code = "offer_not_found"
+    title = "Offer not found"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+    title = "Job not found"

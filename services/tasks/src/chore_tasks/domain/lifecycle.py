@@ -1,0 +1,194 @@
+"""The task lifecycle: one transition table, and one function per move.
+
+Every function takes the actor and `now` (no clock, no I/O), checks who may act
+(`policies`, 403) before whether the state allows it (`InvalidTransition`, 409), bumps
+`version` and returns the new task with the event that records the move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import Final
+from uuid import UUID
+
+from chore_common.errors import InvalidInput
+
+from chore_tasks.domain import policies
+from chore_tasks.domain.errors import InvalidTransition, OfferNotFound
+from chore_tasks.domain.events import (
+    TaskAssigned,
+    TaskCancelled,
+    TaskCompleted,
+    TaskCreated,
+    TaskExpired,
+    TaskStarted,
+)
+from chore_tasks.domain.model import (
+    DESCRIPTION_MAX,
+    TITLE_MAX,
+    Action,
+    Actor,
+    Offer,
+    OfferStatus,
+    Status,
+    Task,
+    require_aware,
+    require_cents,
+    require_text,
+)
+
+MOVES: Final[Mapping[tuple[Status, Action], Status]] = MappingProxyType(
+    {
+        (Status.OPEN, Action.ASSIGN): Status.ASSIGNED,
+        (Status.ASSIGNED, Action.START): Status.IN_PROGRESS,
+        (Status.IN_PROGRESS, Action.COMPLETE): Status.COMPLETED,
+        (Status.OPEN, Action.CANCEL): Status.CANCELLED,
+        (Status.ASSIGNED, Action.CANCEL): Status.CANCELLED,
+        (Status.OPEN, Action.EXPIRE): Status.EXPIRED,
+    }
+)
+REASON_MAX = 500
+
+
+def next_status(status: Status, action: Action) -> Status:
+    try:
+        return MOVES[status, action]
+    except KeyError:
+        raise InvalidTransition(status, action) from None
+
+
+def move(task: Task, action: Action, now: datetime) -> Task:
+    """Apply one table move; the only place a task's status or version changes."""
+    status = next_status(task.status, action)
+    return replace(task, status=status, version=task.version + 1, updated_at=now)
+
+
+def create(
+    *,
+    task_id: UUID,
+    by: Actor,
+    title: str,
+    description: str,
+    category: str,
+    budget_cents: int,
+    due_at: datetime | None,
+    location: str | None,
+    now: datetime,
+) -> tuple[Task, TaskCreated]:
+    policies.ensure_can_create_task(by)
+    require_text("title", title, max_len=TITLE_MAX)
+    require_text("description", description, max_len=DESCRIPTION_MAX, allow_empty=True)
+    require_text("category", category, max_len=64)
+    require_cents("budget_cents", budget_cents)
+    require_aware("due_at", due_at)
+    if due_at is not None and due_at <= now:
+        raise InvalidInput("due_at must be in the future", code="due_in_past")
+    task = Task(
+        id=task_id,
+        owner_id=by.user_id,
+        title=title,
+        description=description,
+        category=category,
+        budget_cents=budget_cents,
+        due_at=due_at,
+        location=location,
+        status=Status.OPEN,
+        assignee_id=None,
+        offer_id=None,
+        cancel_reason=None,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    event = TaskCreated(
+        occurred_at=now,
+        task_id=task.id,
+        owner_id=task.owner_id,
+        version=task.version,
+        title=title,
+        category=category,
+        budget_cents=budget_cents,
+        due_at=due_at,
+    )
+    return task, event
+
+
+def assign(
+    task: Task, offer: Offer, *, by: Actor, now: datetime
+) -> tuple[Task, Offer, TaskAssigned]:
+    policies.ensure_can_act(task, by, Action.ASSIGN)
+    if offer.task_id != task.id:
+        raise OfferNotFound(f"no offer {offer.id} on task {task.id}")
+    moved = replace(move(task, Action.ASSIGN, now), assignee_id=offer.tasker_id, offer_id=offer.id)
+    accepted = replace(offer, status=OfferStatus.ACCEPTED)
+    event = TaskAssigned(
+        occurred_at=now,
+        task_id=moved.id,
+        owner_id=moved.owner_id,
+        version=moved.version,
+        assignee_id=offer.tasker_id,
+        offer_id=offer.id,
+    )
+    return moved, accepted, event
+
+
+def start(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskStarted]:
+    policies.ensure_can_act(task, by, Action.START)
+    moved = move(task, Action.START, now)
+    assert moved.assignee_id is not None  # ensure_can_act refused an unassigned task
+    event = TaskStarted(
+        occurred_at=now,
+        task_id=moved.id,
+        owner_id=moved.owner_id,
+        version=moved.version,
+        assignee_id=moved.assignee_id,
+    )
+    return moved, event
+
+
+def complete(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskCompleted]:
+    policies.ensure_can_act(task, by, Action.COMPLETE)
+    moved = move(task, Action.COMPLETE, now)
+    assert moved.assignee_id is not None  # ensure_can_act refused an unassigned task
+    event = TaskCompleted(
+        occurred_at=now,
+        task_id=moved.id,
+        owner_id=moved.owner_id,
+        version=moved.version,
+        assignee_id=moved.assignee_id,
+    )
+    return moved, event
+
+
+def cancel(
+    task: Task, *, by: Actor, now: datetime, reason: str | None = None
+) -> tuple[Task, TaskCancelled]:
+    policies.ensure_can_act(task, by, Action.CANCEL)
+    if reason is not None:
+        require_text("reason", reason, max_len=REASON_MAX, allow_empty=True)
+    moved = replace(move(task, Action.CANCEL, now), cancel_reason=reason)
+    event = TaskCancelled(
+        occurred_at=now,
+        task_id=moved.id,
+        owner_id=moved.owner_id,
+        version=moved.version,
+        assignee_id=moved.assignee_id,
+        reason=reason,
+    )
+    return moved, event
+
+
+def expire(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskExpired]:
+    policies.ensure_can_act(task, by, Action.EXPIRE)
+    moved = move(task, Action.EXPIRE, now)
+    event = TaskExpired(
+        occurred_at=now, task_id=moved.id, owner_id=moved.owner_id, version=moved.version
+    )
+    return moved, event
+
+
+def is_due(task: Task, now: datetime) -> bool:
+    return task.due_at is not None and task.due_at <= now

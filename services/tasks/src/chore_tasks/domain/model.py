@@ -1,0 +1,138 @@
+"""The tasks domain's nouns: who acts, tasks, offers and reviews. Money is in cents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from chore_common.errors import Forbidden, InvalidInput
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+COMMENT_MAX = 2000
+MESSAGE_MAX = 2000
+
+
+class Role(StrEnum):
+    CLIENT = "client"
+    TASKER = "tasker"
+    ADMIN = "admin"
+    # Never carried by a token: only the scheduler acts as SYSTEM.
+    SYSTEM = "system"
+
+    @classmethod
+    def from_token(cls, value: str) -> Role:
+        """The role a bearer token claims; SYSTEM and unknown roles are refused."""
+        try:
+            role = cls(value)
+        except ValueError:
+            raise Forbidden(f"unknown role {value!r}", code="role_forbidden") from None
+        if role is cls.SYSTEM:
+            raise Forbidden("role 'system' is internal", code="role_forbidden")
+        return role
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Action(StrEnum):
+    ASSIGN = "assign"
+    START = "start"
+    COMPLETE = "complete"
+    CANCEL = "cancel"
+    EXPIRE = "expire"
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Whoever asks: a user from a verified token, or the scheduler."""
+
+    user_id: UUID
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+SCHEDULER = Actor(UUID(int=0), Role.SYSTEM)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    id: UUID
+    owner_id: UUID
+    title: str
+    description: str
+    category: str
+    budget_cents: int
+    due_at: datetime | None
+    location: str | None
+    status: Status
+    assignee_id: UUID | None
+    offer_id: UUID | None
+    cancel_reason: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def etag(self) -> str:
+        # The URL names the task, so the version alone identifies the representation.
+        return f'"{self.version}"'
+
+    def is_participant(self, actor: Actor) -> bool:
+        return actor.user_id in (self.owner_id, self.assignee_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Offer:
+    id: UUID
+    task_id: UUID
+    tasker_id: UUID
+    price_cents: int
+    message: str
+    status: OfferStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Review:
+    id: UUID
+    task_id: UUID
+    author_id: UUID
+    subject_id: UUID
+    rating: int
+    comment: str
+    created_at: datetime
+
+
+def require_aware(name: str, value: datetime | None) -> None:
+    # Naive datetimes compare wrongly against the scheduler's UTC clock.
+    if value is not None and value.utcoffset() is None:
+        raise InvalidInput(f"{name} must carry a timezone", code="naive_datetime")
+
+
+def require_cents(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidInput(f"{name} must be a positive whole number of cents", code="bad_amount")
+
+
+def require_text(name: str, value: str, *, max_len: int, allow_empty: bool = False) -> None:
+    if not value.strip() and not allow_empty:
+        raise InvalidInput(f"{name} must not be blank", code="blank_text")
+    if len(value) > max_len:
+        raise InvalidInput(f"{name} is longer than {max_len} characters", code="text_too_long")

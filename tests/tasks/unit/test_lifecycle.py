@@ -1,0 +1,192 @@
+"""The lifecycle table, pair by pair: every (status, action) either moves or is refused."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+from chore_common.errors import Conflict, Forbidden, InvalidInput
+from chore_tasks.domain import lifecycle
+from chore_tasks.domain.errors import InvalidTransition, OfferNotFound
+from chore_tasks.domain.events import (
+    DomainEvent,
+    TaskAssigned,
+    TaskCancelled,
+    TaskCompleted,
+    TaskCreated,
+    TaskExpired,
+    TaskStarted,
+)
+from chore_tasks.domain.model import SCHEDULER, Action, Actor, OfferStatus, Role, Status, Task
+
+from .factories import NOW, client, make_offer, make_task, tasker
+
+# Written out again rather than imported, so a slip in the table fails here.
+LEGAL = {
+    (Status.OPEN, Action.ASSIGN): Status.ASSIGNED,
+    (Status.ASSIGNED, Action.START): Status.IN_PROGRESS,
+    (Status.IN_PROGRESS, Action.COMPLETE): Status.COMPLETED,
+    (Status.OPEN, Action.CANCEL): Status.CANCELLED,
+    (Status.ASSIGNED, Action.CANCEL): Status.CANCELLED,
+    (Status.OPEN, Action.EXPIRE): Status.EXPIRED,
+}
+ALL_PAIRS = list(itertools.product(Status, Action))
+EVENT_OF = {
+    Action.ASSIGN: TaskAssigned,
+    Action.START: TaskStarted,
+    Action.COMPLETE: TaskCompleted,
+    Action.CANCEL: TaskCancelled,
+    Action.EXPIRE: TaskExpired,
+}
+
+
+def act(task: Task, action: Action) -> tuple[Task, DomainEvent]:
+    """Perform `action` as the one actor allowed to, so only the state can refuse it."""
+    owner = Actor(task.owner_id, Role.CLIENT)
+    assignee = Actor(task.assignee_id or uuid4(), Role.TASKER)
+    moves: dict[Action, Callable[[], tuple[Task, DomainEvent]]] = {
+        Action.ASSIGN: lambda: _assign(task, owner),
+        Action.START: lambda: lifecycle.start(task, by=assignee, now=NOW),
+        Action.COMPLETE: lambda: lifecycle.complete(task, by=assignee, now=NOW),
+        Action.CANCEL: lambda: lifecycle.cancel(task, by=owner, now=NOW, reason="rain"),
+        Action.EXPIRE: lambda: lifecycle.expire(task, by=SCHEDULER, now=NOW),
+    }
+    return moves[action]()
+
+
+def _assign(task: Task, owner: Actor) -> tuple[Task, DomainEvent]:
+    moved, _offer, event = lifecycle.assign(task, make_offer(task), by=owner, now=NOW)
+    return moved, event
+
+
+def test_the_table_has_exactly_the_six_moves_of_the_spec() -> None:
+    assert dict(lifecycle.MOVES) == LEGAL
+
+
+@pytest.mark.parametrize(("status", "action"), ALL_PAIRS, ids=lambda v: str(v))
+def test_move_applies_legal_pairs_and_refuses_every_other(status: Status, action: Action) -> None:
+    task = make_task(status=status, version=3)
+    if (status, action) in LEGAL:
+        moved = lifecycle.move(task, action, NOW)
+        assert moved.status is LEGAL[status, action]
+        assert moved.version == 4
+        assert moved.updated_at == NOW
+    else:
+        with pytest.raises(InvalidTransition) as caught:
+            lifecycle.move(task, action, NOW)
+        assert caught.value.code == "invalid_transition"
+        assert isinstance(caught.value, Conflict)
+        assert (caught.value.status, caught.value.action) == (status, action)
+
+
+@pytest.mark.parametrize(("status", "action"), ALL_PAIRS, ids=lambda v: str(v))
+def test_each_move_by_its_rightful_actor_returns_its_event_or_is_refused(
+    status: Status, action: Action
+) -> None:
+    task = make_task(status=status, version=7)
+    if (status, action) in LEGAL:
+        moved, event = act(task, action)
+        assert moved.status is LEGAL[status, action]
+        assert moved.version == 8
+        assert isinstance(event, EVENT_OF[action])
+        assert event.task_id == task.id  # type: ignore[attr-defined]
+        assert event.version == 8  # type: ignore[attr-defined]
+        assert event.occurred_at == NOW
+    else:
+        with pytest.raises(InvalidTransition):
+            act(task, action)
+
+
+def test_assigning_sets_the_assignee_and_accepts_the_offer() -> None:
+    owner, worker = client(), tasker()
+    task = make_task(owner=owner)
+    offer = make_offer(task, by=worker)
+    moved, accepted, event = lifecycle.assign(task, offer, by=owner, now=NOW)
+    assert moved.assignee_id == worker.user_id
+    assert moved.offer_id == offer.id
+    assert accepted.status is OfferStatus.ACCEPTED
+    assert (event.assignee_id, event.offer_id, event.owner_id) == (
+        worker.user_id,
+        offer.id,
+        owner.user_id,
+    )
+
+
+def test_assigning_an_offer_made_on_another_task_is_not_found() -> None:
+    owner = client()
+    task, other = make_task(owner=owner), make_task(owner=owner)
+    with pytest.raises(OfferNotFound):
+        lifecycle.assign(task, make_offer(other), by=owner, now=NOW)
+
+
+def test_cancelling_keeps_the_reason_and_names_the_assignee() -> None:
+    owner, worker = client(), tasker()
+    task = make_task(owner=owner, status=Status.ASSIGNED, assignee=worker)
+    moved, event = lifecycle.cancel(task, by=owner, now=NOW, reason="rain")
+    assert moved.cancel_reason == "rain"
+    assert event.assignee_id == worker.user_id
+    assert event.reason == "rain"
+
+
+def test_only_the_actor_allowed_is_checked_before_the_state() -> None:
+    # A stranger gets 403, not 409: they must not learn the task's state from the error.
+    task = make_task(status=Status.COMPLETED)
+    with pytest.raises(Forbidden):
+        lifecycle.cancel(task, by=client(), now=NOW)
+
+
+def test_creating_a_task_opens_it_at_version_one_and_records_the_event() -> None:
+    owner = client()
+    task_id = uuid4()
+    task, event = lifecycle.create(
+        task_id=task_id,
+        by=owner,
+        title="Paint the fence",
+        description="",
+        category="garden",
+        budget_cents=12_000,
+        due_at=NOW + timedelta(days=2),
+        location="Leeds",
+        now=NOW,
+    )
+    assert (task.status, task.version, task.owner_id) == (Status.OPEN, 1, owner.user_id)
+    assert isinstance(event, TaskCreated)
+    assert (event.task_id, event.budget_cents, event.version) == (task_id, 12_000, 1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"budget_cents": 0}, "bad_amount"),
+        ({"budget_cents": -5}, "bad_amount"),
+        ({"title": "   "}, "blank_text"),
+        ({"title": "x" * 201}, "text_too_long"),
+        ({"due_at": NOW - timedelta(seconds=1)}, "due_in_past"),
+        ({"due_at": NOW.replace(tzinfo=None) + timedelta(days=1)}, "naive_datetime"),
+    ],
+)
+def test_creating_a_task_refuses_bad_input(changes: dict[str, object], code: str) -> None:
+    fields: dict[str, object] = {
+        "task_id": uuid4(),
+        "by": client(),
+        "title": "Paint the fence",
+        "description": "",
+        "category": "garden",
+        "budget_cents": 100,
+        "due_at": None,
+        "location": None,
+        "now": NOW,
+    }
+    with pytest.raises(InvalidInput) as caught:
+        lifecycle.create(**{**fields, **changes})  # type: ignore[arg-type]
+    assert caught.value.code == code
+
+
+def test_is_due_only_once_the_due_time_has_come() -> None:
+    task = make_task(due_at=NOW)
+    assert lifecycle.is_due(task, NOW)
+    assert not lifecycle.is_due(task, NOW - timedelta(microseconds=1))
+    assert not lifecycle.is_due(make_task(), NOW)
