@@ -1,0 +1,203 @@
+"""`make bench`: run every suite that exists, print the figures, write bench/results/latest.json.
+
+Each suite is a module `bench.<name>` with `run(runs: int) -> list[Figure]`. Suites run one
+at a time, each in a child process of its own session with a time budget, so a suite that
+crashes or hangs is reported as failed (its servers killed with it) and the others still run,
+and the whole bench stays under ten minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import json
+import operator
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.figures import Figure
+from bench.machine import describe
+
+# In order; later issues add their module and nothing else.
+SUITES = ["common_stack", "bus", "auth", "tasks", "messaging", "gateway"]
+TOTAL_BUDGET_S = 560.0  # the whole bench stays under 10 minutes
+SUITE_BUDGET_S = 180.0  # no single suite may eat the others' time
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+_TARGET = re.compile(r"^\s*(value|ratio)?\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
+
+
+@dataclass
+class SuiteOutcome:
+    name: str
+    status: str  # ok | failed | skipped
+    seconds: float
+    detail: str = ""
+
+
+def verdict(figure: Figure) -> str:
+    """PASS/MISS against the figure's target; '' when it has none.
+
+    A target may name what it bounds ("ratio >= 0.6", "value <= 1"); unnamed, it bounds the
+    ratio for figures named *_ratio (and having one), else the value.
+    """
+    if not figure.target:
+        return ""
+    match = _TARGET.match(figure.target)
+    if match is None:
+        return "?"
+    subject, op, bound = match.groups()
+    if subject is None:
+        subject = "ratio" if figure.name.endswith("ratio") and figure.ratio is not None else "value"
+    measured = figure.ratio if subject == "ratio" else figure.value
+    if measured is None:
+        return "?"
+    return "PASS" if _OPS[op](measured, float(bound)) else "MISS"
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
+
+
+def table(figures: list[Figure]) -> str:
+    head = ("figure", "value", "unit", "ceiling", "ratio", "target", "")
+    rows = [head] + [
+        (f.name, _fmt(f.value), f.unit, _fmt(f.ceiling), _fmt(f.ratio), f.target or "-", verdict(f))
+        for f in figures
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def suite_exists(name: str) -> bool:
+    return importlib.util.find_spec(f"bench.{name}") is not None
+
+
+def run_child(name: str, runs: int, out: Path) -> None:
+    """In the child: run one suite and write its figures as JSON."""
+    module = importlib.import_module(f"bench.{name}")
+    figures: list[Figure] = module.run(runs)
+    out.write_text(json.dumps([f.as_json() for f in figures]))
+
+
+def run_suite(name: str, runs: int, budget_s: float) -> tuple[SuiteOutcome, list[Figure]]:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "figures.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench",
+            "--child",
+            name,
+            "--runs",
+            str(runs),
+            "--out",
+            str(out),
+        ]
+        # Its own session, so a timeout kills the suite's servers along with it.
+        proc = subprocess.Popen(cmd, start_new_session=True)
+        try:
+            code = proc.wait(timeout=budget_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            elapsed = time.monotonic() - started
+            return SuiteOutcome(name, "failed", elapsed, f"over its {budget_s:.0f} s budget"), []
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # anything it left behind
+        elapsed = time.monotonic() - started
+        if code != 0 or not out.exists():
+            return SuiteOutcome(name, "failed", elapsed, f"exit code {code}"), []
+        figures = [Figure(**item) for item in json.loads(out.read_text())]
+    return SuiteOutcome(name, "ok", elapsed, f"{len(figures)} figure(s)"), figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", default="", help="figure-name prefix, e.g. common or gateway.")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median taken)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        run_child(args.child, args.runs, args.out)
+        return 0
+
+    # "common" selects common_stack, "gateway.added" selects gateway: match on the first part.
+    family = args.only.split(".")[0]
+    chosen = [s for s in SUITES if s.startswith(family)]
+    deadline = time.monotonic() + TOTAL_BUDGET_S
+    outcomes: list[SuiteOutcome] = []
+    figures: list[Figure] = []
+    for i, name in enumerate(chosen, 1):
+        if not suite_exists(name):
+            outcomes.append(SuiteOutcome(name, "skipped", 0.0, "no module yet"))
+            print(f"==> [{i}/{len(chosen)}] {name}: skipped (bench/{name}.py not there yet)")
+            continue
+        budget = min(SUITE_BUDGET_S, deadline - time.monotonic())
+        if budget < 10:
+            outcomes.append(SuiteOutcome(name, "failed", 0.0, "no time left in the budget"))
+            print(f"==> [{i}/{len(chosen)}] {name}: not run, the bench is out of time")
+            continue
+        print(
+            f"==> [{i}/{len(chosen)}] {name} ({args.runs} runs, budget {budget:.0f} s)", flush=True
+        )
+        outcome, got = run_suite(name, args.runs, budget)
+        got = [f for f in got if f.name.startswith(args.only)]
+        outcomes.append(outcome)
+        figures.extend(got)
+        print(
+            f"    {name}: {outcome.status} in {outcome.seconds:.0f} s, {outcome.detail}", flush=True
+        )
+
+    print()
+    print(table(figures) if figures else "no figures")
+    for f in figures:
+        if f.note:
+            print(f"  {f.name}: {f.note}")
+    failed = [o.name for o in outcomes if o.status == "failed"]
+    missed = [f.name for f in figures if verdict(f) == "MISS"]
+    if failed:
+        print(f"failed suites: {', '.join(failed)}")
+    if missed:
+        print(f"missed targets: {', '.join(missed)}")
+
+    report = {
+        "machine": describe(),
+        "figures": [f.as_json() for f in figures],
+        "suites": [o.__dict__ for o in outcomes],
+    }
+    if args.only:
+        report["only"] = args.only
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 1 if failed or missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

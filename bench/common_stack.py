@@ -1,0 +1,203 @@
+"""`common.stack_rps_ratio`: what the common middleware stack leaves of a bare handler's rate.
+
+Two servers run the same handler, each in its own process pinned to core 0: one a bare
+aiohttp app, one built by `chore_common.http.app.create_service_app` (request id, access
+log, metrics, error mapping, tracing configured but not exporting). The load generator runs
+on the other core. Runs alternate bare/stack so drift on the machine hits both alike; the
+figure is median(stack) / median(bare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from aiohttp import web
+from chore_common.settings import ServiceSettings
+
+from bench.figures import Figure, median
+from bench.loadgen import generator_cpu, measure_rps
+
+SERVER_CPU = 0
+PATH = "/items/1"
+CONNECTIONS = 64
+DURATION_S = 3.0
+WARMUP_S = 0.7
+
+
+def _payload() -> dict[str, object]:
+    return {"id": 1, "name": "broom", "ok": True}
+
+
+async def _handler(request: web.Request) -> web.Response:
+    return web.json_response(_payload())
+
+
+def bare_app(settings: ServiceSettings) -> web.Application:
+    app = web.Application()
+    app.router.add_get("/items/{id}", _handler)
+    return app
+
+
+def stack_app(settings: ServiceSettings) -> web.Application:
+    """The same handler behind the full common stack."""
+    from chore_common.http.app import create_service_app
+
+    app = create_service_app(settings)
+    app.router.add_get("/items/{id}", _handler)
+    return app
+
+
+class BenchSettings(ServiceSettings):
+    service_name = "bench"
+
+
+def serve(kind: str, port: int) -> None:
+    """Serve one kind of app on 127.0.0.1:port, pinned to SERVER_CPU, until SIGTERM.
+
+    Both go through `chore_common.serving.serve`, the services' own runner (JSON logging
+    configured, aiohttp's access logger off), so the app is the only difference.
+    """
+    from chore_common.serving import serve as serve_app
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {SERVER_CPU})
+    settings = BenchSettings(port=port, var_dir=Path(tempfile.gettempdir()))
+    serve_app(bare_app if kind == "bare" else stack_app, settings)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(port: int, timeout: float = 20.0) -> None:
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", PATH)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.05)
+        finally:
+            conn.close()
+    raise TimeoutError(f"bench server on port {port} did not answer 200 on {PATH}")
+
+
+@contextmanager
+def server(kind: str) -> Iterator[str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    # Tracing configured but not exporting: spans are made, ids reach the logs, none leave.
+    env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
+    # A file, not a pipe: a pipe nobody drains would stall the server once it filled.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.common_stack", "serve", kind, str(port)],
+            stdout=subprocess.DEVNULL,  # the stack's access log still formats and writes lines
+            stderr=errors,
+            start_new_session=True,
+            env=env,
+        )
+        try:
+            try:
+                _wait_http(port)
+            except TimeoutError:
+                proc.kill()
+                proc.wait()
+                errors.seek(0)
+                tail = errors.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"{kind} server did not start: {tail}") from None
+            yield f"http://127.0.0.1:{port}{PATH}"
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def stack_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("chore_common.http.app") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def run(runs: int) -> list[Figure]:
+    if not stack_available():
+        raise RuntimeError("chore_common.http.app is not there yet: nothing to compare")
+    bare: list[float] = []
+    stack: list[float] = []
+    gen_cpu: list[float] = []
+    with server("bare") as bare_url, server("stack") as stack_url:
+        for i in range(runs):
+            # Alternate which goes first so a slow spell on the machine hits both alike.
+            order = [("bare", bare_url), ("stack", stack_url)]
+            for kind, url in order if i % 2 == 0 else order[::-1]:
+                result = measure_rps(url, connections=CONNECTIONS, duration_s=DURATION_S,
+                                     warmup_s=WARMUP_S)  # fmt: skip
+                if result.errors:
+                    raise RuntimeError(f"{kind}: {result.errors} errors under load")
+                (bare if kind == "bare" else stack).append(result.rps)
+                gen_cpu.append(result.client_cpu)
+                print(
+                    f"    run {i + 1}/{runs} {kind:5} {result.rps:9.0f} req/s"
+                    f"  (generator core busy {result.client_cpu:.0%})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    bare_rps, stack_rps = median(bare), median(stack)
+    note = (
+        f"bare {bare_rps:.0f} req/s, stack {stack_rps:.0f} req/s; server on core {SERVER_CPU},"
+        f" generator on core {generator_cpu()} (busy {median(gen_cpu):.0%} at the median)"
+    )
+    return [
+        Figure(
+            name="common.stack_rps_ratio",
+            value=round(stack_rps, 1),
+            unit="req/s",
+            ceiling=round(bare_rps, 1),
+            ratio=round(stack_rps / bare_rps, 3),
+            target=">= 0.60",
+            note=note,
+        )
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.common_stack")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    one = sub.add_parser("serve", help="(internal) serve the bare or stack app")
+    one.add_argument("kind", choices=["bare", "stack"])
+    one.add_argument("port", type=int)
+    sub.add_parser("run", help="measure and print the figure")
+    args = parser.parse_args(argv)
+    if args.cmd == "serve":
+        serve(args.kind, args.port)
+    else:
+        for figure in run(runs=3):
+            print(figure.as_json())
+
+
+if __name__ == "__main__":
+    main()
