@@ -30,6 +30,7 @@ def make_task(
     assignee: Actor | None = None,
     due_at: datetime | None = None,
     version: int = 1,
+    created_at: datetime = NOW - timedelta(days=1),
 ) -> Task:
     """A task in any state; past `open` it gets an assignee unless one is given."""
     if assignee is None and status in (Status.ASSIGNED, Status.IN_PROGRESS, Status.COMPLETED):
@@ -48,8 +49,8 @@ def make_task(
         offer_id=uuid4() if assignee else None,
         cancel_reason=None,
         version=version,
-        created_at=NOW - timedelta(days=1),
-        updated_at=NOW - timedelta(days=1),
+        created_at=created_at,
+        updated_at=created_at,
     )
 
 

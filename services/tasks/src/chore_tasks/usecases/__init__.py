@@ -1,0 +1,46 @@
+"""Use cases: one async function per command or query, each owning its transaction.
+
+Each takes a unit of work, a command and `now`; loads, asks the domain, saves with the
+expected version, records events in `uow.outbox`, and commits once.
+"""
+
+from chore_tasks.usecases.admin_jobs import delete_job, get_job, list_jobs, retry_job, run_job_now
+from chore_tasks.usecases.offers import list_offers, make_offer
+from chore_tasks.usecases.reviews import review_task
+from chore_tasks.usecases.scheduled import (
+    expire_task,
+    record_job_failure,
+    remind_assignee,
+    run_claimed_job,
+)
+from chore_tasks.usecases.tasks import (
+    assign_task,
+    browse_tasks,
+    cancel_task,
+    complete_task,
+    create_task,
+    get_task,
+    start_task,
+)
+
+__all__ = [
+    "assign_task",
+    "browse_tasks",
+    "cancel_task",
+    "complete_task",
+    "create_task",
+    "delete_job",
+    "expire_task",
+    "get_job",
+    "get_task",
+    "list_jobs",
+    "list_offers",
+    "make_offer",
+    "record_job_failure",
+    "remind_assignee",
+    "retry_job",
+    "review_task",
+    "run_claimed_job",
+    "run_job_now",
+    "start_task",
+]

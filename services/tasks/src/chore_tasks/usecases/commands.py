@@ -1,0 +1,140 @@
+"""What callers ask for: one frozen dataclass per command or query.
+
+`if_match` is the version from an `If-Match` header (None when absent); `after` is a decoded
+pagination cursor. Built by `api/`, `adapters/consumers.py` and the scheduler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from chore_tasks.domain.jobs import JobKind, JobStatus
+from chore_tasks.domain.model import Actor, Status
+from chore_tasks.usecases.ports import PageKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateTask:
+    actor: Actor
+    title: str
+    description: str
+    category: str
+    budget_cents: int
+    due_at: datetime | None = None
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetTask:
+    task_id: UUID
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrowseTasks:
+    actor: Actor
+    status: Status | None = None
+    category: str | None = None
+    q: str | None = None
+    owner_me: bool = False
+    assignee_me: bool = False
+    limit: int = 20
+    after: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MakeOffer:
+    task_id: UUID
+    actor: Actor
+    price_cents: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListOffers:
+    task_id: UUID
+    actor: Actor
+    limit: int = 20
+    after: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssignTask:
+    task_id: UUID
+    offer_id: UUID
+    actor: Actor
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartTask:
+    task_id: UUID
+    actor: Actor
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompleteTask:
+    task_id: UUID
+    actor: Actor
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelTask:
+    task_id: UUID
+    actor: Actor
+    reason: str | None = None
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewTask:
+    task_id: UUID
+    actor: Actor
+    rating: int
+    comment: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpireTask:
+    """Run by the scheduler. With `job_id`, the claimed job (at try `attempt`) is finished in
+    the same transaction as the expiry, so the event is recorded exactly once."""
+
+    task_id: UUID
+    job_id: UUID | None = None
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemindAssignee:
+    task_id: UUID
+    job_id: UUID | None = None
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordJobFailure:
+    job_id: UUID
+    attempt: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListJobs:
+    actor: Actor
+    status: JobStatus | None = None
+    kind: JobKind | None = None
+    task_id: UUID | None = None
+    limit: int = 20
+    after: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobCommand:
+    """An admin's retry, run-now, delete or look-up of one job."""
+
+    job_id: UUID
+    actor: Actor

@@ -1,0 +1,118 @@
+"""What use cases need from storage: the unit of work and its repositories, as protocols.
+
+`adapters/uow.py` implements them on SQLAlchemy; `tests/tasks/unit/fakes.py` in memory.
+Repositories load and save but never commit; the use case commits once. A save whose
+`expected_version` no longer matches raises `StaleVersion`; an insert that breaks a
+uniqueness rule raises the domain's `Conflict` (`offer_exists`, `already_reviewed`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, Self, TypeVar
+from uuid import UUID
+
+from chore_tasks.domain.events import DomainEvent
+from chore_tasks.domain.jobs import Job, JobKind, JobStatus
+from chore_tasks.domain.model import Actor, Offer, Review, Status, Task
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    """Where a page ends: keyset pagination on (created_at, id), so inserts never shift pages."""
+
+    created_at: datetime
+    id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_key: PageKey | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFilter:
+    """A browse query. Results are only tasks `viewer` may see (`policies.can_view`),
+    newest first."""
+
+    viewer: Actor
+    status: Status | None = None
+    category: str | None = None
+    text: str | None = None
+    owner_id: UUID | None = None
+    assignee_id: UUID | None = None
+    limit: int = 20
+    after: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobFilter:
+    """An admin's job listing, newest first."""
+
+    status: JobStatus | None = None
+    kind: JobKind | None = None
+    task_id: UUID | None = None
+    limit: int = 20
+    after: PageKey | None = None
+
+
+class TaskRepository(Protocol):
+    async def get(self, task_id: UUID) -> Task | None: ...
+    async def add(self, task: Task) -> None: ...
+    async def save(self, task: Task, *, expected_version: int) -> None: ...
+    async def browse(self, query: TaskFilter) -> Page[Task]: ...
+
+
+class OfferRepository(Protocol):
+    async def get(self, offer_id: UUID) -> Offer | None: ...
+    async def add(self, offer: Offer) -> None: ...
+    async def save(self, offer: Offer) -> None: ...
+    async def has_open(self, task_id: UUID, tasker_id: UUID) -> bool: ...
+    async def exists(self, task_id: UUID, tasker_id: UUID) -> bool: ...
+    async def list(
+        self, task_id: UUID, *, tasker_id: UUID | None, limit: int, after: PageKey | None
+    ) -> Page[Offer]:
+        """Oldest first; only `tasker_id`'s offers when it is given."""
+        ...
+
+
+class ReviewRepository(Protocol):
+    async def for_task(self, task_id: UUID) -> Review | None: ...
+    async def add(self, review: Review) -> None: ...
+
+
+class JobRepository(Protocol):
+    async def get(self, job_id: UUID) -> Job | None: ...
+    async def add(self, job: Job) -> None: ...
+    async def save(self, job: Job, *, expected_version: int) -> None: ...
+    async def delete(self, job_id: UUID) -> None: ...
+    async def list(self, query: JobFilter) -> Page[Job]: ...
+
+
+class Outbox(Protocol):
+    def add(self, event: DomainEvent) -> None:
+        """Record an event to publish; written in the same transaction as the change."""
+        ...
+
+
+class TasksUnitOfWork(Protocol):
+    """`async with uow:` opens a transaction; leaving without `commit()` rolls it back."""
+
+    @property
+    def tasks(self) -> TaskRepository: ...
+    @property
+    def offers(self) -> OfferRepository: ...
+    @property
+    def reviews(self) -> ReviewRepository: ...
+    @property
+    def jobs(self) -> JobRepository: ...
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def commit(self) -> None: ...

@@ -1,0 +1,126 @@
+"""Task commands and queries: post, read, browse, and the owner's and assignee's moves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import uuid4
+
+from chore_tasks.domain import jobs, lifecycle, policies
+from chore_tasks.domain.errors import OfferNotFound
+from chore_tasks.domain.jobs import RetryPolicy
+from chore_tasks.domain.model import Action, Task
+from chore_tasks.usecases.access import check_if_match, check_limit, save_task, visible_task
+from chore_tasks.usecases.commands import (
+    AssignTask,
+    BrowseTasks,
+    CancelTask,
+    CompleteTask,
+    CreateTask,
+    GetTask,
+    StartTask,
+)
+from chore_tasks.usecases.ports import Page, TaskFilter, TasksUnitOfWork
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+async def create_task(
+    uow: TasksUnitOfWork, cmd: CreateTask, now: datetime, *, retry: RetryPolicy = DEFAULT_RETRY
+) -> Task:
+    task, event = lifecycle.create(
+        task_id=uuid4(),
+        by=cmd.actor,
+        title=cmd.title,
+        description=cmd.description,
+        category=cmd.category,
+        budget_cents=cmd.budget_cents,
+        due_at=cmd.due_at,
+        location=cmd.location,
+        now=now,
+    )
+    expiry = jobs.expiry_job(task, job_id=uuid4(), now=now, policy=retry)
+    async with uow:
+        await uow.tasks.add(task)
+        if expiry is not None:
+            await uow.jobs.add(expiry)
+        uow.outbox.add(event)
+        await uow.commit()
+    return task
+
+
+async def get_task(uow: TasksUnitOfWork, cmd: GetTask, now: datetime) -> Task:
+    async with uow:
+        return await visible_task(uow, cmd.task_id, cmd.actor)
+
+
+async def browse_tasks(uow: TasksUnitOfWork, cmd: BrowseTasks, now: datetime) -> Page[Task]:
+    check_limit(cmd.limit)
+    query = TaskFilter(
+        viewer=cmd.actor,
+        status=cmd.status,
+        category=cmd.category,
+        text=(cmd.q or "").strip() or None,
+        owner_id=cmd.actor.user_id if cmd.owner_me else None,
+        assignee_id=cmd.actor.user_id if cmd.assignee_me else None,
+        limit=cmd.limit,
+        after=cmd.after,
+    )
+    async with uow:
+        return await uow.tasks.browse(query)
+
+
+async def assign_task(
+    uow: TasksUnitOfWork, cmd: AssignTask, now: datetime, *, retry: RetryPolicy = DEFAULT_RETRY
+) -> Task:
+    async with uow:
+        task = await visible_task(uow, cmd.task_id, cmd.actor)
+        policies.ensure_can_act(task, cmd.actor, Action.ASSIGN)
+        check_if_match(task, cmd.if_match)
+        offer = await uow.offers.get(cmd.offer_id)
+        if offer is None:
+            raise OfferNotFound(f"no offer {cmd.offer_id} on task {task.id}")
+        moved, accepted, event = lifecycle.assign(task, offer, by=cmd.actor, now=now)
+        await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
+        await uow.offers.save(accepted)
+        reminder = jobs.reminder_job(moved, job_id=uuid4(), now=now, policy=retry)
+        if reminder is not None:
+            await uow.jobs.add(reminder)
+        uow.outbox.add(event)
+        await uow.commit()
+    return moved
+
+
+async def start_task(uow: TasksUnitOfWork, cmd: StartTask, now: datetime) -> Task:
+    async with uow:
+        task = await visible_task(uow, cmd.task_id, cmd.actor)
+        policies.ensure_can_act(task, cmd.actor, Action.START)
+        check_if_match(task, cmd.if_match)
+        moved, event = lifecycle.start(task, by=cmd.actor, now=now)
+        await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
+        uow.outbox.add(event)
+        await uow.commit()
+    return moved
+
+
+async def complete_task(uow: TasksUnitOfWork, cmd: CompleteTask, now: datetime) -> Task:
+    async with uow:
+        task = await visible_task(uow, cmd.task_id, cmd.actor)
+        policies.ensure_can_act(task, cmd.actor, Action.COMPLETE)
+        check_if_match(task, cmd.if_match)
+        moved, event = lifecycle.complete(task, by=cmd.actor, now=now)
+        await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
+        uow.outbox.add(event)
+        await uow.commit()
+    return moved
+
+
+async def cancel_task(uow: TasksUnitOfWork, cmd: CancelTask, now: datetime) -> Task:
+    async with uow:
+        task = await visible_task(uow, cmd.task_id, cmd.actor)
+        policies.ensure_can_act(task, cmd.actor, Action.CANCEL)
+        check_if_match(task, cmd.if_match)
+        moved, event = lifecycle.cancel(task, by=cmd.actor, now=now, reason=cmd.reason)
+        await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
+        uow.outbox.add(event)
+        await uow.commit()
+    return moved
