@@ -21,12 +21,13 @@ class DomainEvent:
 class TaskEvent(DomainEvent):
     task_id: UUID
     owner_id: UUID
+    # Consumers word notifications with it and never have to ask us.
+    title: str
     version: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskCreated(TaskEvent):
-    title: str
     category: str
     budget_cents: int
     due_at: datetime | None
@@ -39,13 +40,16 @@ class OfferCreated(DomainEvent):
     # Messaging opens the owner-tasker conversation from this event alone.
     owner_id: UUID
     tasker_id: UUID
+    title: str
     price_cents: int
+    message: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskAssigned(TaskEvent):
     assignee_id: UUID
     offer_id: UUID
+    price_cents: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +80,7 @@ class ReviewCreated(DomainEvent):
     author_id: UUID
     subject_id: UUID
     rating: int
+    comment: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,4 +88,5 @@ class ReminderDue(DomainEvent):
     task_id: UUID
     owner_id: UUID
     assignee_id: UUID
+    title: str
     due_at: datetime

@@ -128,9 +128,11 @@ def assign(
         occurred_at=now,
         task_id=moved.id,
         owner_id=moved.owner_id,
+        title=moved.title,
         version=moved.version,
         assignee_id=offer.tasker_id,
         offer_id=offer.id,
+        price_cents=offer.price_cents,
     )
     return moved, accepted, event
 
@@ -143,6 +145,7 @@ def start(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskStarted]:
         occurred_at=now,
         task_id=moved.id,
         owner_id=moved.owner_id,
+        title=moved.title,
         version=moved.version,
         assignee_id=moved.assignee_id,
     )
@@ -157,6 +160,7 @@ def complete(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskComplet
         occurred_at=now,
         task_id=moved.id,
         owner_id=moved.owner_id,
+        title=moved.title,
         version=moved.version,
         assignee_id=moved.assignee_id,
     )
@@ -174,6 +178,7 @@ def cancel(
         occurred_at=now,
         task_id=moved.id,
         owner_id=moved.owner_id,
+        title=moved.title,
         version=moved.version,
         assignee_id=moved.assignee_id,
         reason=reason,
@@ -185,7 +190,11 @@ def expire(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskExpired]:
     policies.ensure_can_act(task, by, Action.EXPIRE)
     moved = move(task, Action.EXPIRE, now)
     event = TaskExpired(
-        occurred_at=now, task_id=moved.id, owner_id=moved.owner_id, version=moved.version
+        occurred_at=now,
+        task_id=moved.id,
+        owner_id=moved.owner_id,
+        title=moved.title,
+        version=moved.version,
     )
     return moved, event
 

@@ -46,6 +46,8 @@ def make_offer(
         task_id=task.id,
         owner_id=task.owner_id,
         tasker_id=by.user_id,
+        title=task.title,
         price_cents=price_cents,
+        message=message,
     )
     return offer, event

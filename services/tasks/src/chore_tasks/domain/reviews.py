@@ -45,5 +45,6 @@ def write_review(
         author_id=by.user_id,
         subject_id=task.assignee_id,
         rating=rating,
+        comment=comment,
     )
     return review, event

@@ -72,6 +72,7 @@ async def remind_assignee(
                     task_id=task.id,
                     owner_id=task.owner_id,
                     assignee_id=task.assignee_id,
+                    title=task.title,
                     due_at=task.due_at,
                 )
                 uow.outbox.add(event)
