@@ -1,0 +1,116 @@
+"""The NATS connection: reconnect forever, log every state change, report readiness.
+
+A service must survive a NATS restart without restarting itself: the client reconnects
+without limit every `reconnect_wait_s`, buffered publishes go out after reconnecting,
+and the "nats" readiness check fails while the link is down so traffic moves elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Final
+
+import nats
+from aiohttp import web
+from nats.aio.client import Client as NATS
+from nats.errors import NoServersError
+
+from chore_common.keys import READINESS
+from chore_common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+NATS_CLIENT = web.AppKey("chore.bus.nats", NATS)
+READINESS_NAME: Final = "nats"
+
+
+class NatsDisconnected(Exception):
+    pass
+
+
+async def connect(
+    url: str,
+    *,
+    name: str,
+    reconnect_wait_s: float = 0.25,
+    startup_timeout_s: float = 30.0,
+) -> NATS:
+    """Connect, retrying the first connection for up to `startup_timeout_s`."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats.error", extra={"error": f"{type(exc).__name__}: {exc}"})
+
+    async def on_disconnected() -> None:
+        log.warning("nats.disconnected", extra={"client": name})
+
+    async def on_reconnected() -> None:
+        log.info("nats.reconnected", extra={"client": name})
+
+    async def on_closed() -> None:
+        log.info("nats.closed", extra={"client": name})
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + startup_timeout_s
+    while True:
+        try:
+            return await nats.connect(
+                servers=url,
+                name=name,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=reconnect_wait_s,
+                connect_timeout=2,
+                error_cb=on_error,
+                disconnected_cb=on_disconnected,
+                reconnected_cb=on_reconnected,
+                closed_cb=on_closed,
+            )
+        except (NoServersError, OSError, TimeoutError) as exc:
+            if loop.time() >= deadline:
+                raise
+            log.warning("nats.connect_retry", extra={"error": type(exc).__name__})
+            await asyncio.sleep(min(1.0, max(0.05, reconnect_wait_s)))
+
+
+async def nats_check(nc: NATS) -> None:
+    """Readiness: raises while the client is not connected."""
+    if not nc.is_connected:
+        raise NatsDisconnected("nats is " + ("reconnecting" if nc.is_reconnecting else "down"))
+
+
+def nats_context(
+    settings: ServiceSettings, *, provision_streams: bool = True
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx: the client in `app[NATS_CLIENT]`, readiness "nats", streams provisioned."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        nc = await connect(settings.nats_url, name=settings.service_name)
+        app[NATS_CLIENT] = nc
+        if provision_streams:
+            from chore_common.bus.streams import ensure_streams
+
+            await ensure_streams(
+                nc.jetstream(),
+                replicas=settings.stream_replicas,
+                max_age_s=settings.stream_max_age_s,
+            )
+        readiness = app.get(READINESS)
+
+        async def check() -> None:
+            await nats_check(nc)
+
+        if readiness is not None:
+            readiness.add(READINESS_NAME, check)
+        try:
+            yield
+        finally:
+            if readiness is not None:
+                readiness.remove(READINESS_NAME)
+            try:
+                await nc.drain()
+            except Exception:  # closing anyway; a drain error must not block shutdown
+                await nc.close()
+
+    return ctx

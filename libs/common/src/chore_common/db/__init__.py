@@ -1,0 +1,31 @@
+"""Database kit: engines and sessions from a URL, naming convention, outbox/inbox tables,
+the base unit of work and Alembic wiring."""
+
+from chore_common.db.engine import (
+    ENGINE,
+    SESSIONS,
+    create_engine,
+    database_check,
+    db_context,
+    is_sqlite,
+    session_factory,
+)
+from chore_common.db.naming import NAMING_CONVENTION, new_metadata
+from chore_common.db.tables import add_inbox_table, add_outbox_table
+from chore_common.db.uow import Outbox, UnitOfWork
+
+__all__ = [
+    "ENGINE",
+    "NAMING_CONVENTION",
+    "SESSIONS",
+    "Outbox",
+    "UnitOfWork",
+    "add_inbox_table",
+    "add_outbox_table",
+    "create_engine",
+    "database_check",
+    "db_context",
+    "is_sqlite",
+    "new_metadata",
+    "session_factory",
+]

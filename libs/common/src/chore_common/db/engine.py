@@ -1,0 +1,138 @@
+"""Async engine and session factory from a URL: SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+SQLite is tuned for one writer at a time: WAL (readers never block the writer), foreign
+keys on, a busy timeout, and `BEGIN IMMEDIATE` for every transaction. A deferred BEGIN
+lets two transactions read, then both try to write, and one fails at once with
+"database is locked" whatever the busy timeout; taking the write lock at BEGIN makes the
+second one wait its turn instead. Work that only reads can opt out with the
+`AUTOCOMMIT` isolation level (the readiness check does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Final
+
+from aiohttp import web
+from sqlalchemy import event, make_url, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+from chore_common.keys import READINESS
+from chore_common.observability.metrics import register_pool_gauge, unregister_pool_gauge
+from chore_common.observability.tracing import instrument_engine
+from chore_common.settings import ServiceSettings
+
+SQLITE_PRAGMAS: Final = (
+    "PRAGMA journal_mode=WAL",
+    # NORMAL is durable across application crashes in WAL mode; only an OS crash or power
+    # loss may drop the last commits, which FULL would keep at a fsync per commit.
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
+
+ENGINE = web.AppKey("chore.db.engine", AsyncEngine)
+SESSIONS = web.AppKey("chore.db.sessions", async_sessionmaker[AsyncSession])
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """An engine for `url` with the platform's settings for its backend."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, echo=echo)
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        # A connection killed by a database restart is noticed and replaced at checkout,
+        # so the service (and its readiness check) recovers without a restart.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
+    parsed = make_url(url)
+    database = parsed.database or ""
+    kwargs: dict[str, Any] = {}
+    if database in ("", ":memory:"):
+        kwargs["poolclass"] = StaticPool  # one shared connection, or each would be empty
+    else:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, echo=echo, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        # Let us issue BEGIN ourselves (the driver's implicit one is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Objects stay readable after commit: use cases return what they saved.
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def database_check(engine: AsyncEngine) -> None:
+    """Readiness: returns when the database answers a query, raises otherwise."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("SELECT 1"))
+
+
+def pool_in_use(engine: AsyncEngine) -> float:
+    checkedout = getattr(engine.sync_engine.pool, "checkedout", None)
+    return float(checkedout()) if callable(checkedout) else 0.0
+
+
+def db_context(
+    settings: ServiceSettings, *, name: str = "main"
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx: engine + sessions in `app[ENGINE]`/`app[SESSIONS]`, readiness "database"."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        instrument_engine(engine)
+        app[ENGINE] = engine
+        app[SESSIONS] = session_factory(engine)
+        readiness = app.get(READINESS)
+
+        async def check() -> None:
+            await database_check(engine)
+
+        if readiness is not None:
+            readiness.add("database", check)
+        register_pool_gauge(name, lambda: pool_in_use(engine), service=settings.service_name)
+        try:
+            yield
+        finally:
+            if readiness is not None:
+                readiness.remove("database")
+            unregister_pool_gauge(name, service=settings.service_name)
+            await engine.dispose()
+
+    return ctx

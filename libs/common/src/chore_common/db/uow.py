@@ -1,0 +1,144 @@
+"""The base async unit of work: one session, the outbox, the inbox, commit or roll back.
+
+Services subclass it and add repositories in `__aenter__`:
+
+    class TasksUnitOfWork(UnitOfWork):
+        async def __aenter__(self) -> Self:
+            await super().__aenter__()
+            self.tasks = TaskRepository(self.session)
+            return self
+
+Nothing is kept unless `commit()` is called. `commit()` writes the pending outbox rows in
+the same transaction as the change, then wakes the relay so the events leave at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Self
+
+from opentelemetry import propagate
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chore_common.bus.inbox import Inbox
+from chore_common.contracts.envelope import Envelope
+from chore_common.contracts.registry import Contract
+from chore_common.db.tables import OUTBOX
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class Outbox:
+    """Collects events during a unit of work; rows are inserted right before commit."""
+
+    def __init__(self, session: AsyncSession, producer: str) -> None:
+        self.session = session
+        self.producer = producer
+        self.pending: list[dict[str, Any]] = []
+        self.written = 0
+
+    def add(self, event: Contract) -> Envelope:
+        """Record `event` to be published once this transaction commits."""
+        envelope = Envelope.of(event, self.producer)
+        headers: dict[str, str] = {}
+        # The trace of the request that caused the event travels with the row, so the
+        # relay's publish (maybe in another process, later) continues the same trace.
+        propagate.inject(headers)
+        self.pending.append(
+            {
+                "event_id": envelope.id,
+                "subject": envelope.subject,
+                "payload": envelope.to_bytes(),
+                "headers": headers,
+                "created_at": envelope.occurred_at,
+            }
+        )
+        return envelope
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        rows, self.pending = self.pending, []
+        await self.session.execute(insert(OUTBOX), rows)
+        self.written += len(rows)
+
+
+class UnitOfWork:
+    """`async with uow:` ... `await uow.commit()`; leaving without commit rolls back."""
+
+    session: AsyncSession
+    outbox: Outbox
+    inbox: Inbox
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        producer: str = "",
+        wake_relay: Callable[[], None] | None = None,
+        consumer: str = "",
+    ) -> None:
+        self._sessions = sessions
+        self.producer = producer
+        self.consumer = consumer  # the durable consumer name the inbox records under
+        self._wake_relay = wake_relay
+        self._after_commit: list[AfterCommit] = []
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self.outbox = Outbox(self.session, self.producer)
+        self.inbox = Inbox(self.session, self.consumer)
+        self._after_commit = []
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.session.rollback()  # nothing to undo after commit()
+        finally:
+            await self.session.close()
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run `callback` once the transaction has committed (never if it rolls back)."""
+        self._after_commit.append(callback)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: on error its writes, events and callbacks are dropped alone.
+
+        Lets a consumer apply several events in one transaction while a failing one still
+        fails by itself.
+        """
+        marks = (len(self.outbox.pending), len(self._after_commit))
+        nested = await self.session.begin_nested()
+        try:
+            yield
+            await self.outbox.flush()
+        except BaseException:
+            await nested.rollback()
+            del self.outbox.pending[marks[0] :]
+            del self._after_commit[marks[1] :]
+            raise
+        await nested.commit()
+
+    async def commit(self) -> None:
+        await self.outbox.flush()
+        await self.session.commit()
+        wrote, self.outbox.written = self.outbox.written, 0
+        if wrote and self._wake_relay is not None:
+            self._wake_relay()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:  # the change is committed; a failed side effect must not undo it
+                log.exception("uow.after_commit_failed")
+
+    async def rollback(self) -> None:
+        self.outbox.pending.clear()
+        self._after_commit = []
+        await self.session.rollback()
