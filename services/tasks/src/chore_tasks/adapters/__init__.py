@@ -1,0 +1,1 @@
+"""Storage and messaging adapters: tables, repositories, unit of work, outbox, scheduler."""
