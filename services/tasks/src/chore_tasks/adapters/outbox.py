@@ -6,6 +6,7 @@ without a line here fails `test_every_domain_event_maps_to_its_contract`.
 
 from __future__ import annotations
 
+from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.contracts.tasks import (
     OfferCreatedV1,
@@ -18,6 +19,7 @@ from chore_common.contracts.tasks import (
     TaskReminderDueV1,
     TaskStartedV1,
 )
+from chore_common.db import Outbox
 
 from chore_tasks.domain.events import (
     DomainEvent,
@@ -123,3 +125,12 @@ def contract_of(event: DomainEvent) -> Contract:
                 due_at=event.due_at,
             )
     raise TypeError(f"no contract for {type(event).__name__}")
+
+
+class TasksOutbox(Outbox):
+    """The common outbox, taking the tasks domain's events as well as ready contracts."""
+
+    def add(self, event: Contract | DomainEvent) -> Envelope:
+        if isinstance(event, DomainEvent):
+            event = contract_of(event)
+        return super().add(event)

@@ -94,7 +94,7 @@ class JobRepository(Protocol):
 
 
 class Outbox(Protocol):
-    def add(self, event: DomainEvent) -> None:
+    def add(self, event: DomainEvent) -> object:
         """Record an event to publish; written in the same transaction as the change."""
         ...
 

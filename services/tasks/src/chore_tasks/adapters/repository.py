@@ -1,0 +1,274 @@
+"""Repositories on SQLAlchemy Core: load and save domain objects; never commit.
+
+Saves are optimistic: `UPDATE ... WHERE id = :id AND version = :expected`. On PostgreSQL a
+concurrent writer's row lock makes the second UPDATE wait, then match nothing; on SQLite
+every transaction holds the write lock from BEGIN, so the loser simply loads the new state.
+Either way the loser gets `StaleVersion` or the domain's refusal, never a lost update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+from chore_common.errors import Conflict
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chore_tasks.adapters.tables import JOBS, OFFERS, REVIEWS, TASKS
+from chore_tasks.domain.errors import StaleVersion
+from chore_tasks.domain.jobs import Job, JobKind, JobStatus
+from chore_tasks.domain.model import Offer, OfferStatus, Review, Role, Status, Task
+from chore_tasks.usecases.ports import JobFilter, Page, PageKey, TaskFilter
+
+T = TypeVar("T", Task, Offer, Job)
+
+
+def task_of(row: Mapping[Any, Any]) -> Task:
+    return Task(**{**row, "status": Status(row["status"])})
+
+
+def offer_of(row: Mapping[Any, Any]) -> Offer:
+    return Offer(**{**row, "status": OfferStatus(row["status"])})
+
+
+def review_of(row: Mapping[Any, Any]) -> Review:
+    return Review(**row)
+
+
+def job_of(row: Mapping[Any, Any]) -> Job:
+    return Job(**{**row, "kind": JobKind(row["kind"]), "status": JobStatus(row["status"])})
+
+
+def values_of(item: Task | Offer | Review | Job) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in item.__dataclass_fields__}
+
+
+def _keyset(table: Table, after: PageKey | None, *, newest_first: bool) -> ColumnElement[bool]:
+    if after is None:
+        return and_(True)
+    key = tuple_(table.c.created_at, table.c.id)
+    return (
+        key < (after.created_at, after.id) if newest_first else key > (after.created_at, after.id)
+    )
+
+
+async def _page(
+    session: AsyncSession,
+    query: Select[Any],
+    limit: int,
+    make: Callable[[Mapping[Any, Any]], T],
+) -> Page[T]:
+    """Fetch one more than asked: its presence says whether there is a next page."""
+    rows = (await session.execute(query.limit(limit + 1))).mappings().all()
+    items = [make(row) for row in rows[:limit]]
+    if len(rows) <= limit:
+        return Page(items, None)
+    last = items[-1]
+    return Page(items, PageKey(last.created_at, last.id))
+
+
+def _ordered(table: Table, *, newest_first: bool) -> Sequence[Any]:
+    if newest_first:
+        return (table.c.created_at.desc(), table.c.id.desc())
+    return (table.c.created_at, table.c.id)
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    text = str(exc.orig).lower()
+    return "unique" in text or "duplicate key" in text
+
+
+class TaskRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, task_id: UUID) -> Task | None:
+        row = (
+            (await self.session.execute(select(TASKS).where(TASKS.c.id == task_id)))
+            .mappings()
+            .first()
+        )
+        return task_of(row) if row else None
+
+    async def add(self, task: Task) -> None:
+        await self.session.execute(insert(TASKS).values(values_of(task)))
+
+    async def save(self, task: Task, *, expected_version: int) -> None:
+        changes = values_of(task)
+        del changes["id"]
+        result = await self.session.execute(
+            update(TASKS)
+            .where(TASKS.c.id == task.id, TASKS.c.version == expected_version)
+            .values(changes)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleVersion(f"task {task.id} changed since version {expected_version}")
+
+    async def browse(self, query: TaskFilter) -> Page[Task]:
+        conditions: list[ColumnElement[bool]] = [_keyset(TASKS, query.after, newest_first=True)]
+        viewer = query.viewer
+        if viewer.role not in (Role.ADMIN, Role.SYSTEM):
+            # policies.can_view, as SQL: open, mine, assigned to me, or I offered on it.
+            offered = exists().where(
+                OFFERS.c.task_id == TASKS.c.id, OFFERS.c.tasker_id == viewer.user_id
+            )
+            conditions.append(
+                or_(
+                    TASKS.c.status == Status.OPEN.value,
+                    TASKS.c.owner_id == viewer.user_id,
+                    TASKS.c.assignee_id == viewer.user_id,
+                    offered,
+                )
+            )
+        if query.status is not None:
+            conditions.append(TASKS.c.status == query.status.value)
+        if query.category is not None:
+            conditions.append(TASKS.c.category == query.category)
+        if query.owner_id is not None:
+            conditions.append(TASKS.c.owner_id == query.owner_id)
+        if query.assignee_id is not None:
+            conditions.append(TASKS.c.assignee_id == query.assignee_id)
+        if query.text:
+            # Case-insensitive substring on title and description: a scan of the rows the
+            # other filters leave (ADR: full-text indexing waits for a measured need).
+            needle = query.text.lower()
+            conditions.append(
+                or_(
+                    func.lower(TASKS.c.title).contains(needle, autoescape=True),
+                    func.lower(TASKS.c.description).contains(needle, autoescape=True),
+                )
+            )
+        stmt = select(TASKS).where(*conditions).order_by(*_ordered(TASKS, newest_first=True))
+        return await _page(self.session, stmt, query.limit, task_of)
+
+
+class OfferRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, offer_id: UUID) -> Offer | None:
+        row = (
+            (await self.session.execute(select(OFFERS).where(OFFERS.c.id == offer_id)))
+            .mappings()
+            .first()
+        )
+        return offer_of(row) if row else None
+
+    async def add(self, offer: Offer) -> None:
+        try:
+            # A savepoint, so the unique index's refusal leaves the transaction usable.
+            async with self.session.begin_nested():
+                await self.session.execute(insert(OFFERS).values(values_of(offer)))
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict(
+                    "you already have an open offer on this task", code="offer_exists"
+                ) from None
+            raise
+
+    async def save(self, offer: Offer) -> None:
+        changes = values_of(offer)
+        del changes["id"]
+        await self.session.execute(update(OFFERS).where(OFFERS.c.id == offer.id).values(changes))
+
+    async def has_open(self, task_id: UUID, tasker_id: UUID) -> bool:
+        return await self._any(
+            OFFERS.c.task_id == task_id,
+            OFFERS.c.tasker_id == tasker_id,
+            OFFERS.c.status == OfferStatus.OPEN.value,
+        )
+
+    async def exists(self, task_id: UUID, tasker_id: UUID) -> bool:
+        return await self._any(OFFERS.c.task_id == task_id, OFFERS.c.tasker_id == tasker_id)
+
+    async def list(
+        self, task_id: UUID, *, tasker_id: UUID | None, limit: int, after: PageKey | None
+    ) -> Page[Offer]:
+        conditions = [OFFERS.c.task_id == task_id, _keyset(OFFERS, after, newest_first=False)]
+        if tasker_id is not None:
+            conditions.append(OFFERS.c.tasker_id == tasker_id)
+        stmt = select(OFFERS).where(*conditions).order_by(*_ordered(OFFERS, newest_first=False))
+        return await _page(self.session, stmt, limit, offer_of)
+
+    async def _any(self, *conditions: ColumnElement[bool]) -> bool:
+        found = await self.session.execute(select(OFFERS.c.id).where(*conditions).limit(1))
+        return found.first() is not None
+
+
+class ReviewRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_task(self, task_id: UUID) -> Review | None:
+        row = (
+            (await self.session.execute(select(REVIEWS).where(REVIEWS.c.task_id == task_id)))
+            .mappings()
+            .first()
+        )
+        return review_of(row) if row else None
+
+    async def add(self, review: Review) -> None:
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(insert(REVIEWS).values(values_of(review)))
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict(
+                    "this task has already been reviewed", code="already_reviewed"
+                ) from None
+            raise
+
+
+class JobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, job_id: UUID) -> Job | None:
+        row = (
+            (await self.session.execute(select(JOBS).where(JOBS.c.id == job_id))).mappings().first()
+        )
+        return job_of(row) if row else None
+
+    async def add(self, job: Job) -> None:
+        await self.session.execute(insert(JOBS).values(values_of(job)))
+
+    async def save(self, job: Job, *, expected_version: int) -> None:
+        changes = values_of(job)
+        del changes["id"]
+        result = await self.session.execute(
+            update(JOBS)
+            .where(JOBS.c.id == job.id, JOBS.c.version == expected_version)
+            .values(changes)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleVersion(f"job {job.id} changed since version {expected_version}")
+
+    async def delete(self, job_id: UUID) -> None:
+        await self.session.execute(delete(JOBS).where(JOBS.c.id == job_id))
+
+    async def list(self, query: JobFilter) -> Page[Job]:
+        conditions = [_keyset(JOBS, query.after, newest_first=True)]
+        if query.status is not None:
+            conditions.append(JOBS.c.status == query.status.value)
+        if query.kind is not None:
+            conditions.append(JOBS.c.kind == query.kind.value)
+        if query.task_id is not None:
+            conditions.append(JOBS.c.task_id == query.task_id)
+        stmt = select(JOBS).where(*conditions).order_by(*_ordered(JOBS, newest_first=True))
+        return await _page(self.session, stmt, query.limit, job_of)

@@ -1,0 +1,142 @@
+"""The tasks database's tables: tasks, offers, reviews, jobs, plus the outbox and inbox.
+
+Datetimes go through `UtcDateTime`: stored in UTC, always read back timezone-aware, on
+SQLite (which keeps no zone) as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from chore_common.db import add_inbox_table, add_outbox_table, new_metadata
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+TS = UtcDateTime
+
+metadata = new_metadata()
+OUTBOX = add_outbox_table(metadata)
+INBOX = add_inbox_table(metadata)
+
+TASKS = Table(
+    "tasks",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("owner_id", Uuid, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("budget_cents", BigInteger, nullable=False),
+    Column("due_at", TS, nullable=True),
+    Column("location", String(500), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("assignee_id", Uuid, nullable=True),
+    Column("offer_id", Uuid, nullable=True),
+    Column("cancel_reason", String(500), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    CheckConstraint("budget_cents > 0", name="budget_positive"),
+    # Browse pages newest first within a filter: each index ends in the keyset (created_at, id).
+    Index("ix_tasks_status_created", "status", "created_at", "id"),
+    Index("ix_tasks_owner_created", "owner_id", "created_at", "id"),
+    Index("ix_tasks_assignee_created", "assignee_id", "created_at", "id"),
+    Index("ix_tasks_created", "created_at", "id"),
+)
+
+OFFERS = Table(
+    "offers",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("task_id", Uuid, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("tasker_id", Uuid, nullable=False),
+    Column("price_cents", BigInteger, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("price_cents > 0", name="price_positive"),
+    Index("ix_offers_task_created", "task_id", "created_at", "id"),
+    Index("ix_offers_tasker_task", "tasker_id", "task_id"),
+    # One open offer per tasker per task, even when two requests race past the check.
+    Index(
+        "uq_offers_open_per_tasker",
+        "task_id",
+        "tasker_id",
+        unique=True,
+        postgresql_where=text("status = 'open'"),
+        sqlite_where=text("status = 'open'"),
+    ),
+)
+
+REVIEWS = Table(
+    "reviews",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    # Unique: the owner reviews once, even when two requests race past the check.
+    Column(
+        "task_id", Uuid, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False, unique=True
+    ),
+    Column("author_id", Uuid, nullable=False),
+    Column("subject_id", Uuid, nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+)
+
+JOBS = Table(
+    "jobs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("task_id", Uuid, nullable=False),
+    Column("run_at", TS, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("locked_until", TS, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    # The scheduler's claim: due queued jobs, and running ones whose lease lapsed.
+    Index("ix_jobs_status_run_at", "status", "run_at"),
+    Index("ix_jobs_status_locked", "status", "locked_until"),
+    Index("ix_jobs_task", "task_id"),
+    Index("ix_jobs_created", "created_at", "id"),
+)

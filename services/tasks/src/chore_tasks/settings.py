@@ -1,0 +1,46 @@
+"""Tasks' settings: `TASKS_*` environment variables on top of the common ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar
+
+from chore_common.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from chore_tasks.domain.jobs import RetryPolicy
+
+
+class TasksSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TASKS_", extra="ignore", validate_default=True)
+
+    service_name: ClassVar[str] = "tasks"
+
+    port: int = Field(8082, ge=0, le=65535)
+
+    migrate_on_start: bool | None = Field(
+        None, description="apply migrations at start; unset means only on SQLite (local dev)"
+    )
+
+    scheduler_enabled: bool = Field(True, description="run due jobs in this process")
+    scheduler_poll_s: float = Field(1.0, gt=0, le=60, description="how often to look for due jobs")
+    scheduler_batch: int = Field(50, ge=1, le=1000, description="jobs claimed per poll")
+    scheduler_concurrency: int = Field(8, ge=1, le=256, description="jobs run at once")
+    job_max_attempts: int = Field(5, ge=1, le=100)
+    job_backoff_base_s: float = Field(5.0, gt=0, description="wait after the first failed try")
+    job_backoff_factor: float = Field(2.0, ge=1)
+    job_backoff_cap_s: float = Field(900.0, gt=0)
+    job_lease_s: float = Field(300.0, gt=0, description="a running job is reclaimed after this")
+
+    cache_size: int = Field(10_000, ge=0, description="tasks kept in the read cache (0: off)")
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.job_max_attempts,
+            base=timedelta(seconds=self.job_backoff_base_s),
+            factor=self.job_backoff_factor,
+            cap=timedelta(seconds=self.job_backoff_cap_s),
+            lease=timedelta(seconds=self.job_lease_s),
+        )

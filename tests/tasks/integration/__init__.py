@@ -1,0 +1,1 @@
+"""The tasks service over a real database, real NATS and real HTTP."""
