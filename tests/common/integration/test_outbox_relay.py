@@ -1,0 +1,162 @@
+"""The outbox relay on a real nats-server and a real database (PostgreSQL or SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from chore_common.bus.relay import Relay
+from chore_common.db import create_engine
+from chore_common.db.tables import OUTBOX
+from chore_common.testing.nats import NatsServer
+from common import busapp
+from common.busapp import Proc, applied, open_bus, wait_until, write_pings
+from nats.aio.msg import Msg
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+pytestmark = pytest.mark.db
+
+
+async def unsent(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        query = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.sent_at.is_(None))
+        return int((await conn.execute(query)).scalar_one())
+
+
+@pytest.fixture
+def consumer_db(database_factory: Callable[[], str]) -> str:
+    """A second database: the consumer's own, apart from the producer's."""
+    return database_factory()
+
+
+async def test_relay_process_killed_five_times_loses_nothing_and_applies_nothing_twice(
+    nats_factory: Callable[[], NatsServer], database_url: str, consumer_db: str
+) -> None:
+    server = nats_factory()
+    producer_db = database_url
+    async with (
+        open_bus(server.url, producer_db) as producer,
+        open_bus(server.url, consumer_db) as consuming,
+    ):
+        consumer = busapp.consumer(consuming.js, consuming.engine, "r1-applier")
+        consumer.start()
+        # Spread the writes over the whole kill sequence so kills land mid-publish.
+        relay_args = ("relay", "--db", producer_db, "--nats", server.url)
+        # Interpreter start-up is slow on a busy machine: load all six relays up front, in
+        # parallel, so each restart after a kill is immediate and the kills land mid-work.
+        relays = await asyncio.gather(*(Proc(*relay_args).spawn() for _ in range(6)))
+        writer = asyncio.create_task(write_pings(producer.engine, 2000, per_tx=10, pause_s=0.004))
+        rng = random.Random()
+        for relay in relays[:5]:
+            await relay.go()
+            await asyncio.sleep(rng.uniform(0.05, 0.4))
+            await relay.kill()
+        await writer
+        last = await relays[5].go()
+        try:
+            await wait_until(lambda: _all_applied(consuming.engine, 2000), timeout_s=30)
+            await wait_until(lambda: _zero(unsent(producer.engine)), timeout_s=10)
+            await asyncio.sleep(0.3)  # room for a late duplicate to show up
+        finally:
+            await last.kill()
+            await consumer.stop()
+        rows, distinct = await applied(consuming.engine)
+    assert distinct == 2000, "events lost"
+    assert rows == 2000, "events applied twice"
+
+
+async def _all_applied(engine: AsyncEngine, count: int) -> bool:
+    return (await applied(engine))[1] >= count
+
+
+async def _zero(value: asyncio.Future[int] | object) -> bool:
+    return await value == 0  # type: ignore[misc]
+
+
+async def test_two_relays_on_postgres_publish_every_row_exactly_once(
+    nats_factory: Callable[[], NatsServer], database_url: str, db_backend: str
+) -> None:
+    if db_backend != "postgres":
+        pytest.skip("SKIP LOCKED claiming is PostgreSQL's; SQLite runs a single relay")
+    server = nats_factory()
+    async with open_bus(server.url, database_url) as bus:
+        published: list[str] = []
+
+        async def count(msg: Msg) -> None:
+            # A core subscriber sees every publish, even duplicates the stream would drop.
+            published.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+
+        await bus.nc.subscribe("tasks.test.>", cb=count)
+        await write_pings(bus.engine, 3000, per_tx=100)
+        engines = [create_engine(database_url), create_engine(database_url)]
+        relays = [
+            Relay(engine, bus.js, service=f"two-relays-{i}", batch_size=100, poll_interval_s=0.05)
+            for i, engine in enumerate(engines)
+        ]
+        for relay in relays:
+            relay.start()
+        try:
+            await wait_until(lambda: _zero(unsent(bus.engine)), timeout_s=20)
+        finally:
+            for relay in relays:
+                await relay.stop()
+            for engine in engines:
+                await engine.dispose()
+        await bus.nc.flush()
+        info = await bus.js.stream_info("TASKS")
+        async with bus.engine.connect() as conn:
+            rows = (await conn.execute(select(func.count()).select_from(OUTBOX))).scalar_one()
+    assert rows == 3000
+    assert info.state.messages == rows
+    assert len(published) == rows, "a row was published twice"
+    assert len(set(published)) == rows
+    for i in range(2):
+        share = REGISTRY.get_sample_value("events_published_total", {"service": f"two-relays-{i}"})
+        assert share, f"relay {i} published nothing: the test did not exercise two relays"
+
+
+async def test_commit_wakes_the_relay_without_waiting_for_the_poll(
+    nats_factory: Callable[[], NatsServer], database_url: str
+) -> None:
+    server = nats_factory()
+    async with open_bus(server.url, database_url) as bus:
+        relay = Relay(bus.engine, bus.js, service="wake-test", poll_interval_s=60)
+        relay.start()
+        await asyncio.sleep(0.1)  # the relay is now asleep until woken or 60 s pass
+        consumer = busapp.consumer(bus.js, bus.engine, "wake-applier")
+        consumer.start()
+        try:
+            await write_pings(bus.engine, 1, wake=relay.wake)
+            await wait_until(lambda: _all_applied(bus.engine, 1), timeout_s=10)
+        finally:
+            await consumer.stop()
+            await relay.stop()
+
+
+async def test_backlog_metrics_follow_unsent_rows_and_sent_rows_are_pruned(
+    nats_factory: Callable[[], NatsServer], database_url: str
+) -> None:
+    server = nats_factory()
+    async with open_bus(server.url, database_url) as bus:
+        relay = Relay(bus.engine, bus.js, service="backlog-test", retention=timedelta(0))
+        await write_pings(bus.engine, 5, per_tx=5)
+        count, age = await relay.refresh_metrics()
+        assert count == 5
+        assert age >= 0
+        assert REGISTRY.get_sample_value("outbox_backlog", {"service": "backlog-test"}) == 5
+
+        assert await relay.drain_once() == 5
+        count, age = await relay.refresh_metrics()
+        assert (count, age) == (0, 0.0)
+        assert REGISTRY.get_sample_value("outbox_backlog", {"service": "backlog-test"}) == 0
+        assert await relay.prune() == 5
+        async with bus.engine.connect() as conn:
+            left = (await conn.execute(select(func.count()).select_from(OUTBOX))).scalar_one()
+        assert left == 0
+        info = await bus.js.stream_info("TASKS")
+        assert info.state.messages == 5
