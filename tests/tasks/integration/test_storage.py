@@ -25,6 +25,7 @@ from chore_tasks.usecases.commands import (
     MakeOffer,
     ReviewTask,
 )
+from chore_tasks.usecases.ports import JobFilter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -77,7 +78,7 @@ async def test_a_posted_task_reads_back_equal_with_its_event_and_expiry_job(
     assert again.due_at.utcoffset() == timedelta(0)
     assert await outbox_subjects(engine) == ["tasks.task.created"]
     async with uow() as u:
-        page = await u.jobs.list(usecases.admin_jobs.JobFilter(task_id=task.id))
+        page = await u.jobs.list(JobFilter(task_id=task.id))
     [job] = page.items
     assert (job.kind, job.status, job.run_at) == (
         JobKind.EXPIRE_TASK,
