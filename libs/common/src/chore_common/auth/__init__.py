@@ -12,6 +12,7 @@ app.middlewares.append(bearer_middleware)
 
 from chore_common.auth.jwks import JwksCache, StaticKeys, parse_jwks, public_jwk, thumbprint
 from chore_common.auth.principal import (
+    REVOKED,
     VERIFIER,
     Principal,
     authenticate,
@@ -19,6 +20,7 @@ from chore_common.auth.principal import (
     bearer_token,
     principal,
     requires,
+    verifier_context,
 )
 from chore_common.auth.revocation import RevocationFeed, RevokedSessions
 from chore_common.auth.verify import (
@@ -31,6 +33,7 @@ from chore_common.auth.verify import (
 )
 
 __all__ = [
+    "REVOKED",
     "VERIFIER",
     "Claims",
     "ExpiredToken",
@@ -51,4 +54,5 @@ __all__ = [
     "public_jwk",
     "requires",
     "thumbprint",
+    "verifier_context",
 ]

@@ -17,7 +17,7 @@ middleware renders, so this middleware goes after the common stack.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 from uuid import UUID
@@ -25,12 +25,16 @@ from uuid import UUID
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from chore_common.auth.jwks import JwksCache
+from chore_common.auth.revocation import RevocationFeed, RevokedSessions
 from chore_common.auth.verify import Claims, InvalidToken, TokenVerifier
 from chore_common.errors import Forbidden, Unauthorized
 from chore_common.http.openapi import OPERATION_ATTR
+from chore_common.settings import ServiceSettings
 
 REQUIRES_ATTR: Final = "__chore_requires__"
 VERIFIER = web.AppKey("chore.auth.verifier", TokenVerifier)
+REVOKED = web.AppKey("chore.auth.revoked", RevokedSessions)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,3 +132,47 @@ def principal(request: web.Request) -> Principal:
         return request[PRINCIPAL]
     except KeyError:
         raise Unauthorized("A bearer token is required.", code="missing_token") from None
+
+
+def verifier_context(
+    settings: ServiceSettings,
+    *,
+    nats: Callable[[web.Application], Any] | None = None,
+    token_ttl_s: float = 900.0,
+    leeway_s: float = 5.0,
+    jwks_ttl_s: float = 300.0,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx: `app[VERIFIER]` from auth's JWKS, `app[REVOKED]` fed from NATS.
+
+    Put it after the NATS context; `nats(app)` returns the connected client (by default
+    `app[chore_common.bus.connection.NATS_CLIENT]`).
+    """
+
+    def default_nats(app: web.Application) -> Any:
+        from chore_common.bus.connection import NATS_CLIENT
+
+        return app[NATS_CLIENT]
+
+    client = default_nats if nats is None else nats
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        keys = JwksCache(settings.jwks_url, ttl_s=jwks_ttl_s)
+        await keys.start()
+        revoked = RevokedSessions(token_ttl_s=token_ttl_s, leeway_s=leeway_s)
+        feed = RevocationFeed(client(app), revoked)
+        await feed.start()
+        app[REVOKED] = revoked
+        app[VERIFIER] = TokenVerifier(
+            keys,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway_s=leeway_s,
+            revoked=revoked,
+        )
+        try:
+            yield
+        finally:
+            await feed.stop()
+            await keys.close()
+
+    return ctx

@@ -108,6 +108,7 @@ class RevocationFeed:
         self.stream = stream
         self.subject = subject
         self._sub: Any = None
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         async def on_message(msg: Any) -> None:
@@ -115,6 +116,22 @@ class RevocationFeed:
 
         self._sub = await self.nc.subscribe(self.subject, cb=on_message)
         await self.catch_up()
+        self._watcher = asyncio.create_task(self._catch_up_after_reconnect())
+
+    async def _catch_up_after_reconnect(self, every_s: float = 0.25) -> None:
+        # Core NATS does not replay what was published while we were cut off, so every
+        # reconnect is followed by another read of the stream.
+        was_connected = True
+        while True:
+            await asyncio.sleep(every_s)
+            connected = bool(self.nc.is_connected)
+            if connected and not was_connected:
+                try:
+                    await self.catch_up()
+                except Exception:
+                    log.warning("revocation.catch_up_failed", exc_info=True)
+                    connected = False  # try again on the next tick
+            was_connected = connected
 
     async def catch_up(self, *, batch: int = 256, timeout_s: float = 1.0) -> int:
         """Read the stream back one token lifetime; returns how many events were read."""
@@ -136,22 +153,27 @@ class RevocationFeed:
             return 0
         read = 0
         try:
-            while True:
+            # Ask how much is there rather than wait out a fetch timeout on an empty stream.
+            pending = (await sub.consumer_info()).num_pending
+            while pending > 0:
                 try:
-                    msgs = await sub.fetch(batch, timeout=timeout_s)
+                    msgs = await sub.fetch(min(batch, pending), timeout=timeout_s)
                 except TimeoutError:
                     break
                 for msg in msgs:
                     self.revoked.feed(msg.data)
                     read += 1
-                if msgs[-1].metadata.num_pending == 0:
-                    break
+                pending = msgs[-1].metadata.num_pending
         finally:
             await sub.unsubscribe()
         log.info("revocation.caught_up", extra={"events": read})
         return read
 
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
         if self._sub is not None:
             sub, self._sub = self._sub, None
             await asyncio.shield(sub.unsubscribe())

@@ -1,0 +1,9 @@
+"""`python -m chore_auth`: settings from the environment, then serve."""
+
+from chore_common.serving import main
+
+from chore_auth.app import create_app
+from chore_auth.settings import AuthSettings
+
+if __name__ == "__main__":
+    main(AuthSettings, create_app)

@@ -1,0 +1,235 @@
+"""Load and save auth's aggregates. Repositories never commit: the unit of work does."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chore_auth.adapters.tables import (
+    login_failures,
+    refresh_tokens,
+    sessions,
+    signing_keys,
+    users,
+)
+from chore_auth.domain.errors import EmailTaken
+from chore_auth.domain.model import RefreshToken, Role, Session, User
+from chore_auth.domain.throttle import Failures
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        role=Role(row.role),
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _session(row: Any) -> Session:
+    return Session(
+        id=row.id,
+        user_id=row.user_id,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        expires_at=row.expires_at,
+        user_agent=row.user_agent,
+        revoked_at=row.revoked_at,
+        revoke_reason=row.revoke_reason,
+    )
+
+
+def _refresh(row: Any) -> RefreshToken:
+    return RefreshToken(
+        id=row.id,
+        session_id=row.session_id,
+        token_hash=row.token_hash,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        used_at=row.used_at,
+    )
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.db = session
+
+    async def get(self, user_id: UUID) -> User | None:
+        row = (await self.db.execute(select(users).where(users.c.id == user_id))).first()
+        return None if row is None else _user(row)
+
+    async def by_email(self, email: str) -> User | None:
+        row = (await self.db.execute(select(users).where(users.c.email == email))).first()
+        return None if row is None else _user(row)
+
+    async def add(self, user: User) -> None:
+        try:
+            async with self.db.begin_nested():
+                await self.db.execute(insert(users).values(**_user_values(user)))
+        except IntegrityError:
+            # Two sign-ups for one email raced past the check: the loser gets the same 409.
+            raise EmailTaken("An account with this email already exists.") from None
+
+    async def set_password_hash(self, user_id: UUID, password_hash: str, now: datetime) -> None:
+        await self.db.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(password_hash=password_hash, updated_at=now)
+        )
+
+
+def _user_values(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.value,
+        "password_hash": user.password_hash,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+    }
+
+
+class SessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.db = session
+
+    async def get(self, session_id: UUID) -> Session | None:
+        query = select(sessions).where(sessions.c.id == session_id)
+        row = (await self.db.execute(query)).first()
+        return None if row is None else _session(row)
+
+    async def of_user(self, user_id: UUID, *, active_at: datetime) -> list[Session]:
+        query = (
+            select(sessions)
+            .where(
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > active_at,
+            )
+            .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
+        )
+        return [_session(row) for row in await self.db.execute(query)]
+
+    async def add(self, session: Session) -> None:
+        await self.db.execute(insert(sessions).values(**_session_values(session)))
+
+    async def save(self, session: Session) -> None:
+        values = _session_values(session)
+        del values["id"]
+        await self.db.execute(update(sessions).where(sessions.c.id == session.id).values(values))
+
+
+def _session_values(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "user_id": session.user_id,
+        "created_at": session.created_at,
+        "last_used_at": session.last_used_at,
+        "expires_at": session.expires_at,
+        "user_agent": session.user_agent,
+        "revoked_at": session.revoked_at,
+        "revoke_reason": session.revoke_reason,
+    }
+
+
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.db = session
+
+    async def by_hash(self, token_hash: str) -> RefreshToken | None:
+        query = select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+        row = (await self.db.execute(query)).first()
+        return None if row is None else _refresh(row)
+
+    async def add(self, token: RefreshToken) -> None:
+        await self.db.execute(
+            insert(refresh_tokens).values(
+                id=token.id,
+                session_id=token.session_id,
+                token_hash=token.token_hash,
+                issued_at=token.issued_at,
+                expires_at=token.expires_at,
+                used_at=token.used_at,
+            )
+        )
+
+    async def mark_used(self, token_id: UUID, now: datetime) -> bool:
+        """Compare-and-set: True for the one caller that turned it from unused to used."""
+        result = await self.db.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.id == token_id, refresh_tokens.c.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+class ThrottleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.db = session
+
+    async def get(self, key: str) -> Failures | None:
+        query = select(login_failures).where(login_failures.c.key == key)
+        row = (await self.db.execute(query)).first()
+        if row is None:
+            return None
+        found = row._mapping
+        return Failures(found["key"], found["count"], found["window_start"])
+
+    async def record(self, failures: Failures) -> None:
+        """Store the domain's new count. A count that continues a window is incremented in
+        SQL, so concurrent failures on PostgreSQL are all counted."""
+        dialect = self.db.get_bind().dialect.name
+        build = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = build(login_failures).values(
+            key=failures.key, count=failures.count, window_start=failures.window_start
+        )
+        if failures.count == 1:
+            changes: dict[str, Any] = {"count": 1, "window_start": failures.window_start}
+        else:
+            changes = {"count": login_failures.c.count + 1}
+        await self.db.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=changes))
+
+    async def clear(self, key: str) -> None:
+        await self.db.execute(delete(login_failures).where(login_failures.c.key == key))
+
+
+class SigningKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.db = session
+
+    async def all(self) -> list[Any]:
+        query = select(signing_keys).order_by(signing_keys.c.activates_at)
+        return list(await self.db.execute(query))
+
+    async def add(
+        self, kid: str, private_pem: str, *, now: datetime, activates_at: datetime
+    ) -> None:
+        await self.db.execute(
+            insert(signing_keys).values(
+                kid=kid, private_pem=private_pem, created_at=now, activates_at=activates_at
+            )
+        )
+
+    async def retire_all(self, *, at: datetime, except_kid: str) -> None:
+        await self.db.execute(
+            update(signing_keys)
+            .where(signing_keys.c.retired_at.is_(None), signing_keys.c.kid != except_kid)
+            .values(retired_at=at)
+        )
+
+    async def delete_retired_before(self, cutoff: datetime) -> int:
+        result = await self.db.execute(
+            delete(signing_keys).where(signing_keys.c.retired_at < cutoff)
+        )
+        return int(getattr(result, "rowcount", 0))

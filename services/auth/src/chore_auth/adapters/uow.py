@@ -1,0 +1,38 @@
+"""Auth's unit of work: one transaction over users, sessions, tokens, throttle and outbox."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from chore_common.db import UnitOfWork
+
+from chore_auth.adapters.outbox import to_contract
+from chore_auth.adapters.repository import (
+    RefreshTokenRepository,
+    SessionRepository,
+    SigningKeyRepository,
+    ThrottleRepository,
+    UserRepository,
+)
+from chore_auth.domain.events import DomainEvent
+
+
+class AuthUnitOfWork(UnitOfWork):
+    users: UserRepository
+    sessions: SessionRepository
+    refresh_tokens: RefreshTokenRepository
+    throttle: ThrottleRepository
+    signing_keys: SigningKeyRepository
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.users = UserRepository(self.session)
+        self.sessions = SessionRepository(self.session)
+        self.refresh_tokens = RefreshTokenRepository(self.session)
+        self.throttle = ThrottleRepository(self.session)
+        self.signing_keys = SigningKeyRepository(self.session)
+        return self
+
+    def record(self, event: DomainEvent) -> None:
+        """Publish `event` once this transaction commits (outbox row, same transaction)."""
+        self.outbox.add(to_contract(event))

@@ -1,0 +1,124 @@
+"""Request and response bodies of /auth: what clients send and see, nothing more."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from chore_common.http.validation import StrictModel
+from pydantic import BaseModel, Field
+
+from chore_auth.domain.accounts import PASSWORD_MAX, PASSWORD_MIN
+from chore_auth.domain.model import Session, User
+from chore_auth.usecases.deps import IssuedTokens
+from chore_auth.usecases.sessions import Introspection
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class RegisterIn(StrictModel):
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["client", "tasker"]
+
+
+class LoginIn(StrictModel):
+    email: str = Field(min_length=1, max_length=254)
+    # No minimum here: a short wrong password is a wrong password (401), not a 422 that
+    # would tell the password rules apart from the account's.
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshIn(StrictModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class IntrospectIn(StrictModel):
+    token: str = Field(min_length=1, max_length=4096)
+
+
+class UserOut(BaseModel):
+    id: UUID
+    email: str
+    name: str
+    role: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role.value,
+            created_at=user.created_at,
+        )
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int = Field(description="seconds until the access token expires")
+
+    @classmethod
+    def of(cls, tokens: IssuedTokens) -> TokensOut:
+        return cls(
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            expires_in=tokens.expires_in,
+        )
+
+
+class SessionOut(BaseModel):
+    id: UUID
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    current: bool = Field(description="the session of the token that asked")
+
+    @classmethod
+    def of(cls, session: Session, current: UUID) -> SessionOut:
+        return cls(
+            id=session.id,
+            created_at=session.created_at,
+            last_used_at=session.last_used_at,
+            expires_at=session.expires_at,
+            user_agent=session.user_agent,
+            current=session.id == current,
+        )
+
+
+class SessionsOut(BaseModel):
+    items: list[SessionOut]
+    next_cursor: str | None = None
+
+
+class IntrospectOut(BaseModel):
+    active: bool
+    sub: str | None = None
+    sid: str | None = None
+    role: str | None = None
+    exp: int | None = None
+
+    @classmethod
+    def of(cls, result: Introspection) -> IntrospectOut:
+        return cls(
+            active=result.active, sub=result.sub, sid=result.sid, role=result.role, exp=result.exp
+        )
+
+
+class Jwk(BaseModel):
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    alg: str
+    use: str
+
+
+class JwksOut(BaseModel):
+    keys: list[Jwk]

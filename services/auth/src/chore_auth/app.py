@@ -1,0 +1,152 @@
+"""`create_app(settings)`: the auth service as an aiohttp application.
+
+Resources start in order and stop in reverse: database, NATS (+ streams), outbox relay,
+then auth's own (keys, password hasher, the revocation feed its verifier reads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from aiohttp import web
+from chore_common.auth.principal import VERIFIER, bearer_middleware
+from chore_common.auth.revocation import RevocationFeed, RevokedSessions
+from chore_common.auth.verify import TokenVerifier
+from chore_common.bus.connection import NATS_CLIENT, nats_context
+from chore_common.bus.relay import RELAY, relay_context
+from chore_common.db import ENGINE, SESSIONS, db_context
+from chore_common.db.migrations import upgrade_head
+from chore_common.http.app import create_service_app
+
+from chore_auth.adapters.passwords import PasswordHasher
+from chore_auth.adapters.refresh_tokens import hash_refresh_token, new_refresh_token
+from chore_auth.adapters.signing import KeyRing
+from chore_auth.adapters.uow import AuthUnitOfWork
+from chore_auth.api.routes import routes
+from chore_auth.domain.sessions import SessionPolicy
+from chore_auth.domain.throttle import ThrottlePolicy
+from chore_auth.keys import DEPS, HASHER, KEYRING, REVOKED
+from chore_auth.settings import AuthSettings
+from chore_auth.usecases.deps import Deps
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def _version() -> str:
+    try:
+        return version("chore-auth")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def migrate(settings: AuthSettings) -> None:
+    upgrade_head(settings.database_url, MIGRATIONS)
+
+
+def create_app(settings: AuthSettings) -> web.Application:
+    app = create_service_app(settings, title="auth", version=_version())
+    app.add_routes(routes)
+    app.middlewares.append(bearer_middleware)
+    if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
+        app.cleanup_ctx.append(_migrate(settings))
+    app.cleanup_ctx.append(db_context(settings))
+    app.cleanup_ctx.append(nats_context(settings))
+    app.cleanup_ctx.append(
+        relay_context(
+            settings.service_name,
+            engine=lambda a: a[ENGINE],
+            js=lambda a: a[NATS_CLIENT].jetstream(),
+        )
+    )
+    app.cleanup_ctx.append(_auth_context(settings))
+    return app
+
+
+def _migrate(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+    # A cleanup_ctx, not on_startup: those run only after every cleanup_ctx has started.
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        await asyncio.to_thread(migrate, settings)
+        yield
+
+    return run
+
+
+def _auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        def uow() -> AuthUnitOfWork:
+            return AuthUnitOfWork(
+                app[SESSIONS], producer=settings.service_name, wake_relay=app[RELAY].wake
+            )
+
+        keyring = KeyRing(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            token_ttl_s=settings.access_ttl_s,
+            leeway_s=settings.leeway_s,
+            files=(
+                settings.signing_key_file,
+                settings.next_signing_key_file,
+                settings.previous_signing_key_file,
+            ),
+            uow=uow,
+        )
+        await keyring.load()
+        hasher = PasswordHasher(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+            threads=settings.hash_threads,
+        )
+        revoked = RevokedSessions(token_ttl_s=settings.access_ttl_s, leeway_s=settings.leeway_s)
+        verifier = TokenVerifier(
+            keyring,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway_s=settings.leeway_s,
+            revoked=revoked,
+        )
+        app[KEYRING] = keyring
+        app[HASHER] = hasher
+        app[REVOKED] = revoked
+        app[VERIFIER] = verifier
+        app[DEPS] = Deps(
+            uow=uow,
+            hasher=hasher,
+            signer=keyring,
+            tokens=verifier,
+            new_refresh_token=new_refresh_token,
+            hash_refresh_token=hash_refresh_token,
+            sessions=SessionPolicy(
+                access_ttl=timedelta(seconds=settings.access_ttl_s),
+                refresh_ttl=timedelta(seconds=settings.refresh_ttl_s),
+                reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_s),
+            ),
+            account_throttle=ThrottlePolicy(
+                settings.login_account_max_failures, timedelta(seconds=settings.login_window_s)
+            ),
+            ip_throttle=ThrottlePolicy(
+                settings.login_ip_max_failures, timedelta(seconds=settings.login_window_s)
+            ),
+            on_revoked=lambda sid: revoked.revoke(str(sid)),
+        )
+        feed = RevocationFeed(app[NATS_CLIENT], revoked)
+        await feed.start()
+        reloader = None
+        if not keyring.from_files:
+            reloader = asyncio.create_task(keyring.reload_every(settings.keys_reload_s))
+        try:
+            yield
+        finally:
+            if reloader is not None:
+                reloader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reloader
+            await feed.stop()
+            hasher.close()
+
+    return ctx

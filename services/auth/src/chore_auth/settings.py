@@ -1,0 +1,52 @@
+"""Auth's settings: `AUTH_*` environment variables on top of the common ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from chore_common.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class AuthSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore", validate_default=True)
+
+    service_name: ClassVar[str] = "auth"
+
+    port: int = Field(8081, ge=0, le=65535)
+
+    access_ttl_s: int = Field(900, ge=30, le=3600, description="access token lifetime")
+    refresh_ttl_s: int = Field(30 * 24 * 3600, ge=60, description="refresh token lifetime")
+    refresh_reuse_grace_s: float = Field(
+        10.0, ge=0, le=120, description="a used refresh token presented again this soon is a retry"
+    )
+    leeway_s: float = Field(5.0, ge=0, le=60, description="clock skew allowed on exp/nbf/iat")
+
+    # OWASP ASVS / Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane.
+    argon2_memory_kib: int = Field(19 * 1024, ge=8)
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_parallelism: int = Field(1, ge=1)
+    hash_threads: int = Field(0, ge=0, le=64, description="0 means one per CPU")
+
+    login_account_max_failures: int = Field(5, ge=1)
+    login_ip_max_failures: int = Field(50, ge=1)
+    login_window_s: int = Field(900, ge=1, description="failures counted, and lock, this long")
+    trust_forwarded_for: bool = Field(
+        False, description="take the client IP from X-Forwarded-For (only behind the gateway)"
+    )
+
+    # Keys from secret files (production) or, when unset, generated into the database (dev).
+    signing_key_file: Path | None = Field(None, description="PEM Ed25519 key that signs")
+    next_signing_key_file: Path | None = Field(None, description="published, not yet signing")
+    previous_signing_key_file: Path | None = Field(None, description="published, no longer signs")
+    key_publish_delay_s: float = Field(
+        600.0, ge=0, description="a rotated-in key is in the JWKS this long before it signs"
+    )
+    keys_reload_s: float = Field(30.0, gt=0, description="how often replicas reread the keys")
+    jwks_max_age_s: int = Field(300, ge=0, description="Cache-Control max-age of the JWKS")
+
+    migrate_on_start: bool | None = Field(
+        None, description="apply migrations at start; unset means only on SQLite (local dev)"
+    )

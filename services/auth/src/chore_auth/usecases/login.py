@@ -1,0 +1,88 @@
+"""Log in: throttle, check the password off the loop, open a session, issue tokens.
+
+Unknown emails take the same path as wrong passwords (a dummy hash check, a failure
+counted against the account key and the IP) and end in the same error, so neither the
+answer, its timing nor the throttle tells whether an account exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import uuid4
+
+from chore_auth.domain import accounts, sessions, throttle
+from chore_auth.domain.errors import InvalidCredentials
+from chore_auth.usecases.deps import Deps, IssuedTokens
+from chore_auth.usecases.ports import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Login:
+    email: str
+    password: str
+    client_ip: str
+    user_agent: str = ""
+
+
+def throttle_keys(email: str, client_ip: str) -> tuple[str, str]:
+    # The account key is a hash: failed logins for addresses nobody registered are not
+    # kept in the clear.
+    digest = hashlib.sha256(accounts.normalize_email(email).encode()).hexdigest()[:40]
+    return f"account:{digest}", f"ip:{client_ip[:64]}"
+
+
+async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
+    account_key, ip_key = throttle_keys(cmd.email, cmd.client_ip)
+    email = accounts.normalize_email(cmd.email)
+    async with deps.uow() as uow:
+        account_failures = await uow.throttle.get(account_key)
+        throttle.check(await uow.throttle.get(ip_key), deps.ip_throttle, now=now)
+        throttle.check(account_failures, deps.account_throttle, now=now)
+        user = await uow.users.by_email(email)
+    stored = user.password_hash if user is not None else None
+    if user is None or not await deps.hasher.verify(stored, cmd.password):
+        await _count_failure(deps, account_key, ip_key, now=now)
+        raise InvalidCredentials()
+
+    new_hash = None
+    if deps.hasher.needs_rehash(user.password_hash):
+        new_hash = await deps.hasher.hash(cmd.password)
+    session = sessions.open_session(
+        user, session_id=uuid4(), now=now, policy=deps.sessions, user_agent=cmd.user_agent
+    )
+    refresh_token, refresh_hash = deps.new_refresh_token()
+    async with deps.uow() as uow:
+        if account_failures is not None:
+            await uow.throttle.clear(account_key)
+        if new_hash is not None:
+            await uow.users.set_password_hash(user.id, new_hash, now)
+        await uow.sessions.add(session)
+        await uow.refresh_tokens.add(
+            sessions.issue_refresh(
+                session, token_id=uuid4(), token_hash=refresh_hash, now=now, policy=deps.sessions
+            )
+        )
+        await uow.commit()
+    claims = sessions.access_claims(user, session, jti=uuid4(), now=now, policy=deps.sessions)
+    return IssuedTokens(
+        access_token=deps.signer.sign(claims),
+        refresh_token=refresh_token,
+        expires_in=int(deps.sessions.access_ttl.total_seconds()),
+        session_id=session.id,
+    )
+
+
+async def _count_failure(deps: Deps, account_key: str, ip_key: str, *, now: datetime) -> None:
+    async with deps.uow() as uow:
+        await _record(uow, account_key, deps.account_throttle, now=now)
+        await _record(uow, ip_key, deps.ip_throttle, now=now)
+        await uow.commit()
+
+
+async def _record(
+    uow: UnitOfWork, key: str, policy: throttle.ThrottlePolicy, *, now: datetime
+) -> None:
+    current = await uow.throttle.get(key)
+    await uow.throttle.record(throttle.record_failure(current, key, policy, now=now))

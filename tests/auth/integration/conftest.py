@@ -1,0 +1,55 @@
+"""The auth service over real HTTP, a real database and a real nats-server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from chore_auth.app import create_app
+from chore_auth.settings import AuthSettings
+from chore_common.testing.nats import NatsServer
+
+from .helpers import Client
+
+
+@pytest.fixture
+def auth_settings(database_url: str, nats_server: NatsServer, tmp_path: Path) -> AuthSettings:
+    return AuthSettings(
+        database_url=database_url,
+        nats_url=nats_server.url,
+        var_dir=tmp_path,
+        migrate_on_start=True,
+        hash_threads=2,
+        login_account_max_failures=3,
+        login_ip_max_failures=6,
+        login_window_s=60,
+        trust_forwarded_for=True,
+        keys_reload_s=0.2,
+    )
+
+
+@pytest.fixture
+async def start_auth(
+    auth_settings: AuthSettings,
+) -> AsyncIterator[Callable[..., Awaitable[Client]]]:
+    """Start an auth app (optionally with changed settings) on a free port."""
+    clients: list[Client] = []
+
+    async def start(**changes: Any) -> Client:
+        settings = auth_settings.model_copy(update=changes)
+        client: Client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in reversed(clients):
+        await client.close()
+
+
+@pytest.fixture
+async def auth(start_auth: Callable[..., Awaitable[Client]]) -> Client:
+    return await start_auth()
