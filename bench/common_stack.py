@@ -119,24 +119,37 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_seconds(pid: int) -> float | None:
+    """Time a process spent runnable but waiting for a CPU (Linux schedstat)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 @dataclass(frozen=True)
 class Sample:
     wall_rps: float  # requests / wall second
     core_rps: float  # requests / second of server CPU: what one uncontended core would do
     client_cpu: float
+    server_wait: float | None  # share of the window the server waited for its core
+    generator: str
 
 
 def measure(srv: Server) -> Sample:
     """One sample; the server's own CPU time makes it robust to other work on its core."""
     measure_rps(srv.url, connections=CONNECTIONS, duration_s=WARMUP_S, warmup_s=0)
-    before = cpu_seconds(srv.pid)
+    before, waited_before = cpu_seconds(srv.pid), wait_seconds(srv.pid)
     result = measure_rps(srv.url, connections=CONNECTIONS, duration_s=DURATION_S, warmup_s=0)
-    after = cpu_seconds(srv.pid)
+    after, waited_after = cpu_seconds(srv.pid), wait_seconds(srv.pid)
     if result.errors:
         raise RuntimeError(f"{srv.url}: {result.errors} errors under load")
     used = (after - before) if before is not None and after is not None else 0.0
     core_rps = result.requests / used if used > 0 else result.rps
-    return Sample(result.rps, core_rps, result.client_cpu)
+    waited = None
+    if waited_before is not None and waited_after is not None:
+        waited = (waited_after - waited_before) / result.elapsed_s
+    return Sample(result.rps, core_rps, result.client_cpu, waited, result.generator)
 
 
 @contextmanager
@@ -183,6 +196,10 @@ def stack_available() -> bool:
         return False
 
 
+def _waited(share: float | None) -> str:
+    return f", server waited {share:.0%} for its core" if share and share > 0.02 else ""
+
+
 def run(runs: int) -> list[Figure]:
     if not stack_available():
         raise RuntimeError("chore_common.http.app is not there yet: nothing to compare")
@@ -199,7 +216,8 @@ def run(runs: int) -> list[Figure]:
                 sample = pair[kind] = measure(srv)
                 print(
                     f"    run {i + 1}/{runs} {kind:5} {sample.core_rps:9.0f} req/core-s"
-                    f" {sample.wall_rps:9.0f} req/s  (generator busy {sample.client_cpu:.0%})",
+                    f" {sample.wall_rps:9.0f} req/s  ({sample.generator} busy"
+                    f" {sample.client_cpu:.0%}{_waited(sample.server_wait)})",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -213,9 +231,15 @@ def run(runs: int) -> list[Figure]:
         f"{max(pair_ratios):.2f}); per second of server CPU: bare {bare_core:.0f},"
         f" stack {stack_core:.0f}; wall req/s: bare {median([s.wall_rps for s in bare]):.0f},"
         f" stack {median([s.wall_rps for s in stack]):.0f}; server on core {SERVER_CPU},"
-        f" generator on core {generator_cpu()}"
+        f" {bare[0].generator} on core {generator_cpu()}"
         f" (busy {median([s.client_cpu for s in bare]):.0%} against bare)"
     )
+    waits = [s.server_wait for s in bare + stack if s.server_wait is not None]
+    if waits and median(waits) > 0.05:
+        note += (
+            f"; OTHER WORK SHARED THE SERVER'S CORE (it waited {median(waits):.0%} of the"
+            " time at the median): figures are less reliable"
+        )
     return [
         Figure(
             name="common.stack_rps_ratio",

@@ -21,9 +21,11 @@ import math
 import os
 import resource
 import select
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -40,6 +42,10 @@ class LoadResult:
     elapsed_s: float
     client_cpu: float  # generator CPU time / wall time (1.0 = its core was saturated)
     latencies_s: list[float] = field(default_factory=list)  # only for measure_latency
+    # Share of the window the generator was ready to run but waited for a CPU: other work
+    # on its core. None where unknown (wrk, or no /proc/self/schedstat).
+    client_wait: float | None = None
+    generator: str = "python"
 
     @property
     def rps(self) -> float:
@@ -158,6 +164,7 @@ def run_load(
     done = errors = reconnects = 0
     latencies: list[float] = []
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    wait0 = _runqueue_wait_s()
     for _ in range(connections):
         open_one()
     try:
@@ -166,6 +173,7 @@ def run_load(
             if not measuring and now >= start + warmup_s:
                 measuring, window_start, done, errors = True, now, 0, 0
                 cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+                wait0 = _runqueue_wait_s()
             if now > stop_at + 5:
                 break  # a server that stopped answering must not hang the bench
             for fd, _events in epoll.poll(0.5):
@@ -214,7 +222,18 @@ def run_load(
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     wall = max(end_t - window_start, 1e-9)
-    return LoadResult(done, errors, wall, cpu / wall, latencies)
+    wait1 = _runqueue_wait_s()
+    waited = (wait1 - wait0) / wall if wait0 is not None and wait1 is not None else None
+    return LoadResult(done, errors, wall, cpu / wall, latencies, waited)
+
+
+def _runqueue_wait_s() -> float | None:
+    """Seconds this process has spent runnable but not running (Linux schedstat)."""
+    try:
+        with open("/proc/self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _pin(cpu: int | None) -> None:
@@ -251,8 +270,18 @@ def measure_rps(
     duration_s: float = 3.0,
     warmup_s: float = 0.5,
     cpu: int | None = -1,
+    generator: str = "",
 ) -> LoadResult:
-    """Requests/s against `url` from a separate process pinned to `cpu` (-1: generator_cpu())."""
+    """Requests/s against `url` from a separate process pinned to `cpu` (-1: generator_cpu()).
+
+    `generator`: "python" (the epoll client here) or "wrk"; by default $BENCH_GENERATOR,
+    else wrk when it is on PATH (it needs less CPU per request, so it keeps its lead even on
+    a core shared with other work), else python.
+    """
+    cpu = generator_cpu() if cpu == -1 else cpu
+    generator = generator or os.environ.get("BENCH_GENERATOR", "")
+    if generator == "wrk" or (not generator and shutil.which("wrk")):
+        return _wrk(url, method, body, headers or {}, connections, duration_s, warmup_s, cpu)
     spec = {
         "url": url,
         "method": method,
@@ -261,9 +290,68 @@ def measure_rps(
         "connections": connections,
         "duration_s": duration_s,
         "warmup_s": warmup_s,
-        "cpu": generator_cpu() if cpu == -1 else cpu,
+        "cpu": cpu,
     }
     return _in_own_process(spec, timeout=warmup_s + duration_s + 30)
+
+
+_WRK_SCRIPT = """
+wrk.method = [==[{method}]==]
+wrk.body = [==[{body}]==]
+{headers}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("\\nRESULT %d %d %d\\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def _wrk(
+    url: str,
+    method: str,
+    body: bytes,
+    headers: dict[str, str],
+    connections: int,
+    duration_s: float,
+    warmup_s: float,
+    cpu: int | None,
+) -> LoadResult:
+    """One wrk thread on `cpu`; wrk counts whole seconds, so durations round up."""
+    build_request(url)  # the same loopback-only rule
+    lines = [f"wrk.headers[ [==[{k}]==] ] = [==[{v}]==]" for k, v in headers.items()]
+    if body and not any(k.lower() == "content-type" for k in headers):
+        lines.append('wrk.headers["Content-Type"] = "application/json"')
+    script = _WRK_SCRIPT.format(
+        method=method, body=body.decode("latin-1"), headers="\n".join(lines)
+    )
+
+    def pin() -> None:
+        _pin(cpu)
+
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(script)
+        lua.flush()
+
+        def run(seconds: float) -> tuple[str, float]:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, math.ceil(seconds))}s",
+                   "-s", lua.name, url]  # fmt: skip
+            out = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=seconds + 30, check=True,
+                preexec_fn=pin,
+            )  # fmt: skip
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            return out.stdout, used
+
+        if warmup_s > 0:
+            run(warmup_s)
+        text, used = run(duration_s)
+    fields = text.rsplit("RESULT ", 1)[1].split()
+    requests, duration_us, errors = int(fields[0]), int(fields[1]), int(fields[2])
+    elapsed = duration_us / 1e6
+    return LoadResult(requests, errors, elapsed, used / elapsed, generator="wrk")
 
 
 def measure_latency(
