@@ -41,8 +41,11 @@ async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
         throttle.check(await uow.throttle.get(ip_key), deps.ip_throttle, now=now)
         throttle.check(account_failures, deps.account_throttle, now=now)
         user = await uow.users.by_email(email)
-    stored = user.password_hash if user is not None else None
-    if user is None or not await deps.hasher.verify(stored, cmd.password):
+    # Always one argon2id check: for an unknown email, against a dummy hash (None).
+    matches = await deps.hasher.verify(
+        user.password_hash if user is not None else None, cmd.password
+    )
+    if user is None or not matches:
         await _count_failure(deps, account_key, ip_key, now=now)
         raise InvalidCredentials()
 
