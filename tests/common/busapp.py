@@ -157,7 +157,7 @@ async def _main(argv: list[str]) -> None:
     if args.mode == "relay":
         relay = Relay(engine, js, service="tasks", batch_size=200, poll_interval_s=0.05)
         task = relay.start()
-        print("ready", flush=True)
+        print(f"ready {os.getpid()}", flush=True)
         await task
         return
     sessions = session_factory(engine)
@@ -244,7 +244,7 @@ class Proc:
         assert self.process is not None
         assert self.process.stdout is not None
         line = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
-        assert line.strip() == word, f"busapp {self.args[1]}: expected {word!r}, got {line!r}"
+        assert line.split()[0] == word, f"busapp {self.args[1]}: expected {word!r}, got {line!r}"
 
     async def kill(self) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -256,5 +256,71 @@ class Proc:
         return await asyncio.wait_for(self.process.wait(), timeout_s)
 
 
+class Zygote:
+    """A process that has imported everything once and forks relays on demand.
+
+    Interpreter start-up takes seconds on a busy machine; a fork takes milliseconds, so a
+    test can SIGKILL a relay process and have the next one running at once.
+    """
+
+    def __init__(self) -> None:
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, timeout_s: float = 60.0) -> Zygote:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "zygote",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
+        assert line.strip() == b"loaded"
+        return self
+
+    async def fork(self, *args: str, timeout_s: float = 10.0) -> int:
+        """Start `busapp.py <args>` as a forked child; returns its pid once it is ready."""
+        assert self.process is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write((" ".join(args) + "\n").encode())
+        await self.process.stdin.drain()
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
+        word, pid = line.split()
+        assert word == b"ready"
+        return int(pid)
+
+    @staticmethod
+    async def kill(pid: int) -> None:
+        os.kill(pid, signal.SIGKILL)
+        while True:  # the zygote reaps it (SIGCHLD ignored); wait until it is gone
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+def _zygote() -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped without waiting
+    print("loaded", flush=True)
+    for line in sys.stdin:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            asyncio.run(_main(line.split()))
+            os._exit(0)
+
+
 if __name__ == "__main__":
-    asyncio.run(_main(sys.argv[1:]))
+    if sys.argv[1:] == ["zygote"]:
+        _zygote()
+    else:
+        asyncio.run(_main(sys.argv[1:]))

@@ -13,7 +13,7 @@ from chore_common.db import create_engine
 from chore_common.db.tables import OUTBOX
 from chore_common.testing.nats import NatsServer
 from common import busapp
-from common.busapp import Proc, applied, open_bus, wait_until, write_pings
+from common.busapp import Zygote, applied, open_bus, wait_until, write_pings
 from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
@@ -46,24 +46,23 @@ async def test_relay_process_killed_five_times_loses_nothing_and_applies_nothing
         consumer = busapp.consumer(consuming.js, consuming.engine, "r1-applier")
         consumer.start()
         # Spread the writes over the whole kill sequence so kills land mid-publish.
+        zygote = await Zygote().start()
         relay_args = ("relay", "--db", producer_db, "--nats", server.url)
-        # Interpreter start-up is slow on a busy machine: load all six relays up front, in
-        # parallel, so each restart after a kill is immediate and the kills land mid-work.
-        relays = await asyncio.gather(*(Proc(*relay_args).spawn() for _ in range(6)))
         writer = asyncio.create_task(write_pings(producer.engine, 2000, per_tx=10, pause_s=0.004))
         rng = random.Random()
-        for relay in relays[:5]:
-            await relay.go()
+        for _ in range(5):
+            pid = await zygote.fork(*relay_args)
             await asyncio.sleep(rng.uniform(0.05, 0.4))
-            await relay.kill()
+            await zygote.kill(pid)
         await writer
-        last = await relays[5].go()
+        last = await zygote.fork(*relay_args)
         try:
             await wait_until(lambda: _all_applied(consuming.engine, 2000), timeout_s=30)
             await wait_until(lambda: _zero(unsent(producer.engine)), timeout_s=10)
             await asyncio.sleep(0.3)  # room for a late duplicate to show up
         finally:
-            await last.kill()
+            await zygote.kill(last)
+            await zygote.stop()
             await consumer.stop()
         rows, distinct = await applied(consuming.engine)
     assert distinct == 2000, "events lost"
