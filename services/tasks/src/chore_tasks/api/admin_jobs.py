@@ -1,0 +1,98 @@
+"""/tasks/admin/jobs: the scheduler's jobs, for admins (list, look, retry, run now, delete)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from chore_common.auth.principal import requires
+from chore_common.http.openapi import ApiRoutes
+from chore_common.http.validation import json_response, parse_query
+
+from chore_tasks import usecases
+from chore_tasks.api.requests import actor, next_cursor, page_key, path_id, utcnow
+from chore_tasks.api.schemas import JobOut, JobPage, JobQuery
+from chore_tasks.domain.errors import JobNotFound
+from chore_tasks.keys import UOW
+from chore_tasks.usecases.commands import JobCommand, ListJobs
+
+routes = ApiRoutes()
+TAGS = ("admin",)
+
+
+def job_command(request: web.Request) -> JobCommand:
+    return JobCommand(job_id=path_id(request, "job_id", JobNotFound), actor=actor(request))
+
+
+@routes.get(
+    "/tasks/admin/jobs",
+    query=JobQuery,
+    response=JobPage,
+    tags=TAGS,
+    summary="Scheduler jobs, newest first, by status, kind or task (admins)",
+    errors=(403,),
+)
+@requires("admin")
+async def list_jobs(request: web.Request) -> web.Response:
+    query = parse_query(request, JobQuery)
+    cmd = ListJobs(
+        actor=actor(request),
+        status=query.status,
+        kind=query.kind,
+        task_id=query.task_id,
+        limit=query.limit,
+        after=page_key(query.cursor),
+    )
+    page = await usecases.list_jobs(request.app[UOW](), cmd, utcnow())
+    out = JobPage(items=[JobOut.of(j) for j in page.items], next_cursor=next_cursor(page.next_key))
+    return json_response(out)
+
+
+@routes.get(
+    "/tasks/admin/jobs/{job_id}",
+    response=JobOut,
+    tags=TAGS,
+    summary="One job with its last error (admins)",
+    errors=(403, 404),
+)
+@requires("admin")
+async def get_job(request: web.Request) -> web.Response:
+    job = await usecases.get_job(request.app[UOW](), job_command(request), utcnow())
+    return json_response(JobOut.of(job))
+
+
+@routes.post(
+    "/tasks/admin/jobs/{job_id}/retry",
+    response=JobOut,
+    tags=TAGS,
+    summary="Queue a failed or finished job again with fresh tries (admins)",
+    errors=(403, 404, 409),
+)
+@requires("admin")
+async def retry_job(request: web.Request) -> web.Response:
+    job = await usecases.retry_job(request.app[UOW](), job_command(request), utcnow())
+    return json_response(JobOut.of(job))
+
+
+@routes.post(
+    "/tasks/admin/jobs/{job_id}/run",
+    response=JobOut,
+    tags=TAGS,
+    summary="Make a job due now (admins)",
+    errors=(403, 404, 409),
+)
+@requires("admin")
+async def run_job_now(request: web.Request) -> web.Response:
+    job = await usecases.run_job_now(request.app[UOW](), job_command(request), utcnow())
+    return json_response(JobOut.of(job))
+
+
+@routes.delete(
+    "/tasks/admin/jobs/{job_id}",
+    status=204,
+    tags=TAGS,
+    summary="Delete a job that is not running (admins)",
+    errors=(403, 404, 409),
+)
+@requires("admin")
+async def delete_job(request: web.Request) -> web.Response:
+    await usecases.delete_job(request.app[UOW](), job_command(request), utcnow())
+    return web.Response(status=204)

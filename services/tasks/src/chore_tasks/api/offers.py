@@ -1,0 +1,84 @@
+"""/tasks/{task_id}/offers and /review: what taskers offer and what owners say afterwards."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from chore_common.auth.principal import requires
+from chore_common.http.openapi import ApiRoutes
+from chore_common.http.validation import json_response, parse_body, parse_query
+
+from chore_tasks import usecases
+from chore_tasks.api.requests import actor, next_cursor, page_key, path_id, utcnow
+from chore_tasks.api.schemas import OfferIn, OfferOut, OfferPage, OfferQuery, ReviewIn, ReviewOut
+from chore_tasks.keys import UOW
+from chore_tasks.usecases.commands import ListOffers, MakeOffer, ReviewTask
+
+routes = ApiRoutes()
+TAGS = ("offers",)
+
+
+@routes.post(
+    "/tasks/{task_id}/offers",
+    body=OfferIn,
+    response=OfferOut,
+    status=201,
+    tags=TAGS,
+    summary="Offer to do an open task (taskers; one open offer each)",
+    errors=(403, 404, 409),
+)
+@requires("tasker")
+async def make_offer(request: web.Request) -> web.Response:
+    body = await parse_body(request, OfferIn)
+    cmd = MakeOffer(
+        task_id=path_id(request, "task_id"),
+        actor=actor(request),
+        price_cents=body.price_cents,
+        message=body.message,
+    )
+    offer = await usecases.make_offer(request.app[UOW](), cmd, utcnow())
+    return json_response(OfferOut.of(offer), status=201)
+
+
+@routes.get(
+    "/tasks/{task_id}/offers",
+    query=OfferQuery,
+    response=OfferPage,
+    tags=TAGS,
+    summary="Offers on a task: all of them to the owner, their own to a tasker",
+    errors=(403, 404),
+)
+async def list_offers(request: web.Request) -> web.Response:
+    query = parse_query(request, OfferQuery)
+    cmd = ListOffers(
+        task_id=path_id(request, "task_id"),
+        actor=actor(request),
+        limit=query.limit,
+        after=page_key(query.cursor),
+    )
+    page = await usecases.list_offers(request.app[UOW](), cmd, utcnow())
+    out = OfferPage(
+        items=[OfferOut.of(o) for o in page.items], next_cursor=next_cursor(page.next_key)
+    )
+    return json_response(out)
+
+
+@routes.post(
+    "/tasks/{task_id}/review",
+    body=ReviewIn,
+    response=ReviewOut,
+    status=201,
+    tags=TAGS,
+    summary="Review the assignee of a completed task (owner, once)",
+    errors=(403, 404, 409),
+)
+@requires("client")
+async def review_task(request: web.Request) -> web.Response:
+    body = await parse_body(request, ReviewIn)
+    cmd = ReviewTask(
+        task_id=path_id(request, "task_id"),
+        actor=actor(request),
+        rating=body.rating,
+        comment=body.comment,
+    )
+    review = await usecases.review_task(request.app[UOW](), cmd, utcnow())
+    return json_response(ReviewOut.of(review), status=201)

@@ -1,0 +1,9 @@
+"""Every /tasks route, in the order they are mounted."""
+
+from __future__ import annotations
+
+from chore_common.http.openapi import ApiRoutes
+
+from chore_tasks.api import admin_jobs, offers, tasks
+
+ROUTES: tuple[ApiRoutes, ...] = (admin_jobs.routes, tasks.routes, offers.routes)

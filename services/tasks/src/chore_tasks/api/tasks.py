@@ -1,0 +1,179 @@
+"""/tasks and /tasks/{task_id}: post, browse, read, and the lifecycle moves."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from chore_common.auth.principal import requires
+from chore_common.http.openapi import ApiRoutes
+from chore_common.http.validation import json_response, parse_body, parse_query
+
+from chore_tasks import usecases
+from chore_tasks.api.requests import (
+    actor,
+    if_match,
+    next_cursor,
+    not_modified,
+    page_key,
+    path_id,
+    utcnow,
+)
+from chore_tasks.api.schemas import AssignIn, CancelIn, TaskIn, TaskOut, TaskPage, TaskQuery
+from chore_tasks.domain.model import Task
+from chore_tasks.keys import RETRY, UOW
+from chore_tasks.usecases.commands import (
+    AssignTask,
+    BrowseTasks,
+    CancelTask,
+    CompleteTask,
+    CreateTask,
+    GetTask,
+    StartTask,
+)
+
+routes = ApiRoutes()
+TAGS = ("tasks",)
+MOVE_ERRORS = (403, 404, 409, 412)
+
+
+def task_response(task: Task, status: int = 200) -> web.Response:
+    return json_response(TaskOut.of(task), status=status, etag=task.etag)
+
+
+@routes.post(
+    "/tasks",
+    body=TaskIn,
+    response=TaskOut,
+    status=201,
+    tags=TAGS,
+    summary="Post a task (clients)",
+    errors=(403,),
+)
+@requires("client")
+async def create_task(request: web.Request) -> web.Response:
+    body = await parse_body(request, TaskIn)
+    cmd = CreateTask(
+        actor=actor(request),
+        title=body.title,
+        description=body.description,
+        category=body.category,
+        budget_cents=body.budget_cents,
+        due_at=body.due_at,
+        location=body.location,
+    )
+    app = request.app
+    task = await usecases.create_task(app[UOW](), cmd, utcnow(), retry=app[RETRY])
+    response = task_response(task, status=201)
+    response.headers["Location"] = f"/tasks/{task.id}"
+    return response
+
+
+@routes.get(
+    "/tasks",
+    query=TaskQuery,
+    response=TaskPage,
+    tags=TAGS,
+    summary="Browse and search tasks: open ones, and private ones you take part in",
+)
+async def browse_tasks(request: web.Request) -> web.Response:
+    query = parse_query(request, TaskQuery)
+    cmd = BrowseTasks(
+        actor=actor(request),
+        status=query.status,
+        category=query.category,
+        q=query.q,
+        owner_me=query.owner == "me",
+        assignee_me=query.assignee == "me",
+        limit=query.limit,
+        after=page_key(query.cursor),
+    )
+    page = await usecases.browse_tasks(request.app[UOW](), cmd, utcnow())
+    out = TaskPage(
+        items=[TaskOut.of(t) for t in page.items], next_cursor=next_cursor(page.next_key)
+    )
+    return json_response(out)
+
+
+@routes.get(
+    "/tasks/{task_id}",
+    response=TaskOut,
+    tags=TAGS,
+    summary="One task, with an ETag; If-None-Match gives 304",
+    errors=(304, 404),
+)
+async def get_task(request: web.Request) -> web.Response:
+    cmd = GetTask(task_id=path_id(request, "task_id"), actor=actor(request))
+    task = await usecases.get_task(request.app[UOW](), cmd, utcnow())
+    if not_modified(request, task.etag):
+        return web.Response(status=304, headers={"ETag": task.etag})
+    return task_response(task)
+
+
+@routes.post(
+    "/tasks/{task_id}/assign",
+    body=AssignIn,
+    response=TaskOut,
+    tags=TAGS,
+    summary="Accept an offer: the task becomes assigned (owner)",
+    errors=MOVE_ERRORS,
+)
+@requires("client")
+async def assign_task(request: web.Request) -> web.Response:
+    body = await parse_body(request, AssignIn)
+    cmd = AssignTask(
+        task_id=path_id(request, "task_id"),
+        offer_id=body.offer_id,
+        actor=actor(request),
+        if_match=if_match(request),
+    )
+    app = request.app
+    return task_response(await usecases.assign_task(app[UOW](), cmd, utcnow(), retry=app[RETRY]))
+
+
+@routes.post(
+    "/tasks/{task_id}/start",
+    response=TaskOut,
+    tags=TAGS,
+    summary="Start the assigned task (assignee)",
+    errors=MOVE_ERRORS,
+)
+@requires("tasker")
+async def start_task(request: web.Request) -> web.Response:
+    cmd = StartTask(
+        task_id=path_id(request, "task_id"), actor=actor(request), if_match=if_match(request)
+    )
+    return task_response(await usecases.start_task(request.app[UOW](), cmd, utcnow()))
+
+
+@routes.post(
+    "/tasks/{task_id}/complete",
+    response=TaskOut,
+    tags=TAGS,
+    summary="Complete the task in progress (assignee)",
+    errors=MOVE_ERRORS,
+)
+@requires("tasker")
+async def complete_task(request: web.Request) -> web.Response:
+    cmd = CompleteTask(
+        task_id=path_id(request, "task_id"), actor=actor(request), if_match=if_match(request)
+    )
+    return task_response(await usecases.complete_task(request.app[UOW](), cmd, utcnow()))
+
+
+@routes.post(
+    "/tasks/{task_id}/cancel",
+    body=CancelIn,
+    response=TaskOut,
+    tags=TAGS,
+    summary="Cancel an open or assigned task (owner); the body is optional",
+    errors=MOVE_ERRORS,
+)
+@requires("client")
+async def cancel_task(request: web.Request) -> web.Response:
+    body = await parse_body(request, CancelIn) if request.body_exists else CancelIn()
+    cmd = CancelTask(
+        task_id=path_id(request, "task_id"),
+        actor=actor(request),
+        reason=body.reason,
+        if_match=if_match(request),
+    )
+    return task_response(await usecases.cancel_task(request.app[UOW](), cmd, utcnow()))

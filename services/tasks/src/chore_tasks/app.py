@@ -1,0 +1,82 @@
+"""`create_app(settings)`: the tasks service as an aiohttp application.
+
+Resources start in order and stop in reverse: database, NATS (+ streams), outbox relay,
+token verifier (JWKS + the revocation feed), then tasks' own (unit of work, scheduler).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from aiohttp import web
+from chore_common.auth.principal import bearer_middleware, verifier_context
+from chore_common.bus.connection import NATS_CLIENT, nats_context
+from chore_common.bus.relay import RELAY, relay_context
+from chore_common.db import ENGINE, SESSIONS, db_context
+from chore_common.db.migrations import upgrade_head
+from chore_common.http.app import create_service_app
+
+from chore_tasks.adapters.uow import TasksUnitOfWork
+from chore_tasks.api.routes import ROUTES
+from chore_tasks.keys import RETRY, UOW
+from chore_tasks.settings import TasksSettings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def _version() -> str:
+    try:
+        return version("chore-tasks")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def migrate(settings: TasksSettings) -> None:
+    upgrade_head(settings.database_url, MIGRATIONS)
+
+
+def create_app(settings: TasksSettings) -> web.Application:
+    app = create_service_app(settings, title="tasks", version=_version())
+    for routes in ROUTES:
+        app.add_routes(routes)
+    app.middlewares.append(bearer_middleware)
+    if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
+        app.on_startup.append(_migrate(settings))
+    app.cleanup_ctx.append(db_context(settings))
+    app.cleanup_ctx.append(nats_context(settings))
+    app.cleanup_ctx.append(
+        relay_context(
+            settings.service_name,
+            engine=lambda a: a[ENGINE],
+            js=lambda a: a[NATS_CLIENT].jetstream(),
+        )
+    )
+    app.cleanup_ctx.append(verifier_context(settings))
+    app.cleanup_ctx.append(_tasks_context(settings))
+    return app
+
+
+def _migrate(settings: TasksSettings) -> Callable[[web.Application], Awaitable[None]]:
+    async def run(app: web.Application) -> None:
+        await asyncio.to_thread(migrate, settings)
+
+    return run
+
+
+def _tasks_context(
+    settings: TasksSettings,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        sessions, relay = app[SESSIONS], app[RELAY]
+
+        def uow() -> TasksUnitOfWork:
+            return TasksUnitOfWork(sessions, producer=settings.service_name, wake_relay=relay.wake)
+
+        app[UOW] = uow
+        app[RETRY] = settings.retry_policy
+        yield
+
+    return ctx

@@ -1,0 +1,15 @@
+"""Typed application keys of the tasks service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from chore_tasks.domain.jobs import RetryPolicy
+from chore_tasks.usecases.ports import TasksUnitOfWork
+
+UowFactory = Callable[[], TasksUnitOfWork]
+
+UOW: web.AppKey[UowFactory] = web.AppKey("tasks.uow")
+RETRY = web.AppKey("tasks.retry", RetryPolicy)
