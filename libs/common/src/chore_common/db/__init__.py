@@ -12,12 +12,13 @@ from chore_common.db.engine import (
 )
 from chore_common.db.naming import NAMING_CONVENTION, new_metadata
 from chore_common.db.tables import add_inbox_table, add_outbox_table
-from chore_common.db.uow import Outbox, UnitOfWork
+from chore_common.db.uow import Inbox, Outbox, UnitOfWork
 
 __all__ = [
     "ENGINE",
     "NAMING_CONVENTION",
     "SESSIONS",
+    "Inbox",
     "Outbox",
     "UnitOfWork",
     "add_inbox_table",

@@ -15,18 +15,19 @@ the same transaction as the change, then wakes the relay so the events leave at 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, Self
+from uuid import UUID
 
 from opentelemetry import propagate
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chore_common.bus.inbox import Inbox
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
-from chore_common.db.tables import OUTBOX
+from chore_common.db.tables import INBOX, OUTBOX
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,50 @@ class Outbox:
         rows, self.pending = self.pending, []
         await self.session.execute(insert(OUTBOX), rows)
         self.written += len(rows)
+
+
+class Inbox:
+    """Ids of events this consumer applied, written in the handler's own transaction, so
+    "applied" and "recorded" commit together and a redelivery changes nothing."""
+
+    def __init__(self, session: AsyncSession, consumer: str) -> None:
+        self.session = session
+        self.consumer = consumer
+
+    async def seen(self, event_id: UUID) -> bool:
+        found = await self.session.execute(
+            select(INBOX.c.event_id).where(
+                INBOX.c.consumer == self.consumer, INBOX.c.event_id == event_id
+            )
+        )
+        return found.first() is not None
+
+    async def seen_among(self, event_ids: Sequence[UUID]) -> set[UUID]:
+        """The ids of `event_ids` already applied (one query for a whole batch)."""
+        if not event_ids:
+            return set()
+        found = await self.session.execute(
+            select(INBOX.c.event_id).where(
+                INBOX.c.consumer == self.consumer, INBOX.c.event_id.in_(list(event_ids))
+            )
+        )
+        return set(found.scalars())
+
+    async def add_all(self, event_ids: Sequence[UUID]) -> None:
+        if not event_ids:
+            return
+        now = datetime.now(UTC)
+        await self.session.execute(
+            insert(INBOX),
+            [{"consumer": self.consumer, "event_id": e, "handled_at": now} for e in event_ids],
+        )
+
+    async def add(self, event_id: UUID) -> None:
+        await self.session.execute(
+            insert(INBOX).values(
+                consumer=self.consumer, event_id=event_id, handled_at=datetime.now(UTC)
+            )
+        )
 
 
 class UnitOfWork:
