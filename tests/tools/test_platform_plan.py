@@ -1,0 +1,108 @@
+"""How `make run` lays the platform out: ports, replicas, and what each service is told."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_tool() -> ModuleType:
+    # tools/platform.py is a script (and its name shadows the stdlib module): load it by path.
+    spec = importlib.util.spec_from_file_location(
+        "chore_platform_tool", ROOT / "tools" / "platform.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _load_tool()
+
+
+@pytest.fixture
+def all_ports_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The plan is pure arithmetic over ports; whatever else runs on this machine is not its input.
+    monkeypatch.setattr(tool, "port_is_free", lambda port: True)
+    for name in ("NATS_PORT", "AUTH_PORT", "TASKS_PORT", "MESSAGING_PORT", "GATEWAY_PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("all_ports_free")
+def test_replicas_get_the_service_port_then_consecutive_ports_above_all_of_them(
+    tmp_path: Path,
+) -> None:
+    plan = tool.make_plan(list(tool.SERVICES), 2, "sqlite", tmp_path, any_port=False)
+    ports = {name: [i.port for i in insts] for name, insts in plan.instances.items()}
+    assert ports == {
+        "auth": [8081, 8084],
+        "tasks": [8082, 8085],
+        "messaging": [8083, 8086],
+        "gateway": [8080],  # the one front door is never replicated
+    }
+    names = [i.name for insts in plan.instances.values() for i in insts]
+    assert names == [
+        "auth-1",
+        "auth-2",
+        "tasks-1",
+        "tasks-2",
+        "messaging-1",
+        "messaging-2",
+        "gateway",
+    ]
+
+
+@pytest.mark.usefixtures("all_ports_free")
+def test_gateway_port_is_taken_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_PORT", "9090")
+    plan = tool.make_plan(list(tool.SERVICES), 1, "sqlite", tmp_path, any_port=False)
+    assert plan.instances["gateway"][0].url == "http://127.0.0.1:9090"
+
+
+@pytest.mark.usefixtures("all_ports_free")
+def test_each_service_is_told_its_port_nats_database_and_where_auth_keys_are(
+    tmp_path: Path,
+) -> None:
+    plan = tool.make_plan(list(tool.SERVICES), 2, "sqlite", tmp_path, any_port=False)
+    tool.asyncio.run(tool.prepare_databases(plan, list(tool.SERVICES), "chore_"))
+    tasks2 = plan.instances["tasks"][1]
+    env = plan.env_for(tasks2)
+    assert env["TASKS_PORT"] == "8085"
+    assert env["TASKS_NATS_URL"] == plan.nats_url
+    assert env["TASKS_DATABASE_URL"] == f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}"
+    assert env["TASKS_JWKS_URL"] == "http://127.0.0.1:8081/auth/.well-known/jwks.json"
+    assert env["TASKS_MIGRATE_ON_START"] == "false"
+
+    gateway = plan.env_for(plan.instances["gateway"][0])
+    assert "GATEWAY_DATABASE_URL" not in gateway
+    assert json.loads(gateway["GATEWAY_UPSTREAMS"]) == {
+        "auth": ["http://127.0.0.1:8081", "http://127.0.0.1:8084"],
+        "tasks": ["http://127.0.0.1:8082", "http://127.0.0.1:8085"],
+        "messaging": ["http://127.0.0.1:8083", "http://127.0.0.1:8086"],
+    }
+
+
+def test_any_port_gives_every_instance_its_own_free_port(tmp_path: Path) -> None:
+    plan = tool.make_plan(list(tool.SERVICES), 3, "sqlite", tmp_path, any_port=True)
+    ports = [i.port for insts in plan.instances.values() for i in insts] + [plan.nats_port]
+    assert len(ports) == len(set(ports)) == 3 * 3 + 1 + 1
+
+
+def test_a_busy_service_port_names_the_variable_that_moves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tool, "port_is_free", lambda port: port != 8082)
+    monkeypatch.delenv("TASKS_PORT", raising=False)
+    with pytest.raises(SystemExit, match="port 8082 for tasks is in use; set TASKS_PORT"):
+        tool.make_plan(list(tool.SERVICES), 1, "sqlite", tmp_path, any_port=False)
