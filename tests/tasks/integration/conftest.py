@@ -23,10 +23,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from chore_common.auth.jwks import public_jwk
 from chore_common.contracts.envelope import Envelope
+from chore_common.db import create_engine, session_factory
+from chore_common.db.migrations import upgrade_head
 from chore_common.testing.nats import NatsServer, free_port
-from chore_tasks.app import create_app
+from chore_tasks.adapters.uow import TasksUnitOfWork
+from chore_tasks.app import MIGRATIONS, create_app
 from chore_tasks.settings import TasksSettings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 Client = TestClient[web.Request, web.Application]
 ISSUER, AUDIENCE = "chore-auth", "chore-platform"
@@ -69,6 +73,20 @@ class Issuer:
         }
         token = jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.kid})
         return User(user_id, role, token)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    await asyncio.to_thread(upgrade_head, database_url, MIGRATIONS)
+    made = create_engine(database_url, pool_size=20)
+    yield made
+    await made.dispose()
+
+
+@pytest.fixture
+def uow(engine: AsyncEngine) -> Callable[[], TasksUnitOfWork]:
+    sessions = session_factory(engine)
+    return lambda: TasksUnitOfWork(sessions, producer="tasks")
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from chore_common.db import create_engine, session_factory
-from chore_common.db.migrations import upgrade_head
 from chore_common.errors import Conflict
 from chore_tasks import usecases
 from chore_tasks.adapters.tables import OUTBOX
@@ -32,22 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tasks.unit.factories import NOW, client, tasker
 
 pytestmark = pytest.mark.db
-
-MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "tasks" / "migrations"
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(upgrade_head, database_url, MIGRATIONS)
-    made = create_engine(database_url, pool_size=20)
-    yield made
-    await made.dispose()
-
-
-@pytest.fixture
-def uow(engine: AsyncEngine) -> Callable[[], TasksUnitOfWork]:
-    sessions = session_factory(engine)
-    return lambda: TasksUnitOfWork(sessions, producer="tasks")
 
 
 async def outbox_subjects(engine: AsyncEngine) -> list[str]:

@@ -1,7 +1,8 @@
 """`create_app(settings)`: the tasks service as an aiohttp application.
 
 Resources start in order and stop in reverse: database, NATS (+ streams), outbox relay,
-token verifier (JWKS + the revocation feed), then tasks' own (unit of work, scheduler).
+token verifier (JWKS + the revocation feed), then tasks' own (unit of work, scheduler):
+the scheduler stops (running jobs finish) before the relay flushes and the engine closes.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from chore_common.db import ENGINE, SESSIONS, db_context
 from chore_common.db.migrations import upgrade_head
 from chore_common.http.app import create_service_app
 
+from chore_tasks.adapters.scheduler import Scheduler, scheduler_context
 from chore_tasks.adapters.uow import TasksUnitOfWork
 from chore_tasks.api.routes import ROUTES
-from chore_tasks.keys import RETRY, UOW
+from chore_tasks.keys import RETRY, UOW, WAKE_SCHEDULER
 from chore_tasks.settings import TasksSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -56,7 +58,24 @@ def create_app(settings: TasksSettings) -> web.Application:
     )
     app.cleanup_ctx.append(verifier_context(settings))
     app.cleanup_ctx.append(_tasks_context(settings))
+    if settings.scheduler_enabled:
+        app.cleanup_ctx.append(
+            scheduler_context(lambda a: _scheduler(a, settings), grace_s=settings.shutdown_grace_s)
+        )
     return app
+
+
+def _scheduler(app: web.Application, settings: TasksSettings) -> Scheduler:
+    scheduler = Scheduler(
+        app[ENGINE],
+        app[UOW],
+        settings.retry_policy,
+        poll_s=settings.scheduler_poll_s,
+        batch=settings.scheduler_batch,
+        concurrency=settings.scheduler_concurrency,
+    )
+    app[WAKE_SCHEDULER] = scheduler.wake
+    return scheduler
 
 
 def _migrate(settings: TasksSettings) -> Callable[[web.Application], Awaitable[None]]:

@@ -13,3 +13,4 @@ UowFactory = Callable[[], TasksUnitOfWork]
 
 UOW: web.AppKey[UowFactory] = web.AppKey("tasks.uow")
 RETRY = web.AppKey("tasks.retry", RetryPolicy)
+WAKE_SCHEDULER: web.AppKey[Callable[[], None]] = web.AppKey("tasks.wake_scheduler")

@@ -11,11 +11,18 @@ from chore_tasks import usecases
 from chore_tasks.api.requests import actor, next_cursor, page_key, path_id, utcnow
 from chore_tasks.api.schemas import JobOut, JobPage, JobQuery
 from chore_tasks.domain.errors import JobNotFound
-from chore_tasks.keys import UOW
+from chore_tasks.keys import UOW, WAKE_SCHEDULER
 from chore_tasks.usecases.commands import JobCommand, ListJobs
 
 routes = ApiRoutes()
 TAGS = ("admin",)
+
+
+def wake_scheduler(request: web.Request) -> None:
+    # The job is due now: this replica looks at once instead of at its next poll.
+    wake = request.app.get(WAKE_SCHEDULER)
+    if wake is not None:
+        wake()
 
 
 def job_command(request: web.Request) -> JobCommand:
@@ -69,6 +76,7 @@ async def get_job(request: web.Request) -> web.Response:
 @requires("admin")
 async def retry_job(request: web.Request) -> web.Response:
     job = await usecases.retry_job(request.app[UOW](), job_command(request), utcnow())
+    wake_scheduler(request)
     return json_response(JobOut.of(job))
 
 
@@ -82,6 +90,7 @@ async def retry_job(request: web.Request) -> web.Response:
 @requires("admin")
 async def run_job_now(request: web.Request) -> web.Response:
     job = await usecases.run_job_now(request.app[UOW](), job_command(request), utcnow())
+    wake_scheduler(request)
     return json_response(JobOut.of(job))
 
 
