@@ -21,6 +21,7 @@ from chore_tasks.domain.jobs import Job, JobKind, JobStatus, RetryPolicy
 from chore_tasks.domain.model import Status, Task
 from chore_tasks.usecases.commands import CreateTask, GetTask
 from chore_tasks.usecases.ports import JobFilter
+from chore_tasks.usecases.ports import TasksUnitOfWork as UnitOfWorkPort
 from chore_tasks.usecases.scheduled import JOB_RUNNERS, JobRunner
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -75,7 +76,7 @@ async def all_jobs(uow: Callable[[], TasksUnitOfWork]) -> list[Job]:
 
 def counting(runs: Counter[UUID]) -> dict[JobKind, JobRunner]:
     def wrap(runner: JobRunner) -> JobRunner:
-        async def run(uow: TasksUnitOfWork, job: Job, now: datetime) -> DomainEvent | None:
+        async def run(uow: UnitOfWorkPort, job: Job, now: datetime) -> DomainEvent | None:
             runs[job.id] += 1
             return await runner(uow, job, now)
 
@@ -146,7 +147,7 @@ async def test_a_failing_job_backs_off_ends_failed_and_admins_see_its_error(
 ) -> None:
     [task] = await post_due(uow, 1)
 
-    async def broken(uow: TasksUnitOfWork, job: Job, now: datetime) -> DomainEvent | None:
+    async def broken(uow: UnitOfWorkPort, job: Job, now: datetime) -> DomainEvent | None:
         raise RuntimeError("payment provider unreachable")
 
     clock = Clock(DUE)
