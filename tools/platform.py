@@ -394,7 +394,14 @@ class Child:
 
     async def _pump(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
-        while line := await proc.stdout.readline():
+        while True:
+            try:
+                line = await proc.stdout.readline()
+            except ValueError:  # over the limit: asyncio dropped it; keep draining the pipe
+                self.out.line(self.name, "[a line over 1 MiB was dropped]")
+                continue
+            if not line:
+                return
             self.out.line(self.name, line.decode(errors="replace").rstrip("\n"))
 
     async def _watch_health(self) -> None:
@@ -425,8 +432,10 @@ class Child:
             health = asyncio.create_task(self._watch_health())
             code = await proc.wait()
             health.cancel()
+            # Its leftovers (workers of a crashed service) must neither linger nor hold the
+            # output pipe open, or the pump would never see the end of it.
+            self._kill_group(proc.pid)
             await asyncio.gather(pump, health, return_exceptions=True)
-            self._kill_group(proc.pid)  # grandchildren of a crashed child must not linger
             if self.stopping:
                 return
             if time.monotonic() - started > HEALTHY_RESET_S:
