@@ -12,6 +12,7 @@ rule is: put secrets in named fields or nowhere, never inside the event text.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -34,61 +35,171 @@ _STANDARD = frozenset(
 )
 
 
+_sensitive_keys: dict[str, bool] = {}
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def is_sensitive(key: str) -> bool:
-    return _SENSITIVE.search(key) is not None
+    # Keys come from a small fixed set (code, not data), so the verdict is cached.
+    verdict = _sensitive_keys.get(key)
+    if verdict is None:
+        verdict = _SENSITIVE.search(key) is not None
+        if len(_sensitive_keys) < 4096:
+            _sensitive_keys[key] = verdict
+    return verdict
 
 
 def redact(value: Any) -> Any:
     """A copy of `value` with every sensitive key's value replaced, recursively."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {str(k): REDACTED if is_sensitive(str(k)) else redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | set | frozenset):
         return [redact(v) for v in value]
     return value
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record. Built for the access log's rate: the encoder is made
+    once, and the timestamp's seconds part is formatted once per second."""
+
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        self._encoder = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
+        self._second = -1
+        self._second_text = ""
 
-    def format(self, record: logging.LogRecord) -> str:
-        secs = record.created
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
+
+    def head(self, created: float, level: str, event: str, logger: str) -> dict[str, Any]:
         line: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-            + f".{int(secs % 1 * 1000):03d}Z",
-            "level": record.levelname.lower(),
+            "ts": self._timestamp(created),
+            "level": level,
             "service": self.service,
-            "event": record.getMessage(),
-            "logger": record.name,
+            "event": event,
+            "logger": logger,
             "request_id": request_id_var.get(),
         }
         ctx = trace.get_current_span().get_span_context()
         if ctx.is_valid:
             line["trace_id"] = format(ctx.trace_id, "032x")
             line["span_id"] = format(ctx.span_id, "016x")
+        return line
+
+    def encode(self, line: dict[str, Any]) -> str:
+        return self._encoder.encode(line)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.head(record.created, record.levelname.lower(), record.getMessage(), record.name)
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in line:
                 line[key] = REDACTED if is_sensitive(key) else redact(value)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return self._encoder.encode(line)
+
+
+class StdoutHandler(logging.StreamHandler[TextIO]):
+    """Writes to `sys.stdout` as it is at each write (pytest's capture swaps it per test),
+    or to a fixed stream when given one."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        logging.Handler.__init__(self)
+        self._fixed = stream
+
+    @property
+    def stream(self) -> TextIO:
+        return self._fixed if self._fixed is not None else sys.stdout
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        self._fixed = value
+
+
+_handler: StdoutHandler | None = None
 
 
 def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
     """Route every logger (ours, aiohttp's, SQLAlchemy's) to one JSON handler on stdout.
 
     Idempotent: calling it again replaces the handler, so tests and workers may call it freely.
-    `stream` defaults to the current `sys.stdout`, looked up at call time so that pytest's
-    capture sees the lines.
+    `stream` defaults to `sys.stdout`, looked up at each write so that pytest's capture sees
+    the lines.
     """
-    handler = logging.StreamHandler(stream if stream is not None else sys.stdout)
+    global _handler
+    handler = StdoutHandler(stream)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     for old in list(root.handlers):
         if isinstance(old.formatter, JsonFormatter):
             root.removeHandler(old)
     root.addHandler(handler)
+    _handler = handler
     root.setLevel(level.upper())
     # Ours replaces it: aiohttp's line would print the raw path with its query string.
     logging.getLogger("aiohttp.access").disabled = True
+
+
+def is_configured() -> bool:
+    return _handler is not None and _handler in logging.getLogger().handlers
+
+
+def write_access_line(logger: logging.Logger, event: str, fields: dict[str, Any]) -> None:
+    """`logger.info(event, extra=fields)` without the LogRecord machinery: the access log.
+
+    Same line shape and handler as the standard path at a fraction of the cost (at thousands
+    of requests a second the standard path alone ate half the middleware budget). The price
+    is a narrower contract: `fields` has fixed, non-sensitive keys and JSON scalar values,
+    so no redaction runs here. Lines written during one event-loop turn are flushed together
+    at its end. Falls back to the standard path when our handler is not the one in charge
+    (tests capturing logs with their own handlers still get the record).
+    """
+    handler = _handler
+    if (
+        handler is None
+        or logger.handlers
+        or not logger.propagate
+        or not logger.isEnabledFor(logging.INFO)
+        or handler not in logging.root.handlers
+    ):
+        logger.info(event, extra=fields)
+        return
+    formatter = handler.formatter
+    assert isinstance(formatter, JsonFormatter)
+    line = formatter.head(time.time(), "info", event, logger.name)
+    line.update(fields)
+    text = formatter.encode(line) + "\n"
+    handler.acquire()
+    try:
+        handler.stream.write(text)
+    except (OSError, ValueError):
+        handler.handleError(logging.makeLogRecord({"msg": event}))
+    finally:
+        handler.release()
+    _flush_soon(handler)
+
+
+_flush_pending: set[StdoutHandler] = set()
+
+
+def _flush_soon(handler: StdoutHandler) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        handler.flush()
+        return
+    if handler not in _flush_pending:
+        _flush_pending.add(handler)
+        loop.call_soon(_flush, handler)
+
+
+def _flush(handler: StdoutHandler) -> None:
+    _flush_pending.discard(handler)
+    handler.flush()

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import weakref
 from typing import TYPE_CHECKING, Final
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 TRACER_NAME: Final = "chore"
 _state: dict[str, TracerProvider | None] = {"provider": None}
+_exporting: list[bool] = [False]
+_enabled: list[bool | None] = [None]
 _TRACER = trace.get_tracer(TRACER_NAME)  # a proxy until configure_tracing installs the SDK
 _traced: weakref.WeakSet[object] = weakref.WeakSet()
 
@@ -40,7 +44,39 @@ def tracer() -> trace.Tracer:
 
 
 def is_enabled() -> bool:
-    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() != "true"
+    """False under `OTEL_SDK_DISABLED=true` (read once per process: it is asked per request)."""
+    enabled = _enabled[0]
+    if enabled is None:
+        enabled = _enabled[0] = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() != "true"
+    return enabled
+
+
+def is_exporting() -> bool:
+    """True when spans go somewhere. When not, the HTTP middleware only mints ids (below)."""
+    return _exporting[0]
+
+
+def ids_only_span(parent: Context | None) -> trace.Span:
+    """A span that carries ids but records nothing: the server span when nothing exports.
+
+    The SDK would build, time and attribute a full span (~15 µs) only to drop it for want of
+    an exporter. This keeps what matters without one: the trace id (the caller's, from
+    `traceparent`, or a new one) for log lines, and a span id that outgoing calls and
+    published events carry on as their parent.
+    """
+    caller = trace.get_current_span(parent).get_span_context() if parent else None
+    if caller is not None and caller.is_valid:
+        trace_id, flags = caller.trace_id, caller.trace_flags
+    else:
+        trace_id = random.getrandbits(128) or 1
+        # Sampled, so a downstream service that does export still records its part.
+        flags = trace.TraceFlags(trace.TraceFlags.SAMPLED)
+    # Ids need uniqueness, not secrecy: the module's generator (reseeded after fork) spares
+    # an urandom syscall per request.
+    span_id = random.getrandbits(64) or 1
+    return trace.NonRecordingSpan(
+        trace.SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags)
+    )
 
 
 def _exporter(name: str) -> SpanExporter | None:
@@ -68,6 +104,7 @@ def configure_tracing(service: str) -> None:
             provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _state["provider"] = provider
+    _exporting[0] = any(n not in ("", "none") for n in names.split(","))
 
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 
