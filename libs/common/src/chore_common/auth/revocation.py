@@ -176,4 +176,7 @@ class RevocationFeed:
             self._watcher = None
         if self._sub is not None:
             sub, self._sub = self._sub, None
-            await asyncio.shield(sub.unsubscribe())
+            try:
+                await asyncio.shield(sub.unsubscribe())
+            except Exception:  # connection already closed: nothing left to unsubscribe
+                log.debug("revocation.unsubscribe_failed", exc_info=True)
