@@ -139,7 +139,7 @@ def run_suite(name: str, runs: int, budget_s: float) -> tuple[SuiteOutcome, list
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", default="", help="figure-name prefix, e.g. common or gateway.")
-    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median taken)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median taken)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
