@@ -1,0 +1,105 @@
+"""Use cases against in-memory fakes: the decisions, not the storage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+from chore_auth.domain.errors import EmailTaken, InvalidCredentials, InvalidRefreshToken
+from chore_auth.domain.events import RevokeReason, SessionRevoked, UserRegistered
+from chore_auth.domain.model import Role
+from chore_auth.usecases import accounts, login, sessions
+from chore_auth.usecases.deps import Caller
+from chore_common.errors import RateLimited
+
+from .fakes import FakeHasher, Store, fake_deps
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+PASSWORD = "long enough password"
+
+
+async def signed_up(store: Store, hasher: FakeHasher | None = None) -> UUID:
+    deps = fake_deps(store, hasher)
+    cmd = accounts.Register("pat@example.com", PASSWORD, "Pat", Role.CLIENT)
+    user = await accounts.register(deps.uow, deps.hasher, cmd, now=NOW)
+    return user.id
+
+
+async def test_register_stores_the_hash_and_announces_the_user() -> None:
+    store = Store()
+    user_id = await signed_up(store)
+    assert store.users[user_id].password_hash == f"v1:{PASSWORD}"
+    assert [type(e) for e in store.published] == [UserRegistered]
+    deps = fake_deps(store)
+    cmd = accounts.Register("PAT@example.com", PASSWORD, "Pat", Role.CLIENT)
+    with pytest.raises(EmailTaken):
+        await accounts.register(deps.uow, deps.hasher, cmd, now=NOW)
+
+
+async def test_an_unknown_email_still_costs_one_password_check() -> None:
+    store, hasher = Store(), FakeHasher()
+    deps = fake_deps(store, hasher)
+    with pytest.raises(InvalidCredentials):
+        await login.login(deps, login.Login("ghost@example.com", PASSWORD, "1.2.3.4"), now=NOW)
+    assert hasher.checked == [None]
+
+
+async def test_a_wrong_password_and_an_unknown_email_raise_the_same_error() -> None:
+    store = Store()
+    await signed_up(store)
+    deps = fake_deps(store)
+    errors = []
+    for email in ("pat@example.com", "ghost@example.com"):
+        with pytest.raises(InvalidCredentials) as caught:
+            await login.login(deps, login.Login(email, "wrong password", "1.2.3.4"), now=NOW)
+        errors.append((type(caught.value), caught.value.code, caught.value.detail))
+    assert errors[0] == errors[1]
+
+
+async def test_the_account_locks_after_three_failures_even_for_the_right_password() -> None:
+    store = Store()
+    await signed_up(store)
+    deps = fake_deps(store)
+    for i in range(3):
+        with pytest.raises(InvalidCredentials):
+            await login.login(deps, login.Login("pat@example.com", "nope", f"10.0.0.{i}"), now=NOW)
+    with pytest.raises(RateLimited):
+        await login.login(deps, login.Login("pat@example.com", PASSWORD, "10.0.1.1"), now=NOW)
+    later = NOW + timedelta(minutes=15)
+    await login.login(deps, login.Login("pat@example.com", PASSWORD, "10.0.1.1"), now=later)
+
+
+async def test_login_rehashes_when_the_parameters_changed() -> None:
+    store = Store()
+    user_id = await signed_up(store, FakeHasher("v1"))
+    deps = fake_deps(store, FakeHasher("v2"))
+    await login.login(deps, login.Login("pat@example.com", PASSWORD, "1.1.1.1"), now=NOW)
+    assert store.users[user_id].password_hash == f"v2:{PASSWORD}"
+
+
+async def test_refresh_reuse_revokes_the_session_announces_it_and_tells_this_replica() -> None:
+    store, told = Store(), []
+    await signed_up(store)
+    deps = fake_deps(store, revoked=told)
+    first = await login.login(deps, login.Login("pat@example.com", PASSWORD, "1.1.1.1"), now=NOW)
+    await sessions.refresh(deps, first.refresh_token, now=NOW + timedelta(seconds=1))
+    with pytest.raises(InvalidRefreshToken):
+        await sessions.refresh(deps, first.refresh_token, now=NOW + timedelta(seconds=60))
+    session = store.sessions[first.session_id]
+    assert session.revoke_reason == "refresh_reuse"
+    assert [e for e in store.published if isinstance(e, SessionRevoked)] == [
+        SessionRevoked(session.id, session.user_id, RevokeReason.REFRESH_REUSE, session.revoked_at)  # type: ignore[arg-type]
+    ]
+    assert told == [session.id]
+
+
+async def test_logout_then_revoke_again_announces_once() -> None:
+    store = Store()
+    await signed_up(store)
+    deps = fake_deps(store)
+    tokens = await login.login(deps, login.Login("pat@example.com", PASSWORD, "1.1.1.1"), now=NOW)
+    user_id = store.sessions[tokens.session_id].user_id
+    await sessions.logout(deps, Caller(user_id, tokens.session_id), now=NOW)
+    revoked = [e for e in store.published if isinstance(e, SessionRevoked)]
+    assert [e.reason for e in revoked] == [RevokeReason.LOGOUT]
