@@ -35,6 +35,7 @@ import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import ctypes  # noqa: E402
 import functools  # noqa: E402
+import importlib.metadata  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
@@ -82,10 +83,7 @@ class ServiceSpec:
         return f"{self.name.upper()}_"
 
     def present(self) -> bool:
-        try:
-            return importlib.util.find_spec(f"{self.module}.__main__") is not None
-        except ModuleNotFoundError:
-            return False
+        return _importable(f"{self.module}.__main__")
 
 
 def gateway_env(plan: Plan, spec: ServiceSpec) -> dict[str, str]:
@@ -132,6 +130,7 @@ class Plan:
     nats_port: int
     jwks_url: str = ""
     database_urls: dict[str, str] = field(default_factory=dict)
+    migrated: set[str] = field(default_factory=set)  # services whose migrations we applied
     instances: dict[str, list[Instance]] = field(default_factory=dict)
 
     @property
@@ -147,9 +146,10 @@ class Plan:
             f"{p}NATS_URL": self.nats_url,
             f"{p}JWKS_URL": self.jwks_url,
             f"{p}VAR_DIR": str(self.var_dir),
-            # Applied once by this supervisor; replicas racing to migrate one file would fail.
-            f"{p}MIGRATE_ON_START": "false",
         }
+        if spec.name in self.migrated:
+            # Applied once by this supervisor; replicas racing to migrate one file would fail.
+            env[f"{p}MIGRATE_ON_START"] = "false"
         if spec.name in self.database_urls:
             env[f"{p}DATABASE_URL"] = self.database_urls[spec.name]
         if spec.extra_env is not None:
@@ -275,10 +275,24 @@ async def prepare_databases(plan: Plan, specs: list[ServiceSpec], pg_prefix: str
 
 
 def migrate_command(spec: ServiceSpec) -> list[str] | None:
-    """`chore-<svc> migrate` when the service ships that console script, else None."""
-    script = Path(sys.executable).parent / f"chore-{spec.name}"
-    found = str(script) if script.exists() else shutil.which(f"chore-{spec.name}")
+    """`chore-<svc> migrate` when the service ships that console script, else None.
+
+    The script must also be able to run: a package may declare it before its module lands.
+    """
+    name = f"chore-{spec.name}"
+    points = importlib.metadata.entry_points(group="console_scripts", name=name)
+    if not any(_importable(point.module) for point in points):
+        return None
+    script = Path(sys.executable).parent / name
+    found = str(script) if script.exists() else shutil.which(name)
     return [found, "migrate"] if found else None
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 # --- processes ------------------------------------------------------------------------------
@@ -574,7 +588,7 @@ class Platform:
     async def _migrate(self, spec: ServiceSpec, env: dict[str, str]) -> bool:
         cmd = migrate_command(spec)
         if cmd is None:
-            self.out.say(f"{spec.name}: no chore-{spec.name} migrate command; starting as is")
+            self.out.say(f"{spec.name}: no chore-{spec.name} migrate command; it migrates itself")
             return True
         self.out.say(f"{spec.name}: applying migrations")
         proc = await asyncio.create_subprocess_exec(
@@ -591,6 +605,7 @@ class Platform:
         if proc.returncode != 0:
             self.out.say(f"{spec.name}: migrations failed (exit {proc.returncode}); stopping")
             return False
+        self.plan.migrated.add(spec.name)
         return True
 
     def banner(self) -> None:
