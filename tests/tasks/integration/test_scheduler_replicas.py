@@ -88,7 +88,7 @@ async def test_jobs_due_in_the_same_second_run_once_across_two_processes(
 
         async def post(n: int) -> None:
             body = {"title": f"Chore {n}", "category": "misc", "budget_cents": 100}
-            body["due_at"] = (due + timedelta(microseconds=n)).isoformat()  # type: ignore[assignment]
+            body["due_at"] = (due + timedelta(microseconds=n)).isoformat()
             async with http.post(f"{replicas[n % 2]}/tasks", json=body) as resp:
                 assert resp.status == 201, await resp.text()
 
