@@ -147,9 +147,10 @@ class Plan:
             f"{p}JWKS_URL": self.jwks_url,
             f"{p}VAR_DIR": str(self.var_dir),
         }
-        if spec.name in self.migrated:
-            # Applied once by this supervisor; replicas racing to migrate one file would fail.
-            env[f"{p}MIGRATE_ON_START"] = "false"
+        if spec.database:
+            # Applied once by this supervisor when it could (replicas racing to migrate one
+            # database can fail); otherwise the service applies its own, on any database.
+            env[f"{p}MIGRATE_ON_START"] = "false" if spec.name in self.migrated else "true"
         if spec.name in self.database_urls:
             env[f"{p}DATABASE_URL"] = self.database_urls[spec.name]
         if spec.extra_env is not None:

@@ -84,7 +84,7 @@ def test_each_service_is_told_its_port_nats_database_and_where_auth_keys_are(
     assert env["TASKS_DATABASE_URL"] == f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}"
     assert env["TASKS_JWKS_URL"] == "http://127.0.0.1:8081/auth/.well-known/jwks.json"
     assert env["TASKS_MIGRATE_ON_START"] == "false"
-    assert "AUTH_MIGRATE_ON_START" not in plan.env_for(plan.instances["auth"][0])
+    assert plan.env_for(plan.instances["auth"][0])["AUTH_MIGRATE_ON_START"] == "true"
 
     gateway = plan.env_for(plan.instances["gateway"][0])
     assert "GATEWAY_DATABASE_URL" not in gateway
