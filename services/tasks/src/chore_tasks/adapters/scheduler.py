@@ -1,6 +1,6 @@
 """The durable scheduler: claim due jobs from the jobs table, run each, record the outcome.
 
-ADR 0002 (docs/adr/0002-tasks-scheduler.md) says why this is a table and not a library.
+ADR 0006 (docs/adr/0006-tasks-scheduler.md) says why this is a table and not a library.
 - Once, however many replicas: a claim marks a batch RUNNING in one transaction. PostgreSQL
   picks rows `FOR UPDATE SKIP LOCKED`, so replicas claim disjoint batches side by side;
   SQLite takes its write lock at BEGIN (chore_common.db), so claims simply queue.
