@@ -207,7 +207,9 @@ def make_plan(
         s.name: free_one() if any_port else claim(bases[s.name], s.name, f"{s.prefix}PORT")
         for s in specs
     }
-    next_port = max(bases.values(), default=8080) + 1
+    # Above every row's port, present or not, so a service landing later moves no replica.
+    every_base = [int(os.environ.get(f"{s.prefix}PORT", s.port)) for s in SERVICES]
+    next_port = max([*every_base, *bases.values()]) + 1
     for spec in specs:
         count = replicas if spec.replicable else 1
         ports = [first_ports[spec.name]]

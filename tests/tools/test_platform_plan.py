@@ -62,6 +62,13 @@ def test_replicas_get_the_service_port_then_consecutive_ports_above_all_of_them(
 
 
 @pytest.mark.usefixtures("all_ports_free")
+def test_replica_ports_stay_put_when_a_service_lands_later(tmp_path: Path) -> None:
+    only_auth = [s for s in tool.SERVICES if s.name == "auth"]
+    plan = tool.make_plan(only_auth, 2, "sqlite", tmp_path, any_port=False)
+    assert [i.port for i in plan.instances["auth"]] == [8081, 8084]
+
+
+@pytest.mark.usefixtures("all_ports_free")
 def test_gateway_port_is_taken_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
