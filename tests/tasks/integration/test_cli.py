@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.db
 
 async def test_migrate_creates_every_table(database_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "TASKS_DATABASE_URL": database_url, "TASKS_VAR_DIR": str(tmp_path)}
-    done = subprocess.run(
+    done = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "chore_tasks.cli", "migrate"],
         env=env,
         capture_output=True,
