@@ -118,7 +118,7 @@ def run_suite(name: str, runs: int, budget_s: float) -> tuple[SuiteOutcome, list
             str(out),
         ]
         # Its own session, so a timeout kills the suite's servers along with it.
-        proc = subprocess.Popen(cmd, start_new_session=True)
+        proc = subprocess.Popen(cmd, start_new_session=True, cwd=Path(__file__).parent.parent)
         try:
             code = proc.wait(timeout=budget_s)
         except subprocess.TimeoutExpired:

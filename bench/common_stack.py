@@ -166,6 +166,7 @@ def server(kind: str) -> Iterator[Server]:
             stderr=errors,
             start_new_session=True,
             env=env,
+            cwd=Path(__file__).parent.parent,
         )
         try:
             try:
