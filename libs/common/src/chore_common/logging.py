@@ -27,7 +27,7 @@ from opentelemetry import trace
 request_id_var: ContextVar[str | None] = ContextVar("chore_request_id", default=None)
 
 REDACTED: Final = "[redacted]"
-_SENSITIVE = re.compile(r"authorization|cookie|password|passwd|secret|token|api_?key", re.I)
+_SENSITIVE = re.compile(r"authorization|cookie|password|passwd|secret|token|api[_-]?key", re.I)
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(

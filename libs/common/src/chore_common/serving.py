@@ -51,6 +51,11 @@ AppFactory = Callable[[S], web.Application]
 
 log = logging.getLogger(__name__)
 
+# Room for one oversized header (aiohttp's default is 8190 bytes) so that a 10 KB
+# X-Request-ID reaches our middleware and is replaced, rather than failing the whole request
+# with a bare 400 from the parser. Bodies are bounded separately (max_body_bytes).
+SERVER_LIMITS: dict[str, int] = {"max_field_size": 16 * 1024}
+
 
 def main(settings_cls: type[S], create_app: Callable[[S], web.Application]) -> None:
     """Entry point of `python -m chore_<svc>`: settings from the environment, then serve."""
@@ -79,6 +84,7 @@ async def _run_worker(
         handle_signals=False,
         access_log=None,  # ours (chore.access) replaces aiohttp's
         shutdown_timeout=settings.shutdown_grace_s,
+        max_field_size=SERVER_LIMITS["max_field_size"],
     )
     await runner.setup()  # startup hooks and cleanup_ctx: DB, NATS, relay...
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)

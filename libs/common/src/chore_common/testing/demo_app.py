@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 
 from aiohttp import web
@@ -80,6 +81,12 @@ async def slow(request: web.Request) -> web.Response:
     query = parse_query(request, SlowQuery)
     await asyncio.sleep(query.seconds)
     return json_response({"slept": query.seconds})
+
+
+@routes.get("/pid", auth=False)
+async def pid(request: web.Request) -> web.Response:
+    """Which worker answered: lets tests see WORKERS>1 spread connections."""
+    return json_response({"pid": os.getpid()})
 
 
 @routes.get("/boom", auth=False)

@@ -1,0 +1,207 @@
+"""A served process (`python -m chore_common.testing.demo_app`): start, scale, stop."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chore_common.testing.nats import free_port
+
+
+class Served:
+    def __init__(self, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the process)
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chore_common.testing.demo_app"],
+            env={**os.environ, "DEMO_PORT": str(self.port), **env},
+            # Files, not pipes: nobody reads while it runs, and a full pipe would block it.
+            stdout=self._out,
+            stderr=self._err,
+        )
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output()[1][-2000:]
+            try:
+                if self.request("/healthz", timeout=1)[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError("demo app did not come up")
+
+    def request(
+        self, path: str, headers: dict[str, str] | None = None, timeout: float = 10.0
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request on a new connection (so WORKERS>1 may route each one elsewhere)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def get(self, path: str, timeout: float = 10.0) -> tuple[int, Any]:
+        status, _, raw = self.request(path, timeout=timeout)
+        return status, json.loads(raw) if raw[:1] in (b"{", b"[") else raw.decode()
+
+    def output(self) -> tuple[str, str]:
+        self._out.seek(0)
+        self._err.seek(0)
+        return self._out.read().decode(), self._err.read().decode()
+
+    def wait(self) -> tuple[int, str, str]:
+        code = self.process.wait(timeout=30)
+        return (code, *self.output())
+
+    def stop(self) -> tuple[int, str, str]:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.wait()
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    server = Served(DEMO_SHUTDOWN_GRACE_S="10")
+    yield server
+    if server.process.poll() is None:
+        server.process.kill()
+        server.process.wait()
+
+
+def refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def test_sigterm_finishes_the_in_flight_request_refuses_new_ones_and_exits_0(
+    served: Served,
+) -> None:
+    served.wait_ready()
+    result: dict[str, Any] = {}
+
+    def slow_call() -> None:
+        result["reply"] = served.get("/slow?seconds=1.5")
+
+    caller = threading.Thread(target=slow_call)
+    caller.start()
+    time.sleep(0.4)  # the slow request is being handled
+    served.process.send_signal(signal.SIGTERM)
+
+    deadline = time.monotonic() + 1.0
+    while not refused(served.port):
+        assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
+        time.sleep(0.02)
+    assert served.process.poll() is None  # still draining the slow request
+
+    caller.join(timeout=10)
+    assert result["reply"] == (200, {"slept": 1.5})
+    code, out, err = served.wait()
+    assert code == 0, err
+    events = [json.loads(line)["event"] for line in out.splitlines()]
+    assert events.index("service.started") < events.index("service.stopping")
+    assert events[-1] == "service.stopped"
+    started = next(json.loads(line) for line in out.splitlines() if "service.started" in line)
+    assert started["url"] == served.url
+
+
+def test_a_10_kb_request_id_is_replaced_by_the_served_process(served: Served) -> None:
+    served.wait_ready()
+    status, headers, _ = served.request("/healthz", headers={"X-Request-ID": "a" * 10_240})
+    assert status == 200
+    assert len(headers["X-Request-ID"]) == 32
+
+
+def test_a_bad_setting_fails_start_with_one_line_naming_the_variable() -> None:
+    server = Served(DEMO_WORKERS="lots")
+    code, _, err = server.wait()
+    assert code != 0
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1
+    assert "DEMO_WORKERS" in lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_port_and_metrics_add_up_across_them() -> None:
+    server = Served(DEMO_WORKERS="2", DEMO_SHUTDOWN_GRACE_S="5")
+    try:
+        server.wait_ready()
+        pids = set()
+        deadline = time.monotonic() + 20
+        calls = 0
+        while len(pids) < 2 and time.monotonic() < deadline:
+            status, body = server.get("/pid")  # a new connection each time
+            assert status == 200
+            pids.add(body["pid"])
+            calls += 1
+        assert len(pids) == 2, "every connection went to the same worker"
+        for _ in range(3):  # /metrics may be served by either worker; both must agree
+            _, text = server.get("/metrics")
+            lines = [
+                line
+                for line in text.splitlines()
+                if line.startswith("http_requests_total{") and 'route="/pid"' in line
+            ]
+            assert len(lines) == 1
+            assert lines[0].endswith(f" {float(calls)}")
+    finally:
+        code, out, err = server.stop()
+    assert code == 0, err
+    assert out.count('"event":"service.stopped"') == 3  # two workers and the supervisor
+
+
+# Tracing from the standard OTEL_* variables, seen from outside a served process.
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT = "00f067aa0ba902b7"
+
+
+def call(server: Served, path: str) -> None:
+    server.request(path, headers={"traceparent": f"00-{TRACE_ID}-{PARENT}-01"})
+
+
+def test_console_exporter_prints_a_server_span_named_by_route_under_the_callers_trace() -> None:
+    server = Served(OTEL_TRACES_EXPORTER="console")
+    try:
+        server.wait_ready()
+        call(server, "/items/42")
+    finally:
+        code, out, err = server.stop()
+    assert code == 0, err
+    assert '"name": "GET /items/{id}"' in out
+    assert f'"trace_id": "0x{TRACE_ID}"' in out
+    assert f'"parent_id": "0x{PARENT}"' in out
+    assert '"http.route": "/items/{id}"' in out
+    assert '"http.response.status_code": 404' in out
+
+
+def test_sdk_disabled_means_no_trace_ids_in_logs() -> None:
+    server = Served(OTEL_SDK_DISABLED="true")
+    try:
+        server.wait_ready()
+        call(server, "/healthz")
+    finally:
+        code, out, err = server.stop()
+    assert code == 0, err
+    access = [json.loads(line) for line in out.splitlines() if '"http.request"' in line]
+    assert access
+    assert all("trace_id" not in line for line in access)
