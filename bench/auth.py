@@ -97,7 +97,6 @@ async def _login_storm(base: str, emails: list[str], seconds: float) -> tuple[fl
 
 
 async def _login_figures(runs: int) -> list[Figure]:
-    import chore_auth  # noqa: F401  (loads the bus before the db kit)
     from chore_auth.app import create_app
     from chore_auth.settings import AuthSettings
     from chore_common.testing.nats import NatsServer, free_port
