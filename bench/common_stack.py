@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -254,6 +255,51 @@ def run(runs: int) -> list[Figure]:
     ]
 
 
+def profile(seconds: float = 8.0, top: int = 25) -> str:
+    """Where the stack server's time goes under load: py-spy samples, per function.
+
+    Prints self time (where the CPU is) and inclusive time of the kit's own functions and the
+    libraries they call (what each middleware costs, callees included).
+    """
+    import re
+    import threading
+    from collections import Counter
+
+    with server("stack") as srv, tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "samples.txt"
+        load = threading.Thread(
+            target=measure_rps,
+            args=(srv.url,),
+            kwargs={"connections": CONNECTIONS, "duration_s": seconds + 3, "warmup_s": 0},
+        )
+        load.start()
+        time.sleep(1.0)
+        subprocess.run(
+            [shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy", "record", "-p", str(srv.pid), "-d", str(int(seconds)), "-r", "500",
+             "-f", "raw", "-o", str(out)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        load.join()
+        own: Counter[str] = Counter()
+        within: Counter[str] = Counter()
+        total = 0
+        for line in out.read_text().splitlines():
+            frames_text, _, count = line.rpartition(" ")
+            n = int(count)
+            total += n
+            frames = [re.sub(r":\d+\)", ")", f) for f in frames_text.split(";")]
+            own[frames[-1]] += n
+            for frame in set(frames):
+                within[frame] += n
+    ours = ("chore_common", "opentelemetry", "prometheus_client", "logging/", "json/", "uuid")
+    lines = [f"{total} samples of the stack server under load", "self time:"]
+    lines += [f"  {n / total:6.1%}  {f}" for f, n in own.most_common(top)]
+    lines.append("inclusive time, kit and the libraries it calls:")
+    picked = [(f, n) for f, n in within.most_common() if any(k in f for k in ours)]
+    lines += [f"  {n / total:6.1%}  {f}" for f, n in picked[:top]]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.common_stack")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -261,9 +307,12 @@ def main(argv: list[str] | None = None) -> None:
     one.add_argument("kind", choices=["bare", "stack"])
     one.add_argument("port", type=int)
     sub.add_parser("run", help="measure and print the figure")
+    sub.add_parser("profile", help="py-spy the stack server under load, print where time goes")
     args = parser.parse_args(argv)
     if args.cmd == "serve":
         serve(args.kind, args.port)
+    elif args.cmd == "profile":
+        print(profile())
     else:
         for figure in run(runs=3):
             print(figure.as_json())
