@@ -274,8 +274,9 @@ def profile(seconds: float = 8.0, top: int = 25) -> str:
         )
         load.start()
         time.sleep(1.0)
+        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
         subprocess.run(
-            [shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy", "record", "-p", str(srv.pid), "-d", str(int(seconds)), "-r", "500",
+            [spy, "record", "-p", str(srv.pid), "-d", str(int(seconds)), "-r", "500",
              "-f", "raw", "-o", str(out)],
             check=True, capture_output=True,
         )  # fmt: skip
