@@ -14,7 +14,6 @@ class RevokeReason(enum.StrEnum):
     LOGOUT = "logout"
     USER_REVOKED = "user_revoked"
     REFRESH_REUSE = "refresh_reuse"
-    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason, not a password
 
 
 @dataclass(frozen=True)
