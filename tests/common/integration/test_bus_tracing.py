@@ -49,7 +49,7 @@ async def test_one_trace_runs_from_the_request_through_the_relay_into_the_consum
             parent = propagate.extract(dict(request.headers))
             tracer = trace.get_tracer("test.http")
             with tracer.start_as_current_span("POST /pings", context=parent, kind=SpanKind.SERVER):
-                async with UnitOfWork(sessions, producer="tasks", wake_relay=relay.wake) as uow:
+                async with UnitOfWork(sessions, producer="tasks", relay=relay) as uow:
                     uow.outbox.add(PingedV1(n=1))
                     await uow.commit()
             return web.Response(status=201)

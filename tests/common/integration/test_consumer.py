@@ -35,9 +35,9 @@ async def test_consumer_killed_between_commit_and_ack_gets_the_redelivery_as_a_n
 ) -> None:
     server = nats_factory()
     async with open_bus(server.url, database_url) as bus:
-        relay = Relay(bus.engine, bus.js, service="kill-consumer")
-        await write_pings(bus.engine, 1)
-        assert await relay.drain_once() == 1
+        async with Relay(bus.engine, bus.js, service="kill-consumer") as relay:
+            await write_pings(bus.engine, 1)
+            assert await relay.drain_once() == 1
         dying = await Proc(
             "consumer", "--db", database_url, "--nats", server.url,
             "--durable", "killed-after-commit", "--ack-wait", "1", "--die-after-commit",
@@ -110,6 +110,7 @@ async def test_failing_handler_is_retried_with_growing_delays_then_dead_lettered
             assert await list_dead_letters(bus.js) == []
         finally:
             await consumer.stop()
+            await relay.stop()
     assert len(attempts) == 4
 
 
@@ -164,8 +165,8 @@ async def test_one_failing_event_in_a_batch_fails_alone(
                 raise ValueError("unlucky")
 
         await write_pings(bus.engine, 50, per_tx=50)
-        relay = Relay(bus.engine, bus.js, service="batch-test")
-        assert await relay.drain_once() == 50
+        async with Relay(bus.engine, bus.js, service="batch-test") as relay:
+            assert await relay.drain_once() == 50
         sessions = session_factory(bus.engine)
         spec = busapp.spec("picky", max_deliver=2, backoff_s=(0.1,))
         consumer = busapp.Consumer(bus.js, spec, lambda: UnitOfWork(sessions))

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from chore_common.bus.relay import Relay
-from chore_common.db import create_engine
+from chore_common.db import UnitOfWork, create_engine, session_factory
 from chore_common.db.tables import OUTBOX
 from chore_common.testing.nats import NatsServer
 from common import busapp
@@ -137,6 +137,32 @@ async def test_commit_wakes_the_relay_without_waiting_for_the_poll(
             await relay.stop()
 
 
+async def test_rows_handed_over_at_commit_are_published_and_marked_sent(
+    nats_factory: Callable[[], NatsServer], database_url: str
+) -> None:
+    server = nats_factory()
+    async with open_bus(server.url, database_url) as bus:
+        relay = Relay(bus.engine, bus.js, service="handoff-test", poll_interval_s=60)
+        relay.start()
+        consumer = busapp.consumer(bus.js, bus.engine, "handoff-applier")
+        consumer.start()
+        try:
+            await asyncio.sleep(0.1)  # caught up and asleep until woken or 60 s pass
+            sessions = session_factory(bus.engine)
+            for n in range(20):
+                async with UnitOfWork(sessions, producer="tasks", relay=relay) as uow:
+                    uow.outbox.add(busapp.PingedV1(n=n))
+                    await uow.commit()
+            await wait_until(lambda: _all_applied(bus.engine, 20), timeout_s=10)
+            await wait_until(lambda: _zero(unsent(bus.engine)), timeout_s=10)
+        finally:
+            await consumer.stop()
+            await relay.stop()
+        assert await applied(bus.engine) == (20, 20)
+        info = await bus.js.stream_info("TASKS")
+        assert info.state.messages == 20
+
+
 async def test_backlog_metrics_follow_unsent_rows_and_sent_rows_are_pruned(
     nats_factory: Callable[[], NatsServer], database_url: str
 ) -> None:
@@ -159,3 +185,4 @@ async def test_backlog_metrics_follow_unsent_rows_and_sent_rows_are_pruned(
         assert left == 0
         info = await bus.js.stream_info("TASKS")
         assert info.state.messages == 5
+        await relay.stop()

@@ -32,6 +32,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from chore_common.bus.dlq import dead_letter
 from chore_common.bus.publisher import TRACER, parent_context
@@ -289,12 +290,15 @@ class Consumer:
     async def _apply_alone(self, item: _Work) -> None:
         async with self._new_uow() as uow:
             try:
-                if await uow.inbox.seen(item.envelope.id):
+                try:
+                    # Record the id first: a redelivery fails here, before the handler runs,
+                    # and a concurrent copy waits on the key instead of running it twice.
+                    await uow.inbox.add(item.envelope.id)
+                except IntegrityError:
                     item.outcome = DUPLICATE  # redelivery: already applied
                     return
                 if not await self._run_handler(uow, item):
                     return
-                await uow.inbox.add(item.envelope.id)
                 await uow.commit()
             except Exception as exc:
                 item.outcome, item.error = FAILED, f"{type(exc).__name__}: {exc}"

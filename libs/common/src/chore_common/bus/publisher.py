@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind
 from chore_common.contracts.envelope import Envelope
 
 MSG_ID: Final = "Nats-Msg-Id"
+TRACEPARENT: Final = "traceparent"
 TRACER: Final = "chore.bus"
 
 

@@ -22,9 +22,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Self
+from uuid import UUID
 
 from aiohttp import web
 from nats.js import JetStreamContext
@@ -32,10 +34,11 @@ from nats.js.api import PubAck
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import BigInteger, Row, any_, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chore_common.bus.publisher import TRACER, parent_context, publish_headers
+from chore_common.bus.publisher import MSG_ID, TRACEPARENT, TRACER, parent_context, publish_headers
 from chore_common.db.engine import is_sqlite
 from chore_common.db.tables import OUTBOX
 
@@ -72,6 +75,25 @@ _COLUMNS: Final = (
 )
 
 
+@dataclass(frozen=True)
+class _Row:
+    """An outbox row handed over by the unit of work (no id yet: marked by event id)."""
+
+    id: int
+    event_id: UUID
+    subject: str
+    payload: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class _Batch:
+    rows: Sequence[OutboxRow] | Sequence[_Row]
+    conn: AsyncConnection | None = None  # PostgreSQL: holds the claim's row locks
+    by_event_id: bool = False
+    futures: list[tuple[Any, asyncio.Future[PubAck]]] = field(default_factory=list)
+
+
 class Relay:
     def __init__(
         self,
@@ -98,6 +120,9 @@ class Relay:
         self.skip_locked = not is_sqlite(str(engine.url))
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._reader: AsyncConnection | None = None
+        self._handed: list[_Row] = []
+        self._caught_up = False
         self._published = EVENTS_PUBLISHED.labels(service)
         self._failures = PUBLISH_FAILURES.labels(service)
 
@@ -105,79 +130,194 @@ class Relay:
         """Drain now (rows were just committed); cheap and safe to call often."""
         self._wakeup.set()
 
-    # -- one batch -------------------------------------------------------------------
+    def handoff(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Rows this process just committed: publish them at once, without reading them back.
+
+        Only while the relay is caught up (its last drain left nothing behind), so handed
+        rows never overtake a backlog; otherwise this is `wake()`. A row both handed off
+        and claimed by a drain is published twice and dropped once by the stream.
+        """
+        if self._caught_up:
+            self._handed.extend(
+                _Row(0, m["event_id"], m["subject"], m["payload"], m["headers"]) for m in messages
+            )
+        self._wakeup.set()
+
+    # -- batches -----------------------------------------------------------------------
+
+    async def drain(self) -> int:
+        """Publish every row unsent right now, batch after batch; returns how many were acked.
+
+        Pipelined: batch k+1 is claimed and sent while batch k's PubAcks come back and it is
+        marked, so the database round trips hide behind NATS ones. Sends stay in row order.
+        A batch with a failed publish stops the drain, so later rows do not overtake it
+        further; the loop retries after a pause.
+        """
+        total = 0
+        after = 0
+        caught_up = False
+        finishing: asyncio.Task[tuple[int, bool]] | None = None
+        self._caught_up = False
+        try:
+            while True:
+                batch = await self._claim(after)
+                if batch is None:
+                    caught_up = True
+                    break
+                after = batch.rows[-1].id
+                await self._send(batch)
+                if finishing is not None:
+                    acked, complete = await finishing
+                    finishing = None
+                    total += acked
+                    if not complete:
+                        await self._finish(batch)
+                        break
+                finishing = asyncio.create_task(self._finish(batch))
+                if len(batch.rows) < self.batch_size:
+                    caught_up = True
+                    break
+        finally:
+            if finishing is not None:
+                acked, complete = await finishing
+                total += acked
+                caught_up = caught_up and complete
+        self._caught_up = caught_up
+        return total
+
+    async def _publish_handed(self) -> int:
+        handed, self._handed = self._handed, []
+        batch = _Batch(handed, by_event_id=True)
+        await self._send(batch)
+        acked, complete = await self._finish(batch)
+        if not complete:
+            self._caught_up = False  # the rest is in the table: the next drain sends it
+            self._wakeup.set()
+        return acked
 
     async def drain_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were acknowledged."""
-        if self.skip_locked:
-            async with self.engine.begin() as conn:
-                rows = await self._claim(conn, lock=True)
-                sent = await self._publish(rows)
-                await self._mark(conn, sent)
-            return len(sent)
-        async with self.engine.begin() as conn:
-            rows = await self._claim(conn, lock=False)
-        if not rows:
+        batch = await self._claim(0)
+        if batch is None:
             return 0
-        sent = await self._publish(rows)
-        if sent:
-            async with self.engine.begin() as conn:
-                await self._mark(conn, sent)
-        return len(sent)
+        await self._send(batch)
+        return (await self._finish(batch))[0]
 
-    async def _claim(self, conn: AsyncConnection, *, lock: bool) -> Sequence[OutboxRow]:
+    async def _claim(self, after: int) -> _Batch | None:
         query = (
             select(*_COLUMNS)
-            .where(OUTBOX.c.sent_at.is_(None))
+            .where(OUTBOX.c.sent_at.is_(None), OUTBOX.c.id > after)
             .order_by(OUTBOX.c.id)
             .limit(self.batch_size)
         )
-        if lock:
-            query = query.with_for_update(skip_locked=True)
-        return (await conn.execute(query)).all()
-
-    async def _publish(self, rows: Sequence[OutboxRow]) -> list[int]:
-        """Publish `rows` with their acks in flight together; ids of the acknowledged ones."""
+        if not self.skip_locked:
+            # SQLite: one relay, so no locks to take; a plain read on a connection kept open
+            # (no pool checkout, no BEGIN IMMEDIATE) is what gets the first event after a
+            # commit out fastest.
+            reader = await self._reader_connection()
+            try:
+                rows = (await reader.execute(query)).all()
+            except BaseException:
+                await self._close_reader()
+                raise
+            return _Batch(rows) if rows else None
+        # PostgreSQL: the transaction (and its row locks) stays open until the batch is
+        # marked, so other relays skip these rows instead of publishing them too.
+        conn = await self.engine.connect()
+        try:
+            await conn.begin()
+            rows = (await conn.execute(query.with_for_update(skip_locked=True))).all()
+        except BaseException:
+            await conn.close()
+            raise
         if not rows:
-            return []
+            await conn.close()
+            return None
+        return _Batch(rows, conn)
+
+    async def _reader_connection(self) -> AsyncConnection:
+        if self._reader is None:
+            conn = await self.engine.connect()
+            self._reader = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return self._reader
+
+    async def _close_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                await reader.close()
+
+    async def _send(self, batch: _Batch) -> None:
+        """Publish the batch's rows in order without waiting for their PubAcks."""
         tracer = trace.get_tracer(TRACER)
-        futures: list[tuple[int, asyncio.Future[PubAck]]] = []
-        for row in rows:
+        for row in batch.rows:
+            event_id = str(row.event_id)
             stored: dict[str, str] = row.headers or {}
-            # Continue the trace of the request that wrote the row.
-            with tracer.start_as_current_span(
-                f"{row.subject} publish",
-                context=parent_context(stored),
-                kind=SpanKind.PRODUCER,
-                attributes={"messaging.system": "nats", "messaging.message.id": str(row.event_id)},
-            ):
-                headers = publish_headers(str(row.event_id), stored)
+            if TRACEPARENT in stored:
+                # Continue the trace of the request that wrote the row.
+                with tracer.start_as_current_span(
+                    f"{row.subject} publish",
+                    context=parent_context(stored),
+                    kind=SpanKind.PRODUCER,
+                    attributes={"messaging.system": "nats", "messaging.message.id": event_id},
+                ):
+                    headers = publish_headers(event_id, stored)
+            else:
+                headers = {**stored, MSG_ID: event_id}
             try:
                 future = await self.js.publish_async(row.subject, row.payload, headers=headers)
             except Exception as exc:  # disconnected, buffer full: the rest waits for next time
                 log.warning("relay.publish_failed", extra={"error": type(exc).__name__})
-                break
-            futures.append((row.id, future))
-        if not futures:
-            self._failures.inc(len(rows))
-            return []
-        await asyncio.wait([f for _, f in futures], timeout=self.ack_timeout_s)
-        sent: list[int] = []
-        for row_id, future in futures:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                sent.append(row_id)
-            else:
-                future.cancel()
-        if len(sent) < len(rows):
-            self._failures.inc(len(rows) - len(sent))
+                return
+            batch.futures.append((row.event_id if batch.by_event_id else row.id, future))
+
+    async def _finish(self, batch: _Batch) -> tuple[int, bool]:
+        """Wait for the PubAcks, mark the acknowledged rows sent: (acked, all of them?)."""
+        sent: list[Any] = []
+        try:
+            if batch.futures:
+                await asyncio.wait([f for _, f in batch.futures], timeout=self.ack_timeout_s)
+            for row_id, future in batch.futures:
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    sent.append(row_id)
+                else:
+                    future.cancel()
+            if batch.conn is not None:
+                await self._mark(batch.conn, sent)
+                await batch.conn.commit()
+            elif sent and batch.by_event_id:
+                async with self.engine.begin() as conn:
+                    await self._mark_events(conn, sent)
+            elif sent:
+                async with self.engine.begin() as conn:
+                    await self._mark(conn, sent)
+        finally:
+            if batch.conn is not None:
+                await batch.conn.close()
+        failed = len(batch.rows) - len(sent)
+        if failed:
+            self._failures.inc(failed)
         self._published.inc(len(sent))
-        return sent
+        return len(sent), failed == 0
 
     async def _mark(self, conn: AsyncConnection, ids: list[int]) -> None:
-        if ids:
-            await conn.execute(
-                update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(sent_at=datetime.now(UTC))
-            )
+        if not ids:
+            return
+        now = datetime.now(UTC)
+        if self.skip_locked:
+            # One array parameter instead of a thousand-item IN list.
+            ids_param = bindparam("ids", type_=ARRAY(BigInteger))
+            query = update(OUTBOX).where(OUTBOX.c.id == any_(ids_param)).values(sent_at=now)
+            await conn.execute(query, {"ids": ids})
+        else:
+            await conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(sent_at=now))
+
+    async def _mark_events(self, conn: AsyncConnection, event_ids: list[UUID]) -> None:
+        await conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.event_id.in_(event_ids), OUTBOX.c.sent_at.is_(None))
+            .values(sent_at=datetime.now(UTC))
+        )
 
     # -- housekeeping ------------------------------------------------------------------
 
@@ -217,8 +357,10 @@ class Relay:
         failures = 0
         while True:
             try:
-                while await self.drain_once() >= self.batch_size:
-                    pass  # a full batch: there is probably more
+                if self._handed:
+                    await self._publish_handed()
+                else:
+                    await self.drain()
                 failures = 0
                 now = loop.time()
                 if now >= next_metrics:
@@ -230,13 +372,23 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # database or NATS down: back off, keep the rows
+                self._caught_up = False
+                self._handed.clear()  # still in the table: a drain sends them
                 failures += 1
                 log.warning("relay.drain_failed", extra={"error": f"{type(exc).__name__}"})
                 await asyncio.sleep(min(2.0, 0.05 * 2**failures))
                 continue
+            if self._handed:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.poll_interval_s)
             self._wakeup.clear()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
     def start(self) -> asyncio.Task[None]:
         if self._task is None or self._task.done():
@@ -252,10 +404,8 @@ class Relay:
             self._task = None
         deadline = time.monotonic() + flush_timeout_s
         with contextlib.suppress(Exception):
-            while time.monotonic() < deadline:
-                remaining = deadline - time.monotonic()
-                if await asyncio.wait_for(self.drain_once(), max(0.01, remaining)) == 0:
-                    break
+            await asyncio.wait_for(self.drain(), max(0.01, deadline - time.monotonic()))
+        await self._close_reader()
 
 
 RELAY = web.AppKey("chore.bus.relay", Relay)

@@ -15,10 +15,10 @@ the same transaction as the change, then wakes the relay so the events leave at 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
 from opentelemetry import propagate
@@ -41,7 +41,7 @@ class Outbox:
         self.session = session
         self.producer = producer
         self.pending: list[dict[str, Any]] = []
-        self.written = 0
+        self.flushed: list[dict[str, Any]] = []
 
     def add(self, event: Contract) -> Envelope:
         """Record `event` to be published once this transaction commits."""
@@ -66,7 +66,7 @@ class Outbox:
             return
         rows, self.pending = self.pending, []
         await self.session.execute(insert(OUTBOX), rows)
-        self.written += len(rows)
+        self.flushed.extend(rows)
 
 
 class Inbox:
@@ -113,6 +113,12 @@ class Inbox:
         )
 
 
+class RelayHandoff(Protocol):
+    """What the unit of work tells the relay after commit (`chore_common.bus.relay.Relay`)."""
+
+    def handoff(self, messages: Sequence[Mapping[str, Any]]) -> None: ...
+
+
 class UnitOfWork:
     """`async with uow:` ... `await uow.commit()`; leaving without commit rolls back."""
 
@@ -126,12 +132,14 @@ class UnitOfWork:
         *,
         producer: str = "",
         wake_relay: Callable[[], None] | None = None,
+        relay: RelayHandoff | None = None,
         consumer: str = "",
     ) -> None:
         self._sessions = sessions
         self.producer = producer
         self.consumer = consumer  # the durable consumer name the inbox records under
         self._wake_relay = wake_relay
+        self._relay = relay
         self._after_commit: list[AfterCommit] = []
 
     async def __aenter__(self) -> Self:
@@ -173,9 +181,13 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.outbox.flush()
         await self.session.commit()
-        wrote, self.outbox.written = self.outbox.written, 0
-        if wrote and self._wake_relay is not None:
-            self._wake_relay()
+        committed, self.outbox.flushed = self.outbox.flushed, []
+        if committed:
+            if self._relay is not None:
+                # The rows themselves: the relay publishes them without reading them back.
+                self._relay.handoff(committed)
+            elif self._wake_relay is not None:
+                self._wake_relay()
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             try:
@@ -185,5 +197,6 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self.outbox.pending.clear()
+        self.outbox.flushed.clear()
         self._after_commit = []
         await self.session.rollback()
