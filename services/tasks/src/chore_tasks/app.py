@@ -20,10 +20,11 @@ from chore_common.db import ENGINE, SESSIONS, db_context
 from chore_common.db.migrations import upgrade_head
 from chore_common.http.app import create_service_app
 
+from chore_tasks.adapters.cache import INVALIDATOR, cache_context
 from chore_tasks.adapters.scheduler import Scheduler, scheduler_context
 from chore_tasks.adapters.uow import TasksUnitOfWork
 from chore_tasks.api.routes import ROUTES
-from chore_tasks.keys import RETRY, UOW, WAKE_SCHEDULER
+from chore_tasks.keys import RETRY, TASK_CACHE, UOW, WAKE_SCHEDULER
 from chore_tasks.settings import TasksSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -57,6 +58,8 @@ def create_app(settings: TasksSettings) -> web.Application:
         )
     )
     app.cleanup_ctx.append(verifier_context(settings))
+    if settings.cache_size > 0:
+        app.cleanup_ctx.append(cache_context(settings.cache_size, lambda a: a[NATS_CLIENT]))
     app.cleanup_ctx.append(_tasks_context(settings))
     if settings.scheduler_enabled:
         app.cleanup_ctx.append(
@@ -90,9 +93,19 @@ def _tasks_context(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         sessions, relay = app[SESSIONS], app[RELAY]
+        changed = None
+        if settings.cache_size > 0:
+            invalidator = app[INVALIDATOR]
+            app[TASK_CACHE] = invalidator.cache
+            changed = invalidator.tasks_changed
 
         def uow() -> TasksUnitOfWork:
-            return TasksUnitOfWork(sessions, producer=settings.service_name, wake_relay=relay.wake)
+            return TasksUnitOfWork(
+                sessions,
+                producer=settings.service_name,
+                wake_relay=relay.wake,
+                on_tasks_changed=changed,
+            )
 
         app[UOW] = uow
         app[RETRY] = settings.retry_policy

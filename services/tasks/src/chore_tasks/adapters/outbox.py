@@ -6,6 +6,8 @@ without a line here fails `test_every_domain_event_maps_to_its_contract`.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.contracts.tasks import (
@@ -20,6 +22,7 @@ from chore_common.contracts.tasks import (
     TaskStartedV1,
 )
 from chore_common.db import Outbox
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chore_tasks.domain.events import (
     DomainEvent,
@@ -30,6 +33,7 @@ from chore_tasks.domain.events import (
     TaskCancelled,
     TaskCompleted,
     TaskCreated,
+    TaskEvent,
     TaskExpired,
     TaskStarted,
 )
@@ -128,9 +132,19 @@ def contract_of(event: DomainEvent) -> Contract:
 
 
 class TasksOutbox(Outbox):
-    """The common outbox, taking the tasks domain's events as well as ready contracts."""
+    """The common outbox, taking the tasks domain's events as well as ready contracts.
+
+    Remembers which tasks changed (and to which version) so the unit of work can tell the
+    read caches once the transaction has committed.
+    """
+
+    def __init__(self, session: AsyncSession, producer: str) -> None:
+        super().__init__(session, producer)
+        self.changed: list[tuple[UUID, int]] = []
 
     def add(self, event: Contract | DomainEvent) -> Envelope:
+        if isinstance(event, TaskEvent):
+            self.changed.append((event.task_id, event.version))
         if isinstance(event, DomainEvent):
             event = contract_of(event)
         return super().add(event)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Self
+from uuid import UUID
 
 from chore_common.db import UnitOfWork
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chore_tasks.adapters.outbox import TasksOutbox
 from chore_tasks.adapters.repository import (
@@ -14,13 +17,29 @@ from chore_tasks.adapters.repository import (
     TaskRepository,
 )
 
+TasksChanged = Callable[[list[tuple[UUID, int]]], Awaitable[None]]
+
 
 class TasksUnitOfWork(UnitOfWork):
+    """`on_tasks_changed` hears `(task_id, version)` of every task this unit of work changed,
+    after the commit and before `commit()` returns (so before the HTTP response)."""
+
     tasks: TaskRepository
     offers: OfferRepository
     reviews: ReviewRepository
     jobs: JobRepository
     outbox: TasksOutbox
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        producer: str = "",
+        wake_relay: Callable[[], None] | None = None,
+        on_tasks_changed: TasksChanged | None = None,
+    ) -> None:
+        super().__init__(sessions, producer=producer, wake_relay=wake_relay)
+        self._on_tasks_changed = on_tasks_changed
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -30,3 +49,9 @@ class TasksUnitOfWork(UnitOfWork):
         self.reviews = ReviewRepository(self.session)
         self.jobs = JobRepository(self.session)
         return self
+
+    async def commit(self) -> None:
+        changed, self.outbox.changed = self.outbox.changed, []
+        await super().commit()
+        if changed and self._on_tasks_changed is not None:
+            await self._on_tasks_changed(changed)

@@ -19,7 +19,7 @@ from chore_tasks.api.requests import (
 )
 from chore_tasks.api.schemas import AssignIn, CancelIn, TaskIn, TaskOut, TaskPage, TaskQuery
 from chore_tasks.domain.model import Task
-from chore_tasks.keys import RETRY, UOW
+from chore_tasks.keys import RETRY, TASK_CACHE, UOW
 from chore_tasks.usecases.commands import (
     AssignTask,
     BrowseTasks,
@@ -102,7 +102,8 @@ async def browse_tasks(request: web.Request) -> web.Response:
 )
 async def get_task(request: web.Request) -> web.Response:
     cmd = GetTask(task_id=path_id(request, "task_id"), actor=actor(request))
-    task = await usecases.get_task(request.app[UOW](), cmd, utcnow())
+    app = request.app
+    task = await usecases.get_task(app[UOW](), cmd, utcnow(), cache=app.get(TASK_CACHE))
     if not_modified(request, task.etag):
         return web.Response(status=304, headers={"ETag": task.etag})
     return task_response(task)

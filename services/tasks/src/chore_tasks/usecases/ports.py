@@ -99,6 +99,13 @@ class Outbox(Protocol):
         ...
 
 
+class TaskReadCache(Protocol):
+    """Recently read tasks; `get` never returns a version older than one it was told of."""
+
+    def get(self, task_id: UUID) -> Task | None: ...
+    def put(self, task: Task) -> None: ...
+
+
 class TasksUnitOfWork(Protocol):
     """`async with uow:` opens a transaction; leaving without `commit()` rolls it back."""
 

@@ -19,7 +19,7 @@ from chore_tasks.usecases.commands import (
     GetTask,
     StartTask,
 )
-from chore_tasks.usecases.ports import Page, TaskFilter, TasksUnitOfWork
+from chore_tasks.usecases.ports import Page, TaskFilter, TaskReadCache, TasksUnitOfWork
 
 DEFAULT_RETRY = RetryPolicy()
 
@@ -48,9 +48,19 @@ async def create_task(
     return task
 
 
-async def get_task(uow: TasksUnitOfWork, cmd: GetTask, now: datetime) -> Task:
+async def get_task(
+    uow: TasksUnitOfWork, cmd: GetTask, now: datetime, *, cache: TaskReadCache | None = None
+) -> Task:
+    """One task the actor may see; from `cache` when it holds it and no query is needed."""
+    task = cache.get(cmd.task_id) if cache is not None else None
+    if task is not None and not policies.needs_offer_lookup(task, cmd.actor):
+        policies.ensure_visible(task, cmd.actor)
+        return task
     async with uow:
-        return await visible_task(uow, cmd.task_id, cmd.actor)
+        task = await visible_task(uow, cmd.task_id, cmd.actor)
+    if cache is not None:
+        cache.put(task)
+    return task
 
 
 async def browse_tasks(uow: TasksUnitOfWork, cmd: BrowseTasks, now: datetime) -> Page[Task]:

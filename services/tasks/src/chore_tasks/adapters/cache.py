@@ -1,0 +1,159 @@
+"""The read cache of tasks: in process, dropped on every replica by the task's own events.
+
+- A write's unit of work, right after its commit and before the HTTP response, drops the
+  task here and broadcasts `(task_id, version)` on core NATS (`fanout.tasks.cache`), which
+  every replica hears within a millisecond or so. Each replica also listens to the tasks'
+  published events (`tasks.task.*`, the relay's publish is a plain NATS publish too), so a
+  change made by any writer, with or without this hook, invalidates.
+- A read that raced a change cannot re-insert the old row: invalidations remember the
+  newest version seen per task, and older versions are never cached or served.
+- Core NATS is at-most-once: while this replica is disconnected, and for entries cached
+  before its last reconnect, the cache is bypassed. Entries also expire after `ttl_s`, a
+  bound on any staleness nothing else catches.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+from chore_common.bus.fanout import broadcast, listen
+from chore_common.contracts.envelope import Envelope
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from pydantic import BaseModel, ValidationError
+
+from chore_tasks.domain.model import Task
+
+log = logging.getLogger(__name__)
+
+TOPIC = "tasks.cache"
+EVENTS = "tasks.task.>"
+
+
+class TaskChanged(BaseModel):
+    task_id: UUID
+    version: int
+
+
+class TaskCache:
+    """task id -> Task, least recently used first out; knows the newest version per task."""
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        ttl_s: float = 60.0,
+        link: Callable[[], tuple[bool, int]] = lambda: (True, 0),
+    ) -> None:
+        self.size = size
+        self.ttl_s = ttl_s
+        # (connected, reconnect count): an entry is trusted only on the link it was cached on.
+        self.link = link
+        self._tasks: OrderedDict[UUID, tuple[Task, float, int]] = OrderedDict()
+        self._newest: OrderedDict[UUID, int] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, task_id: UUID) -> Task | None:
+        entry = self._tasks.get(task_id)
+        connected, epoch = self.link()
+        if entry is None or not connected:
+            self.misses += 1
+            return None
+        task, expires, cached_epoch = entry
+        if cached_epoch != epoch or expires < time.monotonic():
+            del self._tasks[task_id]
+            self.misses += 1
+            return None
+        self._tasks.move_to_end(task_id)
+        self.hits += 1
+        return task
+
+    def put(self, task: Task) -> None:
+        connected, epoch = self.link()
+        if self.size <= 0 or not connected or task.version < self._newest.get(task.id, 0):
+            return  # a read that raced a newer write: never cache the past
+        self._tasks[task.id] = (task, time.monotonic() + self.ttl_s, epoch)
+        self._tasks.move_to_end(task.id)
+        while len(self._tasks) > self.size:
+            self._tasks.popitem(last=False)
+
+    def invalidate(self, task_id: UUID, version: int) -> None:
+        entry = self._tasks.get(task_id)
+        if entry is not None and entry[0].version < version:
+            del self._tasks[task_id]
+        if version > self._newest.get(task_id, 0):
+            self._newest[task_id] = version
+            self._newest.move_to_end(task_id)
+            # Remember more versions than entries: a forgotten version re-opens the race.
+            while len(self._newest) > 4 * max(self.size, 1):
+                self._newest.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+
+class CacheInvalidator:
+    """Tells this replica's cache and every other replica that tasks changed."""
+
+    def __init__(self, cache: TaskCache, nc: NATS) -> None:
+        self.cache = cache
+        self.nc = nc
+
+    async def tasks_changed(self, changes: Iterable[tuple[UUID, int]]) -> None:
+        for task_id, version in changes:
+            self.cache.invalidate(task_id, version)
+            try:
+                await broadcast(self.nc, TOPIC, TaskChanged(task_id=task_id, version=version))
+            except Exception:  # NATS down: other replicas bypass their caches until back
+                log.warning("cache.broadcast_failed", extra={"task_id": str(task_id)})
+
+    async def on_broadcast(self, change: TaskChanged) -> None:
+        self.cache.invalidate(change.task_id, change.version)
+
+    async def on_event(self, msg: Msg) -> None:
+        try:
+            data: dict[str, Any] = Envelope.from_bytes(msg.data).data
+            self.cache.invalidate(UUID(str(data["task_id"])), int(data["version"]))
+        except (ValidationError, KeyError, ValueError, TypeError):
+            log.warning("cache.bad_event", extra={"subject": msg.subject})
+
+
+def nats_link(nc: NATS) -> Callable[[], tuple[bool, int]]:
+    def link() -> tuple[bool, int]:
+        return nc.is_connected, int(nc.stats["reconnects"])
+
+    return link
+
+
+CACHE = web.AppKey("tasks.cache", TaskCache)
+INVALIDATOR = web.AppKey("tasks.cache_invalidator", CacheInvalidator)
+
+
+def cache_context(
+    size: int, nats: Callable[[web.Application], NATS]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx: `app[CACHE]` and `app[INVALIDATOR]`, listening on NATS."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        nc = nats(app)
+        cache = TaskCache(size, link=nats_link(nc))
+        invalidator = CacheInvalidator(cache, nc)
+        app[CACHE] = cache
+        app[INVALIDATOR] = invalidator
+        subs = [
+            await listen(nc, TOPIC, TaskChanged, invalidator.on_broadcast),
+            await nc.subscribe(EVENTS, cb=invalidator.on_event),
+        ]
+        try:
+            yield
+        finally:
+            for sub in subs:
+                await sub.unsubscribe()
+
+    return ctx
