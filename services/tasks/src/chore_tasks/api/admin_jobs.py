@@ -8,6 +8,7 @@ from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import json_response, parse_query
 
 from chore_tasks import usecases
+from chore_tasks.api.admin_page import jobs_page, wants_html
 from chore_tasks.api.requests import actor, next_cursor, page_key, path_id, utcnow
 from chore_tasks.api.schemas import JobOut, JobPage, JobQuery
 from chore_tasks.domain.errors import JobNotFound
@@ -37,8 +38,12 @@ def job_command(request: web.Request) -> JobCommand:
     summary="Scheduler jobs, newest first, by status, kind or task (admins)",
     errors=(403,),
 )
-@requires("admin")
+@requires("admin", query_token=True)
 async def list_jobs(request: web.Request) -> web.Response:
+    """JSON for API clients; the admin page for browsers, which may pass `?token=` since a
+    navigation cannot set `Authorization`."""
+    if wants_html(request):
+        return await jobs_page(request.app[UOW], actor(request), utcnow())
     query = parse_query(request, JobQuery)
     cmd = ListJobs(
         actor=actor(request),

@@ -1,0 +1,137 @@
+"""The scheduler's admin page in headless Chromium: it renders offline, is screenshot, and
+shows a failed job's error text (read back from the DOM)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from chore_tasks import usecases
+from chore_tasks.adapters.scheduler import Scheduler
+from chore_tasks.adapters.uow import TasksUnitOfWork
+from chore_tasks.domain.events import DomainEvent
+from chore_tasks.domain.jobs import Job, JobKind, RetryPolicy
+from chore_tasks.usecases.commands import CreateTask
+from chore_tasks.usecases.ports import TasksUnitOfWork as UnitOfWorkPort
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tasks.unit.factories import NOW, client
+
+from .conftest import Client, Issuer
+
+pytestmark = pytest.mark.db
+
+ERROR = "PaymentsDown: gateway said <b>503</b> & gave up"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class ErrorCells(HTMLParser):
+    """Collects the text of `td.error` cells inside `section#failed`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.section: str | None = None
+        self.in_error = False
+        self.failed_errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "section":
+            self.section = found.get("id")
+        if tag == "td" and found.get("class") == "error" and self.section == "failed":
+            self.in_error = True
+            self.failed_errors.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self.in_error = False
+
+    def handle_data(self, data: str) -> None:
+        if self.in_error:
+            self.failed_errors[-1] += data
+
+
+async def chromium(*args: str) -> bytes:
+    assert CHROMIUM is not None
+    proc = await asyncio.create_subprocess_exec(
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",  # tests run as root in a container
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0
+    return out
+
+
+async def seed_jobs(engine: AsyncEngine, uow: Callable[[], TasksUnitOfWork]) -> None:
+    policy = RetryPolicy(max_attempts=1)
+    due = NOW + timedelta(hours=1)
+    for n in range(2):
+        cmd = CreateTask(
+            actor=client(), title=f"T{n}", description="", category="c", budget_cents=1, due_at=due
+        )
+        await usecases.create_task(uow(), cmd, NOW, retry=policy)
+
+    async def broken(uow: UnitOfWorkPort, job: Job, now: datetime) -> DomainEvent | None:
+        raise RuntimeError(ERROR)
+
+    failing = Scheduler(
+        engine, uow, policy, batch=1, runners={JobKind.EXPIRE_TASK: broken}, clock=lambda: due
+    )
+    assert await failing.run_due() == 1  # one failed, the other stays queued
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+async def test_the_admin_page_shows_a_failed_jobs_error_in_headless_chromium(
+    engine: AsyncEngine,
+    uow: Callable[[], TasksUnitOfWork],
+    start_tasks: Callable[..., Awaitable[Client]],
+    issuer: Issuer,
+    tmp_path: Path,
+) -> None:
+    await seed_jobs(engine, uow)
+    tasks = await start_tasks(scheduler_enabled=False)
+    boss = issuer.user("admin")
+    url = str(tasks.make_url("/tasks/admin/jobs").with_query(token=boss.token))
+
+    dom = (await chromium("--dump-dom", url)).decode()
+    cells = ErrorCells()
+    cells.feed(dom)
+    assert cells.failed_errors == [f"RuntimeError: {ERROR}"]
+    assert 'id="count-queued">queued: 1<' in dom
+    assert "<b>503</b>" not in dom  # the error is text, never markup
+
+    shot = tmp_path / "tasks-admin-jobs.png"
+    await chromium(f"--screenshot={shot}", "--window-size=1280,900", url)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"admin page screenshot: {shot}")
+
+
+async def test_the_admin_page_is_for_admins_only(
+    start_tasks: Callable[..., Awaitable[Client]], issuer: Issuer
+) -> None:
+    tasks = await start_tasks(scheduler_enabled=False)
+    html = {"Accept": "text/html"}
+    resp = await tasks.get("/tasks/admin/jobs", headers=html)
+    assert resp.status == 401
+    resp = await tasks.get(
+        "/tasks/admin/jobs", params={"token": issuer.user("client").token}, headers=html
+    )
+    assert resp.status == 403
+    resp = await tasks.get(
+        "/tasks/admin/jobs", params={"token": issuer.user("admin").token}, headers=html
+    )
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+    assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
