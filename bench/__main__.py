@@ -102,6 +102,23 @@ def run_child(name: str, runs: int, out: Path) -> None:
     out.write_text(json.dumps([f.as_json() for f in figures]))
 
 
+def stop_group(proc: subprocess.Popen[bytes], grace_s: float = 15.0) -> None:
+    """SIGINT first, so the suite's `finally` blocks drop the databases and stop the servers
+    it made; SIGKILL whatever is left after the grace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_suite(name: str, runs: int, budget_s: float) -> tuple[SuiteOutcome, list[Figure]]:
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,15 +134,18 @@ def run_suite(name: str, runs: int, budget_s: float) -> tuple[SuiteOutcome, list
             "--out",
             str(out),
         ]
-        # Its own session, so a timeout kills the suite's servers along with it.
+        # Its own session: stopping it reaches the servers it started, and Ctrl-C reaches
+        # only this runner, which then stops the suite the same way.
         proc = subprocess.Popen(cmd, start_new_session=True, cwd=Path(__file__).parent.parent)
         try:
             code = proc.wait(timeout=budget_s)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            stop_group(proc)
             elapsed = time.monotonic() - started
             return SuiteOutcome(name, "failed", elapsed, f"over its {budget_s:.0f} s budget"), []
+        except BaseException:
+            stop_group(proc)
+            raise
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # anything it left behind
@@ -147,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         run_child(args.child, args.runs, args.out)
         return 0
 
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the running suite, as Ctrl-C does
     # "common" selects common_stack, "gateway.added" selects gateway: match on the first part.
     family = args.only.split(".")[0]
     chosen = [s for s in SUITES if s.startswith(family)]
@@ -200,4 +221,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench: interrupted; the running suite and its servers were stopped", file=sys.stderr)
+        sys.exit(130)

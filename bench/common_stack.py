@@ -165,7 +165,6 @@ def server(kind: str) -> Iterator[Server]:
             [sys.executable, "-m", "bench.common_stack", "serve", kind, str(port)],
             stdout=subprocess.DEVNULL,  # the stack's access log still formats and writes lines
             stderr=errors,
-            start_new_session=True,
             env=env,
             cwd=Path(__file__).parent.parent,
         )
