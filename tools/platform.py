@@ -301,10 +301,14 @@ def _importable(module: str) -> bool:
 # --- processes ------------------------------------------------------------------------------
 
 
+# Loaded here, not in the forked child: dlopen there could wait on a lock held at fork time.
+_PRCTL = getattr(ctypes.CDLL(None), "prctl", None) if sys.platform == "linux" else None
+
+
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM if the supervisor itself is killed (Linux)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 _COLORS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95]
