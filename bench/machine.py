@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,5 +49,7 @@ def describe() -> dict[str, Any]:
         "aiohttp": aiohttp_version,
         "platform": platform.platform(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_generator": os.environ.get("BENCH_GENERATOR")
+        or ("wrk" if shutil.which("wrk") else "python"),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
