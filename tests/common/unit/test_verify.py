@@ -192,3 +192,50 @@ def test_revocation_listeners_hear_each_session_once() -> None:
     revoked.revoke("s1")
     revoked.revoke("s2")
     assert heard == ["s1", "s2"]
+
+
+async def test_an_audience_list_naming_us_is_accepted() -> None:
+    got = await verifier().verify(sign(claims(aud=["billing", AUD])))
+    assert got.kid == KID
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"exp": "9999999999"}, {"exp": True}, {"iat": "0"}, {"sub": ""}, {"sid": 42}],
+    ids=["exp as text", "exp as bool", "iat as text", "empty sub", "numeric sid"],
+)
+async def test_malformed_claims_are_refused(change: dict[str, Any]) -> None:
+    with pytest.raises(InvalidToken):
+        await verifier().verify(sign(claims(**change)))
+
+
+async def test_a_token_issued_in_the_future_is_refused() -> None:
+    now = int(time.time())
+    with pytest.raises(InvalidToken):
+        await verifier().verify(sign(claims(iat=now + 120, exp=now + 1000)))
+
+
+async def test_a_critical_header_extension_is_refused() -> None:
+    token = jwt.encode(
+        claims(), KEY, algorithm="EdDSA", headers={"kid": KID, "crit": ["exp"], "exp": 1}
+    )
+    with pytest.raises(InvalidToken):
+        await verifier().verify(token)
+
+
+async def test_a_second_spelling_of_the_same_signature_is_refused() -> None:
+    head, body, sig = sign(claims()).split(".")
+    # The last base64url character carries 4 unused bits: flipping one spells the same bytes.
+    last = sig[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = alphabet[alphabet.index(last) ^ 1]
+    with pytest.raises(InvalidToken):
+        await verifier().verify(f"{head}.{body}.{sig[:-1]}{twin}")
+
+
+async def test_a_payload_that_is_not_an_object_is_refused() -> None:
+    head = b64(json.dumps({"alg": "EdDSA", "kid": KID}).encode())
+    body = b64(b"[1, 2, 3]")
+    signature = b64(KEY.sign(f"{head}.{body}".encode()))
+    with pytest.raises(InvalidToken):
+        await verifier().verify(f"{head}.{body}.{signature}")
