@@ -179,3 +179,25 @@ async def test_one_failing_event_in_a_batch_fails_alone(
         assert await applied(bus.engine) == (49, 49)
         (letter,) = await list_dead_letters(bus.js)
         assert "unlucky" in letter.error
+
+
+async def test_inbox_ids_older_than_the_retention_are_forgotten(
+    nats_factory: Callable[[], NatsServer], database_url: str
+) -> None:
+    server = nats_factory()
+    async with open_bus(server.url, database_url) as bus:
+        async with Relay(bus.engine, bus.js, service="prune-test") as relay:
+            await write_pings(bus.engine, 3, per_tx=3)
+            assert await relay.drain_once() == 3
+        keeper = busapp.consumer(bus.js, bus.engine, "keeps-a-week")
+        forgetter = busapp.consumer(bus.js, bus.engine, "forgets-at-once", inbox_retention_s=0)
+        for consumer in (keeper, forgetter):
+            consumer.start()
+        try:
+            await wait_until(lambda: _applied_at_least(bus, 6))
+        finally:
+            for consumer in (keeper, forgetter):
+                await consumer.stop()
+        assert await keeper.prune_inbox() == 0
+        assert await forgetter.prune_inbox() == 3
+        assert await forgetter.prune_inbox() == 0

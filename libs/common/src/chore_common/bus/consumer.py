@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
 
@@ -87,6 +88,10 @@ class ConsumerSpec:
     backoff_s: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     batch_size: int = 64
     idle_fetch_s: float = 5.0
+    # Inbox ids older than this are forgotten; keep it above the stream's max age (7 days),
+    # since a redelivery cannot be older than the message it repeats.
+    inbox_retention_s: float = 14 * 24 * 3600
+    inbox_prune_every_s: float = 3600
 
     def delay_after(self, deliveries: int) -> float:
         """Nak delay after the `deliveries`-th failed delivery: grows, then stays."""
@@ -155,7 +160,12 @@ class Consumer:
         await self.ensure()
         sub = await self.js.pull_subscribe_bind(self.spec.durable, self.spec.stream)
         more = False
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time() + self.spec.inbox_prune_every_s
         while not self._stopping:
+            if loop.time() >= next_prune:
+                next_prune = loop.time() + self.spec.inbox_prune_every_s
+                await self.prune_inbox()
             try:
                 if more:
                     # Messages are waiting: take what is there now, without lingering.
@@ -181,6 +191,18 @@ class Consumer:
             last = msgs[-1].metadata
             self._pending.set(last.num_pending)
             more = last.num_pending > 0
+
+    async def prune_inbox(self) -> int:
+        """Forget inbox ids older than the retention; returns how many."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.spec.inbox_retention_s)
+        try:
+            async with self._new_uow() as uow:
+                pruned = await uow.inbox.forget_before(cutoff)
+                await uow.commit()
+        except Exception as exc:  # housekeeping: try again next time
+            log.warning("consumer.inbox_prune_failed", extra={"error": type(exc).__name__})
+            return 0
+        return pruned
 
     def start(self) -> asyncio.Task[None]:
         if self._task is None or self._task.done():

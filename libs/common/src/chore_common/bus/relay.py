@@ -148,24 +148,33 @@ class Relay:
     async def drain(self) -> int:
         """Publish every row unsent right now, batch after batch; returns how many were acked.
 
-        Pipelined: batch k+1 is claimed and sent while batch k's PubAcks come back and it is
-        marked, so the database round trips hide behind NATS ones. Sends stay in row order.
+        Pipelined: batch k+1 is claimed while batch k is sent, and sent while batch k's
+        PubAcks come back and it is marked, so the database round trips hide behind NATS
+        ones. Sends stay in row order.
         A batch with a failed publish stops the drain, so later rows do not overtake it
         further; the loop retries after a pause.
         """
         total = 0
-        after = 0
         caught_up = False
         finishing: asyncio.Task[tuple[int, bool]] | None = None
+        claiming: asyncio.Task[_Batch | None] | None = asyncio.create_task(self._claim(0))
         self._caught_up = False
         try:
-            while True:
-                batch = await self._claim(after)
+            while claiming is not None:
+                batch = await claiming
+                claiming = None
                 if batch is None:
                     caught_up = True
                     break
-                after = batch.rows[-1].id
-                await self._send(batch)
+                if len(batch.rows) == self.batch_size:
+                    # Claim the next batch while this one goes out.
+                    claiming = asyncio.create_task(self._claim(batch.rows[-1].id))
+                try:
+                    await self._send(batch)
+                except BaseException:  # cancelled mid-send (shutdown): release the claim
+                    if batch.conn is not None:
+                        await batch.conn.close()
+                    raise
                 if finishing is not None:
                     acked, complete = await finishing
                     finishing = None
@@ -174,10 +183,11 @@ class Relay:
                         await self._finish(batch)
                         break
                 finishing = asyncio.create_task(self._finish(batch))
-                if len(batch.rows) < self.batch_size:
+                if claiming is None:
                     caught_up = True
-                    break
         finally:
+            if claiming is not None:
+                await _drop_claim(claiming)
             if finishing is not None:
                 acked, complete = await finishing
                 total += acked
@@ -406,6 +416,17 @@ class Relay:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.drain(), max(0.01, deadline - time.monotonic()))
         await self._close_reader()
+
+
+async def _drop_claim(claiming: asyncio.Task[_Batch | None]) -> None:
+    """Abandon a claim made ahead of time, releasing its row locks."""
+    claiming.cancel()
+    try:
+        batch = await claiming
+    except BaseException:  # cancelled or failed: `_claim` released its connection itself
+        return
+    if batch is not None and batch.conn is not None:
+        await batch.conn.close()
 
 
 RELAY = web.AppKey("chore.bus.relay", Relay)

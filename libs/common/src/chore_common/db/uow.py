@@ -22,7 +22,7 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from opentelemetry import propagate
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chore_common.contracts.envelope import Envelope
@@ -104,6 +104,13 @@ class Inbox:
             insert(INBOX),
             [{"consumer": self.consumer, "event_id": e, "handled_at": now} for e in event_ids],
         )
+
+    async def forget_before(self, cutoff: datetime) -> int:
+        """Drop this consumer's ids handled before `cutoff` (keep longer than the stream)."""
+        result = await self.session.execute(
+            delete(INBOX).where(INBOX.c.consumer == self.consumer, INBOX.c.handled_at < cutoff)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def add(self, event_id: UUID) -> None:
         await self.session.execute(
