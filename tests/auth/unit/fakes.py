@@ -90,6 +90,9 @@ class Throttle:
     async def get(self, key: str) -> Failures | None:
         return self.store.failures.get(key)
 
+    async def get_many(self, keys: list[str]) -> dict[str, Failures]:
+        return {k: self.store.failures[k] for k in keys if k in self.store.failures}
+
     async def record(self, failures: Failures) -> None:
         self.store.failures[failures.key] = failures
 

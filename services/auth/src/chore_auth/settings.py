@@ -28,7 +28,7 @@ class AuthSettings(ServiceSettings):
     argon2_memory_kib: int = Field(19 * 1024, ge=8)
     argon2_time_cost: int = Field(2, ge=1)
     argon2_parallelism: int = Field(1, ge=1)
-    hash_threads: int = Field(0, ge=0, le=64, description="0 means one per CPU")
+    hash_threads: int = Field(0, ge=0, le=64, description="0 means every CPU but one")
 
     login_account_max_failures: int = Field(5, ge=1)
     login_ip_max_failures: int = Field(50, ge=1)

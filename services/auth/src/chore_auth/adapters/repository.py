@@ -179,12 +179,15 @@ class ThrottleRepository:
         self.db = session
 
     async def get(self, key: str) -> Failures | None:
-        query = select(login_failures).where(login_failures.c.key == key)
-        row = (await self.db.execute(query)).first()
-        if row is None:
-            return None
-        found = row._mapping
-        return Failures(found["key"], found["count"], found["window_start"])
+        return (await self.get_many([key])).get(key)
+
+    async def get_many(self, keys: list[str]) -> dict[str, Failures]:
+        query = select(login_failures).where(login_failures.c.key.in_(keys))
+        found = {}
+        for row in await self.db.execute(query):
+            m = row._mapping
+            found[m["key"]] = Failures(m["key"], m["count"], m["window_start"])
+        return found
 
     async def record(self, failures: Failures) -> None:
         """Store the domain's new count. A count that continues a window is incremented in

@@ -37,8 +37,9 @@ async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
     account_key, ip_key = throttle_keys(cmd.email, cmd.client_ip)
     email = accounts.normalize_email(cmd.email)
     async with deps.uow() as uow:
-        account_failures = await uow.throttle.get(account_key)
-        throttle.check(await uow.throttle.get(ip_key), deps.ip_throttle, now=now)
+        failures = await uow.throttle.get_many([account_key, ip_key])
+        account_failures = failures.get(account_key)
+        throttle.check(failures.get(ip_key), deps.ip_throttle, now=now)
         throttle.check(account_failures, deps.account_throttle, now=now)
         user = await uow.users.by_email(email)
     # Always one argon2id check: for an unknown email, against a dummy hash (None).
