@@ -3,6 +3,7 @@ throttled per account and per IP, hashes follow the parameters, nothing secret i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import statistics
 import time
@@ -157,3 +158,14 @@ async def test_passwords_and_tokens_never_reach_the_logs(
     for secret in secrets:
         assert secret not in everything
         assert secret[-20:] not in everything  # nor a recognisable piece of it
+
+
+async def test_a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit(
+    auth: Client,
+) -> None:
+    account = await register(auth)
+    answers = await asyncio.gather(
+        *(timed_login(auth, account.email, f"guess number {i}", f"10.7.0.{i}") for i in range(12))
+    )
+    statuses = sorted(status for _, (status, _, _) in answers)
+    assert statuses == [401] * 3 + [429] * 9  # login_account_max_failures=3

@@ -14,7 +14,7 @@ from chore_auth.domain.errors import EmailTaken
 from chore_auth.domain.events import DomainEvent
 from chore_auth.domain.model import AccessClaims, RefreshToken, Session, User
 from chore_auth.domain.sessions import SessionPolicy
-from chore_auth.domain.throttle import Failures, ThrottlePolicy
+from chore_auth.domain.throttle import Failures, ThrottlePolicy, record_failure
 from chore_auth.usecases.deps import Deps
 
 
@@ -90,11 +90,16 @@ class Throttle:
     async def get(self, key: str) -> Failures | None:
         return self.store.failures.get(key)
 
-    async def get_many(self, keys: list[str]) -> dict[str, Failures]:
-        return {k: self.store.failures[k] for k in keys if k in self.store.failures}
+    async def count_attempt(self, key: str, *, now: datetime, window: timedelta) -> Failures:
+        policy = ThrottlePolicy(max_failures=0, window=window)
+        counted = record_failure(self.store.failures.get(key), key, policy, now=now)
+        self.store.failures[key] = counted
+        return counted
 
-    async def record(self, failures: Failures) -> None:
-        self.store.failures[failures.key] = failures
+    async def refund(self, key: str) -> None:
+        stored = self.store.failures.get(key)
+        if stored is not None and stored.count > 0:
+            self.store.failures[key] = replace(stored, count=stored.count - 1)
 
     async def clear(self, key: str) -> None:
         self.store.failures.pop(key, None)

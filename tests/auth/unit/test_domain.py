@@ -158,3 +158,10 @@ def test_only_an_operator_creates_admins() -> None:
             now=NOW,
         )
     assert make_user(Role.ADMIN).role is Role.ADMIN
+
+
+def test_an_attempt_is_admitted_up_to_the_limit_counting_itself() -> None:
+    for count in (1, 2, 3):
+        throttle.admit(throttle.Failures("k", count, NOW), WINDOW, now=NOW)
+    with pytest.raises(RateLimited):
+        throttle.admit(throttle.Failures("k", 4, NOW), WINDOW, now=NOW)

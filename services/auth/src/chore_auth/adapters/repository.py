@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -179,29 +179,47 @@ class ThrottleRepository:
         self.db = session
 
     async def get(self, key: str) -> Failures | None:
-        return (await self.get_many([key])).get(key)
+        query = select(login_failures).where(login_failures.c.key == key)
+        row = (await self.db.execute(query)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return Failures(m["key"], m["count"], m["window_start"])
 
-    async def get_many(self, keys: list[str]) -> dict[str, Failures]:
-        query = select(login_failures).where(login_failures.c.key.in_(keys))
-        found = {}
-        for row in await self.db.execute(query):
-            m = row._mapping
-            found[m["key"]] = Failures(m["key"], m["count"], m["window_start"])
-        return found
+    async def count_attempt(self, key: str, *, now: datetime, window: timedelta) -> Failures:
+        """Count one attempt atomically and return the stored count.
 
-    async def record(self, failures: Failures) -> None:
-        """Store the domain's new count. A count that continues a window is incremented in
-        SQL, so concurrent failures on PostgreSQL are all counted."""
+        The same rule as `domain.throttle.record_failure` (a window that has ended starts
+        over at 1), in one upsert: read-then-write would let a burst of concurrent attempts
+        all see "no row yet" and each store a count of 1.
+        """
         dialect = self.db.get_bind().dialect.name
         build = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = build(login_failures).values(
-            key=failures.key, count=failures.count, window_start=failures.window_start
+        stored = login_failures.c
+        ended = stored.window_start <= now - window
+        started = literal(now, type_=stored.window_start.type)
+        upsert = (
+            build(login_failures)
+            .values(key=key, count=1, window_start=now)
+            .on_conflict_do_update(
+                index_elements=["key"],
+                set_={
+                    "count": case((ended, 1), else_=stored.count + 1),
+                    "window_start": case((ended, started), else_=stored.window_start),
+                },
+            )
+            .returning(stored.count, stored.window_start)
         )
-        if failures.count == 1:
-            changes: dict[str, Any] = {"count": 1, "window_start": failures.window_start}
-        else:
-            changes = {"count": login_failures.c.count + 1}
-        await self.db.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=changes))
+        count, window_start = (await self.db.execute(upsert)).one()
+        return Failures(key, count, window_start)
+
+    async def refund(self, key: str) -> None:
+        """Take back one counted attempt (it turned out to be a success)."""
+        await self.db.execute(
+            update(login_failures)
+            .where(login_failures.c.key == key, login_failures.c.count > 0)
+            .values(count=login_failures.c.count - 1)
+        )
 
     async def clear(self, key: str) -> None:
         await self.db.execute(delete(login_failures).where(login_failures.c.key == key))

@@ -3,6 +3,10 @@
 Keys are per account and per client IP, so guessing one account's password from many IPs
 and spraying many accounts from one IP are both slowed. Unknown emails count like known
 ones, so the lock itself never tells whether an account exists.
+
+An attempt is counted *before* its password is checked and taken back when it succeeds:
+counted after, a burst of concurrent guesses would all pass the check while the first ones
+were still hashing, and get far more than `max_failures` tries.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ def check(failures: Failures | None, policy: ThrottlePolicy, *, now: datetime) -
         raise RateLimited(
             "Too many failed logins; try again later.", retry_after=wait, code="too_many_attempts"
         )
+
+
+def admit(counted: Failures, policy: ThrottlePolicy, *, now: datetime) -> None:
+    """Refuse an attempt whose count (this attempt included) goes over the limit."""
+    check(Failures(counted.key, counted.count - 1, counted.window_start), policy, now=now)
 
 
 def record_failure(

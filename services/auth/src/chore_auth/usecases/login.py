@@ -1,7 +1,7 @@
-"""Log in: throttle, check the password off the loop, open a session, issue tokens.
+"""Log in: count the attempt, check the password off the loop, open a session, issue tokens.
 
-Unknown emails take the same path as wrong passwords (a dummy hash check, a failure
-counted against the account key and the IP) and end in the same error, so neither the
+Unknown emails take the same path as wrong passwords (the attempt counted against the
+account key and the IP, a dummy hash check) and end in the same error, so neither the
 answer, its timing nor the throttle tells whether an account exists.
 """
 
@@ -15,7 +15,6 @@ from uuid import uuid4
 from chore_auth.domain import accounts, sessions, throttle
 from chore_auth.domain.errors import InvalidCredentials
 from chore_auth.usecases.deps import Deps, IssuedTokens
-from chore_auth.usecases.ports import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -37,18 +36,18 @@ async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
     account_key, ip_key = throttle_keys(cmd.email, cmd.client_ip)
     email = accounts.normalize_email(cmd.email)
     async with deps.uow() as uow:
-        failures = await uow.throttle.get_many([account_key, ip_key])
-        account_failures = failures.get(account_key)
-        throttle.check(failures.get(ip_key), deps.ip_throttle, now=now)
-        throttle.check(account_failures, deps.account_throttle, now=now)
+        for key, policy in ((ip_key, deps.ip_throttle), (account_key, deps.account_throttle)):
+            counted = await uow.throttle.count_attempt(key, now=now, window=policy.window)
+            # Raising here rolls the count back: refused attempts do not extend the lock.
+            throttle.admit(counted, policy, now=now)
         user = await uow.users.by_email(email)
+        await uow.commit()
     # Always one argon2id check: for an unknown email, against a dummy hash (None).
     matches = await deps.hasher.verify(
         user.password_hash if user is not None else None, cmd.password
     )
     if user is None or not matches:
-        await _count_failure(deps, account_key, ip_key, now=now)
-        raise InvalidCredentials()
+        raise InvalidCredentials()  # the attempt is counted already
 
     new_hash = None
     if deps.hasher.needs_rehash(user.password_hash):
@@ -58,8 +57,8 @@ async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
     )
     refresh_token, refresh_hash = deps.new_refresh_token()
     async with deps.uow() as uow:
-        if account_failures is not None:
-            await uow.throttle.clear(account_key)
+        await uow.throttle.clear(account_key)
+        await uow.throttle.refund(ip_key)
         if new_hash is not None:
             await uow.users.set_password_hash(user.id, new_hash, now)
         await uow.sessions.add(session)
@@ -76,17 +75,3 @@ async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
         expires_in=int(deps.sessions.access_ttl.total_seconds()),
         session_id=session.id,
     )
-
-
-async def _count_failure(deps: Deps, account_key: str, ip_key: str, *, now: datetime) -> None:
-    async with deps.uow() as uow:
-        await _record(uow, account_key, deps.account_throttle, now=now)
-        await _record(uow, ip_key, deps.ip_throttle, now=now)
-        await uow.commit()
-
-
-async def _record(
-    uow: UnitOfWork, key: str, policy: throttle.ThrottlePolicy, *, now: datetime
-) -> None:
-    current = await uow.throttle.get(key)
-    await uow.throttle.record(throttle.record_failure(current, key, policy, now=now))

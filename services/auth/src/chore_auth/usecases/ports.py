@@ -4,7 +4,7 @@ unit tests pass fakes with the same shape)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, Self
 from uuid import UUID
 
@@ -35,8 +35,8 @@ class RefreshTokens(Protocol):
 
 class Throttle(Protocol):
     async def get(self, key: str) -> Failures | None: ...
-    async def get_many(self, keys: list[str]) -> dict[str, Failures]: ...
-    async def record(self, failures: Failures) -> None: ...
+    async def count_attempt(self, key: str, *, now: datetime, window: timedelta) -> Failures: ...
+    async def refund(self, key: str) -> None: ...
     async def clear(self, key: str) -> None: ...
 
 
