@@ -88,8 +88,9 @@ async def test_refresh_reuse_revokes_the_session_announces_it_and_tells_this_rep
         await sessions.refresh(deps, first.refresh_token, now=NOW + timedelta(seconds=60))
     session = store.sessions[first.session_id]
     assert session.revoke_reason == "refresh_reuse"
+    assert session.revoked_at is not None
     assert [e for e in store.published if isinstance(e, SessionRevoked)] == [
-        SessionRevoked(session.id, session.user_id, RevokeReason.REFRESH_REUSE, session.revoked_at)  # type: ignore[arg-type]
+        SessionRevoked(session.id, session.user_id, RevokeReason.REFRESH_REUSE, session.revoked_at)
     ]
     assert told == [session.id]
 
