@@ -139,3 +139,28 @@ async def test_migrate_brings_an_empty_database_to_the_current_schema(
     assert code == 0, out
     auth = await start_auth(database_url=empty, migrate_on_start=False)
     await register(auth)
+
+
+async def test_keys_from_secret_files_sign_with_current_and_publish_all_three_slots(
+    start_auth: Callable[..., Awaitable[Client]], tmp_path: Path
+) -> None:
+    from chore_auth.adapters.signing import generate_key
+
+    slots = {}
+    for slot in ("current", "next", "previous"):
+        kid, pem = generate_key()
+        (tmp_path / f"{slot}.pem").write_text(pem)
+        slots[slot] = kid
+    auth = await start_auth(
+        signing_key_file=tmp_path / "current.pem",
+        next_signing_key_file=tmp_path / "next.pem",
+        previous_signing_key_file=tmp_path / "previous.pem",
+    )
+    assert sorted(await jwks_kids(auth)) == sorted(slots.values())
+    account = await register(auth)
+    token = (await login(auth, account))["access_token"]
+    assert kid_of(token) == slots["current"]
+    assert (await auth.get("/auth/me", headers=bearer(token))).status == 200
+    jwks = await (await auth.get("/auth/.well-known/jwks.json")).text()
+    assert "PRIVATE" not in jwks
+    assert '"d"' not in jwks
