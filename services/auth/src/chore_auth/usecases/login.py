@@ -8,13 +8,18 @@ answer, its timing nor the throttle tells whether an account exists.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import uuid4
 
+from chore_common.errors import RateLimited
+
 from chore_auth.domain import accounts, sessions, throttle
 from chore_auth.domain.errors import InvalidCredentials
 from chore_auth.usecases.deps import Deps, IssuedTokens
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,13 @@ async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
     async with deps.uow() as uow:
         for key, policy in ((ip_key, deps.ip_throttle), (account_key, deps.account_throttle)):
             counted = await uow.throttle.count_attempt(key, now=now, window=policy.window)
-            # Raising here rolls the count back: refused attempts do not extend the lock.
-            throttle.admit(counted, policy, now=now)
+            try:
+                throttle.admit(counted, policy, now=now)
+            except RateLimited:
+                # Leaving the unit of work uncommitted rolls the count back: refused
+                # attempts do not extend the lock.
+                log.info("auth.login_throttled", extra={"by": key.split(":", 1)[0]})
+                raise
         user = await uow.users.by_email(email)
         await uow.commit()
     # Always one argon2id check: for an unknown email, against a dummy hash (None).
@@ -47,6 +57,7 @@ async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
         user.password_hash if user is not None else None, cmd.password
     )
     if user is None or not matches:
+        log.info("auth.login_failed")  # no email: it may be a typo of a password
         raise InvalidCredentials()  # the attempt is counted already
 
     new_hash = None

@@ -3,6 +3,7 @@ and introspection."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -17,6 +18,8 @@ from chore_auth.domain.sessions import RefreshVerdict
 from chore_auth.usecases.accounts import live_session
 from chore_auth.usecases.deps import Caller, Deps, IssuedTokens
 from chore_auth.usecases.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 async def refresh(deps: Deps, refresh_token: str, *, now: datetime) -> IssuedTokens:
@@ -39,6 +42,10 @@ async def refresh(deps: Deps, refresh_token: str, *, now: datetime) -> IssuedTok
         if verdict is RefreshVerdict.REUSE:
             await _revoke(deps, uow, session, RevokeReason.REFRESH_REUSE, now=now)
             await uow.commit()
+            log.warning(
+                "auth.refresh_reuse",
+                extra={"session_id": str(session.id), "user_id": str(session.user_id)},
+            )
             raise InvalidRefreshToken(
                 "Refresh token was already used; the session has been revoked."
             )
@@ -97,6 +104,10 @@ async def _revoke(
 
     async def tell_this_replica() -> None:
         deps.on_revoked(session.id)
+        log.info(
+            "auth.session_revoked",
+            extra={"session_id": str(session.id), "reason": reason.value},
+        )
 
     uow.after_commit(tell_this_replica)
 
