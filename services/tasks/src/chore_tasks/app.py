@@ -103,7 +103,7 @@ def _tasks_context(
             return TasksUnitOfWork(
                 sessions,
                 producer=settings.service_name,
-                wake_relay=relay.wake,
+                relay=relay,
                 on_tasks_changed=changed,
             )
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -37,6 +38,19 @@ from chore_tasks.domain.model import Offer, OfferStatus, Review, Role, Status, T
 from chore_tasks.usecases.ports import JobFilter, Page, PageKey, TaskFilter
 
 T = TypeVar("T", Task, Offer, Job)
+
+# Built once: SQLAlchemy then reuses their compiled form instead of re-deriving a cache key
+# from fresh per-row values on every request.
+_INSERT_TASK = insert(TASKS)
+_SAVE_TASK = update(TASKS).where(
+    TASKS.c.id == bindparam("b_id"), TASKS.c.version == bindparam("b_expected")
+)
+_GET_TASK = select(TASKS).where(TASKS.c.id == bindparam("b_id"))
+_INSERT_OFFER = insert(OFFERS)
+_INSERT_JOB = insert(JOBS)
+_SAVE_JOB = update(JOBS).where(
+    JOBS.c.id == bindparam("b_id"), JOBS.c.version == bindparam("b_expected")
+)
 
 
 def task_of(row: Mapping[Any, Any]) -> Task:
@@ -99,23 +113,17 @@ class TaskRepository:
         self.session = session
 
     async def get(self, task_id: UUID) -> Task | None:
-        row = (
-            (await self.session.execute(select(TASKS).where(TASKS.c.id == task_id)))
-            .mappings()
-            .first()
-        )
+        row = (await self.session.execute(_GET_TASK, {"b_id": task_id})).mappings().first()
         return task_of(row) if row else None
 
     async def add(self, task: Task) -> None:
-        await self.session.execute(insert(TASKS).values(values_of(task)))
+        await self.session.execute(_INSERT_TASK, values_of(task))
 
     async def save(self, task: Task, *, expected_version: int) -> None:
         changes = values_of(task)
         del changes["id"]
         result = await self.session.execute(
-            update(TASKS)
-            .where(TASKS.c.id == task.id, TASKS.c.version == expected_version)
-            .values(changes)
+            _SAVE_TASK.values(changes), {"b_id": task.id, "b_expected": expected_version}
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleVersion(f"task {task.id} changed since version {expected_version}")
@@ -174,7 +182,7 @@ class OfferRepository:
         try:
             # A savepoint, so the unique index's refusal leaves the transaction usable.
             async with self.session.begin_nested():
-                await self.session.execute(insert(OFFERS).values(values_of(offer)))
+                await self.session.execute(_INSERT_OFFER, values_of(offer))
         except IntegrityError as exc:
             if _is_unique_violation(exc):
                 raise Conflict(
@@ -246,15 +254,13 @@ class JobRepository:
         return job_of(row) if row else None
 
     async def add(self, job: Job) -> None:
-        await self.session.execute(insert(JOBS).values(values_of(job)))
+        await self.session.execute(_INSERT_JOB, values_of(job))
 
     async def save(self, job: Job, *, expected_version: int) -> None:
         changes = values_of(job)
         del changes["id"]
         result = await self.session.execute(
-            update(JOBS)
-            .where(JOBS.c.id == job.id, JOBS.c.version == expected_version)
-            .values(changes)
+            _SAVE_JOB.values(changes), {"b_id": job.id, "b_expected": expected_version}
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleVersion(f"job {job.id} changed since version {expected_version}")

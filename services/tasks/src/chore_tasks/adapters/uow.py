@@ -7,6 +7,7 @@ from typing import Self
 from uuid import UUID
 
 from chore_common.db import UnitOfWork
+from chore_common.db.uow import RelayHandoff
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chore_tasks.adapters.outbox import TasksOutbox
@@ -36,9 +37,10 @@ class TasksUnitOfWork(UnitOfWork):
         *,
         producer: str = "",
         wake_relay: Callable[[], None] | None = None,
+        relay: RelayHandoff | None = None,
         on_tasks_changed: TasksChanged | None = None,
     ) -> None:
-        super().__init__(sessions, producer=producer, wake_relay=wake_relay)
+        super().__init__(sessions, producer=producer, wake_relay=wake_relay, relay=relay)
         self._on_tasks_changed = on_tasks_changed
 
     async def __aenter__(self) -> Self:

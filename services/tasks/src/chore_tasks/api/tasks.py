@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from uuid import UUID
+
 from aiohttp import web
 from chore_common.auth.principal import requires
 from chore_common.http.openapi import ApiRoutes
@@ -35,8 +38,30 @@ TAGS = ("tasks",)
 MOVE_ERRORS = (403, 404, 409, 412)
 
 
+RENDERED_MAX = 4096
+# (task id, version) -> its JSON: a version never changes, so neither does its body, and a
+# cached read then skips the model and the serializer.
+_rendered: OrderedDict[tuple[UUID, int], bytes] = OrderedDict()
+
+
+def task_body(task: Task) -> bytes:
+    key = (task.id, task.version)
+    body = _rendered.get(key)
+    if body is None:
+        out = TaskOut.of(task)
+        body = _rendered[key] = out.__pydantic_serializer__.to_json(out)
+        if len(_rendered) > RENDERED_MAX:
+            _rendered.popitem(last=False)
+    return body
+
+
 def task_response(task: Task, status: int = 200) -> web.Response:
-    return json_response(TaskOut.of(task), status=status, etag=task.etag)
+    return web.Response(
+        body=task_body(task),
+        status=status,
+        content_type="application/json",
+        headers={"ETag": task.etag},
+    )
 
 
 @routes.post(
