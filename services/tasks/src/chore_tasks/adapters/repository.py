@@ -153,8 +153,10 @@ class TaskRepository:
         if query.assignee_id is not None:
             conditions.append(TASKS.c.assignee_id == query.assignee_id)
         if query.text:
-            # Case-insensitive substring on title and description: a scan of the rows the
-            # other filters leave (ADR: full-text indexing waits for a measured need).
+            # Case-insensitive substring on title and description, the same on SQLite and
+            # PostgreSQL: it scans the rows the other filters and the visibility rule leave,
+            # newest first, and stops at the page size. Full-text indexes (FTS5, tsvector)
+            # would differ per backend in matching rules; see docs/tasks.md.
             needle = query.text.lower()
             conditions.append(
                 or_(
