@@ -135,3 +135,7 @@ async def test_the_admin_page_is_for_admins_only(
     assert resp.status == 200
     assert resp.content_type == "text/html"
     assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+    # API clients asking for JSON get the list, whether the token comes by header or query.
+    resp = await tasks.get("/tasks/admin/jobs", params={"token": issuer.user("admin").token})
+    assert resp.status == 200
+    assert (await resp.json())["items"] == []

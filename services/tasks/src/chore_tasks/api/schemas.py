@@ -197,6 +197,8 @@ class JobQuery(StrictModel):
     task_id: UUID | None = None
     limit: int = Field(20, ge=1, le=100)
     cursor: str | None = Field(None, max_length=CURSOR_MAX)
+    # Read by the bearer middleware (the admin page in a browser), not by the query.
+    token: str | None = Field(None, max_length=4096, description="access token, browsers only")
 
 
 class JobPage(BaseModel):
