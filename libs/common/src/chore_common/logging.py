@@ -24,6 +24,12 @@ from typing import Any, Final, TextIO
 
 from opentelemetry import trace
 
+try:
+    from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
+    from json.encoder import encode_basestring as _c_encode_basestring
+except ImportError:  # pragma: no cover - CPython always has the C accelerator
+    _c_make_encoder = None
+
 request_id_var: ContextVar[str | None] = ContextVar("chore_request_id", default=None)
 
 REDACTED: Final = "[redacted]"
@@ -68,6 +74,7 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self.service = service
         self._encoder = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
+        self._flat: Any = None
         self._second = -1
         self._second_text = ""
 
@@ -95,6 +102,17 @@ class JsonFormatter(logging.Formatter):
 
     def encode(self, line: dict[str, Any]) -> str:
         return self._encoder.encode(line)
+
+    def encode_flat(self, line: dict[str, Any]) -> str:
+        """`encode` for a dict of scalars: straight into the C encoder, skipping the wrapper
+        that rebuilds it on every call (and its circular-reference bookkeeping)."""
+        if _c_make_encoder is None:
+            return self.encode(line)
+        if self._flat is None:
+            self._flat = _c_make_encoder(
+                None, str, _c_encode_basestring, None, ":", ",", False, False, True
+            )
+        return "".join(self._flat(line, 0))
 
     def format(self, record: logging.LogRecord) -> str:
         line = self.head(record.created, record.levelname.lower(), record.getMessage(), record.name)
@@ -175,7 +193,7 @@ def write_access_line(logger: logging.Logger, event: str, fields: dict[str, Any]
     assert isinstance(formatter, JsonFormatter)
     line = formatter.head(time.time(), "info", event, logger.name)
     line.update(fields)
-    text = formatter.encode(line) + "\n"
+    text = formatter.encode_flat(line) + "\n"
     handler.acquire()
     try:
         handler.stream.write(text)

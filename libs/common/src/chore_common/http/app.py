@@ -18,7 +18,6 @@ from aiohttp import web
 
 from chore_common.http.health import healthz, readyz
 from chore_common.http.middlewares import (
-    problem_middleware,
     telemetry_middleware,
 )
 from chore_common.http.openapi import OPENAPI, OpenApiDocument, openapi_handler
@@ -63,11 +62,8 @@ def create_service_app(
     """The common stack, health, metrics and OpenAPI routes; `title` defaults to the service."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[
-            # request id -> tracing -> metrics -> access log, fused for speed (middlewares.py)
-            telemetry_middleware(metrics.RequestMetrics(settings.service_name)),
-            problem_middleware,
-        ],
+        # request id -> tracing -> metrics -> access log -> problem errors, fused for speed
+        middlewares=[telemetry_middleware(metrics.RequestMetrics(settings.service_name))],
     )
     app[SETTINGS] = settings
     app[READINESS] = Readiness()

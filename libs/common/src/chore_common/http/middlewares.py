@@ -2,7 +2,7 @@
 errors. Services append their own (auth) after these, so auth failures are still mapped to
 problem+json, counted, logged and traced.
 
-The first four steps run in ONE middleware (`telemetry_middleware`), in that order, with one
+All five steps run in ONE middleware (`telemetry_middleware`), in that order, with one
 clock reading and one route lookup. As separate middlewares they each cost an extra
 coroutine frame and try/finally per request; fused, the whole stack stays within the
 ~25 µs budget of `make bench` (`common.stack_rps_ratio`, ADR 0001).
@@ -64,7 +64,8 @@ def _start_span(request: web.Request, route: str) -> trace.Span | None:
 
 
 def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
-    """Request id, server span, request metrics and the access log line, in that order."""
+    """Request id, server span, request metrics, access log line and problem+json mapping,
+    in that order (`problem_middleware` alone is for apps without the rest)."""
 
     @web.middleware
     async def telemetry(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -80,12 +81,23 @@ def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
         span_token = None if span is None else otel_context.attach(trace.set_span_in_context(span))
         status = 500
         try:
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                if exc.status < 400:  # redirects and 304 are answers, not problems
+                    raise
+                response = problem.from_exception(exc, rid)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Problem mapping lives here too: one frame less per request than a
+                # separate middleware, and the mapped status is what gets counted and logged.
+                response = problem.from_exception(exc, rid)
             status = response.status
             if not response.prepared:
                 response.headers[REQUEST_ID_HEADER] = rid
             return response
-        except web.HTTPException as exc:  # redirects and 304s re-raised by the problem layer
+        except web.HTTPException as exc:  # redirects and 304s
             status = exc.status
             exc.headers[REQUEST_ID_HEADER] = rid
             raise
