@@ -8,13 +8,13 @@ import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from chore_common.db import create_engine, session_factory
 from chore_tasks import usecases
 from chore_tasks.adapters.scheduler import Scheduler
-from chore_tasks.adapters.tables import OUTBOX
+from chore_tasks.adapters.tables import JOBS, OUTBOX
 from chore_tasks.adapters.uow import TasksUnitOfWork
 from chore_tasks.domain.events import DomainEvent
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus, RetryPolicy
@@ -210,3 +210,28 @@ async def test_a_dead_runners_job_is_taken_over_after_its_lease_and_runs_once(
     with pytest.raises(Exception, match="no longer held"):
         await JOB_RUNNERS[held.kind](uow(), held, clock())
     assert await expired_events(engine) == 1
+
+
+async def test_a_job_of_a_kind_this_version_does_not_know_is_left_for_one_that_does(
+    engine: AsyncEngine, uow: Callable[[], TasksUnitOfWork]
+) -> None:
+    [task] = await post_due(uow, 1)
+    async with engine.begin() as conn:
+        await conn.execute(
+            JOBS.insert().values(
+                id=uuid4(),
+                kind="from_the_future",
+                task_id=task.id,
+                run_at=NOW,
+                status="queued",
+                attempts=0,
+                max_attempts=3,
+                version=1,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    scheduler = Scheduler(engine, uow, POLICY, clock=Clock(DUE))
+    assert await scheduler.run_due() == 1  # the expiry runs; the unknown row waits
+    assert await scheduler.run_due() == 0
+    assert [j.kind for j in await all_jobs(uow)] == [JobKind.EXPIRE_TASK]  # listing still works

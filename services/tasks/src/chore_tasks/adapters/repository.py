@@ -47,6 +47,8 @@ _SAVE_TASK = update(TASKS).where(
 )
 _GET_TASK = select(TASKS).where(TASKS.c.id == bindparam("b_id"))
 _INSERT_OFFER = insert(OFFERS)
+# Rows of kinds a newer version wrote are not this version's to show or touch.
+_KNOWN_KIND = JOBS.c.kind.in_([kind.value for kind in JobKind])
 _INSERT_JOB = insert(JOBS)
 _SAVE_JOB = update(JOBS).where(
     JOBS.c.id == bindparam("b_id"), JOBS.c.version == bindparam("b_expected")
@@ -250,9 +252,8 @@ class JobRepository:
         self.session = session
 
     async def get(self, job_id: UUID) -> Job | None:
-        row = (
-            (await self.session.execute(select(JOBS).where(JOBS.c.id == job_id))).mappings().first()
-        )
+        query = select(JOBS).where(JOBS.c.id == job_id, _KNOWN_KIND)
+        row = (await self.session.execute(query)).mappings().first()
         return job_of(row) if row else None
 
     async def add(self, job: Job) -> None:
@@ -271,7 +272,7 @@ class JobRepository:
         await self.session.execute(delete(JOBS).where(JOBS.c.id == job_id))
 
     async def list(self, query: JobFilter) -> Page[Job]:
-        conditions = [_keyset(JOBS, query.after, newest_first=True)]
+        conditions = [_keyset(JOBS, query.after, newest_first=True), _KNOWN_KIND]
         if query.status is not None:
             conditions.append(JOBS.c.status == query.status.value)
         if query.kind is not None:

@@ -86,7 +86,10 @@ class Scheduler:
             (JOBS.c.status == JobStatus.QUEUED.value) & (JOBS.c.run_at <= now),
             (JOBS.c.status == JobStatus.RUNNING.value) & (JOBS.c.locked_until <= now),
         )
-        query = select(JOBS).where(due).order_by(JOBS.c.run_at).limit(self.batch)
+        # Only kinds this version knows: a row a newer version wrote (mid-deploy) waits for
+        # a replica that can run it instead of failing every claim here.
+        known = JOBS.c.kind.in_([kind.value for kind in self.runners])
+        query = select(JOBS).where(due, known).order_by(JOBS.c.run_at).limit(self.batch)
         if self.skip_locked:
             query = query.with_for_update(skip_locked=True)
         async with self.engine.begin() as conn:
