@@ -131,6 +131,7 @@ class StdoutHandler(logging.StreamHandler[TextIO]):
     def __init__(self, stream: TextIO | None = None) -> None:
         logging.Handler.__init__(self)
         self._fixed = stream
+        self.pending: list[str] = []  # access lines waiting for the end of the loop turn
 
     @property
     def stream(self) -> TextIO:
@@ -139,6 +140,26 @@ class StdoutHandler(logging.StreamHandler[TextIO]):
     @stream.setter
     def stream(self, value: TextIO) -> None:
         self._fixed = value
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.drain()  # access lines of this loop turn first, so lines stay in order
+        super().emit(record)
+
+    def write_now(self, text: str) -> None:
+        self.acquire()
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.handleError(logging.makeLogRecord({"msg": text[:200]}))
+        finally:
+            self.release()
+
+    def drain(self) -> None:
+        if self.pending:
+            text = "".join(self.pending)
+            self.pending.clear()
+            self.write_now(text)
 
 
 _handler: StdoutHandler | None = None
@@ -194,30 +215,13 @@ def write_access_line(logger: logging.Logger, event: str, fields: dict[str, Any]
     line = formatter.head(time.time(), "info", event, logger.name)
     line.update(fields)
     text = formatter.encode_flat(line) + "\n"
-    handler.acquire()
-    try:
-        handler.stream.write(text)
-    except (OSError, ValueError):
-        handler.handleError(logging.makeLogRecord({"msg": event}))
-    finally:
-        handler.release()
-    _flush_soon(handler)
-
-
-_flush_pending: set[StdoutHandler] = set()
-
-
-def _flush_soon(handler: StdoutHandler) -> None:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        handler.flush()
+        handler.write_now(text)
         return
-    if handler not in _flush_pending:
-        _flush_pending.add(handler)
-        loop.call_soon(_flush, handler)
-
-
-def _flush(handler: StdoutHandler) -> None:
-    _flush_pending.discard(handler)
-    handler.flush()
+    pending = handler.pending
+    pending.append(text)
+    if len(pending) == 1:
+        # One write (one syscall under PYTHONUNBUFFERED) per event-loop turn, not per line.
+        loop.call_soon(handler.drain)
