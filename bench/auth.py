@@ -48,6 +48,7 @@ def _raw_hash_rate(threads: int, seconds: float) -> float:
     """argon2id at the service's parameters, on the service's kind of hashing threads
     (same count, same priority), as fast as it goes."""
     from argon2 import PasswordHasher, Type
+
     from chore_auth.adapters.passwords import hashing_pool
 
     hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
@@ -207,8 +208,9 @@ async def _login_figures(runs: int) -> list[Figure]:
 
 def _verify_figures(runs: int) -> list[Figure]:
     import jwt
-    from chore_common.auth import RevokedSessions, StaticKeys, TokenVerifier, thumbprint
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from chore_common.auth import RevokedSessions, StaticKeys, TokenVerifier, thumbprint
 
     key = Ed25519PrivateKey.generate()
     kid = thumbprint(key.public_key())

@@ -26,6 +26,11 @@ from pathlib import Path
 from typing import ClassVar
 from uuid import uuid4
 
+from nats.js import JetStreamContext
+from sqlalchemy import Column, Integer, String, Table, Uuid, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.figures import Figure, median
 from chore_common.bus.connection import connect
 from chore_common.bus.consumer import Consumer, ConsumerSpec
 from chore_common.bus.relay import Relay
@@ -43,11 +48,6 @@ from chore_common.db import (
 from chore_common.db.tables import INBOX, OUTBOX
 from chore_common.testing.databases import postgres_reachable, throwaway_database
 from chore_common.testing.nats import NatsServer
-from nats.js import JetStreamContext
-from sqlalchemy import Column, Integer, String, Table, Uuid, delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from bench.figures import Figure, median
 
 ROOT = str(Path(__file__).resolve().parents[1])
 BACKLOG = 20_000

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
-from chore_common.settings import ServiceSettings
 
 from bench.figures import Figure, median
 from bench.loadgen import generator_cpu, measure_rps
+from chore_common.settings import ServiceSettings
 
 SERVER_CPU = 0
 PATH = "/items/1"

@@ -58,8 +58,9 @@ RAW_TABLE = "bench_rows"
 
 class Issuer:
     def __init__(self) -> None:
-        from chore_common.auth.jwks import public_jwk
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from chore_common.auth.jwks import public_jwk
 
         self.key = Ed25519PrivateKey.generate()
         self.kid = f"bench-{uuid.uuid4().hex[:8]}"
@@ -196,8 +197,9 @@ def raw_transactions(database_url: str, concurrency: int, seconds: float) -> dic
         os.sched_setaffinity(0, {SERVER_CPU})
 
     async def main() -> dict[str, Any]:
-        from chore_common.db import create_engine
         from sqlalchemy import text
+
+        from chore_common.db import create_engine
 
         engine = create_engine(database_url, pool_size=concurrency)
         async with engine.begin() as conn:

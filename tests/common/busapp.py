@@ -18,6 +18,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import ClassVar
 
+from nats.aio.client import Client as NATS
+from sqlalchemy import Column, Integer, String, Table, Uuid, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from chore_common.bus.connection import connect
 from chore_common.bus.consumer import Consumer, ConsumerSpec
 from chore_common.bus.relay import Relay
@@ -32,9 +36,6 @@ from chore_common.db import (
     new_metadata,
     session_factory,
 )
-from nats.aio.client import Client as NATS
-from sqlalchemy import Column, Integer, String, Table, Uuid, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 metadata = new_metadata()
 add_outbox_table(metadata)

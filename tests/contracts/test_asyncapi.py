@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import yaml
+
 from chore_common.contracts import registered
 from chore_common.contracts.asyncapi import main, render
 

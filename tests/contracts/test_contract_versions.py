@@ -7,6 +7,7 @@ import sys
 from typing import ClassVar
 
 import pytest
+
 from chore_common.contracts import Contract, contract_for, register, registered, registry
 from chore_common.contracts.registry import DuplicateContract, producer_of
 from chore_common.contracts.tasks import TaskCreatedV1

@@ -23,6 +23,7 @@ from typing import Any
 
 import nats
 import pytest
+
 from chore_common.testing.databases import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]

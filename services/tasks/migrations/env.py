@@ -1,6 +1,7 @@
 """Alembic environment of the tasks service: its own tables only."""
 
 from alembic import context
+
 from chore_common.db.migrations import run_env
 from chore_tasks.adapters.tables import metadata
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+
 from chore_auth.app import create_app
 from chore_auth.settings import AuthSettings
 from chore_common.testing.nats import NatsServer

@@ -9,9 +9,10 @@ from typing import Any
 
 import nats
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
 from chore_common.contracts import Envelope
 from chore_common.testing.nats import NatsServer
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from .helpers import Client, bearer, login, register
 

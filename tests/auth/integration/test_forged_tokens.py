@@ -13,10 +13,11 @@ from typing import Any
 
 import jwt
 import pytest
-from chore_auth.keys import KEYRING
-from chore_common.auth import thumbprint
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from chore_auth.keys import KEYRING
+from chore_common.auth import thumbprint
 
 from .helpers import Client, bearer, login, register
 

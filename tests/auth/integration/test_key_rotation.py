@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+
 from chore_common.auth import JwksCache, TokenVerifier
 
 from .helpers import PASSWORD, Account, Client, bearer, login, register

@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+
 from chore_auth.adapters.tables import users
 from chore_common.db import create_engine
-from sqlalchemy import select
 
 from .helpers import PASSWORD, Client, bearer, login, register, unique_email
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+
 from chore_common.testing.nats import NatsServer, free_port
 
 from .helpers import Client, bearer, login, register

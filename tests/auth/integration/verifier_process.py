@@ -14,12 +14,13 @@ import signal
 from typing import ClassVar
 
 from aiohttp import web
+from pydantic_settings import SettingsConfigDict
+
 from chore_common.auth import bearer_middleware, principal, verifier_context
 from chore_common.bus.connection import nats_context
 from chore_common.http.app import create_service_app
 from chore_common.http.openapi import ApiRoutes
 from chore_common.settings import ServiceSettings
-from pydantic_settings import SettingsConfigDict
 
 routes = ApiRoutes()
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from chore_auth.domain import accounts, sessions, throttle
 from chore_auth.domain.errors import InvalidRole, WeakPassword
 from chore_auth.domain.events import RevokeReason, SessionRevoked, UserRegistered

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
+
 from chore_auth.domain.errors import EmailTaken, InvalidCredentials, InvalidRefreshToken
 from chore_auth.domain.events import RevokeReason, SessionRevoked, UserRegistered
 from chore_auth.domain.model import Role

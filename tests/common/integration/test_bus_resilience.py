@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 from aiohttp import web
+from common import busapp
+from common.busapp import applied, open_bus, wait_until, write_pings
+
 from chore_common.bus.connection import NATS_CLIENT, nats_context
 from chore_common.bus.relay import Relay
 from chore_common.db import ENGINE, db_context
@@ -18,8 +21,6 @@ from chore_common.readiness import Readiness
 from chore_common.settings import ServiceSettings
 from chore_common.testing.databases import PG_ADMIN_URL
 from chore_common.testing.nats import NatsServer
-from common import busapp
-from common.busapp import applied, open_bus, wait_until, write_pings
 
 
 @pytest.mark.db

@@ -7,10 +7,6 @@ from collections.abc import Callable, Iterator
 import aiohttp
 import pytest
 from aiohttp import web
-from chore_common.bus.relay import Relay
-from chore_common.db import UnitOfWork, session_factory
-from chore_common.observability.tracing import configure_tracing
-from chore_common.testing.nats import NatsServer, free_port
 from common import busapp
 from common.busapp import PingedV1, applied, open_bus, wait_until
 from opentelemetry import propagate, trace
@@ -18,6 +14,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+
+from chore_common.bus.relay import Relay
+from chore_common.db import UnitOfWork, session_factory
+from chore_common.observability.tracing import configure_tracing
+from chore_common.testing.nats import NatsServer, free_port
 
 pytestmark = pytest.mark.db
 

@@ -11,15 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from common import busapp
+from common.busapp import PingedV1, PingedV2, Proc, applied, open_bus, wait_until, write_pings
+from prometheus_client import REGISTRY
+
 from chore_common.bus.dlq import list_dead_letters
 from chore_common.bus.publisher import publish
 from chore_common.bus.relay import Relay
 from chore_common.contracts.envelope import Envelope
 from chore_common.db import UnitOfWork, session_factory
 from chore_common.testing.nats import NatsServer
-from common import busapp
-from common.busapp import PingedV1, PingedV2, Proc, applied, open_bus, wait_until, write_pings
-from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.db
 

@@ -7,11 +7,12 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from chore_common.db import UnitOfWork, create_engine, database_check, session_factory
-from chore_common.db.tables import OUTBOX
 from common.busapp import APPLIED, PingedV1, create_schema
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chore_common.db import UnitOfWork, create_engine, database_check, session_factory
+from chore_common.db.tables import OUTBOX
 
 pytestmark = pytest.mark.db
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect, text
+
 from chore_common.db import create_engine
 from chore_common.db.migrations import upgrade_head
-from sqlalchemy import inspect, text
 
 pytestmark = pytest.mark.db
 

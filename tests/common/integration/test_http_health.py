@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+
 from chore_common.keys import READINESS
 from chore_common.testing.demo_app import DemoSettings, create_app
 from chore_common.testing.nats import NatsServer

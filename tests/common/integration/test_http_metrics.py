@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+
 from chore_common.observability.metrics import register_pool_gauge, unregister_pool_gauge
 from chore_common.testing.demo_app import DemoSettings, create_app
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+
 from chore_common.http.openapi import ApiRoutes, register_openapi
 from chore_common.http.validation import StrictModel, json_response
 from chore_common.testing.demo_app import DemoSettings, ItemIn, create_app

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+
 from chore_common.serving import SERVER_LIMITS
 from chore_common.testing.demo_app import DemoSettings, create_app
 

@@ -13,6 +13,9 @@ import jwt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic_settings import SettingsConfigDict
+
 from chore_common.auth import (
     VERIFIER,
     InvalidToken,
@@ -28,8 +31,6 @@ from chore_common.auth import (
 from chore_common.http.app import create_service_app
 from chore_common.http.openapi import ApiRoutes
 from chore_common.settings import ServiceSettings
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic_settings import SettingsConfigDict
 
 ISS, AUD = "chore-auth", "chore-platform"
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+
 from chore_common.logging import configure_logging
 from chore_common.testing.demo_app import DemoSettings, create_app
 

@@ -8,16 +8,17 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from chore_common.bus.relay import Relay
-from chore_common.db import UnitOfWork, create_engine, session_factory
-from chore_common.db.tables import OUTBOX
-from chore_common.testing.nats import NatsServer
 from common import busapp
 from common.busapp import Zygote, applied, open_bus, wait_until, write_pings
 from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chore_common.bus.relay import Relay
+from chore_common.db import UnitOfWork, create_engine, session_factory
+from chore_common.db.tables import OUTBOX
+from chore_common.testing.nats import NatsServer
 
 pytestmark = pytest.mark.db
 

@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import nats
 import pytest
+from nats.aio.client import Client as NATS
+
 from chore_common.auth import RevocationFeed, RevokedSessions
 from chore_common.bus.streams import ensure_streams
 from chore_common.contracts import Envelope
 from chore_common.contracts.auth import SessionRevokedV1
 from chore_common.testing.nats import NatsServer
-from nats.aio.client import Client as NATS
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
+
 from chore_common.contracts import Envelope, contract_for, registered
 from chore_common.contracts.auth import SessionRevokedV1
 from chore_common.contracts.tasks import TaskAssignedV1, TaskCreatedV1
-from pydantic import ValidationError
 
 SPEC_EVENTS = {
     "auth.user.registered",

@@ -7,6 +7,7 @@ import json
 import logging
 
 import pytest
+
 from chore_common.logging import REDACTED, JsonFormatter, redact, request_id_var
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
+
 from chore_common.errors import InvalidInput
 from chore_common.http.pagination import Page, PageQuery, decode_cursor, encode_cursor
-from pydantic import ValidationError
 
 
 def test_a_cursor_round_trips_and_is_url_safe() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from chore_common.errors import (
     Conflict,
     DomainError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from chore_common.settings import SettingsError, load_settings
 from chore_common.testing.demo_app import DemoSettings
 

@@ -12,6 +12,9 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from chore_common.auth import (
     ExpiredToken,
     InvalidToken,
@@ -22,8 +25,6 @@ from chore_common.auth import (
     thumbprint,
 )
 from chore_common.errors import Unauthorized
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ISS, AUD = "chore-auth", "chore-platform"
 KEY = Ed25519PrivateKey.generate()

@@ -21,6 +21,9 @@ import nats
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from chore_common.auth.jwks import public_jwk
 from chore_common.contracts.envelope import Envelope
 from chore_common.db import create_engine, session_factory
@@ -29,8 +32,6 @@ from chore_common.testing.nats import NatsServer, free_port
 from chore_tasks.adapters.uow import TasksUnitOfWork
 from chore_tasks.app import MIGRATIONS, create_app
 from chore_tasks.settings import TasksSettings
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 Client = TestClient[web.Request, web.Application]
 ISSUER, AUDIENCE = "chore-auth", "chore-platform"

@@ -11,6 +11,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from chore_tasks import usecases
 from chore_tasks.adapters.scheduler import Scheduler
 from chore_tasks.adapters.uow import TasksUnitOfWork
@@ -18,8 +20,6 @@ from chore_tasks.domain.events import DomainEvent
 from chore_tasks.domain.jobs import Job, JobKind, RetryPolicy
 from chore_tasks.usecases.commands import CreateTask
 from chore_tasks.usecases.ports import TasksUnitOfWork as UnitOfWorkPort
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from tasks.unit.factories import NOW, client
 
 from .conftest import Client, Issuer

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+
 from chore_tasks.adapters.cache import CACHE
 
 from .conftest import Client, Issuer, User

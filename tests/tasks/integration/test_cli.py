@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from chore_common.db import create_engine
 from sqlalchemy import inspect
+
+from chore_common.db import create_engine
 
 pytestmark = pytest.mark.db
 

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+
 from chore_common.testing.nats import NatsServer
 
 from .conftest import Client, Issuer, User, task_events

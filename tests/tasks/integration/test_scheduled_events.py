@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
+
 from chore_common.testing.nats import NatsServer
 
 from .conftest import Client, Issuer, task_events

@@ -11,6 +11,9 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from chore_common.db import create_engine, session_factory
 from chore_tasks import usecases
 from chore_tasks.adapters.scheduler import Scheduler
@@ -23,9 +26,6 @@ from chore_tasks.usecases.commands import CreateTask, GetTask
 from chore_tasks.usecases.ports import JobFilter
 from chore_tasks.usecases.ports import TasksUnitOfWork as UnitOfWorkPort
 from chore_tasks.usecases.scheduled import JOB_RUNNERS, JobRunner
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from tasks.unit.factories import NOW, admin, client
 
 from .conftest import Client, Issuer

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from chore_common.testing.nats import NatsServer, free_port, wait_for_port
-from chore_tasks.adapters.tables import JOBS, OUTBOX
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chore_common.testing.nats import NatsServer, free_port, wait_for_port
+from chore_tasks.adapters.tables import JOBS, OUTBOX
 
 from .conftest import Issuer
 

@@ -7,6 +7,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from chore_common.errors import Conflict
 from chore_tasks import usecases
 from chore_tasks.adapters.tables import OUTBOX
@@ -23,9 +26,6 @@ from chore_tasks.usecases.commands import (
     ReviewTask,
 )
 from chore_tasks.usecases.ports import JobFilter
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from tasks.unit.factories import NOW, client, tasker
 
 pytestmark = pytest.mark.db

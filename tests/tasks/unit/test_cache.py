@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from chore_tasks import usecases
 from chore_tasks.adapters.cache import TaskCache
 from chore_tasks.domain.errors import TaskNotFound

@@ -7,6 +7,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import contract_for
 from chore_tasks.adapters.outbox import contract_of

@@ -6,6 +6,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+
 from chore_common.errors import Conflict
 from chore_tasks.domain import jobs
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus, RetryPolicy

@@ -8,6 +8,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+
 from chore_common.errors import Conflict, Forbidden, InvalidInput
 from chore_tasks.domain import lifecycle
 from chore_tasks.domain.errors import InvalidTransition, OfferNotFound

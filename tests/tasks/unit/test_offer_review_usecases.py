@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from chore_common.errors import Conflict, Forbidden
 from chore_tasks import usecases
 from chore_tasks.domain.errors import TaskNotFound

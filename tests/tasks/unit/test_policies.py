@@ -6,6 +6,7 @@ from collections.abc import Callable
 from uuid import uuid4
 
 import pytest
+
 from chore_common.errors import Conflict, Forbidden
 from chore_tasks.domain import lifecycle, offers, policies, reviews
 from chore_tasks.domain.errors import InvalidTransition, TaskNotFound

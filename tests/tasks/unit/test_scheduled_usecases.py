@@ -6,6 +6,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+
 from chore_common.errors import Conflict, Forbidden
 from chore_tasks import usecases
 from chore_tasks.domain import jobs

@@ -14,14 +14,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from aiohttp import web
-from chore_common.auth.principal import VERIFIER, bearer_middleware
-from chore_common.auth.revocation import RevocationFeed, RevokedSessions
-from chore_common.auth.verify import TokenVerifier
-from chore_common.bus.connection import NATS_CLIENT, nats_context
-from chore_common.bus.relay import RELAY, relay_context
-from chore_common.db import ENGINE, SESSIONS, db_context
-from chore_common.db.migrations import upgrade_head
-from chore_common.http.app import create_service_app
 
 from chore_auth.adapters.passwords import PasswordHasher
 from chore_auth.adapters.refresh_tokens import hash_refresh_token, new_refresh_token
@@ -33,6 +25,14 @@ from chore_auth.domain.throttle import ThrottlePolicy
 from chore_auth.keys import DEPS, HASHER, KEYRING, REVOKED
 from chore_auth.settings import AuthSettings
 from chore_auth.usecases.deps import Deps
+from chore_common.auth.principal import VERIFIER, bearer_middleware
+from chore_common.auth.revocation import RevocationFeed, RevokedSessions
+from chore_common.auth.verify import TokenVerifier
+from chore_common.bus.connection import NATS_CLIENT, nats_context
+from chore_common.bus.relay import RELAY, relay_context
+from chore_common.db import ENGINE, SESSIONS, db_context
+from chore_common.db.migrations import upgrade_head
+from chore_common.http.app import create_service_app
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -19,10 +19,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from chore_common.db import create_engine, session_factory
-from chore_common.errors import DomainError
-from chore_common.settings import load_settings
-
 from chore_auth.adapters.passwords import PasswordHasher
 from chore_auth.adapters.signing import KeyRing, generate_key
 from chore_auth.adapters.uow import AuthUnitOfWork
@@ -30,6 +26,9 @@ from chore_auth.app import create_app, migrate
 from chore_auth.domain.model import Role
 from chore_auth.settings import AuthSettings
 from chore_auth.usecases import accounts, keys
+from chore_common.db import create_engine, session_factory
+from chore_common.errors import DomainError
+from chore_common.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> None:

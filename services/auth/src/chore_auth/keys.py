@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from aiohttp import web
-from chore_common.auth.revocation import RevokedSessions
 
 from chore_auth.adapters.passwords import PasswordHasher
 from chore_auth.adapters.signing import KeyRing
 from chore_auth.usecases.deps import Deps
+from chore_common.auth.revocation import RevokedSessions
 
 DEPS = web.AppKey("auth.deps", Deps)
 KEYRING = web.AppKey("auth.keyring", KeyRing)

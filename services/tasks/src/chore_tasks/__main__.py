@@ -1,7 +1,6 @@
 """`python -m chore_tasks`: settings from the environment, then serve."""
 
 from chore_common.serving import main
-
 from chore_tasks.app import create_app
 from chore_tasks.settings import TasksSettings
 

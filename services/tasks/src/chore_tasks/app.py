@@ -13,13 +13,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from aiohttp import web
+
 from chore_common.auth.principal import bearer_middleware, verifier_context
 from chore_common.bus.connection import NATS_CLIENT, nats_context
 from chore_common.bus.relay import RELAY, relay_context
 from chore_common.db import ENGINE, SESSIONS, db_context
 from chore_common.db.migrations import upgrade_head
 from chore_common.http.app import create_service_app
-
 from chore_tasks.adapters.cache import INVALIDATOR, cache_context
 from chore_tasks.adapters.scheduler import Scheduler, scheduler_context
 from chore_tasks.adapters.uow import TasksUnitOfWork

@@ -12,7 +12,6 @@ import argparse
 
 from chore_common.serving import serve
 from chore_common.settings import load_settings
-
 from chore_tasks.app import create_app, migrate
 from chore_tasks.settings import TasksSettings
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
-from chore_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from chore_common.settings import ServiceSettings
 from chore_tasks.domain.jobs import RetryPolicy
 
 

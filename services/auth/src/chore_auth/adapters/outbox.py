@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from chore_auth.domain.events import DomainEvent, SessionRevoked, UserRegistered
 from chore_common.contracts.auth import SessionRevokedV1, UserRegisteredV1
 from chore_common.contracts.registry import Contract
-
-from chore_auth.domain.events import DomainEvent, SessionRevoked, UserRegistered
 
 
 def to_contract(event: DomainEvent) -> Contract:

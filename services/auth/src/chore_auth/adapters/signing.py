@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from chore_common.auth.jwks import public_jwk, thumbprint
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -35,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chore_auth.adapters.uow import AuthUnitOfWork
 from chore_auth.domain.model import AccessClaims
+from chore_common.auth.jwks import public_jwk, thumbprint
 
 log = logging.getLogger(__name__)
 

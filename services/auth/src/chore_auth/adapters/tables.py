@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chore_common.db import add_outbox_table, new_metadata
 from sqlalchemy import (
     Column,
     DateTime,
@@ -19,6 +18,8 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
 )
+
+from chore_common.db import add_outbox_table, new_metadata
 
 
 class UtcDateTime(TypeDecorator[datetime]):

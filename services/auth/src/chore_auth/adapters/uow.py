@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Self
 
-from chore_common.db import UnitOfWork
-
 from chore_auth.adapters.outbox import to_contract
 from chore_auth.adapters.repository import (
     RefreshTokenRepository,
@@ -15,6 +13,7 @@ from chore_auth.adapters.repository import (
     UserRepository,
 )
 from chore_auth.domain.events import DomainEvent
+from chore_common.db import UnitOfWork
 
 
 class AuthUnitOfWork(UnitOfWork):

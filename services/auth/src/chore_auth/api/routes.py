@@ -6,12 +6,6 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from aiohttp import web
-from chore_common.auth.principal import principal
-from chore_common.errors import InvalidInput
-from chore_common.http.openapi import ApiRoutes
-from chore_common.http.pagination import PageQuery, decode_cursor, encode_cursor
-from chore_common.http.validation import json_response, parse_body, parse_query
-from chore_common.keys import SETTINGS
 
 from chore_auth.api.schemas import (
     IntrospectIn,
@@ -31,6 +25,12 @@ from chore_auth.keys import DEPS, KEYRING
 from chore_auth.settings import AuthSettings
 from chore_auth.usecases import accounts, login, sessions
 from chore_auth.usecases.deps import Caller
+from chore_common.auth.principal import principal
+from chore_common.errors import InvalidInput
+from chore_common.http.openapi import ApiRoutes
+from chore_common.http.pagination import PageQuery, decode_cursor, encode_cursor
+from chore_common.http.validation import json_response, parse_body, parse_query
+from chore_common.keys import SETTINGS
 
 routes = ApiRoutes()
 TAGS = ("auth",)

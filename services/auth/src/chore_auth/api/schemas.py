@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from chore_common.http.validation import StrictModel
 from pydantic import BaseModel, Field
 
 from chore_auth.domain.accounts import PASSWORD_MAX, PASSWORD_MIN
 from chore_auth.domain.model import Session, User
 from chore_auth.usecases.deps import IssuedTokens
 from chore_auth.usecases.sessions import Introspection
+from chore_common.http.validation import StrictModel
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import uuid4
 
-from chore_common.errors import RateLimited
-
 from chore_auth.domain import accounts, sessions, throttle
 from chore_auth.domain.errors import InvalidCredentials
 from chore_auth.usecases.deps import Deps, IssuedTokens
+from chore_common.errors import RateLimited
 
 log = logging.getLogger(__name__)
 

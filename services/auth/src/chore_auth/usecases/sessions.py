@@ -8,8 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from chore_common.errors import Unauthorized
-
 from chore_auth.domain import sessions
 from chore_auth.domain.errors import InvalidRefreshToken, SessionNotFound
 from chore_auth.domain.events import RevokeReason
@@ -18,6 +16,7 @@ from chore_auth.domain.sessions import RefreshVerdict
 from chore_auth.usecases.accounts import live_session
 from chore_auth.usecases.deps import Caller, Deps, IssuedTokens
 from chore_auth.usecases.ports import UnitOfWork
+from chore_common.errors import Unauthorized
 
 log = logging.getLogger(__name__)
 

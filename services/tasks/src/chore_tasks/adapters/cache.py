@@ -22,12 +22,12 @@ from typing import Any
 from uuid import UUID
 
 from aiohttp import web
-from chore_common.bus.fanout import broadcast, listen
-from chore_common.contracts.envelope import Envelope
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from pydantic import BaseModel, ValidationError
 
+from chore_common.bus.fanout import broadcast, listen
+from chore_common.contracts.envelope import Envelope
 from chore_tasks.domain.model import Task
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.contracts.tasks import (
@@ -22,8 +24,6 @@ from chore_common.contracts.tasks import (
     TaskStartedV1,
 )
 from chore_common.db import Outbox
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from chore_tasks.domain.events import (
     DomainEvent,
     OfferCreated,

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from chore_common.errors import Conflict
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -31,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chore_common.errors import Conflict
 from chore_tasks.adapters.tables import JOBS, OFFERS, REVIEWS, TASKS
 from chore_tasks.domain.errors import StaleVersion
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from chore_common.db import is_sqlite
-from chore_common.errors import Conflict
 from prometheus_client import Counter
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chore_common.db import is_sqlite
+from chore_common.errors import Conflict
 from chore_tasks.adapters.repository import job_of, values_of
 from chore_tasks.adapters.tables import JOBS
 from chore_tasks.domain import jobs

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chore_common.db import add_inbox_table, add_outbox_table, new_metadata
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -26,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from chore_common.db import add_inbox_table, add_outbox_table, new_metadata
 
 
 class UtcDateTime(TypeDecorator[datetime]):

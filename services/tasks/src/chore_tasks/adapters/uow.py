@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Self
 from uuid import UUID
 
-from chore_common.db import UnitOfWork
-from chore_common.db.uow import RelayHandoff
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from chore_common.db import UnitOfWork
+from chore_common.db.uow import RelayHandoff
 from chore_tasks.adapters.outbox import TasksOutbox
 from chore_tasks.adapters.repository import (
     JobRepository,

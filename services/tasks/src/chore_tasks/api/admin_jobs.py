@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
+
 from chore_common.auth.principal import requires
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import json_response, parse_query
-
 from chore_tasks import usecases
 from chore_tasks.api.admin_page import jobs_page, wants_html
 from chore_tasks.api.requests import actor, next_cursor, page_key, path_id, utcnow

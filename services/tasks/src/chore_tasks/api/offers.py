@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
+
 from chore_common.auth.principal import requires
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import json_response, parse_body, parse_query
-
 from chore_tasks import usecases
 from chore_tasks.api.requests import actor, next_cursor, page_key, path_id, utcnow
 from chore_tasks.api.schemas import OfferIn, OfferOut, OfferPage, OfferQuery, ReviewIn, ReviewOut

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from aiohttp import web
+
 from chore_common.auth.principal import principal
 from chore_common.errors import InvalidInput, NotFound, PreconditionFailed
 from chore_common.http.pagination import decode_cursor, encode_cursor
-
 from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.domain.model import Actor, Role
 from chore_tasks.usecases.ports import PageKey

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from chore_common.http.validation import StrictModel
 from pydantic import AwareDatetime, BaseModel, Field
 
+from chore_common.http.validation import StrictModel
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
 from chore_tasks.domain.lifecycle import REASON_MAX
 from chore_tasks.domain.model import (

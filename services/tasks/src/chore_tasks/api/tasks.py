@@ -6,10 +6,10 @@ from collections import OrderedDict
 from uuid import UUID
 
 from aiohttp import web
+
 from chore_common.auth.principal import requires
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import json_response, parse_body, parse_query
-
 from chore_tasks import usecases
 from chore_tasks.api.requests import (
     actor,

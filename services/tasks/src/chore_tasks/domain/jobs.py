@@ -17,7 +17,6 @@ from enum import StrEnum
 from uuid import UUID
 
 from chore_common.errors import Conflict
-
 from chore_tasks.domain.model import Status, Task
 
 REMINDER_LEAD = timedelta(hours=1)

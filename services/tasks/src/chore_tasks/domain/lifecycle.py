@@ -15,7 +15,6 @@ from typing import Final
 from uuid import UUID
 
 from chore_common.errors import InvalidInput
-
 from chore_tasks.domain import policies
 from chore_tasks.domain.errors import InvalidTransition, OfferNotFound
 from chore_tasks.domain.events import (

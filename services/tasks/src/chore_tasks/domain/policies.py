@@ -17,7 +17,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from chore_common.errors import Conflict, Forbidden
-
 from chore_tasks.domain.errors import InvalidTransition, TaskNotFound
 from chore_tasks.domain.model import Action, Actor, Role, Status, Task
 

@@ -6,7 +6,6 @@ from datetime import datetime
 from uuid import UUID
 
 from chore_common.errors import InvalidInput
-
 from chore_tasks.domain import policies
 from chore_tasks.domain.events import ReviewCreated
 from chore_tasks.domain.model import COMMENT_MAX, Actor, Review, Task, require_text

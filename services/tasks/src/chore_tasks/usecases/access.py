@@ -9,7 +9,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from chore_common.errors import InvalidInput, PreconditionFailed
-
 from chore_tasks.domain import policies
 from chore_tasks.domain.errors import StaleVersion, TaskNotFound
 from chore_tasks.domain.model import Actor, Task

@@ -15,7 +15,6 @@ from typing import Final
 from uuid import UUID
 
 from chore_common.errors import Conflict
-
 from chore_tasks.domain import jobs, lifecycle
 from chore_tasks.domain.errors import JobNotFound
 from chore_tasks.domain.events import DomainEvent, ReminderDue, TaskExpired
