@@ -23,12 +23,15 @@ from contextvars import ContextVar
 from typing import Any, Final, TextIO
 
 from opentelemetry import trace
+from opentelemetry.trace import SpanContext
 
 try:
     from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
     from json.encoder import encode_basestring as _c_encode_basestring
 except ImportError:  # pragma: no cover - CPython always has the C accelerator
     _c_make_encoder = None
+
+_encode_text: Final = json.encoder.encode_basestring  # C-accelerated, keeps non-ASCII as is
 
 request_id_var: ContextVar[str | None] = ContextVar("chore_request_id", default=None)
 
@@ -77,6 +80,8 @@ class JsonFormatter(logging.Formatter):
         self._flat: Any = None
         self._second = -1
         self._second_text = ""
+        self._heads: dict[str, str] = {}
+        self._routes: dict[tuple[str, str], str] = {}
 
     def _timestamp(self, created: float) -> str:
         second = int(created)
@@ -113,6 +118,40 @@ class JsonFormatter(logging.Formatter):
                 None, str, _c_encode_basestring, None, ":", ",", False, False, True
             )
         return "".join(self._flat(line, 0))
+
+    def request_line(
+        self,
+        logger: str,
+        method: str,
+        route: str,
+        path: str,
+        status: int,
+        duration_ms: float,
+        remote: str | None,
+        span: SpanContext | None,
+    ) -> str:
+        """The access line of one request, keys in `head` order then the request's."""
+        head = self._heads.get(logger)
+        if head is None:
+            head = self._heads[logger] = (
+                f',"level":"info","service":{_encode_text(self.service)}'
+                f',"event":"http.request","logger":{_encode_text(logger)},"request_id":'
+            )
+        key = (method, route)
+        fixed = self._routes.get(key)
+        if fixed is None:
+            fixed = f',"method":{_encode_text(method)},"route":{_encode_text(route)},"path":'
+            if len(self._routes) < 4096:  # methods come from clients: keep the cache bounded
+                self._routes[key] = fixed
+        if span is not None and span.is_valid:
+            ids = f',"trace_id":"{span.trace_id:032x}","span_id":"{span.span_id:016x}"'
+        else:
+            ids = ""
+        return (
+            f'{{"ts":"{self._timestamp(time.time())}"{head}{_text(request_id_var.get())}{ids}'
+            f'{fixed}{_encode_text(path)},"status":{status:d},"duration_ms":{duration_ms!r}'
+            f',"remote":{_text(remote)}}}\n'
+        )
 
     def format(self, record: logging.LogRecord) -> str:
         line = self.head(record.created, record.levelname.lower(), record.getMessage(), record.name)
@@ -190,6 +229,10 @@ def is_configured() -> bool:
     return _handler is not None and _handler in logging.getLogger().handlers
 
 
+def _text(value: str | None) -> str:
+    return "null" if value is None else _encode_text(value)
+
+
 def write_access_line(logger: logging.Logger, event: str, fields: dict[str, Any]) -> None:
     """`logger.info(event, extra=fields)` without the LogRecord machinery: the access log.
 
@@ -200,6 +243,56 @@ def write_access_line(logger: logging.Logger, event: str, fields: dict[str, Any]
     at its end. Falls back to the standard path when our handler is not the one in charge
     (tests capturing logs with their own handlers still get the record).
     """
+    handler = _fast_handler(logger)
+    if handler is None:
+        logger.info(event, extra=fields)
+        return
+    formatter = handler.formatter
+    assert isinstance(formatter, JsonFormatter)
+    line = formatter.head(time.time(), "info", event, logger.name)
+    line.update(fields)
+    _queue(handler, formatter.encode_flat(line) + "\n")
+
+
+def write_request_line(
+    logger: logging.Logger,
+    method: str,
+    route: str,
+    path: str,
+    status: int,
+    duration_ms: float,
+    remote: str | None,
+    span: SpanContext | None,
+) -> None:
+    """The `http.request` access line, as `write_access_line` would print it, built by hand.
+
+    One line per request is the hottest logging there is, so the parts that never change
+    for a route (service, event, logger, method, route) are rendered once and only the rest
+    is encoded per request; no dict is built unless another handler is in charge. `span` is
+    the server span's context, passed in rather than looked up again.
+    """
+    handler = _fast_handler(logger)
+    if handler is None:
+        fields = {
+            "method": method,
+            "route": route,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "remote": remote,
+        }
+        logger.info("http.request", extra=fields)
+        return
+    formatter = handler.formatter
+    assert isinstance(formatter, JsonFormatter)
+    _queue(
+        handler,
+        formatter.request_line(logger.name, method, route, path, status, duration_ms, remote, span),
+    )
+
+
+def _fast_handler(logger: logging.Logger) -> StdoutHandler | None:
+    """Our handler when a line may skip the LogRecord path, else None."""
     handler = _handler
     if (
         handler is None
@@ -208,13 +301,11 @@ def write_access_line(logger: logging.Logger, event: str, fields: dict[str, Any]
         or not logger.isEnabledFor(logging.INFO)
         or handler not in logging.root.handlers
     ):
-        logger.info(event, extra=fields)
-        return
-    formatter = handler.formatter
-    assert isinstance(formatter, JsonFormatter)
-    line = formatter.head(time.time(), "info", event, logger.name)
-    line.update(fields)
-    text = formatter.encode_flat(line) + "\n"
+        return None
+    return handler
+
+
+def _queue(handler: StdoutHandler, text: str) -> None:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

@@ -24,7 +24,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chore_common.http import problem
-from chore_common.logging import request_id_var, write_access_line
+from chore_common.logging import request_id_var, write_request_line
 from chore_common.observability import tracing
 from chore_common.observability.metrics import UNMATCHED, RequestMetrics
 
@@ -109,17 +109,15 @@ def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
             metrics.observe(request.method, route, status, elapsed)
             # The path without its query string: query values may hold tokens (`?token=` on
             # WebSockets). Bodies are never logged.
-            write_access_line(
+            write_request_line(
                 access_log,
-                "http.request",
-                {
-                    "method": request.method,
-                    "route": route,
-                    "path": request.path,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "remote": request.remote,
-                },
+                request.method,
+                route,
+                request.path,
+                status,
+                round(elapsed * 1000, 3),
+                request.remote,
+                None if span is None else span.get_span_context(),
             )
             if span is not None and span.is_recording():
                 span.set_attribute("http.response.status_code", status)

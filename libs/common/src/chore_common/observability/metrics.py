@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from bisect import bisect_left
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -64,27 +65,47 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
+class _Series:
+    """The value cells of one (method, route, status) series, held directly.
+
+    `Counter.inc` and `Histogram.observe` re-check observability, validate the amount and
+    walk the buckets linearly on every call; on the request path those checks cannot fail
+    (the children exist, durations are non-negative), so the cells are incremented as
+    prometheus_client itself would, each under its own lock (or mmap file, multi-process).
+    """
+
+    __slots__ = ("bounds", "buckets", "count", "total")
+
+    def __init__(self, counter: Counter, histogram: Histogram) -> None:
+        self.count: Any = counter._value
+        self.total: Any = histogram._sum
+        self.buckets: list[Any] = list(histogram._buckets)
+        self.bounds: list[float] = list(histogram._upper_bounds)  # ends with +Inf
+
+
 class RequestMetrics:
     """Request counter + histogram with the label children cached per series.
 
     `labels()` takes a lock and builds a tuple on every call; the cache keeps the hot path
-    to two dict lookups and two increments. The number of series is bounded by routes x
-    methods x statuses because `route` is always a template, never a raw path.
+    to one dict lookup, a bisect and three increments. The number of series is bounded by
+    routes x methods x statuses because `route` is always a template, never a raw path.
     """
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._series: dict[tuple[str, str, int], _Series] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
-        pair = self._children.get(key)
-        if pair is None:
+        series = self._series.get(key)
+        if series is None:
             labels = (self.service, method, route, str(status))
-            pair = (HTTP_REQUESTS.labels(*labels), HTTP_DURATION.labels(*labels))
-            self._children[key] = pair
-        pair[0].inc()
-        pair[1].observe(seconds)
+            series = _Series(HTTP_REQUESTS.labels(*labels), HTTP_DURATION.labels(*labels))
+            self._series[key] = series
+        series.count.inc(1)
+        series.total.inc(seconds)
+        # The first bucket whose upper bound is >= seconds, as `Histogram.observe` picks it.
+        series.buckets[bisect_left(series.bounds, seconds)].inc(1)
 
 
 def register_pool_gauge(name: str, fn: Callable[[], float], *, service: str = "") -> None:

@@ -36,6 +36,7 @@ _exporting: list[bool] = [False]
 _enabled: list[bool | None] = [None]
 _TRACER = trace.get_tracer(TRACER_NAME)  # a proxy until configure_tracing installs the SDK
 _traced: weakref.WeakSet[object] = weakref.WeakSet()
+_SAMPLED: Final = trace.TraceFlags(trace.TraceFlags.SAMPLED)
 
 
 def tracer() -> trace.Tracer:
@@ -70,7 +71,7 @@ def ids_only_span(parent: Context | None) -> trace.Span:
     else:
         trace_id = random.getrandbits(128) or 1
         # Sampled, so a downstream service that does export still records its part.
-        flags = trace.TraceFlags(trace.TraceFlags.SAMPLED)
+        flags = _SAMPLED
     # Ids need uniqueness, not secrecy: the module's generator (reseeded after fork) spares
     # an urandom syscall per request.
     span_id = random.getrandbits(64) or 1
