@@ -11,7 +11,7 @@ from chore_common.db.engine import (
     session_factory,
 )
 from chore_common.db.naming import NAMING_CONVENTION, new_metadata
-from chore_common.db.tables import add_inbox_table, add_outbox_table
+from chore_common.db.tables import add_idempotency_table, add_inbox_table, add_outbox_table
 from chore_common.db.uow import Inbox, Outbox, UnitOfWork
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Inbox",
     "Outbox",
     "UnitOfWork",
+    "add_idempotency_table",
     "add_inbox_table",
     "add_outbox_table",
     "create_engine",

@@ -3,6 +3,7 @@
     metadata = new_metadata()
     add_outbox_table(metadata)
     add_inbox_table(metadata)
+    add_idempotency_table(metadata)   # services that accept Idempotency-Key
 
 The bus code queries its own copies (`OUTBOX`, `INBOX`, same names and types) so it does
 not need the service's MetaData object.
@@ -69,6 +70,26 @@ def add_inbox_table(metadata: MetaData) -> Table:
     )
 
 
+def add_idempotency_table(metadata: MetaData) -> Table:
+    """Idempotency keys of creating POSTs and the first 2xx response given for each.
+
+    `scope` is who asked and where (principal, method, path), so the same key from two
+    users never collides. A row with no `status` is a claim: its request is still running.
+    """
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("scope", String(512), primary_key=True),
+        Column("key", String(255), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("status", Integer, nullable=True),
+        Column("headers", JSON, nullable=True),
+        Column("body", LargeBinary, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    )
+
+
 _OWN = new_metadata()
 OUTBOX = add_outbox_table(_OWN)
 INBOX = add_inbox_table(_OWN)
+IDEMPOTENCY = add_idempotency_table(_OWN)

@@ -33,6 +33,18 @@ from chore_common.http.problem import PROBLEM_JSON
 
 REF_TEMPLATE: Final = "#/components/schemas/{model}"
 OPERATION_ATTR: Final = "__chore_operations__"
+# Set by `chore_common.http.idempotency.idempotent` on the handlers it wraps.
+IDEMPOTENT_ATTR: Final = "__chore_idempotent__"
+IDEMPOTENCY_KEY_PARAM: Final[dict[str, Any]] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retry safely: the same key and body within 24 h return the first "
+    "response again (with `Idempotent-Replayed: true`); the same key with another body is "
+    "422 `idempotency_key_reused`; while the first is still running, 409 "
+    "`idempotency_in_progress`.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+}
 _PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
 PROBLEM_SCHEMA: Final[dict[str, Any]] = {
@@ -78,6 +90,7 @@ class Operation:
     auth: bool
     errors: tuple[int, ...]
     handler_name: str
+    idempotent: bool = False
 
 
 class ApiRoutes(web.RouteTableDef):
@@ -112,6 +125,7 @@ class ApiRoutes(web.RouteTableDef):
                 auth=auth,
                 errors=tuple(errors),
                 handler_name=getattr(handler, "__name__", "handler"),
+                idempotent=bool(getattr(handler, IDEMPOTENT_ATTR, False)),
             )
             ops: list[Operation] = getattr(handler, OPERATION_ATTR, [])
             setattr(handler, OPERATION_ATTR, [*ops, op])
@@ -297,6 +311,8 @@ def build_document(title: str, version: str, operations: Iterable[Operation]) ->
                 params.append(
                     {"name": name, "in": "query", "required": name in required, "schema": prop}
                 )
+        if op.idempotent:
+            params.append(dict(IDEMPOTENCY_KEY_PARAM))
         if params:
             spec["parameters"] = params
         if op.body is not None:
@@ -315,6 +331,8 @@ def build_document(title: str, version: str, operations: Iterable[Operation]) ->
             implied.add(422)
         if op.auth:
             implied.add(401)
+        if op.idempotent:
+            implied |= {400, 409, 422}
         for status in sorted(implied):
             responses[str(status)] = _problem_response(status)
         responses["default"] = {
