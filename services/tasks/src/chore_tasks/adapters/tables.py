@@ -26,7 +26,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from chore_common.db import add_inbox_table, add_outbox_table, new_metadata
+from chore_common.db import (
+    add_idempotency_table,
+    add_inbox_table,
+    add_outbox_table,
+    new_metadata,
+)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -53,6 +58,7 @@ TS = UtcDateTime
 metadata = new_metadata()
 OUTBOX = add_outbox_table(metadata)
 INBOX = add_inbox_table(metadata)
+IDEMPOTENCY_KEYS = add_idempotency_table(metadata)
 
 TASKS = Table(
     "tasks",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from chore_common.auth.principal import requires
+from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_tasks import usecases
@@ -27,6 +28,7 @@ TAGS = ("offers",)
     errors=(403, 404, 409),
 )
 @requires("tasker")
+@idempotent
 async def make_offer(request: web.Request) -> web.Response:
     body = await parse_body(request, OfferIn)
     cmd = MakeOffer(
@@ -72,6 +74,7 @@ async def list_offers(request: web.Request) -> web.Response:
     errors=(403, 404, 409),
 )
 @requires("client")
+@idempotent
 async def review_task(request: web.Request) -> web.Response:
     body = await parse_body(request, ReviewIn)
     cmd = ReviewTask(

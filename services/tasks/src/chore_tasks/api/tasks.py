@@ -8,6 +8,7 @@ from uuid import UUID
 from aiohttp import web
 
 from chore_common.auth.principal import requires
+from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_tasks import usecases
@@ -74,6 +75,7 @@ def task_response(task: Task, status: int = 200) -> web.Response:
     errors=(403,),
 )
 @requires("client")
+@idempotent
 async def create_task(request: web.Request) -> web.Response:
     body = await parse_body(request, TaskIn)
     cmd = CreateTask(
