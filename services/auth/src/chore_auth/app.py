@@ -31,8 +31,10 @@ from chore_common.auth.verify import TokenVerifier
 from chore_common.bus.connection import NATS_CLIENT, nats_context
 from chore_common.bus.relay import RELAY, relay_context
 from chore_common.db import ENGINE, SESSIONS, db_context
+from chore_common.db.idempotency import SqlIdempotencyStore
 from chore_common.db.migrations import upgrade_head
 from chore_common.http.app import create_service_app
+from chore_common.http.idempotency import idempotency_context
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -55,6 +57,7 @@ def create_app(settings: AuthSettings) -> web.Application:
     if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
         app.cleanup_ctx.append(_migrate(settings))
     app.cleanup_ctx.append(db_context(settings))
+    app.cleanup_ctx.append(idempotency_context(lambda a: SqlIdempotencyStore(a[ENGINE])))
     app.cleanup_ctx.append(nats_context(settings))
     app.cleanup_ctx.append(
         relay_context(

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Uuid,
 )
 
-from chore_common.db import add_outbox_table, new_metadata
+from chore_common.db import add_idempotency_table, add_outbox_table, new_metadata
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -102,3 +102,4 @@ login_failures = Table(
 )
 
 outbox = add_outbox_table(metadata)
+idempotency_keys = add_idempotency_table(metadata)

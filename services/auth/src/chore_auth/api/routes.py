@@ -27,6 +27,7 @@ from chore_auth.usecases import accounts, login, sessions
 from chore_auth.usecases.deps import Caller
 from chore_common.auth.principal import principal
 from chore_common.errors import InvalidInput
+from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import PageQuery, decode_cursor, encode_cursor
 from chore_common.http.validation import json_response, parse_body, parse_query
@@ -67,6 +68,7 @@ def client_ip(request: web.Request) -> str:
     summary="Create an account (client or tasker)",
     errors=(409,),
 )
+@idempotent
 async def register(request: web.Request) -> web.Response:
     body = await parse_body(request, RegisterIn)
     cmd = accounts.Register(body.email, body.password, body.name, Role(body.role))
