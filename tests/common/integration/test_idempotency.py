@@ -21,6 +21,7 @@ from chore_common.db.idempotency import SqlIdempotencyStore
 from chore_common.db.tables import IDEMPOTENCY as KEYS
 from chore_common.http.app import create_service_app
 from chore_common.http.idempotency import idempotency_context, idempotent
+from chore_common.http.validation import StrictModel, parse_body
 from chore_common.testing.demo_app import DemoSettings
 
 pytestmark = pytest.mark.db
@@ -40,17 +41,23 @@ async def caller_from_header(request: web.Request, handler: Any) -> web.StreamRe
     return await handler(request)
 
 
+class ThingIn(StrictModel):
+    name: str | None = None
+    slow: float = 0
+    fail: bool = False
+
+
 @idempotent
 async def create_thing(request: web.Request) -> web.Response:
-    body = await request.json()
-    await asyncio.sleep(float(body.get("slow", 0)))
-    if body.get("fail"):
+    body = await parse_body(request, ThingIn)
+    await asyncio.sleep(body.slow)
+    if body.fail:
         return web.json_response({"detail": "refused"}, status=409)
     thing_id = uuid.uuid4().hex
     async with request.app[ENGINE].begin() as conn:
         await conn.execute(insert(THINGS).values(id=thing_id))
     return web.json_response(
-        {"id": thing_id, "name": body.get("name")},
+        {"id": thing_id, "name": body.name},
         status=201,
         headers={"Location": f"/things/{thing_id}", "ETag": '"1"'},
     )
@@ -67,7 +74,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def client(engine: AsyncEngine) -> AsyncIterator[Client]:
-    app = create_service_app(DemoSettings())
+    app = create_service_app(DemoSettings(max_body_bytes=1024))
     app.middlewares.append(caller_from_header)
 
     async def provide_engine(app: web.Application) -> AsyncIterator[None]:
@@ -235,3 +242,11 @@ async def test_keys_older_than_a_day_are_pruned_and_run_again(
     assert await store.prune(datetime.now(UTC) - timedelta(hours=24)) == 1
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(KEYS))).scalar_one() == 0
+
+
+async def test_a_keyed_body_over_the_size_limit_is_the_usual_413(client: Client) -> None:
+    resp = await client.post(
+        "/things", json={"name": "x" * 2000}, headers=headers("big", uuid.uuid4())
+    )
+    assert resp.status == 413
+    assert (await resp.json())["code"] == "body_too_large"

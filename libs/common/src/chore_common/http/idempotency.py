@@ -34,7 +34,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol, overload
@@ -182,6 +182,19 @@ def _storable(response: web.StreamResponse) -> StoredResponse | None:
     return StoredResponse(response.status, headers, body)
 
 
+async def _settle(step: Awaitable[None], failure: str) -> None:
+    """Finish the key's bookkeeping without changing the answer.
+
+    Shielded: a client that hangs up must not leave the key claimed. A failure is logged,
+    not raised: the handler's work is done (or refused), and a lingering claim only makes
+    retries wait out the lease.
+    """
+    try:
+        await asyncio.shield(step)
+    except Exception:
+        log.exception(failure)
+
+
 @overload
 def idempotent(handler: Handler) -> Handler: ...
 @overload
@@ -211,7 +224,17 @@ def idempotent(
                     code="invalid_idempotency_key",
                     detail="Idempotency-Key must be 1 to 255 printable ASCII characters.",
                 )
-            digest = fingerprint(await request.read())
+            try:
+                raw = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                # As parse_body would say it: the half-read body cannot be read again.
+                raise HttpProblem(
+                    413,
+                    code="body_too_large",
+                    title="Content Too Large",
+                    detail=f"The body is larger than {request.client_max_size} bytes.",
+                ) from None
+            digest = fingerprint(raw)
             scope = scope_of(request)
             store = request.app[IDEMPOTENCY]
             answer = await _claim_or_answer(
@@ -222,14 +245,13 @@ def idempotent(
             try:
                 response = await inner(request)
             except BaseException:
-                # Shielded: a client that hangs up must not leave the key claimed.
-                await asyncio.shield(store.release(scope, key))
+                await _settle(store.release(scope, key), "idempotency.release_failed")
                 raise
             stored = _storable(response)
             if stored is None:
-                await asyncio.shield(store.release(scope, key))
+                await _settle(store.release(scope, key), "idempotency.release_failed")
             else:
-                await asyncio.shield(store.complete(scope, key, stored))
+                await _settle(store.complete(scope, key, stored), "idempotency.store_failed")
             return response
 
         setattr(run, IDEMPOTENT_ATTR, True)
