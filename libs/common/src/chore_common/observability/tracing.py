@@ -136,5 +136,7 @@ def instrument_engine(engine: AsyncEngine) -> None:
         usage = get_meter(TRACER_NAME).create_up_down_counter("db.client.connections.usage")
         EngineTracer(trace.get_tracer(TRACER_NAME), engine.sync_engine, usage)  # type: ignore[no-untyped-call]
     else:
-        instrumentor.instrument(engine=engine.sync_engine)
+        # SQLAlchemy 2.1 is newer than the instrumentation's declared range; its hooks (engine
+        # events) are unchanged, so skip the version check rather than log an error per start.
+        instrumentor.instrument(engine=engine.sync_engine, skip_dep_check=True)
     _traced.add(engine.sync_engine)
