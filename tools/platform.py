@@ -39,6 +39,7 @@ import importlib.metadata  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import secrets  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -56,6 +57,8 @@ BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 HEALTHY_RESET_S = 60.0  # a child that lived this long starts its backoff afresh
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432"
+ADMIN_EMAIL = "admin@chore.local"
+ADMIN_FILE = "admin.json"  # under the var dir, mode 0600: the password is in it
 
 
 # --- what runs ------------------------------------------------------------------------------
@@ -493,6 +496,10 @@ class Child:
 # --- the platform ---------------------------------------------------------------------------
 
 
+def _probe_path(spec: ServiceSpec) -> str:
+    return "/readyz" if spec.front_door else "/healthz"
+
+
 def nats_server_binary() -> str:
     beside = Path(sys.executable).parent / "nats-server"
     if beside.exists():
@@ -503,11 +510,78 @@ def nats_server_binary() -> str:
     return found
 
 
+@dataclass
+class AdminLogin:
+    email: str
+    password: str | None  # None: the account exists but its password is not in our file
+    path: Path
+    note: str = ""
+
+
+def admin_command() -> list[str] | None:
+    cmd = migrate_command(ServiceSpec("auth", 0))
+    return None if cmd is None else [cmd[0], "admin", "create", "--email", ADMIN_EMAIL,
+                                     "--name", "Administrator", "--password-stdin"]  # fmt: skip
+
+
+def _load_admin(path: Path) -> dict[str, str] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(data, dict) and isinstance(data.get("password"), str)
+    return data if ok else None
+
+
+def _save_admin(path: Path, email: str, password: str) -> None:
+    # Created 0600 from the start: the password never sits in a world-readable file.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"email": email, "password": password}, f)
+        f.write("\n")
+    os.chmod(path, 0o600)
+
+
+async def ensure_admin(env: dict[str, str], var_dir: Path) -> AdminLogin | None:
+    """The admin account of this platform: created with a random password on the first run
+    (kept in <var>/admin.json, 0600), reused afterwards. `chore-auth admin create` answers
+    `email_taken` when it exists already, which on a later run is the expected answer."""
+    cmd = admin_command()
+    if cmd is None:
+        return None
+    path = var_dir / ADMIN_FILE
+    saved = _load_admin(path)
+    password = saved["password"] if saved else secrets.token_urlsafe(18)
+    proc = await asyncio.create_subprocess_exec(
+        *cmd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await proc.communicate(f"{password}\n".encode())
+    text = output.decode(errors="replace")
+    if proc.returncode == 0:
+        _save_admin(path, ADMIN_EMAIL, password)
+        return AdminLogin(ADMIN_EMAIL, password, path)
+    if "email_taken" in text:
+        if saved:
+            return AdminLogin(ADMIN_EMAIL, password, path)
+        # The database outlived the var dir (PostgreSQL after `make clean`): we cannot know it.
+        return AdminLogin(ADMIN_EMAIL, None, path, "exists from an earlier run; password unknown"
+                          " here (reset it by dropping the chore_auth database)")  # fmt: skip
+    last = text.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+    return AdminLogin(ADMIN_EMAIL, None, path, f"could not be created: {last[0]}")
+
+
 class Platform:
     def __init__(self, plan: Plan, out: Output) -> None:
         self.plan, self.out = plan, out
         self.groups: list[list[Child]] = []  # in start order; stopped in reverse
         self.stop = asyncio.Event()
+        self.admin_task: asyncio.Task[AdminLogin | None] | None = None
+        self.admin: AdminLogin | None = None
 
     def write_state(self) -> None:
         state = {
@@ -522,6 +596,9 @@ class Platform:
         front = [i for i in self._all_instances() if i.spec.front_door]
         if front:
             state["url"] = front[0].url
+            state["docs"] = f"{front[0].url}{front[0].spec.docs_path}"
+        if self.admin is not None:
+            state["admin"] = {"email": self.admin.email, "credentials": str(self.admin.path)}
         path = self.plan.var_dir / "platform.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(state, indent=2) + "\n")
@@ -575,12 +652,18 @@ class Platform:
             spec = insts[0].spec
             if spec.database and not await self._migrate(spec, plan.env_for(insts[0])):
                 return False
+            if name == "auth" and name in plan.migrated:
+                # Beside the rest of the start: argon2 and an interpreter start cost a second.
+                self.admin_task = asyncio.create_task(
+                    ensure_admin(plan.env_for(insts[0]), plan.var_dir)
+                )
             children = [
                 Child(
                     inst.name,
                     [sys.executable, "-m", spec.module],
                     plan.env_for(inst),
-                    functools.partial(http_ok, inst.port),
+                    # The front door is up when it can reach everyone: its /readyz.
+                    functools.partial(http_ok, inst.port, _probe_path(spec)),
                     inst.url,
                     self.out,
                 )
@@ -615,6 +698,10 @@ class Platform:
         self.plan.migrated.add(spec.name)
         return True
 
+    async def settle_admin(self) -> None:
+        if self.admin_task is not None:
+            self.admin = await self.admin_task
+
     def banner(self) -> None:
         plan = self.plan
         say = self.out.say
@@ -631,13 +718,21 @@ class Platform:
                 f" OpenAPI {insts[0].url}{spec.docs_path})")  # fmt: skip
         if front is not None:
             say(f"  {front.spec.name:<10} {front.url}")
-            say(f"open {front.url}  (docs: {front.url}{front.spec.docs_path})")
         elif not plan.instances:
             say("  no services in this checkout yet: NATS alone")
+        admin = self.admin
+        if admin is not None and admin.password is not None:
+            say(f"admin login: {admin.email} / {admin.password}  (kept in {admin.path})")
+        elif admin is not None:
+            say(f"admin login: {admin.email} {admin.note}")
+        if front is not None:
+            say(f"open {front.url}  (docs: {front.url}{front.spec.docs_path})")
         say(f"state in {plan.var_dir / 'platform.json'}; Ctrl-C stops everything")
 
     async def shutdown(self) -> None:
         self.out.say("stopping")
+        if self.admin_task is not None and not self.admin_task.done():
+            self.admin_task.cancel()
         for group in reversed(self.groups):
             for child in group:
                 child.terminate()
@@ -679,6 +774,7 @@ async def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     up = await platform.start()
     if up:
+        await platform.settle_admin()
         platform.write_state()
         out.say(f"ready in {time.monotonic() - started:.1f} s")
         platform.banner()
