@@ -1,0 +1,1 @@
+"""The chore gateway: the platform's one front door."""
