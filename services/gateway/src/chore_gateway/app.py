@@ -1,0 +1,121 @@
+"""`create_app(settings)`: the gateway as an aiohttp application.
+
+No database and no NATS: the gateway holds no domain state. It owns one pooled client
+session (keep-alive connections to every upstream), the health checker that runs on it,
+and the routes `/auth/*`, `/tasks/*`, `/messaging/*` (each the pool of that service).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError, version
+
+import aiohttp
+from aiohttp import web
+
+from chore_common.http.app import create_service_app
+from chore_common.keys import READINESS
+from chore_common.observability import tracing
+from chore_gateway import docs, metrics
+from chore_gateway.domain.pool import Pool
+from chore_gateway.domain.ratelimit import RateLimiter
+from chore_gateway.health import HealthChecker
+from chore_gateway.keys import PROXY
+from chore_gateway.proxy import Proxy
+from chore_gateway.settings import GatewaySettings
+
+
+def _version() -> str:
+    try:
+        return version("chore-gateway")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+class NoReadyAddress(Exception):
+    """No address of this service passed its last health check."""
+
+
+def create_app(settings: GatewaySettings) -> web.Application:
+    app = create_service_app(settings, title="gateway", version=_version())
+    policy = settings.breaker_policy
+    pools = {name: Pool(name, bases, policy) for name, bases in settings.upstreams.items()}
+    limit = settings.rate_limit
+    proxy = Proxy(
+        pools,
+        limiter=None if limit is None else RateLimiter(limit, settings.rate_limit_max_clients),
+        max_body=settings.max_body_bytes,
+        trust_forwarded=settings.trust_forwarded_for,
+    )
+    app[PROXY] = proxy
+    api_docs = docs.ApiDocs(pools, cache_s=settings.docs_cache_s)
+    docs.add_routes(app, api_docs)
+    for name, pool in pools.items():
+        route = proxy.handler(pool)
+        app.router.add_route("*", f"/{name}", route)
+        app.router.add_route("*", f"/{name}/{{tail:.*}}", route)
+        app[READINESS].add(f"upstream:{name}", _ready_check(pool))
+    app.cleanup_ctx.append(_client_context(settings, proxy, api_docs))
+    return app
+
+
+def _ready_check(pool: Pool):  # type: ignore[no-untyped-def]
+    async def check() -> None:
+        if not pool.is_ready():
+            raise NoReadyAddress(pool.name)
+
+    return check
+
+
+def _client_context(settings: GatewaySettings, proxy: Proxy, api_docs: docs.ApiDocs):  # type: ignore[no-untyped-def]
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(
+            limit=settings.upstream_connections,
+            limit_per_host=0,
+            keepalive_timeout=30,
+            ttl_dns_cache=300,
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=settings.upstream_connect_timeout_s,
+            sock_connect=settings.upstream_connect_timeout_s,
+            sock_read=settings.upstream_timeout_s,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=False,  # bodies pass through as the upstream encoded them
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            cookie_jar=aiohttp.DummyCookieJar(),  # clients' cookies are theirs, never kept
+        )
+        if not tracing.is_exporting():
+            # The client instrumentation would build a full SDK span per call only to drop
+            # it; the gateway writes `traceparent` itself from its own (ids-only) span.
+            from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+            AioHttpClientInstrumentor.uninstrument_session(session)
+        else:
+            proxy.set_traceparent = False  # the client span injects its own
+        proxy.session = session
+        api_docs.session = session
+        for pool in proxy.pools.values():
+            for address in pool.addresses:
+                metrics.publish_health(address)
+                metrics.publish_breaker(address)
+        checker = HealthChecker(
+            proxy.pools,
+            session,
+            path=settings.health_path,
+            interval_s=settings.health_interval_s,
+            timeout_s=settings.health_timeout_s,
+        )
+        task = asyncio.create_task(checker.run(), name="gateway-health")
+        yield
+        await checker.stop(task)
+        await session.close()
+        with contextlib.suppress(Exception):
+            await asyncio.sleep(0)  # let the connector's transports close
+
+    return run

@@ -1,0 +1,127 @@
+"""Which headers cross the gateway, and the ones it adds.
+
+Hop-by-hop headers (RFC 9110 7.6.1) describe one connection and are never forwarded, nor
+is any header the `Connection` header names. `Host` is the upstream's; the client's goes on
+as `X-Forwarded-Host`. `traceparent` is replaced by the gateway's own span (its child).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+HOP_BY_HOP: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Not forwarded upstream: hop-by-hop, plus what the gateway sets itself.
+_DROP_REQUEST: Final = HOP_BY_HOP | {
+    "host",
+    "content-length",  # the client library sets it from the body it sends
+    "x-request-id",
+    "traceparent",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+}
+_DROP_RESPONSE: Final = HOP_BY_HOP | {"content-length", "server", "date"}
+# A WebSocket handshake is redone by each side: its own keys and protocol headers stay home.
+_DROP_WEBSOCKET: Final = _DROP_REQUEST | {
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-protocol",
+    "sec-websocket-accept",
+}
+_SANE_IP: Final = re.compile(r"[0-9A-Fa-f.:]{2,45}")
+
+
+def _named_by_connection(headers: Mapping[str, str]) -> frozenset[str]:
+    value = headers.get("Connection") or headers.get("connection")
+    if not value:
+        return frozenset()
+    return frozenset(t.strip().lower() for t in value.split(","))
+
+
+def _filter(items: Iterable[tuple[str, str]], drop: frozenset[str]) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in items if k.lower() not in drop]
+
+
+def upstream_request_headers(
+    incoming: Mapping[str, str],
+    items: Iterable[tuple[str, str]],
+    *,
+    request_id: str,
+    traceparent: str | None,
+    client_ip: str | None,
+    proto: str,
+    host: str | None,
+    trust_forwarded: bool,
+    websocket: bool = False,
+) -> list[tuple[str, str]]:
+    """The headers to send upstream, as a list (repeated headers such as Cookie survive).
+
+    `incoming` answers lookups; `items` is every (name, value) pair of the same headers.
+    With `trust_forwarded` (the gateway sits behind a proxy it trusts) the client's
+    X-Forwarded-For chain is kept and extended; otherwise it is replaced by what the
+    gateway saw, so a client cannot pick the IP the services rate-limit or log.
+    """
+    drop = _DROP_WEBSOCKET if websocket else _DROP_REQUEST
+    named = _named_by_connection(incoming)
+    if named:
+        drop = drop | named
+    out = _filter(items, drop)
+    out.append(("X-Request-ID", request_id))
+    if traceparent:
+        out.append(("traceparent", traceparent))
+    forwarded_for = client_ip or ""
+    if trust_forwarded:
+        prior = incoming.get("X-Forwarded-For")
+        if prior:
+            forwarded_for = f"{prior}, {forwarded_for}" if forwarded_for else prior
+        proto = incoming.get("X-Forwarded-Proto") or proto
+        host = incoming.get("X-Forwarded-Host") or host
+    if forwarded_for:
+        out.append(("X-Forwarded-For", forwarded_for))
+    out.append(("X-Forwarded-Proto", proto))
+    if host:
+        out.append(("X-Forwarded-Host", host))
+    return out
+
+
+def downstream_response_headers(
+    items: Iterable[tuple[str, str]], connection: str | None = None
+) -> list[tuple[str, str]]:
+    """The upstream response's headers the client gets (the gateway frames the body itself)."""
+    drop = _DROP_RESPONSE
+    if connection:
+        drop = drop | {t.strip().lower() for t in connection.split(",")}
+    return _filter(items, drop)
+
+
+def client_ip(remote: str | None, forwarded_for: str | None, *, trust_forwarded: bool) -> str:
+    """The address rate limits are keyed by: the peer, or (behind a trusted proxy) the
+    left-most X-Forwarded-For entry when it looks like an IP."""
+    if trust_forwarded and forwarded_for:
+        first = forwarded_for.split(",", 1)[0].strip()
+        if _SANE_IP.fullmatch(first):
+            return first
+    return remote or "unknown"
+
+
+def traceparent(trace_id: int, span_id: int, flags: int) -> str:
+    """W3C trace context: version 00, the trace, the parent span (the gateway's), flags."""
+    return f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
+
+
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})

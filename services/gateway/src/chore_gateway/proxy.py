@@ -1,0 +1,395 @@
+"""The reverse proxy: one handler per routed service, HTTP and WebSocket.
+
+The request path, in order: rate limit (per client IP), body limit, pick an address (round
+robin over healthy ones whose breaker lets the request through), forward with the
+gateway's headers, record the outcome on the address's breaker, stream the answer back.
+A connection that cannot be made marks the address down (the health checks bring it back)
+and the request is tried once more on another address when that is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Final
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from opentelemetry import trace
+from yarl import URL
+
+from chore_common.errors import RateLimited, Unavailable
+from chore_common.http.middlewares import REQUEST_ID, new_request_id, set_request_id_header
+from chore_common.http.problem import HttpProblem
+from chore_gateway import metrics
+from chore_gateway.domain.breaker import BreakerState
+from chore_gateway.domain.headers import (
+    IDEMPOTENT_METHODS,
+    client_ip,
+    downstream_response_headers,
+    traceparent,
+    upstream_request_headers,
+)
+from chore_gateway.domain.pool import Address, Health, Pool
+from chore_gateway.domain.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+# Bodies up to this size are read whole and sent with a Content-Length (one write each way,
+# cheaper than chunks); larger or unsized ones stream through in both directions.
+BUFFER_LIMIT: Final = 64 * 1024
+_NO_BODY_STATUS: Final = frozenset({204, 304})
+_WS_ABNORMAL: Final = frozenset({0, 1005, 1006, 1015})  # codes that may not be sent
+
+
+class BodyTooLarge(Exception):
+    """A streamed (chunked) request body passed the limit on its way through."""
+
+
+def body_too_large(limit: int) -> HttpProblem:
+    metrics.REFUSED.labels("body_too_large").inc()
+    return HttpProblem(
+        413, code="body_too_large", detail=f"The request body is larger than {limit} bytes."
+    )
+
+
+class Proxy:
+    """Shared by every route: the pools, the limiter and the pooled client session."""
+
+    def __init__(
+        self,
+        pools: dict[str, Pool],
+        *,
+        limiter: RateLimiter | None,
+        max_body: int,
+        trust_forwarded: bool,
+    ) -> None:
+        self.pools = pools
+        self.limiter = limiter
+        self.max_body = max_body
+        self.trust_forwarded = trust_forwarded
+        self.session: aiohttp.ClientSession | None = None
+        self.set_traceparent = True  # off when the client instrumentation injects its own
+
+    def handler(self, pool: Pool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def route(request: web.Request) -> web.StreamResponse:
+            return await self.forward(request, pool)
+
+        return route
+
+    # --- HTTP --------------------------------------------------------------------------
+
+    async def forward(self, request: web.Request, pool: Pool) -> web.StreamResponse:
+        session = self.session
+        assert session is not None, "the proxy's client session starts with the app"
+        now = asyncio.get_running_loop().time()
+        headers_in = request.headers
+        if self.limiter is not None:
+            ip = client_ip(
+                request.remote,
+                headers_in.get("X-Forwarded-For"),
+                trust_forwarded=self.trust_forwarded,
+            )
+            wait = self.limiter.take(ip, now)
+            if wait:
+                metrics.REFUSED.labels("rate_limited").inc()
+                raise RateLimited(
+                    "Too many requests from this address; slow down.",
+                    retry_after=max(1, math.ceil(wait)),
+                )
+        websocket = headers_in.get("Upgrade", "").lower() == "websocket"
+        headers = self._upstream_headers(request, websocket=websocket)
+        if websocket:
+            return await self.websocket(request, pool, headers, now)
+
+        length = request.content_length
+        if length is not None and length > self.max_body:
+            raise body_too_large(self.max_body)
+        body: bytes | AsyncIterator[bytes] | None
+        if not request.body_exists:
+            body = None
+        elif length is not None and length <= BUFFER_LIMIT:
+            body = await request.read()
+        else:
+            body = self._stream_body(request)
+        method = request.method
+        retry_safe = body is None and method in IDEMPOTENT_METHODS
+        path = request.raw_path
+        exclude: Address | None = None
+        while True:
+            address = pool.pick(now, exclude)
+            try:
+                upstream = await session.request(
+                    method,
+                    URL(address.base + path, encoded=True),
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                )
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+                # Nothing was sent: any method may go to another address.
+                self._down(address, now, "connect")
+                if exclude is None and not isinstance(body, AsyncIterator):
+                    exclude = address
+                    continue
+                raise self._unreachable(pool) from None
+            except BodyTooLarge:
+                address.breaker.release()
+                raise body_too_large(self.max_body) from None
+            except TimeoutError:
+                self._failed(address, now, "timeout")
+                raise self._timeout(pool) from None
+            except aiohttp.ClientError:
+                # Disconnected mid-request: it may have been handled, so only a safe request
+                # (idempotent, no body) is tried again.
+                self._failed(address, now, "disconnect")
+                if exclude is None and retry_safe:
+                    exclude = address
+                    continue
+                raise self._unreachable(pool) from None
+            except BaseException:
+                address.breaker.release()
+                raise
+            break
+
+        try:
+            if upstream.status >= 500:
+                self._failed(address, now, "status")
+            elif address.breaker.state is not BreakerState.CLOSED:
+                address.breaker.success()
+                metrics.publish_breaker(address)
+            else:
+                address.breaker.success()
+            return await self._respond(request, upstream, pool)
+        finally:
+            upstream.release()
+
+    async def _respond(
+        self, request: web.Request, upstream: aiohttp.ClientResponse, pool: Pool
+    ) -> web.StreamResponse:
+        got = upstream.headers
+        out_headers = CIMultiDict(downstream_response_headers(got.items(), got.get("Connection")))
+        status = upstream.status
+        length = upstream.content_length
+        if (
+            status in _NO_BODY_STATUS
+            or request.method == "HEAD"
+            or (length is not None and length <= BUFFER_LIMIT)
+        ):
+            try:
+                data = await upstream.read()
+            except TimeoutError:
+                raise self._timeout(pool) from None
+            except aiohttp.ClientError:
+                raise self._unreachable(pool) from None
+            return web.Response(
+                status=status, reason=upstream.reason, body=data, headers=out_headers
+            )
+        response = web.StreamResponse(status=status, reason=upstream.reason, headers=out_headers)
+        if length is not None:
+            response.content_length = length
+        set_request_id_header(request, response)
+        await response.prepare(request)
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # Too late for an error status: cut the client's connection so it sees a
+            # truncated body, not a complete-looking one.
+            log.warning(
+                "gateway.stream_broken", extra={"upstream": pool.name, "error": type(exc).__name__}
+            )
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        await response.write_eof()
+        return response
+
+    async def _stream_body(self, request: web.Request) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in request.content.iter_any():
+            seen += len(chunk)
+            if seen > self.max_body:
+                raise BodyTooLarge
+            yield chunk
+
+    def _upstream_headers(self, request: web.Request, *, websocket: bool) -> list[tuple[str, str]]:
+        headers_in = request.headers
+        rid = request.get(REQUEST_ID) or new_request_id()
+        parent: str | None = None
+        if self.set_traceparent:
+            ctx = trace.get_current_span().get_span_context()
+            if ctx.is_valid:
+                parent = traceparent(ctx.trace_id, ctx.span_id, ctx.trace_flags)
+            else:  # tracing is off here: pass the caller's context on unchanged
+                parent = headers_in.get("traceparent")
+        return upstream_request_headers(
+            headers_in,
+            headers_in.items(),
+            request_id=rid,
+            traceparent=parent,
+            client_ip=request.remote,
+            proto=request.scheme,
+            host=headers_in.get("Host"),
+            trust_forwarded=self.trust_forwarded,
+            websocket=websocket,
+        )
+
+    # --- outcomes ------------------------------------------------------------------------
+
+    def _failed(self, address: Address, now: float, kind: str) -> None:
+        before = address.breaker.state
+        address.breaker.failure(now)
+        metrics.UPSTREAM_FAILURES.labels(address.service, kind).inc()
+        if address.breaker.state is not before:
+            metrics.publish_breaker(address)
+            if address.breaker.state is BreakerState.OPEN:
+                log.warning(
+                    "gateway.breaker_opened",
+                    extra={"upstream": address.base, "service": address.service},
+                )
+
+    def _down(self, address: Address, now: float, kind: str) -> None:
+        self._failed(address, now, kind)
+        if address.health is not Health.DOWN:
+            address.health = Health.DOWN
+            metrics.publish_health(address)
+            log.warning(
+                "gateway.upstream_down",
+                extra={"upstream": address.base, "service": address.service, "reason": kind},
+            )
+
+    def _unreachable(self, pool: Pool) -> Unavailable:
+        metrics.REFUSED.labels("upstream_unreachable").inc()
+        return Unavailable(
+            f"The {pool.name} service could not be reached; try again shortly.",
+            retry_after=1,
+            code="upstream_unreachable",
+        )
+
+    def _timeout(self, pool: Pool) -> HttpProblem:
+        metrics.REFUSED.labels("upstream_timeout").inc()
+        return HttpProblem(
+            504,
+            code="upstream_timeout",
+            detail=f"The {pool.name} service did not answer in time.",
+        )
+
+    # --- WebSocket -----------------------------------------------------------------------
+
+    async def websocket(
+        self, request: web.Request, pool: Pool, headers: list[tuple[str, str]], now: float
+    ) -> web.StreamResponse:
+        session = self.session
+        assert session is not None
+        offered = [
+            p.strip()
+            for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()
+        ]
+        exclude: Address | None = None
+        while True:
+            address = pool.pick(now, exclude)
+            try:
+                upstream = await session.ws_connect(
+                    URL(address.base + request.raw_path, encoded=True),
+                    protocols=offered,
+                    headers=headers,
+                    autoclose=False,
+                    autoping=True,
+                    max_msg_size=4 * 1024 * 1024,
+                )
+            except aiohttp.WSServerHandshakeError as exc:
+                # The upstream answered, and refused: its status is the client's answer.
+                if exc.status >= 500:
+                    self._failed(address, now, "status")
+                else:
+                    address.breaker.success()
+                raise HttpProblem(
+                    exc.status,
+                    code="websocket_refused",
+                    detail=f"The {pool.name} service refused the WebSocket: {exc.message}",
+                ) from None
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+                self._down(address, now, "connect")
+                if exclude is None:
+                    exclude = address
+                    continue
+                raise self._unreachable(pool) from None
+            except TimeoutError:
+                self._failed(address, now, "timeout")
+                raise self._timeout(pool) from None
+            except aiohttp.ClientError:
+                self._failed(address, now, "disconnect")
+                raise self._unreachable(pool) from None
+            except BaseException:
+                address.breaker.release()
+                raise
+            break
+        address.breaker.success()
+        try:
+            client = web.WebSocketResponse(
+                protocols=(upstream.protocol,) if upstream.protocol else (),
+                autoclose=False,
+                autoping=True,
+                max_msg_size=4 * 1024 * 1024,
+            )
+            set_request_id_header(request, client)
+            await client.prepare(request)
+            await _splice(client, upstream)
+            return client
+        finally:
+            if not upstream.closed:
+                await upstream.close()
+
+
+async def _relay(
+    src: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    dst: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+) -> tuple[int, str] | None:
+    """Copy messages from src to dst until src closes: its (code, reason), or None when it
+    went away without a close frame."""
+    while True:
+        msg = await src.receive()
+        kind = msg.type
+        if kind is aiohttp.WSMsgType.TEXT:
+            await dst.send_str(msg.data)
+        elif kind is aiohttp.WSMsgType.BINARY:
+            await dst.send_bytes(msg.data)
+        elif kind is aiohttp.WSMsgType.CLOSE:
+            return int(msg.data or 0), str(msg.extra or "")
+        elif kind in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+            return None
+        # PING/PONG are answered by each side itself (autoping)
+
+
+async def _splice(client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:
+    """Both directions at once; whichever side closes first, its close code and reason go to
+    the other side, then the closing side gets its handshake answered."""
+    up = asyncio.create_task(_relay(client, upstream), name="ws-client-to-upstream")
+    down = asyncio.create_task(_relay(upstream, client), name="ws-upstream-to-client")
+    try:
+        done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+        first, closer, other = (down, upstream, client) if down in done else (up, client, upstream)
+        try:
+            result = first.result()
+        except (ConnectionError, aiohttp.ClientError, RuntimeError):
+            result = None  # the other side went away while we wrote to it
+        if result is None:
+            # No close frame: the side dropped. The other hears "bad gateway" (1014) if it
+            # was the upstream, "going away" (1001) if it was the client.
+            code, reason = (1014, "upstream connection lost") if closer is upstream else (1001, "")
+        else:
+            code, reason = result
+            if code in _WS_ABNORMAL or code < 1000:
+                code = 1000
+        await other.close(code=code, message=reason.encode()[:123])
+        await closer.close(code=code, message=reason.encode()[:123])
+    finally:
+        for task in (up, down):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(up, down, return_exceptions=True)

@@ -1,0 +1,87 @@
+"""Gateway settings: `GATEWAY_*` environment variables on top of the common ones."""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from chore_common.settings import ServiceSettings
+from chore_gateway.domain.breaker import BreakerPolicy
+from chore_gateway.domain.ratelimit import RateLimit
+
+ROUTED: tuple[str, ...] = ("auth", "tasks", "messaging")
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", validate_default=True)
+
+    service_name: ClassVar[str] = "gateway"
+
+    port: int = Field(8080, ge=0, le=65535)
+
+    upstreams: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "auth": ["http://127.0.0.1:8081"],
+            "tasks": ["http://127.0.0.1:8082"],
+            "messaging": ["http://127.0.0.1:8083"],
+        },
+        description='JSON {"auth": [base URLs], "tasks": [...], "messaging": [...]}',
+    )
+
+    rate_limit_rps: float = Field(100.0, ge=0, description="per client IP, on average; 0: off")
+    rate_limit_burst: int = Field(200, ge=1, description="requests at once after a quiet spell")
+    rate_limit_max_clients: int = Field(100_000, ge=100, description="buckets kept in memory")
+    trust_forwarded_for: bool = Field(
+        False, description="behind a trusted proxy: key limits by X-Forwarded-For, keep its chain"
+    )
+
+    upstream_connect_timeout_s: float = Field(2.0, gt=0, le=60)
+    upstream_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="longest wait for the upstream's next bytes (504)"
+    )
+    upstream_connections: int = Field(
+        256, ge=1, le=10_000, description="pooled keep-alive connections, all upstreams"
+    )
+
+    breaker_failures: int = Field(5, ge=1, le=1000, description="failures in a row that open it")
+    breaker_open_s: float = Field(5.0, gt=0, le=600, description="refuse for this long, then probe")
+
+    health_path: str = Field("/readyz", pattern=r"^/")
+    health_interval_s: float = Field(1.0, gt=0, le=300)
+    health_timeout_s: float = Field(1.0, gt=0, le=60)
+
+    docs_cache_s: float = Field(10.0, ge=0, le=3600, description="keep fetched OpenAPI docs")
+
+    @field_validator("upstreams", mode="before")
+    @classmethod
+    def _parse_upstreams(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+    @field_validator("upstreams")
+    @classmethod
+    def _check_upstreams(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = set(value) - set(ROUTED)
+        if unknown:
+            raise ValueError(f"unknown service(s) {sorted(unknown)}; routed: {list(ROUTED)}")
+        for name, bases in value.items():
+            if not bases:
+                raise ValueError(f"{name}: no upstream address")
+            for base in bases:
+                if not base.startswith(("http://", "https://")):
+                    raise ValueError(f"{name}: {base!r} is not an http(s) base URL")
+        return value
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        if self.rate_limit_rps <= 0:
+            return None
+        return RateLimit(rate=self.rate_limit_rps, burst=float(self.rate_limit_burst))
+
+    @property
+    def breaker_policy(self) -> BreakerPolicy:
+        return BreakerPolicy(failure_threshold=self.breaker_failures, open_s=self.breaker_open_s)

@@ -1,0 +1,190 @@
+"""Routing: prefixes to pools, round robin, dead addresses skipped, headers, streaming."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+
+from .conftest import StartGateway, StartUpstream, wait_until
+
+
+async def test_each_prefix_goes_to_its_service(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    auth, tasks = await start_upstream("auth"), await start_upstream("tasks")
+    gw = await start_gateway({"auth": [auth], "tasks": [tasks]})
+
+    resp = await gw.get("/auth/echo?x=1&y=%20z")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["upstream"] == "auth"
+    assert body["path_qs"] == "/auth/echo?x=1&y=%20z"
+    assert resp.headers["X-Upstream"] == "auth"
+
+    body = await (await gw.get("/tasks/echo")).json()
+    assert body["upstream"] == "tasks"
+
+    resp = await gw.get("/messaging/echo")  # not configured: no such route
+    assert resp.status == 404
+    assert resp.headers["Content-Type"].startswith("application/problem+json")
+
+
+async def test_round_robin_over_the_pool_and_a_dead_address_is_skipped(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    a, b = await start_upstream("a"), await start_upstream("b")
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    gw = await start_gateway({"tasks": [a, b, dead]})
+
+    names = [(await (await gw.get("/tasks/echo")).json())["upstream"] for _ in range(6)]
+    assert sorted(names) == ["a", "a", "a", "b", "b", "b"]
+    assert names[0] != names[1]  # alternates, not a then a
+
+    # An address that dies after start: its connection error marks it down and the request
+    # (idempotent) is retried once on another address, so the client sees no error.
+    await b.stop()
+    for _ in range(6):
+        resp = await gw.get("/tasks/echo")
+        assert resp.status == 200
+        assert (await resp.json())["upstream"] == "a"
+
+
+async def test_a_post_is_retried_when_nothing_reached_the_dead_address(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    a, b = await start_upstream("a"), await start_upstream("b")
+    gw = await start_gateway({"tasks": [a, b]})
+    await b.stop()  # still marked up until a check or a request finds out
+    bodies = []
+    for i in range(4):
+        resp = await gw.post("/tasks/echo", json={"n": i})
+        assert resp.status == 200
+        bodies.append((await resp.json())["body"])
+    assert bodies == [f'{{"n": {i}}}' for i in range(4)]
+    assert len(a.seen) == 4  # each POST handled exactly once
+
+
+async def test_headers_cross_as_a_proxy_should(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    auth = await start_upstream("auth")
+    gw = await start_gateway({"auth": [auth]})
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    resp = await gw.get(
+        "/auth/echo",
+        headers={
+            "X-Request-ID": "client-chosen-id.1",
+            "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+            "tracestate": "vendor=1",
+            "Connection": "keep-alive, X-Secret-Hop",
+            "X-Secret-Hop": "do not forward",
+            "Authorization": "Bearer abc",
+            "X-Forwarded-For": "6.6.6.6",
+        },
+    )
+    assert resp.status == 200
+    assert resp.headers["X-Request-ID"] == "client-chosen-id.1"
+    seen = (await resp.json())["headers"]
+    assert seen["X-Request-ID"] == "client-chosen-id.1"
+    # The trace continues: same trace id, the gateway's span as parent.
+    match = re.fullmatch(r"00-([0-9a-f]{32})-([0-9a-f]{16})-01", seen["traceparent"])
+    assert match is not None
+    assert match.group(1) == trace_id
+    assert match.group(2) != "00f067aa0ba902b7"
+    assert seen["tracestate"] == "vendor=1"
+    assert seen["Authorization"] == "Bearer abc"
+    assert "X-Secret-Hop" not in seen
+    # Not trusted by default: the client cannot choose the address the services see.
+    assert seen["X-Forwarded-For"] == "127.0.0.1"
+    assert seen["X-Forwarded-Proto"] == "http"
+    assert seen["X-Forwarded-Host"].startswith("127.0.0.1:")
+    assert seen["Host"] == auth.url.removeprefix("http://")
+
+
+async def test_an_insane_request_id_is_replaced_and_one_is_made_when_missing(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    auth = await start_upstream("auth")
+    gw = await start_gateway({"auth": [auth]})
+    resp = await gw.get("/auth/echo", headers={"X-Request-ID": "bad id\twith spaces"})
+    rid = resp.headers["X-Request-ID"]
+    assert rid != "bad id\twith spaces"
+    assert (await resp.json())["headers"]["X-Request-ID"] == rid
+
+    resp = await gw.get("/auth/echo")
+    rid = resp.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", rid)
+    seen = (await resp.json())["headers"]
+    assert seen["X-Request-ID"] == rid
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]", seen["traceparent"])
+
+
+async def test_bodies_stream_both_ways(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    up = await start_upstream("tasks")
+    gw = await start_gateway({"tasks": [up]}, max_body_bytes=4 * 1024 * 1024)
+
+    resp = await gw.get("/tasks/big?chunks=128")  # 2 MiB, chunked
+    assert resp.status == 200
+    data = await resp.read()
+    assert len(data) == 128 * 16384
+    assert data[16384 * 5] == 5
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(40):
+            yield b"x" * 65536
+
+    resp = await gw.post("/tasks/upload", data=chunks())  # chunked upload, 2.5 MiB
+    assert resp.status == 200
+    assert (await resp.json())["received"] == 40 * 65536
+
+
+async def test_upstream_status_and_body_pass_through(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    up = await start_upstream("tasks")
+    up.failing = True
+    gw = await start_gateway({"tasks": [up]}, breaker_failures=100)
+    resp = await gw.get("/tasks/echo")
+    assert resp.status == 500
+    assert await resp.json() == {"error": "boom"}
+
+
+def _closed_port() -> int:
+    from chore_common.testing.nats import free_port
+
+    return free_port()
+
+
+async def test_health_checks_mark_addresses_down_and_up(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    a, b = await start_upstream("a"), await start_upstream("b")
+    gw = await start_gateway({"tasks": [a, b]})
+    b.ready = False  # answers, but says it is not ready (draining, DB down...)
+    await wait_until(lambda: _health(gw, 1) == "down")
+    names = {(await (await gw.get("/tasks/echo")).json())["upstream"] for _ in range(4)}
+    assert names == {"a"}
+    b.ready = True
+    await wait_until(lambda: _health(gw, 1) == "up")
+    names = {(await (await gw.get("/tasks/echo")).json())["upstream"] for _ in range(4)}
+    assert names == {"a", "b"}
+
+
+def _health(gw, index: int) -> str:  # type: ignore[no-untyped-def]
+    from chore_gateway.keys import PROXY
+
+    return str(gw.server.app[PROXY].pools["tasks"].addresses[index].health)
+
+
+async def test_gateway_metrics_are_its_own(
+    start_upstream: StartUpstream, start_gateway: StartGateway, http: aiohttp.ClientSession
+) -> None:
+    up = await start_upstream("tasks")
+    gw = await start_gateway({"tasks": [up]})
+    await gw.get("/tasks/echo")
+    text = await (await gw.get("/metrics")).text()
+    assert 'gateway_upstream_up{address="' in text
+    assert 'route="/tasks/{tail}"' in text
