@@ -38,11 +38,21 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
+async def access_lines(stream: io.StringIO, count: int = 1) -> list[dict[str, Any]]:
+    """Access lines are written in batches, at most ACCESS_FLUSH_S after their request."""
+    deadline = asyncio.get_running_loop().time() + 1.0
+    while True:
+        access = [line for line in lines(stream) if line["event"] == "http.request"]
+        if len(access) >= count or asyncio.get_running_loop().time() > deadline:
+            return access
+        await asyncio.sleep(0.01)
+
+
 async def test_every_line_is_json_and_each_request_gets_one_access_line(
     client: TestClient[web.Request, web.Application], stdout: io.StringIO
 ) -> None:
     await client.get("/items/abc", headers={"X-Request-ID": "req-1"})
-    access = [line for line in lines(stdout) if line["event"] == "http.request"]
+    access = await access_lines(stdout)
     assert len(access) == 1
     line = access[0]
     assert line["service"] == "demo"
@@ -104,7 +114,7 @@ async def test_a_w3c_traceparent_is_honoured_in_log_lines(
     )
     assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 200")
     writer.close()
-    access = [line for line in lines(stdout) if line["event"] == "http.request"]
+    access = await access_lines(stdout)
     assert access[-1]["trace_id"] == trace_id
     assert access[-1]["span_id"] != "00f067aa0ba902b7"
 

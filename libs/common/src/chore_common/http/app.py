@@ -22,7 +22,7 @@ from chore_common.http.middlewares import (
 )
 from chore_common.http.openapi import OPENAPI, OpenApiDocument, openapi_handler
 from chore_common.keys import READINESS, SETTINGS
-from chore_common.logging import configure_logging
+from chore_common.logging import configure_logging, flush_logs
 from chore_common.logging import is_configured as is_logging_configured
 from chore_common.observability import metrics
 from chore_common.observability.tracing import configure_tracing, shutdown_tracing
@@ -48,6 +48,7 @@ async def _telemetry(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await lag
     shutdown_tracing()
+    flush_logs()
 
 
 async def _mark_shutting_down(app: web.Application) -> None:
