@@ -9,71 +9,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-import jwt
 import nats
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chore_common.auth.jwks import public_jwk
 from chore_common.contracts.envelope import Envelope
 from chore_common.db import create_engine, session_factory
 from chore_common.db.migrations import upgrade_head
-from chore_common.testing.nats import NatsServer, free_port
+from chore_common.testing.issuer import Issuer, User, serve_jwks
+from chore_common.testing.nats import NatsServer
 from chore_tasks.adapters.uow import TasksUnitOfWork
 from chore_tasks.app import MIGRATIONS, create_app
 from chore_tasks.settings import TasksSettings
 
 Client = TestClient[web.Request, web.Application]
-ISSUER, AUDIENCE = "chore-auth", "chore-platform"
-
-
-@dataclass
-class User:
-    id: UUID
-    role: str
-    token: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.headers = {"Authorization": f"Bearer {self.token}"}
-
-
-class Issuer:
-    """Signs access tokens the way auth does (EdDSA, kid, iss, aud, sid, role)."""
-
-    def __init__(self, url: str) -> None:
-        self.key = Ed25519PrivateKey.generate()
-        self.kid = f"test-{uuid4().hex[:8]}"
-        self.jwks_url = url
-
-    def jwks(self) -> dict[str, Any]:
-        return {"keys": [public_jwk(self.key.public_key(), self.kid)]}
-
-    def user(self, role: str) -> User:
-        user_id = uuid4()
-        now = int(time.time())
-        claims = {
-            "sub": str(user_id),
-            "sid": str(uuid4()),
-            "role": role,
-            "iat": now,
-            "exp": now + 900,
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "jti": str(uuid4()),
-        }
-        token = jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.kid})
-        return User(user_id, role, token)
+__all__ = ["Issuer", "User"]  # the tests import them from here
 
 
 @pytest.fixture
@@ -92,19 +49,8 @@ def uow(engine: AsyncEngine) -> Callable[[], TasksUnitOfWork]:
 
 @pytest.fixture
 async def issuer() -> AsyncIterator[Issuer]:
-    port = free_port()
-    made = Issuer(f"http://127.0.0.1:{port}/auth/.well-known/jwks.json")
-
-    async def jwks(request: web.Request) -> web.Response:
-        return web.json_response(made.jwks())
-
-    app = web.Application()
-    app.router.add_get("/auth/.well-known/jwks.json", jwks)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield made
-    await runner.cleanup()
+    async with serve_jwks() as made:
+        yield made
 
 
 @pytest.fixture
