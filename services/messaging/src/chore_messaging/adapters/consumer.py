@@ -1,0 +1,62 @@
+"""The durable consumer of the tasks events messaging cares about.
+
+One durable (`messaging`) shared by every replica, so each event is applied once; the inbox
+row commits in the handler's transaction. Types not listed here (task created, review) are
+acknowledged and ignored: offers carry the owner, so nothing is needed from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from chore_common.bus.consumer import Consumer, ConsumerSpec, Handler
+from chore_common.contracts.envelope import Envelope
+from chore_common.contracts.registry import Contract
+from chore_common.contracts.tasks import (
+    OfferCreatedV1,
+    TaskAssignedV1,
+    TaskCancelledV1,
+    TaskCompletedV1,
+    TaskExpiredV1,
+    TaskReminderDueV1,
+    TaskStartedV1,
+)
+from chore_common.db.uow import UnitOfWork
+from chore_messaging.usecases import events
+from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
+
+SPEC = ConsumerSpec(
+    stream="TASKS",
+    durable="messaging",
+    subjects=("tasks.offer.created", "tasks.task.>"),
+)
+
+C = TypeVar("C", bound=Contract)
+UseCase = Callable[[MessagingUnitOfWork, Any, Any, datetime, Fanout], Awaitable[None]]
+
+
+def _handler(use_case: UseCase, fanout: Fanout) -> Handler:
+    async def handle(envelope: Envelope, payload: Any, uow: UnitOfWork) -> None:
+        await use_case(uow, envelope.id, payload, datetime.now(UTC), fanout)  # type: ignore[arg-type]
+
+    return handle
+
+
+def tasks_consumer(
+    js: Any, uow_factory: Callable[[], UnitOfWork], fanout: Fanout, spec: ConsumerSpec = SPEC
+) -> Consumer:
+    consumer = Consumer(js, spec, uow_factory)
+    routes: list[tuple[type[Contract], UseCase]] = [
+        (OfferCreatedV1, events.offer_created),
+        (TaskAssignedV1, events.task_assigned),
+        (TaskStartedV1, events.task_started),
+        (TaskCompletedV1, events.task_completed),
+        (TaskCancelledV1, events.task_cancelled),
+        (TaskExpiredV1, events.task_expired),
+        (TaskReminderDueV1, events.reminder_due),
+    ]
+    for contract, use_case in routes:
+        consumer.on(contract, _handler(use_case, fanout))
+    return consumer

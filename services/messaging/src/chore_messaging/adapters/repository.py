@@ -1,0 +1,248 @@
+"""SQL repositories of conversations, messages and notifications (PostgreSQL and SQLite).
+
+Inserts that may repeat use the dialect's `ON CONFLICT DO NOTHING`: a repeat is an answer
+("already there"), not an error that would abort the transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Table, and_, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chore_messaging.adapters.tables import CONVERSATIONS, MESSAGES, NOTIFICATIONS
+from chore_messaging.domain.model import Conversation, Message, Notification, NotificationKind
+from chore_messaging.usecases.ports import Page, PageKey
+
+C, M, N = CONVERSATIONS, MESSAGES, NOTIFICATIONS
+
+
+def _insert_ignoring(session: AsyncSession, table: Table, keys: list[str]) -> Any:
+    """`INSERT ... ON CONFLICT (keys) DO NOTHING` for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing(index_elements=keys)
+
+
+def _conversation(row: RowMapping) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        task_id=row["task_id"],
+        owner_id=row["owner_id"],
+        tasker_id=row["tasker_id"],
+        task_title=row["task_title"],
+        is_open=bool(row["is_open"]),
+        last_seq=int(row["last_seq"]),
+        created_at=row["created_at"],
+        owner_read_seq=int(row["owner_read_seq"]),
+        tasker_read_seq=int(row["tasker_read_seq"]),
+    )
+
+
+def _message(row: RowMapping) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=int(row["seq"]),
+        sender_id=row["sender_id"],
+        body=row["body"],
+        client_msg_id=row["client_msg_id"],
+        sent_at=row["sent_at"],
+    )
+
+
+def _notification(row: RowMapping) -> Notification:
+    return Notification(
+        id=row["id"],
+        user_id=row["user_id"],
+        kind=NotificationKind(row["kind"]),
+        task_id=row["task_id"],
+        title=row["title"],
+        created_at=row["created_at"],
+        data=dict(row["data"] or {}),
+        read_at=row["read_at"],
+    )
+
+
+class ConversationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, conversation_id: UUID) -> Conversation | None:
+        row = (await self.session.execute(select(C).where(C.c.id == conversation_id))).first()
+        return None if row is None else _conversation(row._mapping)
+
+    async def add_if_absent(self, conversation: Conversation) -> bool:
+        stmt = _insert_ignoring(self.session, C, ["id"]).values(
+            id=conversation.id,
+            task_id=conversation.task_id,
+            owner_id=conversation.owner_id,
+            tasker_id=conversation.tasker_id,
+            task_title=conversation.task_title,
+            is_open=conversation.is_open,
+            last_seq=conversation.last_seq,
+            owner_read_seq=0,
+            tasker_read_seq=0,
+            created_at=conversation.created_at,
+        )
+        result = await self.session.execute(stmt.returning(C.c.id))
+        return result.first() is not None
+
+    async def take_seq(self, conversation_id: UUID, user_id: UUID) -> Conversation | None:
+        stmt = (
+            update(C)
+            .where(
+                C.c.id == conversation_id, or_(C.c.owner_id == user_id, C.c.tasker_id == user_id)
+            )
+            .values(last_seq=C.c.last_seq + 1)
+            .returning(*C.c)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else _conversation(row._mapping)
+
+    async def close_task(self, task_id: UUID) -> list[Conversation]:
+        await self.session.execute(
+            update(C)
+            .where(C.c.task_id == task_id, C.c.is_open.is_(True))
+            .values(is_open=False, closed_at=_now())
+        )
+        return await self.of_task(task_id)
+
+    async def of_task(self, task_id: UUID) -> list[Conversation]:
+        rows = await self.session.execute(
+            select(C).where(C.c.task_id == task_id).order_by(C.c.created_at, C.c.id)
+        )
+        return [_conversation(r._mapping) for r in rows]
+
+    async def list_for(
+        self, user_id: UUID, *, limit: int, after: PageKey | None
+    ) -> Page[Conversation]:
+        query = select(C).where(or_(C.c.owner_id == user_id, C.c.tasker_id == user_id))
+        if after is not None:
+            query = query.where(tuple_(C.c.created_at, C.c.id) < (after.created_at, after.id))
+        query = query.order_by(C.c.created_at.desc(), C.c.id.desc()).limit(limit + 1)
+        items = [_conversation(r._mapping) for r in await self.session.execute(query)]
+        more = len(items) > limit
+        items = items[:limit]
+        key = PageKey(items[-1].created_at, items[-1].id) if more and items else None
+        return Page(items, key)
+
+    async def mark_read(self, conversation: Conversation, user_id: UUID, seq: int) -> None:
+        column = C.c.owner_read_seq if user_id == conversation.owner_id else C.c.tasker_read_seq
+        await self.session.execute(
+            update(C).where(C.c.id == conversation.id, column < seq).values({column: seq})
+        )
+
+
+class MessageRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, message: Message) -> bool:
+        stmt = _insert_ignoring(
+            self.session, M, ["conversation_id", "sender_id", "client_msg_id"]
+        ).values(
+            id=message.id,
+            conversation_id=message.conversation_id,
+            seq=message.seq,
+            sender_id=message.sender_id,
+            body=message.body,
+            client_msg_id=message.client_msg_id,
+            sent_at=message.sent_at,
+        )
+        result = await self.session.execute(stmt.returning(M.c.id))
+        return result.first() is not None
+
+    async def by_client_id(
+        self, conversation_id: UUID, sender_id: UUID, client_msg_id: str
+    ) -> Message | None:
+        row = (
+            await self.session.execute(
+                select(M).where(
+                    M.c.conversation_id == conversation_id,
+                    M.c.sender_id == sender_id,
+                    M.c.client_msg_id == client_msg_id,
+                )
+            )
+        ).first()
+        return None if row is None else _message(row._mapping)
+
+    async def after(self, conversation_id: UUID, after_seq: int, limit: int) -> list[Message]:
+        rows = await self.session.execute(
+            select(M)
+            .where(M.c.conversation_id == conversation_id, M.c.seq > after_seq)
+            .order_by(M.c.seq)
+            .limit(limit)
+        )
+        return [_message(r._mapping) for r in rows]
+
+    async def between(
+        self, conversation_id: UUID, after_seq: int, before_seq: int
+    ) -> list[Message]:
+        rows = await self.session.execute(
+            select(M)
+            .where(
+                M.c.conversation_id == conversation_id,
+                and_(M.c.seq > after_seq, M.c.seq < before_seq),
+            )
+            .order_by(M.c.seq)
+        )
+        return [_message(r._mapping) for r in rows]
+
+
+class NotificationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, notification: Notification) -> bool:
+        stmt = _insert_ignoring(self.session, N, ["id"]).values(
+            id=notification.id,
+            user_id=notification.user_id,
+            kind=notification.kind.value,
+            task_id=notification.task_id,
+            title=notification.title,
+            data=notification.data,
+            created_at=notification.created_at,
+            read_at=notification.read_at,
+        )
+        result = await self.session.execute(stmt.returning(N.c.id))
+        return result.first() is not None
+
+    async def list_for(
+        self, user_id: UUID, *, limit: int, after: PageKey | None, unread_only: bool
+    ) -> Page[Notification]:
+        query = select(N).where(N.c.user_id == user_id)
+        if unread_only:
+            query = query.where(N.c.read_at.is_(None))
+        if after is not None:
+            query = query.where(tuple_(N.c.created_at, N.c.id) < (after.created_at, after.id))
+        query = query.order_by(N.c.created_at.desc(), N.c.id.desc()).limit(limit + 1)
+        items = [_notification(r._mapping) for r in await self.session.execute(query)]
+        more = len(items) > limit
+        items = items[:limit]
+        key = PageKey(items[-1].created_at, items[-1].id) if more and items else None
+        return Page(items, key)
+
+    async def mark_read(
+        self, notification_id: UUID, user_id: UUID, now: datetime
+    ) -> Notification | None:
+        await self.session.execute(
+            update(N)
+            .where(N.c.id == notification_id, N.c.user_id == user_id, N.c.read_at.is_(None))
+            .values(read_at=now)
+        )
+        row = (
+            await self.session.execute(
+                select(N).where(N.c.id == notification_id, N.c.user_id == user_id)
+            )
+        ).first()
+        return None if row is None else _notification(row._mapping)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,111 @@
+"""The messaging database: conversations, messages, notifications, plus outbox and inbox.
+
+Datetimes go through `UtcDateTime`: stored in UTC, read back timezone-aware on SQLite
+(which keeps no zone) as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from chore_common.db import add_inbox_table, add_outbox_table, new_metadata
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+TS = UtcDateTime
+
+metadata = new_metadata()
+OUTBOX = add_outbox_table(metadata)
+INBOX = add_inbox_table(metadata)
+
+CONVERSATIONS = Table(
+    "conversations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("task_id", Uuid, nullable=False),
+    Column("owner_id", Uuid, nullable=False),
+    Column("tasker_id", Uuid, nullable=False),
+    Column("task_title", String(200), nullable=False),
+    Column("is_open", Boolean, nullable=False),
+    # The last seq handed out; the storing transaction increments it (row lock on PG).
+    Column("last_seq", BigInteger, nullable=False),
+    Column("owner_read_seq", BigInteger, nullable=False),
+    Column("tasker_read_seq", BigInteger, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("closed_at", TS, nullable=True),
+    UniqueConstraint("task_id", "tasker_id", name="uq_conversations_task_tasker"),
+    Index("ix_conversations_owner", "owner_id", "created_at", "id"),
+    Index("ix_conversations_tasker", "tasker_id", "created_at", "id"),
+)
+
+MESSAGES = Table(
+    "messages",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column(
+        "conversation_id",
+        Uuid,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("seq", BigInteger, nullable=False),
+    Column("sender_id", Uuid, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("client_msg_id", String(64), nullable=False),
+    Column("sent_at", TS, nullable=False),
+    # (conversation_id, seq) is also the index every replay and history read walks.
+    UniqueConstraint("conversation_id", "seq", name="uq_messages_seq"),
+    UniqueConstraint(
+        "conversation_id", "sender_id", "client_msg_id", name="uq_messages_client_msg_id"
+    ),
+)
+
+NOTIFICATIONS = Table(
+    "notifications",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("task_id", Uuid, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("read_at", TS, nullable=True),
+    Index("ix_notifications_user", "user_id", "created_at", "id"),
+)

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket entry points of /messaging: parse, call one use case, render."""

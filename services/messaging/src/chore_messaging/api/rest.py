@@ -1,0 +1,139 @@
+"""The REST mirror: conversations, history, sending, notifications.
+
+A conversation the caller does not take part in is a 404, exactly like one that does not
+exist: existence is not leaked (docs/messaging.md).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chore_common.auth.principal import principal
+from chore_common.http.openapi import ApiRoutes
+from chore_common.http.validation import json_response, parse_body, parse_query
+from chore_messaging.adapters.hub import HUB
+from chore_messaging.api.requests import next_cursor, page_key, path_id, utcnow
+from chore_messaging.api.schemas import (
+    ConversationOut,
+    ConversationPage,
+    HistoryQuery,
+    MessageIn,
+    MessageOut,
+    MessagePage,
+    NotificationOut,
+    NotificationPage,
+    NotificationQuery,
+    PageQuery,
+)
+from chore_messaging.domain.errors import ConversationNotFound, NotificationNotFound
+from chore_messaging.keys import UOW
+from chore_messaging.usecases import messages, notifications
+
+routes = ApiRoutes()
+CONVERSATIONS = ("conversations",)
+NOTIFICATIONS = ("notifications",)
+
+
+@routes.get(
+    "/messaging/conversations",
+    query=PageQuery,
+    response=ConversationPage,
+    tags=CONVERSATIONS,
+    summary="The caller's conversations, newest first",
+)
+async def list_conversations(request: web.Request) -> web.Response:
+    query = parse_query(request, PageQuery)
+    who = principal(request).user_id
+    page = await messages.list_conversations(
+        request.app[UOW](), who, limit=query.limit, after=page_key(query.cursor)
+    )
+    out = ConversationPage(
+        items=[ConversationOut.of(c, who) for c in page.items],
+        next_cursor=next_cursor(page.next_key),
+    )
+    return json_response(out)
+
+
+@routes.get(
+    "/messaging/conversations/{conversation_id}/messages",
+    query=HistoryQuery,
+    response=MessagePage,
+    tags=CONVERSATIONS,
+    summary="Messages after `after_seq`, oldest first (participants only)",
+    errors=(404,),
+)
+async def list_messages(request: web.Request) -> web.Response:
+    query = parse_query(request, HistoryQuery)
+    found = await messages.history(
+        request.app[UOW](),
+        path_id(request, "conversation_id", ConversationNotFound),
+        principal(request).user_id,
+        after_seq=query.after_seq,
+        limit=query.limit,
+    )
+    more = len(found) == query.limit
+    out = MessagePage(
+        items=[MessageOut.of(m) for m in found],
+        next_after_seq=found[-1].seq if more and found else None,
+    )
+    return json_response(out)
+
+
+@routes.post(
+    "/messaging/conversations/{conversation_id}/messages",
+    body=MessageIn,
+    response=MessageOut,
+    status=201,
+    tags=CONVERSATIONS,
+    summary="Send a message; a repeated client_msg_id stores nothing and answers the first (200)",
+    errors=(404, 409, 422),
+)
+async def send_message(request: web.Request) -> web.Response:
+    body = await parse_body(request, MessageIn)
+    cmd = messages.SendMessage(
+        conversation_id=path_id(request, "conversation_id", ConversationNotFound),
+        sender_id=principal(request).user_id,
+        body=body.body,
+        client_msg_id=body.client_msg_id,
+    )
+    sent = await messages.send_message(request.app[UOW](), cmd, utcnow(), request.app[HUB])
+    return json_response(MessageOut.of(sent.message), status=200 if sent.duplicate else 201)
+
+
+@routes.get(
+    "/messaging/notifications",
+    query=NotificationQuery,
+    response=NotificationPage,
+    tags=NOTIFICATIONS,
+    summary="The caller's notifications, newest first",
+)
+async def list_notifications(request: web.Request) -> web.Response:
+    query = parse_query(request, NotificationQuery)
+    page = await notifications.list_notifications(
+        request.app[UOW](),
+        principal(request).user_id,
+        limit=query.limit,
+        after=page_key(query.cursor),
+        unread_only=query.unread,
+    )
+    out = NotificationPage(
+        items=[NotificationOut.of(n) for n in page.items], next_cursor=next_cursor(page.next_key)
+    )
+    return json_response(out)
+
+
+@routes.post(
+    "/messaging/notifications/{notification_id}/read",
+    response=NotificationOut,
+    tags=NOTIFICATIONS,
+    summary="Mark one of the caller's notifications read (idempotent)",
+    errors=(404,),
+)
+async def read_notification(request: web.Request) -> web.Response:
+    note = await notifications.mark_notification_read(
+        request.app[UOW](),
+        path_id(request, "notification_id", NotificationNotFound),
+        principal(request).user_id,
+        utcnow(),
+    )
+    return json_response(NotificationOut.of(note))

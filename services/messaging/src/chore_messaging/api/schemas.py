@@ -1,0 +1,124 @@
+"""Request and response bodies of the /messaging REST mirror."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from chore_common.http.validation import StrictModel
+from chore_messaging.domain.model import (
+    CLIENT_MSG_ID_MAX,
+    HISTORY_LIMIT_MAX,
+    Conversation,
+    Message,
+    Notification,
+)
+
+CURSOR_MAX = 1024
+
+
+class ConversationOut(BaseModel):
+    id: UUID
+    task_id: UUID
+    task_title: str
+    owner_id: UUID
+    tasker_id: UUID
+    open: bool = Field(description="false once the task is over: read-only")
+    last_seq: int
+    read_seq: int = Field(description="the last seq the caller marked read")
+
+    @classmethod
+    def of(cls, c: Conversation, viewer: UUID) -> ConversationOut:
+        return cls(
+            id=c.id,
+            task_id=c.task_id,
+            task_title=c.task_title,
+            owner_id=c.owner_id,
+            tasker_id=c.tasker_id,
+            open=c.is_open,
+            last_seq=c.last_seq,
+            read_seq=c.read_seq_of(viewer),
+        )
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationOut]
+    next_cursor: str | None = None
+
+
+class PageQuery(StrictModel):
+    limit: int = Field(20, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=CURSOR_MAX)
+
+
+class NotificationQuery(PageQuery):
+    unread: bool = Field(False, description="only notifications not yet marked read")
+
+
+class HistoryQuery(StrictModel):
+    after_seq: int = Field(0, ge=0)
+    limit: int = Field(100, ge=1, le=HISTORY_LIMIT_MAX)
+
+
+class MessageOut(BaseModel):
+    id: UUID
+    conversation_id: UUID
+    seq: int
+    sender_id: UUID
+    body: str
+    client_msg_id: str
+    sent_at: datetime
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(
+            id=m.id,
+            conversation_id=m.conversation_id,
+            seq=m.seq,
+            sender_id=m.sender_id,
+            body=m.body,
+            client_msg_id=m.client_msg_id,
+            sent_at=m.sent_at,
+        )
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    next_after_seq: int | None = Field(
+        None, description="pass as after_seq for the next page; null at the end"
+    )
+
+
+class MessageIn(StrictModel):
+    body: str = Field(description="1..4000 characters")
+    client_msg_id: str = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
+
+
+class NotificationOut(BaseModel):
+    id: UUID
+    kind: str
+    task_id: UUID
+    title: str
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
+
+    @classmethod
+    def of(cls, n: Notification) -> NotificationOut:
+        return cls(
+            id=n.id,
+            kind=n.kind.value,
+            task_id=n.task_id,
+            title=n.title,
+            data=n.data,
+            created_at=n.created_at,
+            read_at=n.read_at,
+        )
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationOut]
+    next_cursor: str | None = None

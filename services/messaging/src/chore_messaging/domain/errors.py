@@ -1,0 +1,27 @@
+"""Messaging's domain errors; each subclasses a `chore_common.errors` base (the HTTP status)."""
+
+from __future__ import annotations
+
+from chore_common.errors import Conflict, InvalidInput, NotFound
+
+
+class ConversationNotFound(NotFound):
+    """Also what a non-participant gets: a conversation's existence is not leaked."""
+
+    code = "conversation_not_found"
+    title = "Conversation not found"
+
+
+class ConversationClosed(Conflict):
+    code = "conversation_closed"
+    title = "Conversation closed"
+
+
+class NotificationNotFound(NotFound):
+    code = "notification_not_found"
+    title = "Notification not found"
+
+
+class InvalidMessage(InvalidInput):
+    code = "invalid_message"
+    title = "Invalid message"

@@ -1,0 +1,83 @@
+"""Per-socket flow rules, pure: a token bucket for what a client sends, and the in-order
+release of what a conversation delivers.
+
+Time comes in as a number (monotonic seconds), so the rules are tested without a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Verdict(Enum):
+    ALLOW = "allow"
+    REJECT = "reject"  # answer with an error frame, keep the socket
+    CLOSE = "close"  # flooding on after rejections: close the socket (1008)
+
+
+@dataclass(slots=True)
+class FloodGuard:
+    """A token bucket (`rate` frames/s, bursts up to `burst`) plus a strike count.
+
+    A frame over the rate is rejected and adds a strike; strikes drain at `rate` per
+    second too, so a client that slows down after a burst keeps its socket, and one that
+    keeps flooding reaches `max_strikes` and is closed.
+    """
+
+    rate: float
+    burst: float
+    max_strikes: float
+    tokens: float = -1.0
+    strikes: float = 0.0
+    at: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.tokens < 0:
+            self.tokens = self.burst
+
+    def check(self, now: float) -> Verdict:
+        elapsed = max(0.0, now - self.at)
+        self.at = now
+        self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+        self.strikes = max(0.0, self.strikes - elapsed * self.rate)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return Verdict.ALLOW
+        self.strikes += 1.0
+        return Verdict.CLOSE if self.strikes >= self.max_strikes else Verdict.REJECT
+
+
+@dataclass(slots=True)
+class InOrder(Generic[T]):
+    """Releases items by `seq` with no gap and no repeat, whatever order they arrive in.
+
+    `delivered` is the last seq released. An item at or below it is a repeat and dropped;
+    one above `delivered + 1` waits in `held` until the gap before it fills (or the caller
+    fetches the missing ones and `accept`s them).
+    """
+
+    delivered: int = 0
+    held: dict[int, T] = field(default_factory=dict)
+
+    def accept(self, seq: int, item: T) -> list[tuple[int, T]]:
+        if seq <= self.delivered or seq in self.held:
+            return []
+        self.held[seq] = item
+        out: list[tuple[int, T]] = []
+        nxt = self.delivered + 1
+        while nxt in self.held:
+            out.append((nxt, self.held.pop(nxt)))
+            nxt += 1
+        self.delivered = nxt - 1
+        return out
+
+    @property
+    def gap(self) -> tuple[int, int] | None:
+        """The seqs missing before the first held item, `(after, before)`, if any."""
+        if not self.held:
+            return None
+        return self.delivered, min(self.held)

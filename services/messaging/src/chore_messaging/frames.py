@@ -1,0 +1,168 @@
+"""The WebSocket protocol: every frame a client may send and every frame the server sends.
+
+Client frames are validated by pydantic (a discriminated union on `type`, unknown fields
+refused). Server frames are encoded once per message and the same text goes to every
+socket that should see it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from chore_messaging.domain.model import CLIENT_MSG_ID_MAX, Message, Notification
+
+
+class _ClientFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Subscribe(_ClientFrame):
+    """Deliver this conversation's messages; with `since_seq`, first every message after it."""
+
+    type: Literal["subscribe"]
+    conversation_id: UUID
+    since_seq: int | None = Field(None, ge=0)
+
+
+class Unsubscribe(_ClientFrame):
+    type: Literal["unsubscribe"]
+    conversation_id: UUID
+
+
+class Send(_ClientFrame):
+    type: Literal["send"]
+    conversation_id: UUID
+    body: str  # length checked by the domain, for its own error code
+    client_msg_id: str = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
+
+
+class Read(_ClientFrame):
+    type: Literal["read"]
+    conversation_id: UUID
+    seq: int = Field(ge=0)
+
+
+class Ping(_ClientFrame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[Subscribe | Unsubscribe | Send | Read | Ping, Field(discriminator="type")]
+CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+CLIENT_TYPES = frozenset({"subscribe", "unsubscribe", "send", "read", "ping"})
+
+
+class FrameError(Exception):
+    """A client frame that cannot be used; answered with an `error` frame."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def parse_client_frame(text: str) -> ClientFrame:
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise FrameError("invalid_json", "a frame is one JSON object") from None
+    if not isinstance(raw, dict):
+        raise FrameError("invalid_json", "a frame is one JSON object")
+    kind = raw.get("type")
+    if kind not in CLIENT_TYPES:
+        raise FrameError("unknown_type", f"unknown frame type {str(kind)[:40]!r}")
+    try:
+        return CLIENT_FRAME.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or "frame"
+        raise FrameError("invalid_frame", f"{where}: {first['msg']}") from None
+
+
+# -- server -> client -----------------------------------------------------------------------
+
+
+class MessageFrame(BaseModel):
+    type: Literal["message"] = "message"
+    conversation_id: UUID
+    seq: int
+    id: UUID
+    sender_id: UUID
+    body: str
+    sent_at: datetime
+
+
+class AckFrame(BaseModel):
+    type: Literal["ack"] = "ack"
+    client_msg_id: str
+    seq: int
+    conversation_id: UUID
+    id: UUID
+    duplicate: bool = False
+
+
+class SubscribedFrame(BaseModel):
+    """After a subscribe's replay: everything up to `last_seq` has been sent, live from here."""
+
+    type: Literal["subscribed"] = "subscribed"
+    conversation_id: UUID
+    last_seq: int
+
+
+class NotificationFrame(BaseModel):
+    type: Literal["notification"] = "notification"
+    id: UUID
+    kind: str
+    task_id: UUID
+    title: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class ErrorFrame(BaseModel):
+    type: Literal["error"] = "error"
+    code: str
+    detail: str
+    conversation_id: UUID | None = None
+    client_msg_id: str | None = None
+
+
+PONG = '{"type":"pong"}'
+
+
+def message_frame(message: Message) -> str:
+    return MessageFrame(
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        id=message.id,
+        sender_id=message.sender_id,
+        body=message.body,
+        sent_at=message.sent_at,
+    ).model_dump_json()
+
+
+def notification_frame(note: Notification) -> str:
+    return NotificationFrame(
+        id=note.id,
+        kind=note.kind.value,
+        task_id=note.task_id,
+        title=note.title,
+        data=note.data,
+        created_at=note.created_at,
+    ).model_dump_json()
+
+
+def error_frame(
+    code: str,
+    detail: str,
+    *,
+    conversation_id: UUID | None = None,
+    client_msg_id: str | None = None,
+) -> str:
+    return ErrorFrame(
+        code=code, detail=detail, conversation_id=conversation_id, client_msg_id=client_msg_id
+    ).model_dump_json(exclude_none=True)

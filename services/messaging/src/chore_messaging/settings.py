@@ -1,0 +1,43 @@
+"""Messaging's settings: `MESSAGING_*` environment variables on top of the common ones."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from chore_common.settings import ServiceSettings
+
+
+class MessagingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MESSAGING_", extra="ignore", validate_default=True
+    )
+
+    service_name: ClassVar[str] = "messaging"
+
+    port: int = Field(8083, ge=0, le=65535)
+
+    migrate_on_start: bool | None = Field(
+        None, description="apply migrations at start; unset means only on SQLite (local dev)"
+    )
+    consumer_enabled: bool = Field(True, description="apply tasks events in this process")
+
+    ws_heartbeat_s: float = Field(20.0, gt=0, description="WebSocket ping interval")
+    ws_idle_timeout_s: float = Field(
+        300.0, gt=0, description="close a socket that sent no frame for this long"
+    )
+    ws_send_queue: int = Field(
+        1024, ge=8, le=100_000, description="frames queued per socket before it is closed 1013"
+    )
+    ws_rate_per_s: float = Field(20.0, gt=0, description="frames a client may send per second")
+    ws_burst: float = Field(40.0, ge=1, description="frames a client may send at once")
+    ws_flood_strikes: float = Field(
+        50.0, ge=1, description="frames refused over the rate before the socket is closed 1008"
+    )
+    ws_close_timeout_s: float = Field(2.0, gt=0, description="wait for the client's close reply")
+    replay_page: int = Field(500, ge=1, le=500, description="messages read per replay query")
+    fanout_gap_s: float = Field(
+        0.25, gt=0, description="wait for a missing seq on NATS before reading the database"
+    )

@@ -1,0 +1,195 @@
+"""What messaging does with the tasks service's events: open and close conversations, and
+notify the people each event concerns.
+
+Each handler runs inside the consumer's transaction (the inbox row commits with it) and
+pushes its notifications to sockets only after that commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from chore_common.contracts.tasks import (
+    OfferCreatedV1,
+    TaskAssignedV1,
+    TaskCancelledV1,
+    TaskCompletedV1,
+    TaskExpiredV1,
+    TaskReminderDueV1,
+    TaskStartedV1,
+)
+from chore_messaging.domain import model
+from chore_messaging.domain.model import Notification, NotificationKind
+from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
+
+
+async def _notify(
+    uow: MessagingUnitOfWork,
+    fanout: Fanout,
+    event_id: UUID,
+    kind: NotificationKind,
+    *,
+    task_id: UUID,
+    title: str,
+    users: list[UUID],
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> None:
+    made: list[Notification] = []
+    for user_id in dict.fromkeys(users):  # each recipient once, in order
+        note = Notification(
+            id=model.notification_id(event_id, user_id),
+            user_id=user_id,
+            kind=kind,
+            task_id=task_id,
+            title=title[: model.TITLE_MAX],
+            created_at=now,
+            data=data or {},
+        )
+        if await uow.notifications.add(note):
+            made.append(note)
+    if made:
+
+        async def push() -> None:
+            await fanout.notify(made)
+
+        uow.after_commit(push)
+
+
+async def offer_created(
+    uow: MessagingUnitOfWork, event_id: UUID, event: OfferCreatedV1, now: datetime, fanout: Fanout
+) -> None:
+    conversation = model.open_conversation(
+        task_id=event.task_id,
+        owner_id=event.owner_id,
+        tasker_id=event.tasker_id,
+        title=event.title,
+        now=now,
+    )
+    await uow.conversations.add_if_absent(conversation)
+    await _notify(
+        uow,
+        fanout,
+        event_id,
+        NotificationKind.OFFER_CREATED,
+        task_id=event.task_id,
+        title=event.title,
+        users=[event.owner_id],
+        now=now,
+        data={
+            "offer_id": str(event.offer_id),
+            "tasker_id": str(event.tasker_id),
+            "price_cents": event.price_cents,
+            "conversation_id": str(conversation.id),
+        },
+    )
+
+
+async def task_assigned(
+    uow: MessagingUnitOfWork, event_id: UUID, event: TaskAssignedV1, now: datetime, fanout: Fanout
+) -> None:
+    await _notify(
+        uow,
+        fanout,
+        event_id,
+        NotificationKind.TASK_ASSIGNED,
+        task_id=event.task_id,
+        title=event.title,
+        users=[event.assignee_id],
+        now=now,
+        data={
+            "offer_id": str(event.offer_id),
+            "conversation_id": str(model.conversation_id(event.task_id, event.assignee_id)),
+        },
+    )
+
+
+async def task_started(
+    uow: MessagingUnitOfWork, event_id: UUID, event: TaskStartedV1, now: datetime, fanout: Fanout
+) -> None:
+    await _notify(
+        uow,
+        fanout,
+        event_id,
+        NotificationKind.TASK_STARTED,
+        task_id=event.task_id,
+        title=event.title,
+        users=[event.owner_id],
+        now=now,
+        data={"assignee_id": str(event.assignee_id)},
+    )
+
+
+async def task_completed(
+    uow: MessagingUnitOfWork, event_id: UUID, event: TaskCompletedV1, now: datetime, fanout: Fanout
+) -> None:
+    await uow.conversations.close_task(event.task_id)
+    await _notify(
+        uow,
+        fanout,
+        event_id,
+        NotificationKind.TASK_COMPLETED,
+        task_id=event.task_id,
+        title=event.title,
+        users=[event.owner_id, event.assignee_id],
+        now=now,
+    )
+
+
+async def task_cancelled(
+    uow: MessagingUnitOfWork, event_id: UUID, event: TaskCancelledV1, now: datetime, fanout: Fanout
+) -> None:
+    conversations = await uow.conversations.close_task(event.task_id)
+    # Whoever was waiting on the task hears of it: the assignee and each tasker who offered.
+    users = [c.tasker_id for c in conversations]
+    if event.assignee_id is not None:
+        users.insert(0, event.assignee_id)
+    await _notify(
+        uow,
+        fanout,
+        event_id,
+        NotificationKind.TASK_CANCELLED,
+        task_id=event.task_id,
+        title=event.title,
+        users=users,
+        now=now,
+        data={"reason": event.reason} if event.reason else None,
+    )
+
+
+async def task_expired(
+    uow: MessagingUnitOfWork, event_id: UUID, event: TaskExpiredV1, now: datetime, fanout: Fanout
+) -> None:
+    conversations = await uow.conversations.close_task(event.task_id)
+    await _notify(
+        uow,
+        fanout,
+        event_id,
+        NotificationKind.TASK_EXPIRED,
+        task_id=event.task_id,
+        title=event.title,
+        users=[event.owner_id, *(c.tasker_id for c in conversations)],
+        now=now,
+    )
+
+
+async def reminder_due(
+    uow: MessagingUnitOfWork,
+    event_id: UUID,
+    event: TaskReminderDueV1,
+    now: datetime,
+    fanout: Fanout,
+) -> None:
+    await _notify(
+        uow,
+        fanout,
+        event_id,
+        NotificationKind.REMINDER_DUE,
+        task_id=event.task_id,
+        title=event.title,
+        users=[event.assignee_id],
+        now=now,
+        data={"due_at": event.due_at.isoformat()},
+    )
