@@ -93,10 +93,14 @@ class Upstream:
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(protocols=("bearer",))
+        transport = request.transport
         await ws.prepare(request)
         await ws.send_str(f"hello from {self.name}; token={_token(request)}")
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
+                if msg.data == "drop" and transport is not None:  # the process dies
+                    transport.abort()
+                    break
                 if msg.data.startswith("close:"):
                     _, code, reason = msg.data.split(":", 2)
                     await ws.close(code=int(code), message=reason.encode())

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # cheaper than chunks); larger or unsized ones stream through in both directions.
 BUFFER_LIMIT: Final = 64 * 1024
 _NO_BODY_STATUS: Final = frozenset({204, 304})
+_TOO_LARGE: Final = web.RequestKey("gateway.body_too_large", bool)
 _WS_ABNORMAL: Final = frozenset({0, 1005, 1006, 1015})  # codes that may not be sent
 
 
@@ -143,6 +144,9 @@ class Proxy:
                 self._failed(address, now, "timeout")
                 raise self._timeout(pool) from None
             except aiohttp.ClientError:
+                if request.get(_TOO_LARGE):  # our body stream stopped it, not the upstream
+                    address.breaker.release()
+                    raise body_too_large(self.max_body) from None
                 # Disconnected mid-request: it may have been handled, so only a safe request
                 # (idempotent, no body) is tried again.
                 self._failed(address, now, "disconnect")
@@ -213,6 +217,7 @@ class Proxy:
         async for chunk in request.content.iter_any():
             seen += len(chunk)
             if seen > self.max_body:
+                request[_TOO_LARGE] = True
                 raise BodyTooLarge
             yield chunk
 
