@@ -107,6 +107,10 @@ class CacheInvalidator:
 
     async def tasks_changed(self, changes: Iterable[tuple[UUID, int]]) -> None:
         for task_id, version in changes:
+            if version <= 1:
+                # A task's first version invalidates nothing anywhere (only older versions
+                # are dropped), so creating a task costs no broadcast.
+                continue
             self.cache.invalidate(task_id, version)
             try:
                 await broadcast(self.nc, TOPIC, TaskChanged(task_id=task_id, version=version))
