@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from multidict import CIMultiDict
+
+from chore_gateway.domain.headers import (
+    client_ip,
+    downstream_response_headers,
+    traceparent,
+    upstream_request_headers,
+)
+
+
+def forward(raw: list[tuple[str, str]], **kw: object) -> CIMultiDict[str]:
+    incoming = CIMultiDict(raw)
+    args: dict[str, object] = {
+        "request_id": "rid",
+        "traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01",
+        "client_ip": "203.0.113.9",
+        "proto": "http",
+        "host": "gw.example:8080",
+        "trust_forwarded": False,
+    }
+    args.update(kw)
+    return CIMultiDict(upstream_request_headers(incoming, incoming.items(), **args))  # type: ignore[arg-type]
+
+
+def test_hop_by_hop_and_connection_named_headers_stay_behind() -> None:
+    out = forward(
+        [
+            ("Connection", "keep-alive, X-Hop"),
+            ("X-Hop", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("Transfer-Encoding", "chunked"),
+            ("Upgrade", "h2c"),
+            ("Proxy-Authorization", "Basic x"),
+            ("Host", "gw.example:8080"),
+            ("Content-Length", "3"),
+            ("Cookie", "a=1"),
+            ("Cookie", "b=2"),
+            ("Authorization", "Bearer t"),
+        ]
+    )
+    for gone in ("Connection", "X-Hop", "Keep-Alive", "Transfer-Encoding", "Upgrade",
+                 "Proxy-Authorization", "Host", "Content-Length"):  # fmt: skip
+        assert gone not in out
+    assert out.getall("Cookie") == ["a=1", "b=2"]
+    assert out["Authorization"] == "Bearer t"
+
+
+def test_the_gateway_sets_ids_trace_and_forwarded_headers() -> None:
+    out = forward(
+        [("X-Request-ID", "client"), ("traceparent", "00-old"), ("X-Forwarded-For", "6.6.6.6")]
+    )
+    assert out.getall("X-Request-ID") == ["rid"]
+    assert out.getall("traceparent") == ["00-" + "1" * 32 + "-" + "2" * 16 + "-01"]
+    assert out.getall("X-Forwarded-For") == ["203.0.113.9"]  # untrusted chain replaced
+    assert out["X-Forwarded-Proto"] == "http"
+    assert out["X-Forwarded-Host"] == "gw.example:8080"
+
+
+def test_a_trusted_chain_is_extended() -> None:
+    out = forward(
+        [("X-Forwarded-For", "198.51.100.1"), ("X-Forwarded-Proto", "https")],
+        trust_forwarded=True,
+    )
+    assert out["X-Forwarded-For"] == "198.51.100.1, 203.0.113.9"
+    assert out["X-Forwarded-Proto"] == "https"
+
+
+def test_websocket_handshake_headers_are_redone_by_each_side() -> None:
+    out = forward(
+        [
+            ("Sec-WebSocket-Key", "k"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Protocol", "bearer, jwt"),
+            ("Origin", "http://app"),
+        ],
+        websocket=True,
+    )
+    assert "Sec-WebSocket-Key" not in out
+    assert "Sec-WebSocket-Protocol" not in out
+    assert out["Origin"] == "http://app"
+
+
+def test_response_headers_keep_repeats_and_drop_framing() -> None:
+    out = downstream_response_headers(
+        [
+            ("Content-Length", "10"),
+            ("Transfer-Encoding", "chunked"),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+            ("Content-Type", "application/json"),
+            ("X-Private-Hop", "1"),
+        ],
+        "X-Private-Hop",
+    )
+    assert out == [
+        ("Set-Cookie", "a=1"),
+        ("Set-Cookie", "b=2"),
+        ("Content-Type", "application/json"),
+    ]
+
+
+def test_client_ip_trusts_forwarded_for_only_when_told_and_only_if_it_looks_like_one() -> None:
+    assert client_ip("10.0.0.1", "1.2.3.4", trust_forwarded=False) == "10.0.0.1"
+    assert client_ip("10.0.0.1", "1.2.3.4, 10.0.0.9", trust_forwarded=True) == "1.2.3.4"
+    assert client_ip("10.0.0.1", "2001:db8::1", trust_forwarded=True) == "2001:db8::1"
+    assert client_ip("10.0.0.1", "<script>", trust_forwarded=True) == "10.0.0.1"
+    assert client_ip(None, None, trust_forwarded=False) == "unknown"
+
+
+def test_traceparent_format() -> None:
+    assert traceparent(1, 2, 1) == "00-" + "0" * 31 + "1-" + "0" * 15 + "2-01"
