@@ -12,7 +12,10 @@ app.cleanup_ctx.append(idempotency_context(lambda a: SqlIdempotencyStore(a[ENGIN
 
 A key is scoped by who asks (the principal's user id, or `anonymous`), the method and the
 concrete path, so two users' keys never collide and one key on two tasks' offers is two
-keys. The body fingerprint is the sha256 of the canonical JSON (sorted keys, no spaces).
+keys. The body fingerprint is the sha256 of the canonical JSON (sorted keys, no spaces);
+a body with a secret in it (a `password` field on sign-up) is fingerprinted with scrypt
+instead, salted by the scope and key, off the event loop: a stored fingerprint must not be
+an easier way to guess a password than the stored argon2id hash.
 
 Order of writes, and the trade-off: the key is *claimed* (a row without a response) in its
 own transaction before the handler runs, and the 2xx response is stored after it. The
@@ -45,6 +48,7 @@ from aiohttp.typedefs import Handler
 from chore_common.auth.principal import PRINCIPAL
 from chore_common.http.openapi import IDEMPOTENT_ATTR
 from chore_common.http.problem import HttpProblem
+from chore_common.logging import is_sensitive
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +102,43 @@ def valid_key(key: str) -> bool:
     return 1 <= len(key) <= MAX_KEY_LENGTH and all(" " <= c <= "~" for c in key)
 
 
+# scrypt at n=2**14, r=8: 16 MiB and ~40 ms a hash, the cost class of argon2id at ASVS settings.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
+
+
 def fingerprint(body: bytes) -> str:
     """sha256 of the body's canonical JSON; of the raw bytes when it is not JSON."""
+    canonical = _canonical(body)
+    return hashlib.sha256(body if canonical is None else canonical).hexdigest()
+
+
+def secret_fingerprint(body: bytes, salt: str) -> str:
+    """The fingerprint of a body that holds a secret: slow and salted (module docstring)."""
+    canonical = _canonical(body) or body
+    # 64 hex characters like sha256: the column holds either; one body always gets one kind.
+    return hashlib.scrypt(canonical, salt=salt.encode(), **_SCRYPT).hex()
+
+
+def holds_secret(body: bytes) -> bool:
     try:
-        canonical = json.dumps(
-            json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        parsed = json.loads(body)
     except ValueError:
-        canonical = body
-    return hashlib.sha256(canonical).hexdigest()
+        return False
+    return isinstance(parsed, dict) and any(is_sensitive(str(k)) for k in parsed)
+
+
+def _canonical(body: bytes) -> bytes | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def _fingerprint(body: bytes, salt: str) -> str:
+    if holds_secret(body):
+        return await asyncio.to_thread(secret_fingerprint, body, salt)
+    return fingerprint(body)
 
 
 def scope_of(request: web.Request) -> str:
@@ -234,8 +266,8 @@ def idempotent(
                     title="Content Too Large",
                     detail=f"The body is larger than {request.client_max_size} bytes.",
                 ) from None
-            digest = fingerprint(raw)
             scope = scope_of(request)
+            digest = await _fingerprint(raw, f"{scope} {key}")
             store = request.app[IDEMPOTENCY]
             answer = await _claim_or_answer(
                 store, scope, key, digest, wait_s=wait_s, lease_s=lease_s
