@@ -1,0 +1,224 @@
+"""The messaging service over real HTTP/WebSockets, a real database and a real nats-server.
+
+Replicas are separate apps on free ports sharing one database and one NATS, exactly like
+two pods. Conversations are opened the way production opens them: a `tasks.offer.created`
+event applied by messaging's own use case (the consumer's path, minus the stream), or, in
+the notification tests, published on the TASKS stream for the real consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chore_common.contracts.tasks import OfferCreatedV1
+from chore_common.db import create_engine, session_factory
+from chore_common.db.migrations import upgrade_head
+from chore_common.testing.issuer import Issuer, User, serve_jwks
+from chore_common.testing.nats import NatsServer
+from chore_messaging.adapters.uow import MessagingUnitOfWork
+from chore_messaging.app import MIGRATIONS, create_app
+from chore_messaging.domain.model import Conversation, Message, Notification
+from chore_messaging.settings import MessagingSettings
+from chore_messaging.usecases import events
+
+Client = TestClient[web.Request, web.Application]
+__all__ = ["Client", "Issuer", "User"]
+
+
+class NoFanout:
+    async def message_stored(self, conversation: Conversation, message: Message) -> None:
+        return None
+
+    async def notify(self, notifications: list[Notification]) -> None:
+        return None
+
+
+@pytest.fixture
+async def issuer() -> AsyncIterator[Issuer]:
+    async with serve_jwks() as made:
+        yield made
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    await asyncio.to_thread(upgrade_head, database_url, MIGRATIONS)
+    made = create_engine(database_url, pool_size=5)
+    yield made
+    await made.dispose()
+
+
+@pytest.fixture
+def uow(engine: AsyncEngine) -> Callable[[], MessagingUnitOfWork]:
+    sessions = session_factory(engine)
+    return lambda: MessagingUnitOfWork(sessions, producer="messaging")
+
+
+@dataclass
+class Pair:
+    """A conversation and its two participants."""
+
+    id: UUID
+    task_id: UUID
+    owner: User
+    tasker: User
+
+
+@pytest.fixture
+def open_conversation(
+    issuer: Issuer, uow: Callable[[], MessagingUnitOfWork]
+) -> Callable[..., Awaitable[Pair]]:
+    async def make(owner: User | None = None, tasker: User | None = None) -> Pair:
+        owner = owner or issuer.user("client")
+        tasker = tasker or issuer.user("tasker")
+        task_id = uuid4()
+        event = OfferCreatedV1(
+            offer_id=uuid4(),
+            task_id=task_id,
+            owner_id=owner.id,
+            tasker_id=tasker.id,
+            title="Fix the sink",
+            price_cents=5000,
+            created_at=datetime.now(UTC),
+        )
+        async with uow() as work:
+            await events.offer_created(work, uuid4(), event, datetime.now(UTC), NoFanout())
+            await work.commit()
+        from chore_messaging.domain.model import conversation_id
+
+        return Pair(conversation_id(task_id, tasker.id), task_id, owner, tasker)
+
+    return make
+
+
+@pytest.fixture
+def messaging_settings(
+    database_url: str, nats_server: NatsServer, tmp_path: Path, issuer: Issuer
+) -> MessagingSettings:
+    return MessagingSettings(
+        database_url=database_url,
+        nats_url=nats_server.url,
+        var_dir=tmp_path,
+        jwks_url=issuer.jwks_url,
+        migrate_on_start=True,
+        consumer_enabled=False,  # the session's NATS is shared; consumer tests get their own
+        ws_rate_per_s=1000,
+        ws_burst=1000,
+        shutdown_grace_s=2,
+    )
+
+
+StartMessaging = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+async def start_messaging(
+    messaging_settings: MessagingSettings,
+) -> AsyncIterator[StartMessaging]:
+    """Start a messaging replica (optionally with changed settings) on a free port."""
+    clients: list[Client] = []
+
+    async def start(**changes: Any) -> Client:
+        settings = messaging_settings.model_copy(update=changes)
+        client: Client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in reversed(clients):
+        await client.close()
+
+
+@pytest.fixture
+async def messaging(start_messaging: StartMessaging) -> Client:
+    return await start_messaging()
+
+
+@dataclass
+class Socket:
+    """A real aiohttp WebSocket client with helpers to read JSON frames."""
+
+    ws: aiohttp.ClientWebSocketResponse
+    session: aiohttp.ClientSession
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(frame))
+
+    async def recv(self, wait_s: float = 5.0) -> dict[str, Any]:
+        msg = await self.ws.receive(timeout=wait_s)
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            raise AssertionError(f"expected a text frame, got {msg.type} {msg.data!r}")
+        frame: dict[str, Any] = json.loads(msg.data)
+        self.seen.append(frame)
+        return frame
+
+    async def until(self, kind: str, wait_s: float = 5.0, **match: Any) -> dict[str, Any]:
+        """The next frame of type `kind` (and matching fields); others are kept in `seen`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            frame = await self.recv(wait_s=max(0.01, deadline - loop.time()))
+            if frame.get("type") == kind and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    async def subscribe(self, conversation_id: UUID, since_seq: int | None = 0) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": "subscribe", "conversation_id": str(conversation_id)}
+        if since_seq is not None:
+            frame["since_seq"] = since_seq
+        await self.send(frame)
+        return await self.until("subscribed", conversation_id=str(conversation_id))
+
+    async def closed(self, wait_s: float = 5.0) -> int | None:
+        """Read until the server closes; returns the close code."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            msg = await self.ws.receive(timeout=max(0.01, deadline - loop.time()))
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                return self.ws.close_code
+            if msg.type is aiohttp.WSMsgType.ERROR:
+                return self.ws.close_code
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                self.seen.append(json.loads(msg.data))
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.session.close()
+
+
+Connect = Callable[..., Awaitable[Socket]]
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Connect]:
+    """Open a WebSocket to a replica as `user` (token in the subprotocol, or `?token=`)."""
+    opened: list[Socket] = []
+
+    async def open_(client: Client, user: User, *, query: bool = False, **kw: Any) -> Socket:
+        session = aiohttp.ClientSession()
+        url = str(client.make_url("/messaging/ws"))
+        if query:
+            ws = await session.ws_connect(url, params={"token": user.token}, **kw)
+        else:
+            ws = await session.ws_connect(url, protocols=("bearer", user.token), **kw)
+        sock = Socket(ws, session)
+        opened.append(sock)
+        return sock
+
+    yield open_
+    for sock in opened:
+        await sock.close()
