@@ -57,6 +57,21 @@ fmt: install ## Format and auto-fix with ruff
 bench: install ## Measure figures vs raw ceilings; writes bench/results/latest.json
 	@$(BIN)/python -m bench
 
+# Offline: no cluster, no Docker engine. kubectl (for `kubectl kustomize`) must be on PATH.
+K8S_VERSION ?= 1.32.0
+k8s-validate: install ## Render every overlay, validate it (Kubernetes schemas, hadolint, compose spec) and run the deploy policy tests
+	@command -v kubectl >/dev/null || { echo "k8s-validate: kubectl is not on PATH"; exit 1; }
+	@set -e; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	for overlay in deploy/k8s/overlays/*/; do \
+	  name=$$(basename $$overlay); \
+	  kubectl kustomize $$overlay > $$out/$$name.yaml; \
+	  $(BIN)/kubernetes-validate --strict --quiet -k $(K8S_VERSION) $$out/$$name.yaml; \
+	  echo "  $$name: $$(grep -c '^kind:' $$out/$$name.yaml) objects valid against Kubernetes $(K8S_VERSION) (strict)"; \
+	done
+	@$(BIN)/hadolint deploy/docker/Dockerfile* && echo "  hadolint: deploy/docker/Dockerfile* clean"
+	@$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	@$(BIN)/pytest -q tests/deploy -m "not slow" $(PYTEST_ARGS)
+
 clean: ## Remove the venv, caches and local state under ./var/
 	rm -rf $(VENV) .uv var .pytest_cache .mypy_cache .ruff_cache bench/results/latest.json
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
