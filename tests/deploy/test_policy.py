@@ -1,0 +1,305 @@
+"""`make k8s-validate`'s policy: every rule holds on every overlay, and breaking a rule in a
+copy of the rendered YAML is caught (a check that cannot fail proves nothing)."""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+from collections.abc import Callable
+
+import pytest
+from aiohttp import web
+
+from chore_common.settings import load_settings
+
+from . import policy
+from .manifests import (
+    OVERLAYS,
+    ROOT,
+    SERVICES,
+    Doc,
+    env_map,
+    find,
+    main_container,
+    pod_spec,
+    service_deployments,
+    settings_class,
+)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize(
+    "check",
+    [*policy.ALL_CHECKS, policy.nats, policy.secrets],
+    ids=lambda c: c.__name__,
+)
+def test_rule_holds(
+    rendered: dict[str, list[Doc]], overlay: str, check: Callable[..., list[str]]
+) -> None:
+    docs = rendered[overlay]
+    if check in (policy.nats, policy.secrets):
+        assert check(docs, prod=overlay == "prod") == []
+    else:
+        assert check(docs) == []
+
+
+def test_overlays_differ_where_they_should(rendered: dict[str, list[Doc]]) -> None:
+    dev, prod = rendered["dev"], rendered["prod"]
+    assert find(dev, "StatefulSet", "postgres"), "dev runs its own PostgreSQL"
+    assert not find(prod, "StatefulSet", "postgres"), "prod uses an external database"
+    cidrs = [
+        peer["ipBlock"]["cidr"]
+        for rule in find(prod, "NetworkPolicy", "allow-database")[0]["spec"]["egress"]
+        for peer in rule["to"]
+        if "ipBlock" in peer
+    ]
+    assert cidrs, "prod opens the database path to the external address block"
+    auth = service_deployments(prod)["auth"]
+    env = env_map(prod, main_container(auth))
+    key_file = env["AUTH_SIGNING_KEY_FILE"].value
+    assert key_file is not None
+    mounts = {m["mountPath"]: m["name"] for m in main_container(auth)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(auth)["volumes"]}
+    mount = next(path for path in mounts if key_file.startswith(path + "/"))
+    assert volumes[mounts[mount]]["secret"]["secretName"] == "auth-signing-keys"
+    assert "AUTH_SIGNING_KEY_FILE" not in env_map(
+        dev, main_container(service_deployments(dev)["auth"])
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_probe_and_scrape_paths_are_served(rendered: dict[str, list[Doc]], service: str) -> None:
+    """The paths the probes and Prometheus use are routes of the service's own app."""
+    cls = settings_class(service)
+    if cls is None:
+        pytest.skip(f"chore_{service} is not built yet")
+    module = __import__(f"chore_{service}.app", fromlist=["create_app"])
+    app: web.Application = module.create_app(load_settings(cls))
+    served = {r.canonical for r in app.router.resources()}
+    dep = service_deployments(rendered["dev"])[service]
+    c = main_container(dep)
+    wanted = {c[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe")}
+    wanted.add(dep["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"])
+    assert wanted <= served, f"{service} does not serve {wanted - served}"
+    assert c["ports"][0]["containerPort"] == cls.model_fields["port"].default
+
+
+# -- negative: each rule fails when the YAML breaks it ------------------------------------------
+
+
+def _mutated(rendered: dict[str, list[Doc]], change: Callable[[list[Doc]], None]) -> list[str]:
+    docs = copy.deepcopy(rendered["dev"])
+    change(docs)
+    return policy.check_all(docs, prod=False)
+
+
+def _tasks(docs: list[Doc]) -> Doc:
+    return main_container(service_deployments(docs)["tasks"])
+
+
+def _config(docs: list[Doc], service: str) -> dict[str, str]:
+    cm = next(
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(f"{service}-config")
+    )
+    data: dict[str, str] = cm["data"]
+    return data
+
+
+def _drop_probes(docs: list[Doc]) -> None:
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        del _tasks(docs)[probe]
+
+
+def _drop_readiness(docs: list[Doc]) -> None:
+    del _tasks(docs)["readinessProbe"]
+
+
+def _probe_wrong_path(docs: list[Doc]) -> None:
+    _tasks(docs)["readinessProbe"]["httpGet"]["path"] = "/ready"
+
+
+def _drop_resources(docs: list[Doc]) -> None:
+    del _tasks(docs)["resources"]
+
+
+def _drop_limits(docs: list[Doc]) -> None:
+    del _tasks(docs)["resources"]["limits"]
+
+
+def _root(docs: list[Doc]) -> None:
+    del pod_spec(service_deployments(docs)["tasks"])["securityContext"]["runAsNonRoot"]
+    _tasks(docs)["securityContext"]["runAsNonRoot"] = False
+
+
+def _writable_root(docs: list[Doc]) -> None:
+    _tasks(docs)["securityContext"]["readOnlyRootFilesystem"] = False
+
+
+def _latest(docs: list[Doc]) -> None:
+    _tasks(docs)["image"] = "chore/tasks:latest"
+
+
+def _untagged(docs: list[Doc]) -> None:
+    _tasks(docs)["image"] = "chore/tasks"
+
+
+def _misspelt_env(docs: list[Doc]) -> None:
+    data = _config(docs, "tasks")
+    data["TASKS_NAST_URL"] = data.pop("TASKS_NATS_URL")
+
+
+def _misspelt_inline_env(docs: list[Doc]) -> None:
+    _tasks(docs).setdefault("env", []).append({"name": "TASKS_SHUTDOWN_GRACE", "value": "10"})
+
+
+def _misspelt_otel(docs: list[Doc]) -> None:
+    _config(docs, "gateway")["OTEL_EXPORTER_OTLP_ENDPIONT"] = "http://otel-collector:4318"
+
+
+def _bad_value(docs: list[Doc]) -> None:
+    _config(docs, "tasks")["TASKS_SCHEDULER_POLL_S"] = "0"
+
+
+def _wrong_port(docs: list[Doc]) -> None:
+    _config(docs, "auth")["AUTH_PORT"] = "9000"
+
+
+def _loopback(docs: list[Doc]) -> None:
+    del _config(docs, "messaging")["MESSAGING_HOST"]
+
+
+def _inline_db_url(docs: list[Doc]) -> None:
+    env = _tasks(docs)["env"]
+    env[:] = [{"name": "TASKS_DATABASE_URL", "value": "postgresql+asyncpg://u:hunter2@db/tasks"}]
+
+
+def _no_migrate_init(docs: list[Doc]) -> None:
+    del pod_spec(service_deployments(docs)["tasks"])["initContainers"]
+
+
+def _no_default_deny(docs: list[Doc]) -> None:
+    docs[:] = [d for d in docs if d["metadata"]["name"] != "default-deny-all"]
+
+
+def _open_ingress(docs: list[Doc]) -> None:
+    pol = next(d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "tasks")
+    pol["spec"]["ingress"].append({"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]})
+
+
+def _tight_grace(docs: list[Doc]) -> None:
+    pod_spec(service_deployments(docs)["tasks"])["terminationGracePeriodSeconds"] = 12
+
+
+def _token_mounted(docs: list[Doc]) -> None:
+    pod_spec(service_deployments(docs)["tasks"])["automountServiceAccountToken"] = True
+
+
+def _no_hpa(docs: list[Doc]) -> None:
+    docs[:] = [
+        d
+        for d in docs
+        if not (d["kind"] == "HorizontalPodAutoscaler" and d["metadata"]["name"] == "messaging")
+    ]
+
+
+def _no_pdb(docs: list[Doc]) -> None:
+    docs[:] = [
+        d
+        for d in docs
+        if not (d["kind"] == "PodDisruptionBudget" and d["metadata"]["name"] == "auth")
+    ]
+
+
+def _nats_two(docs: list[Doc]) -> None:
+    find(docs, "StatefulSet", "nats")[0]["spec"]["replicas"] = 2
+
+
+def _upstream_typo(docs: list[Doc]) -> None:
+    _config(docs, "gateway")["GATEWAY_UPSTREAMS"] = '{"auth":["http://auht:8081"]}'
+
+
+def _short_ws_timeout(docs: list[Doc]) -> None:
+    ann = find(docs, "Ingress")[0]["metadata"]["annotations"]
+    ann["nginx.ingress.kubernetes.io/proxy-read-timeout"] = "60"
+
+
+def _password_in_secret(docs: list[Doc]) -> None:
+    import base64
+
+    secret = find(docs, "Secret")[0]
+    url = b"postgresql+asyncpg://postgres:s3cret@postgres:5432/auth"
+    secret["data"]["auth-url"] = base64.b64encode(url).decode()
+
+
+BREAKS = {
+    "probes removed": (_drop_probes, "no readinessProbe"),
+    "readiness probe removed": (_drop_readiness, "no readinessProbe"),
+    "probe on a path not served": (_probe_wrong_path, "expected /readyz"),
+    "resources removed": (_drop_resources, "no cpu in resources.requests"),
+    "limits removed": (_drop_limits, "no memory in resources.limits"),
+    "runAsNonRoot dropped": (_root, "runAsNonRoot is not true"),
+    "writable root filesystem": (_writable_root, "readOnlyRootFilesystem is not true"),
+    "image :latest": (_latest, "is not pinned"),
+    "image without a tag": (_untagged, "is not pinned"),
+    "env var misspelt (ConfigMap)": (_misspelt_env, "TASKS_NAST_URL is not a setting"),
+    "env var misspelt (inline)": (_misspelt_inline_env, "TASKS_SHUTDOWN_GRACE is not a setting"),
+    "OTEL variable misspelt": (_misspelt_otel, "OTEL_EXPORTER_OTLP_ENDPIONT is not a setting"),
+    "invalid setting value": (_bad_value, "invalid setting ('scheduler_poll_s',)"),
+    "port differs from the container port": (_wrong_port, "AUTH_PORT=9000"),
+    "service left on loopback": (_loopback, "MESSAGING_HOST must be 0.0.0.0"),
+    "database URL inline": (_inline_db_url, "DATABASE_URL is inline"),
+    "no migration init container": (
+        _no_migrate_init,
+        "no init container runs `chore-tasks migrate`",
+    ),
+    "default deny removed": (_no_default_deny, "no default-deny NetworkPolicy"),
+    "service open to the world": (_open_ingress, "reach tasks"),
+    "grace period too short": (_tight_grace, "leaves no room"),
+    "API token mounted": (_token_mounted, "automountServiceAccountToken is not false"),
+    "messaging HPA removed": (_no_hpa, "Deployment/messaging: no HorizontalPodAutoscaler"),
+    "PDB removed": (_no_pdb, "Deployment/auth: no PodDisruptionBudget"),
+    "NATS short of 3 nodes": (_nats_two, "nats: not 3 replicas"),
+    "gateway upstream misspelt": (_upstream_typo, "names no Service"),
+    "Ingress cuts idle WebSockets": (_short_ws_timeout, "would cut idle WebSockets"),
+    "password in a Secret": (_password_in_secret, "holds a secret value"),
+}
+
+
+@pytest.mark.parametrize("case", BREAKS, ids=list(BREAKS))
+def test_policy_catches(rendered: dict[str, list[Doc]], case: str) -> None:
+    change, expected = BREAKS[case]
+    violations = _mutated(rendered, change)
+    assert any(expected in v for v in violations), violations
+
+
+def test_prod_without_fsync_is_caught(rendered: dict[str, list[Doc]]) -> None:
+    docs = copy.deepcopy(rendered["prod"])
+    for cm in find(docs, "ConfigMap"):
+        if cm["metadata"]["name"].startswith("nats-config"):
+            cm["data"]["jetstream.conf"] = cm["data"]["jetstream.conf"].replace(
+                "sync_interval: always", ""
+            )
+    assert "nats: prod config lacks `sync_interval: always`" in policy.nats(docs, prod=True)
+
+
+def test_no_secret_values_in_git() -> None:
+    """S9: nothing under deploy/ (or the compose file) that git tracks holds key material or
+    a password."""
+    files = subprocess.run(
+        ["git", "ls-files", "deploy", "docker-compose.yml", ".dockerignore"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    assert files, "git lists the deploy files"
+    for name in files:
+        text = (ROOT / name).read_text(errors="replace")
+        assert "PRIVATE KEY" not in text, name
+        assert not re.search(r"://[^/@\s:'\"]+:[^/@\s'\"]+@", text), f"{name}: password in a URL"
+        # An assignment of a password or key, not a reference to one (secretName: ...).
+        assignment = re.search(
+            r"(?im)^[ \t-]*[\w.]*(password|passwd|api_?key|private_?key)[\w.]*[ \t]*[:=][ \t]*\S+",
+            text,
+        )
+        assert assignment is None, f"{name}: {assignment and assignment.group(0)}"
