@@ -255,6 +255,11 @@ class Socket:
             f"message {body!r}",
         )
 
+    async def wait_closed(self) -> int | None:
+        """Until the server closes the socket; its close code."""
+        await asyncio.shield(self._reader)
+        return self.ws.close_code
+
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()

@@ -1,0 +1,190 @@
+"""Replicas dying and upstreams stalling under traffic, seen from the gateway's clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from .helpers import RunningPlatform, chat_between, demo
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(240)]
+
+ROUTED_AROUND_S = 2.0  # after a kill -9, requests started this much later all succeed
+
+
+@dataclass
+class Outcome:
+    started: float
+    ok: bool
+    what: str
+
+
+async def test_kill_9_of_one_replica_of_each_service_mid_traffic_loses_no_acknowledged_write(
+    platform: RunningPlatform, api: Any, tag: str
+) -> None:
+    ann, bob, task_id, conv_id = await chat_between(api, tag)
+    acked_tasks: list[str] = []
+    acked_messages: dict[str, int] = {}  # body -> seq
+    acked_users: list[Any] = []
+    outcomes: list[Outcome] = []
+    stop = asyncio.Event()
+
+    async def attempt(what: str, action: Any) -> Any:
+        started = time.monotonic()
+        try:
+            result = await action()
+        except (demo.ApiError, aiohttp.ClientError, TimeoutError) as exc:
+            outcomes.append(Outcome(started, False, f"{what}: {exc}"))
+            return None
+        outcomes.append(Outcome(started, True, what))
+        return result
+
+    async def post_tasks() -> None:
+        while not stop.is_set():
+            chore = {"title": f"Chore {uuid.uuid4().hex[:6]}", "category": "cleaning",
+                     "budget_cents": 2500}  # fmt: skip
+            task = await attempt("POST /tasks", lambda c=chore: api.call(
+                "POST", "/tasks", token=ann.token, json_body=c, expect=(201,)))  # fmt: skip
+            if task is not None:
+                acked_tasks.append(str(task["id"]))
+
+    async def post_messages() -> None:
+        while not stop.is_set():
+            body = {"body": f"note {uuid.uuid4().hex}", "client_msg_id": str(uuid.uuid4())}
+            sent = await attempt("POST message", lambda b=body: api.call(
+                "POST", f"/messaging/conversations/{conv_id}/messages", token=bob.token,
+                json_body=b, expect=(200, 201)))  # fmt: skip
+            if sent is not None:
+                acked_messages[body["body"]] = int(sent["seq"])
+
+    async def sign_ups() -> None:
+        while not stop.is_set():
+            user = await attempt("register", lambda: demo.sign_up(
+                api, "Dee", "tasker", uuid.uuid4().hex[:10]))  # fmt: skip
+            if user is not None:
+                acked_users.append(user)
+
+    async def reads() -> None:
+        while not stop.is_set():
+            await attempt("GET task", lambda: api.call("GET", f"/tasks/{task_id}", token=ann.token))
+
+    victims = [platform.instances(s)[0] for s in ("auth", "tasks", "messaging")]
+    old_pids = {name: platform.pid(name) for name in victims}
+    mark = len(platform.lines)
+    workers = [post_tasks(), post_tasks(), post_messages(), post_messages(), sign_ups(), reads()]
+    running = asyncio.gather(*workers)
+    await asyncio.sleep(1.0)
+    for pid in old_pids.values():
+        os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    await asyncio.sleep(ROUTED_AROUND_S + 2.0)
+    stop.set()
+    await running
+
+    before = [o for o in outcomes if o.started < killed_at]
+    late = [o for o in outcomes if o.started >= killed_at + ROUTED_AROUND_S]
+    failed = [o for o in outcomes if not o.ok]
+    print(f"\nkill -9 {', '.join(victims)}: {len(outcomes)} requests, {len(failed)} failed "
+          f"({sum(not o.ok for o in before)} before the kill); acknowledged {len(acked_tasks)} "
+          f"tasks, {len(acked_messages)} messages, {len(acked_users)} sign-ups")  # fmt: skip
+    for o in failed:
+        print(f"  failed {o.started - killed_at:+.3f} s from the kill: {o.what}")
+    # A request in flight to a victim when it died may fail: it was never acknowledged.
+    assert late, "no traffic after the kill"
+    assert [o.what for o in late if not o.ok] == []
+
+    # Every acknowledged write is there, read back through the gateway.
+    for created in acked_tasks:
+        task = await api.call("GET", f"/tasks/{created}", token=ann.token)
+        assert task["id"] == created
+    stored: dict[str, int] = {}
+    after = 0
+    while True:
+        page = await api.call(
+            "GET", f"/messaging/conversations/{conv_id}/messages?after_seq={after}&limit=100",
+            token=ann.token,
+        )  # fmt: skip
+        if not page["items"]:
+            break
+        stored.update({m["body"]: int(m["seq"]) for m in page["items"]})
+        after = int(page["items"][-1]["seq"])
+    assert {b: stored.get(b) for b in acked_messages} == acked_messages
+    seqs = sorted(stored.values())
+    assert seqs == list(range(1, len(seqs) + 1)), "seq has a gap"
+    for user in acked_users:
+        await demo.log_in(api, user)
+
+    # The supervisor brought each victim back; the next test gets the whole platform.
+    for name in victims:
+        platform.wait_for_line(rf"{re.escape(name)} healthy \(pid (\d+)\)", 60, after=mark)
+    await _until_ready(api)
+
+
+async def test_a_stalled_upstream_opens_its_breaker_and_closes_it_when_back(
+    platform: RunningPlatform, api: Any, session: aiohttp.ClientSession, tag: str
+) -> None:
+    ann = await demo.log_in(api, await demo.sign_up(api, "Ann", "client", tag))
+    headers = {"Authorization": f"Bearer {ann.token}"}
+    url = api.url("/tasks?limit=1")
+
+    async def get() -> tuple[int, str | None, float]:
+        started = time.monotonic()
+        async with session.get(url, headers=headers) as response:
+            await response.read()
+            return response.status, response.headers.get("Retry-After"), time.monotonic() - started
+
+    assert (await get())[0] == 200
+    # Every tasks replica frozen (SIGSTOP): connections are accepted by the kernel and never
+    # answered, the worst kind of dead. The supervisor sees no exit, so nothing restarts it.
+    pids = [platform.pid(name) for name in platform.instances("tasks")]
+    for pid in pids:
+        os.killpg(pid, signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    try:
+        seen: list[tuple[int, str | None, float]] = []
+        while True:
+            status, retry_after, took = await get()
+            seen.append((status, retry_after, took))
+            if status == 503 and retry_after and took < 0.1:
+                break
+            assert time.monotonic() - stopped_at < 60, f"never failed fast: {seen[-5:]}"
+        opened_after = time.monotonic() - stopped_at
+        fast = [await get() for _ in range(20)]
+        assert {s for s, _, _ in fast} == {503}
+        assert all(r is not None and int(r) >= 1 for _, r, _ in fast)
+        worst = max(t for _, _, t in fast)
+        # The other services do not notice.
+        assert (await api.call("GET", "/auth/me", token=ann.token))["id"] == ann.id
+    finally:
+        for pid in pids:
+            os.killpg(pid, signal.SIGCONT)
+    resumed_at = time.monotonic()
+    while (status := (await get())[0]) != 200:
+        assert status == 503
+        assert time.monotonic() - resumed_at < 30, "the breaker never closed"
+        await asyncio.sleep(0.1)
+    closed_after = time.monotonic() - resumed_at
+    print(f"\nbreaker: {len(seen)} slow answers before failing fast after {opened_after:.1f} s "
+          f"(first: {seen[0][0]} in {seen[0][2]:.1f} s); then 503 in <= {worst * 1000:.1f} ms; "
+          f"200 again {closed_after:.1f} s after the upstream came back")  # fmt: skip
+    await _until_ready(api)
+
+
+async def _until_ready(api: Any, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await api.call("GET", "/readyz")
+            return
+        except (demo.ApiError, aiohttp.ClientError):
+            assert time.monotonic() < deadline, "the gateway never got ready again"
+            await asyncio.sleep(0.2)
