@@ -154,6 +154,7 @@ class Socket:
     ws: aiohttp.ClientWebSocketResponse
     session: aiohttp.ClientSession
     seen: list[dict[str, Any]] = field(default_factory=list)
+    keep: bool = True  # False: frames are not kept in `seen` (memory tests)
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_str(json.dumps(frame))
@@ -163,7 +164,8 @@ class Socket:
         if msg.type is not aiohttp.WSMsgType.TEXT:
             raise AssertionError(f"expected a text frame, got {msg.type} {msg.data!r}")
         frame: dict[str, Any] = json.loads(msg.data)
-        self.seen.append(frame)
+        if self.keep:
+            self.seen.append(frame)
         return frame
 
     async def until(self, kind: str, wait_s: float = 5.0, **match: Any) -> dict[str, Any]:
