@@ -48,6 +48,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         limiter=None if limit is None else RateLimiter(limit, settings.rate_limit_max_clients),
         max_body=settings.max_body_bytes,
         trust_forwarded=settings.trust_forwarded_for,
+        timeout_s=settings.upstream_timeout_s,
     )
     app[PROXY] = proxy
     api_docs = docs.ApiDocs(pools, cache_s=settings.docs_cache_s)
@@ -77,11 +78,12 @@ def _client_context(settings: GatewaySettings, proxy: Proxy, api_docs: docs.ApiD
             keepalive_timeout=30,
             ttl_dns_cache=300,
         )
+        # Only connecting is timed by aiohttp (rare: connections are pooled); waiting for
+        # the upstream's answer is timed by the proxy's deadline sweeper (deadlines.py).
         timeout = aiohttp.ClientTimeout(
             total=None,
             connect=settings.upstream_connect_timeout_s,
             sock_connect=settings.upstream_connect_timeout_s,
-            sock_read=settings.upstream_timeout_s,
         )
         session = aiohttp.ClientSession(
             connector=connector,
@@ -99,6 +101,8 @@ def _client_context(settings: GatewaySettings, proxy: Proxy, api_docs: docs.ApiD
         else:
             proxy.set_traceparent = False  # the client span injects its own
         proxy.session = session
+        proxy.loop = asyncio.get_running_loop()
+        sweeper = asyncio.create_task(proxy.deadlines.run(), name="gateway-deadlines")
         api_docs.session = session
         for pool in proxy.pools.values():
             for address in pool.addresses:
@@ -114,6 +118,7 @@ def _client_context(settings: GatewaySettings, proxy: Proxy, api_docs: docs.ApiD
         task = asyncio.create_task(checker.run(), name="gateway-health")
         yield
         await checker.stop(task)
+        await proxy.deadlines.stop(sweeper)
         await session.close()
         with contextlib.suppress(Exception):
             await asyncio.sleep(0)  # let the connector's transports close

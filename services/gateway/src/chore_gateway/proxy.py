@@ -10,6 +10,7 @@ and the request is tried once more on another address when that is safe.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +18,6 @@ from typing import Final
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict
 from opentelemetry import trace
 from yarl import URL
 
@@ -25,6 +25,7 @@ from chore_common.errors import RateLimited, Unavailable
 from chore_common.http.middlewares import REQUEST_ID, new_request_id, set_request_id_header
 from chore_common.http.problem import HttpProblem
 from chore_gateway import metrics
+from chore_gateway.deadlines import Deadlines
 from chore_gateway.domain.breaker import BreakerState
 from chore_gateway.domain.headers import (
     IDEMPOTENT_METHODS,
@@ -67,26 +68,28 @@ class Proxy:
         limiter: RateLimiter | None,
         max_body: int,
         trust_forwarded: bool,
+        timeout_s: float,
     ) -> None:
         self.pools = pools
+        self.timeout_s = timeout_s
+        self.deadlines = Deadlines()
         self.limiter = limiter
         self.max_body = max_body
         self.trust_forwarded = trust_forwarded
         self.session: aiohttp.ClientSession | None = None
         self.set_traceparent = True  # off when the client instrumentation injects its own
+        self.loop: asyncio.AbstractEventLoop  # set when the app starts (client context)
 
     def handler(self, pool: Pool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        async def route(request: web.Request) -> web.StreamResponse:
-            return await self.forward(request, pool)
-
-        return route
+        # A partial, not a closure around `forward`: one coroutine frame less per request.
+        return functools.partial(self.forward, pool=pool)
 
     # --- HTTP --------------------------------------------------------------------------
 
-    async def forward(self, request: web.Request, pool: Pool) -> web.StreamResponse:
+    async def forward(self, request: web.Request, *, pool: Pool) -> web.StreamResponse:
         session = self.session
         assert session is not None, "the proxy's client session starts with the app"
-        now = asyncio.get_running_loop().time()
+        now = self.loop.time()
         headers_in = request.headers
         if self.limiter is not None:
             ip = client_ip(
@@ -101,7 +104,8 @@ class Proxy:
                     "Too many requests from this address; slow down.",
                     retry_after=max(1, math.ceil(wait)),
                 )
-        websocket = headers_in.get("Upgrade", "").lower() == "websocket"
+        upgrade = headers_in.get("Upgrade")
+        websocket = upgrade is not None and upgrade.lower() == "websocket"
         headers = self._upstream_headers(request, websocket=websocket)
         if websocket:
             return await self.websocket(request, pool, headers, now)
@@ -109,19 +113,23 @@ class Proxy:
         length = request.content_length
         if length is not None and length > self.max_body:
             raise body_too_large(self.max_body)
-        body: bytes | AsyncIterator[bytes] | None
+        body: bytes | AsyncIterator[bytes] | None = None
+        streamed = False
         if not request.body_exists:
-            body = None
+            pass
         elif length is not None and length <= BUFFER_LIMIT:
             body = await request.read()
         else:
-            body = self._stream_body(request)
+            body, streamed = self._stream_body(request), True
         method = request.method
         retry_safe = body is None and method in IDEMPOTENT_METHODS
+        task = request.task  # the handler's task (asyncio.current_task costs more)
+        deadlines = self.deadlines
         path = request.raw_path
         exclude: Address | None = None
         while True:
             address = pool.pick(now, exclude)
+            deadlines.set(task, now + self.timeout_s)
             try:
                 upstream = await session.request(
                     method,
@@ -130,20 +138,32 @@ class Proxy:
                     data=body,
                     allow_redirects=False,
                 )
+            except asyncio.CancelledError as exc:
+                if not Deadlines.is_late(exc):
+                    deadlines.clear(task)
+                    address.breaker.release()
+                    raise
+                task.uncancel()
+                self._failed(address, now, "timeout")
+                raise self._timeout(pool) from None
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
                 # Nothing was sent: any method may go to another address.
+                deadlines.clear(task)
                 self._down(address, now, "connect")
-                if exclude is None and not isinstance(body, AsyncIterator):
+                if exclude is None and not streamed:
                     exclude = address
                     continue
                 raise self._unreachable(pool) from None
             except BodyTooLarge:
+                deadlines.clear(task)
                 address.breaker.release()
                 raise body_too_large(self.max_body) from None
             except TimeoutError:
+                deadlines.clear(task)
                 self._failed(address, now, "timeout")
                 raise self._timeout(pool) from None
             except aiohttp.ClientError:
+                deadlines.clear(task)
                 if request.get(_TOO_LARGE):  # our body stream stopped it, not the upstream
                     address.breaker.release()
                     raise body_too_large(self.max_body) from None
@@ -155,11 +175,13 @@ class Proxy:
                     continue
                 raise self._unreachable(pool) from None
             except BaseException:
+                deadlines.clear(task)
                 address.breaker.release()
                 raise
             break
 
         try:
+            # The deadline stays set: it covers reading the body too (cleared in _respond).
             if upstream.status >= 500:
                 self._failed(address, now, "status")
             elif address.breaker.state is not BreakerState.CLOSED:
@@ -167,15 +189,21 @@ class Proxy:
                 metrics.publish_breaker(address)
             else:
                 address.breaker.success()
-            return await self._respond(request, upstream, pool)
+            return await self._respond(request, upstream, pool, task)
         finally:
+            deadlines.clear(task)
             upstream.release()
 
     async def _respond(
-        self, request: web.Request, upstream: aiohttp.ClientResponse, pool: Pool
+        self,
+        request: web.Request,
+        upstream: aiohttp.ClientResponse,
+        pool: Pool,
+        task: asyncio.Task[object],
     ) -> web.StreamResponse:
         got = upstream.headers
-        out_headers = CIMultiDict(downstream_response_headers(got.items(), got.get("Connection")))
+        # A list: aiohttp copies it into the response's own CIMultiDict once.
+        out_headers = downstream_response_headers(got.items(), got.get("Connection"))
         status = upstream.status
         length = upstream.content_length
         if (
@@ -185,10 +213,14 @@ class Proxy:
         ):
             try:
                 data = await upstream.read()
-            except TimeoutError:
+            except asyncio.CancelledError as exc:
+                if not Deadlines.is_late(exc):
+                    raise
+                task.uncancel()
                 raise self._timeout(pool) from None
             except aiohttp.ClientError:
                 raise self._unreachable(pool) from None
+            self.deadlines.clear(task)
             return web.Response(
                 status=status, reason=upstream.reason, body=data, headers=out_headers
             )
@@ -196,9 +228,22 @@ class Proxy:
         if length is not None:
             response.content_length = length
         set_request_id_header(request, response)
+        self.deadlines.clear(task)  # a slow client is not the upstream's fault
         await response.prepare(request)
+        content = upstream.content
         try:
-            async for chunk in upstream.content.iter_any():
+            while True:
+                self.deadlines.set(task, self.loop.time() + self.timeout_s)
+                try:
+                    chunk = await content.readany()
+                except asyncio.CancelledError as exc:
+                    if not Deadlines.is_late(exc):
+                        raise
+                    task.uncancel()
+                    raise TimeoutError from None
+                self.deadlines.clear(task)
+                if not chunk:
+                    break
                 await response.write(chunk)
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Too late for an error status: cut the client's connection so it sees a
@@ -299,14 +344,15 @@ class Proxy:
         while True:
             address = pool.pick(now, exclude)
             try:
-                upstream = await session.ws_connect(
-                    URL(address.base + request.raw_path, encoded=True),
-                    protocols=offered,
-                    headers=headers,
-                    autoclose=False,
-                    autoping=True,
-                    max_msg_size=4 * 1024 * 1024,
-                )
+                async with asyncio.timeout(self.timeout_s):
+                    upstream = await session.ws_connect(
+                        URL(address.base + request.raw_path, encoded=True),
+                        protocols=offered,
+                        headers=headers,
+                        autoclose=False,
+                        autoping=True,
+                        max_msg_size=4 * 1024 * 1024,
+                    )
             except aiohttp.WSServerHandshakeError as exc:
                 # The upstream answered, and refused: its status is the client's answer.
                 if exc.status >= 500:
