@@ -190,9 +190,9 @@ class Socket:
         deadline = loop.time() + wait_s
         while True:
             msg = await self.ws.receive(timeout=max(0.01, deadline - loop.time()))
-            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
-                return self.ws.close_code
-            if msg.type is aiohttp.WSMsgType.ERROR:
+            if msg.type is aiohttp.WSMsgType.CLOSE:
+                return int(msg.data)  # the code the server sent, whatever happens after
+            if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                 return self.ws.close_code
             if msg.type is aiohttp.WSMsgType.TEXT:
                 self.seen.append(json.loads(msg.data))

@@ -1,0 +1,176 @@
+"""Tasks events through the real consumer (its own nats-server): conversations open and
+close, and notifications reach the online user as frames and the offline one over REST."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import nats
+import pytest
+
+from chore_common.contracts.envelope import Envelope
+from chore_common.contracts.registry import Contract
+from chore_common.contracts.tasks import OfferCreatedV1, TaskCancelledV1
+from chore_common.testing.nats import NatsServer
+from chore_messaging.domain.model import conversation_id
+
+from .conftest import Client, Connect, Issuer, StartMessaging, User
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def bus(nats_factory: Callable[[], NatsServer]) -> NatsServer:
+    # Listed before start_messaging by the tests, so it stops after the replicas.
+    return nats_factory()  # its own server: the consumer's durable starts clean
+
+
+async def publish(
+    server: NatsServer, event: Contract, *, envelope: Envelope | None = None
+) -> Envelope:
+    envelope = envelope or Envelope.of(event, "tasks")
+    nc = await nats.connect(server.url)
+    try:
+        await nc.jetstream().publish(envelope.subject, envelope.to_bytes())
+    finally:
+        await nc.close()
+    return envelope
+
+
+def offer(task_id: UUID, owner: User, tasker: User) -> OfferCreatedV1:
+    return OfferCreatedV1(
+        offer_id=uuid4(),
+        task_id=task_id,
+        owner_id=owner.id,
+        tasker_id=tasker.id,
+        title="Paint the fence",
+        price_cents=12000,
+        created_at=datetime.now(UTC),
+    )
+
+
+async def eventually(client: Client, path: str, user: User, check: Callable[[Any], bool]) -> Any:
+    for _ in range(100):
+        body = await (await client.get(path, headers=user.headers)).json()
+        if check(body):
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never satisfied the check: {body}")
+
+
+async def test_an_offer_notifies_the_online_owner_by_frame_and_the_offline_one_by_rest(
+    bus: NatsServer, start_messaging: StartMessaging, issuer: Issuer, connect: Connect
+) -> None:
+    a = await start_messaging(nats_url=bus.url, consumer_enabled=True)
+    b = await start_messaging(nats_url=bus.url, consumer_enabled=True)
+    online, offline, tasker = issuer.user("client"), issuer.user("client"), issuer.user("tasker")
+    sock = await connect(b, online)
+    await sock.send({"type": "ping"})
+    await sock.until("pong")
+
+    task_id = uuid4()
+    await publish(bus, offer(task_id, online, tasker))
+    frame = await sock.until("notification", wait_s=10)
+    assert frame["kind"] == "offer_created"
+    assert frame["task_id"] == str(task_id)
+    assert frame["title"] == "Paint the fence"
+    assert frame["data"]["conversation_id"] == str(conversation_id(task_id, tasker.id))
+
+    other_task = uuid4()
+    await publish(bus, offer(other_task, offline, tasker))
+    page = await eventually(
+        a, "/messaging/notifications", offline, lambda body: len(body["items"]) == 1
+    )
+    note = page["items"][0]
+    assert (note["kind"], note["task_id"], note["read_at"]) == (
+        "offer_created",
+        str(other_task),
+        None,
+    )
+    # Both owners and the tasker now have the conversations, on either replica.
+    mine = await (await a.get("/messaging/conversations", headers=tasker.headers)).json()
+    assert {c["task_id"] for c in mine["items"]} == {str(task_id), str(other_task)}
+
+    resp = await b.post(f"/messaging/notifications/{note['id']}/read", headers=offline.headers)
+    assert resp.status == 200
+    assert (await resp.json())["read_at"] is not None
+    again = await b.post(f"/messaging/notifications/{note['id']}/read", headers=offline.headers)
+    assert again.status == 200  # idempotent
+    unread = await (
+        await a.get("/messaging/notifications?unread=true", headers=offline.headers)
+    ).json()
+    assert unread["items"] == []
+    # Not someone else's to read.
+    stolen = await a.post(f"/messaging/notifications/{note['id']}/read", headers=online.headers)
+    assert stolen.status == 404
+
+
+async def test_a_redelivered_event_notifies_once(
+    bus: NatsServer, start_messaging: StartMessaging, issuer: Issuer
+) -> None:
+    server = await start_messaging(nats_url=bus.url, consumer_enabled=True)
+    owner, tasker = issuer.user("client"), issuer.user("tasker")
+    envelope = await publish(bus, offer(uuid4(), owner, tasker))
+    await eventually(server, "/messaging/notifications", owner, lambda b: len(b["items"]) == 1)
+    nc = await nats.connect(bus.url)
+    try:  # the same event again, past JetStream's de-duplication (no Nats-Msg-Id)
+        await nc.jetstream().publish(envelope.subject, envelope.to_bytes())
+        marker = await publish(bus, offer(uuid4(), owner, tasker))
+    finally:
+        await nc.close()
+    body = await eventually(
+        server, "/messaging/notifications", owner, lambda b: len(b["items"]) >= 2
+    )
+    await asyncio.sleep(0.2)
+    body = await (await server.get("/messaging/notifications", headers=owner.headers)).json()
+    assert len(body["items"]) == 2
+    assert body["items"][0]["task_id"] == str(marker.data["task_id"])
+
+
+async def test_cancelling_the_task_closes_the_conversation_for_writing(
+    bus: NatsServer, start_messaging: StartMessaging, issuer: Issuer, connect: Connect
+) -> None:
+    server = await start_messaging(nats_url=bus.url, consumer_enabled=True)
+    owner, tasker = issuer.user("client"), issuer.user("tasker")
+    task_id = uuid4()
+    cid = conversation_id(task_id, tasker.id)
+    await publish(bus, offer(task_id, owner, tasker))
+    await eventually(server, "/messaging/conversations", tasker, lambda b: len(b["items"]) == 1)
+    sock = await connect(server, tasker)
+    url = f"/messaging/conversations/{cid}/messages"
+    resp = await server.post(
+        url, json={"body": "when?", "client_msg_id": "1"}, headers=owner.headers
+    )
+    assert resp.status == 201
+
+    await publish(
+        bus,
+        TaskCancelledV1(
+            task_id=task_id,
+            owner_id=owner.id,
+            title="Paint the fence",
+            reason="changed my mind",
+            version=2,
+            cancelled_at=datetime.now(UTC),
+        ),
+    )
+    frame = await sock.until("notification", wait_s=10)
+    assert frame["kind"] == "task_cancelled"
+    assert frame["data"] == {"reason": "changed my mind"}
+    listed = await (await server.get("/messaging/conversations", headers=owner.headers)).json()
+    assert listed["items"][0]["open"] is False
+    resp = await server.post(
+        url, json={"body": "still?", "client_msg_id": "2"}, headers=owner.headers
+    )
+    assert resp.status == 409
+    assert (await resp.json())["code"] == "conversation_closed"
+    await sock.send(
+        {"type": "send", "conversation_id": str(cid), "body": "x", "client_msg_id": "3"}
+    )
+    assert (await sock.until("error"))["code"] == "conversation_closed"
+    history = await (await server.get(url, headers=tasker.headers)).json()
+    assert [m["body"] for m in history["items"]] == ["when?"]  # still readable

@@ -1,0 +1,107 @@
+"""The REST mirror's pages, read markers, and how sockets end: shutdown 1012, idle."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Client, Connect, StartMessaging
+from .test_ordering import messages_until, send_frame
+
+pytestmark = pytest.mark.db
+
+
+async def test_conversations_and_history_page_through(
+    messaging: Client, open_conversation, issuer
+) -> None:
+    owner = issuer.user("client")
+    pairs = [await open_conversation(owner=owner) for _ in range(3)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = await (
+            await messaging.get(f"/messaging/conversations{query}", headers=owner.headers)
+        ).json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(str(p.id) for p in pairs)
+
+    url = f"/messaging/conversations/{pairs[0].id}/messages"
+    for k in range(5):
+        resp = await messaging.post(
+            url, json={"body": f"m{k}", "client_msg_id": str(k)}, headers=owner.headers
+        )
+        assert resp.status == 201
+    first = await (await messaging.get(f"{url}?limit=3", headers=owner.headers)).json()
+    assert [m["seq"] for m in first["items"]] == [1, 2, 3]
+    assert first["next_after_seq"] == 3
+    rest = await (await messaging.get(f"{url}?after_seq=3&limit=3", headers=owner.headers)).json()
+    assert [m["body"] for m in rest["items"]] == ["m3", "m4"]
+    assert rest["next_after_seq"] is None
+    bad = await messaging.get(f"{url}?limit=0", headers=owner.headers)
+    assert bad.status == 422
+    missing = await messaging.get(
+        "/messaging/conversations/not-a-uuid/messages", headers=owner.headers
+    )
+    assert missing.status == 404
+    too_long = await messaging.post(
+        url, json={"body": "x" * 4001, "client_msg_id": "z"}, headers=owner.headers
+    )
+    assert too_long.status == 422
+    assert (await too_long.json())["code"] == "body_too_long"
+    anonymous = await messaging.get("/messaging/conversations")
+    assert anonymous.status == 401
+
+
+async def test_read_marks_and_live_only_subscriptions(
+    messaging: Client, open_conversation, connect: Connect
+) -> None:
+    pair = await open_conversation()
+    owner = await connect(messaging, pair.owner)
+    for k in range(3):
+        await owner.send(send_frame(pair.id, f"m{k}", f"k{k}"))
+        await owner.until("ack", client_msg_id=f"k{k}")
+    tasker = await connect(messaging, pair.tasker)
+    live = await tasker.subscribe(pair.id, since_seq=None)  # no replay: from now on
+    assert live["last_seq"] == 3
+    await owner.send(send_frame(pair.id, "new", "k3"))
+    frame = await tasker.until("message")
+    assert (frame["seq"], frame["body"]) == (4, "new")
+    await tasker.send({"type": "read", "conversation_id": str(pair.id), "seq": 4})
+    await tasker.send({"type": "ping"})
+    await tasker.until("pong")
+    listed = await (
+        await messaging.get("/messaging/conversations", headers=pair.tasker.headers)
+    ).json()
+    assert (listed["items"][0]["read_seq"], listed["items"][0]["last_seq"]) == (4, 4)
+    # Subscribing again with since_seq restarts the subscription with a replay.
+    await tasker.send({"type": "subscribe", "conversation_id": str(pair.id), "since_seq": 2})
+    assert await messages_until(tasker, 2) == [3, 4]
+    await tasker.until("subscribed")
+    await tasker.send({"type": "unsubscribe", "conversation_id": str(pair.id)})
+    await owner.send(send_frame(pair.id, "unheard", "k4"))
+    await owner.until("ack", client_msg_id="k4")
+    await tasker.send({"type": "ping"})
+    await tasker.until("pong")
+    assert not [f for f in tasker.seen if f.get("body") == "unheard"]
+
+
+async def test_shutdown_closes_sockets_1012(
+    start_messaging: StartMessaging, open_conversation, connect: Connect
+) -> None:
+    server = await start_messaging()
+    pair = await open_conversation()
+    sock = await connect(server, pair.owner)
+    await sock.subscribe(pair.id)
+    await server.close()
+    assert await sock.closed() == 1012
+
+
+async def test_an_idle_socket_is_closed(
+    start_messaging: StartMessaging, connect: Connect, issuer
+) -> None:
+    server = await start_messaging(ws_idle_timeout_s=0.3)
+    sock = await connect(server, issuer.user("client"))
+    assert await sock.closed(wait_s=3) == 1000
