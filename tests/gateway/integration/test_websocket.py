@@ -59,6 +59,7 @@ async def test_client_close_code_reaches_the_upstream(
     await ws.close(code=code, message=b"bye")
     seen_code, _ = await asyncio.wait_for(up.ws_closes.get(), 2)
     assert seen_code == code
+    assert ws.close_code == code  # the close handshake completed: the gateway answered
 
 
 async def test_upstream_going_away_closes_the_client(
