@@ -146,3 +146,19 @@ async def test_a_message_sent_over_rest_reaches_sockets_on_both_replicas(
     for sock in (on_a, on_b):
         frame = await sock.until("message")
         assert (frame["seq"], frame["body"]) == (1, "over REST")
+
+
+async def test_a_replay_longer_than_the_socket_queue_paces_itself(
+    start_messaging: StartMessaging, open_conversation, connect: Connect
+) -> None:
+    server = await start_messaging(ws_send_queue=16, replay_page=50)
+    pair = await open_conversation()
+    sender = await connect(server, pair.owner)
+    for k in range(300):
+        await sender.send(send_frame(pair.id, f"m{k}", f"k{k}"))
+    while sum(f["type"] == "ack" for f in sender.seen) < 300:
+        await sender.until("ack")
+    late = await connect(server, pair.tasker)
+    await late.send({"type": "subscribe", "conversation_id": str(pair.id), "since_seq": 0})
+    assert await messages_until(late, 300) == list(range(1, 301))
+    assert (await late.until("subscribed"))["last_seq"] == 300

@@ -36,6 +36,9 @@ class MessagingSettings(ServiceSettings):
     ws_flood_strikes: float = Field(
         50.0, ge=1, description="frames refused over the rate before the socket is closed 1008"
     )
+    ws_stall_s: float = Field(
+        10.0, gt=0, description="a replay waiting this long on a socket that reads nothing: 1013"
+    )
     ws_close_timeout_s: float = Field(2.0, gt=0, description="wait for the client's close reply")
     replay_page: int = Field(500, ge=1, le=500, description="messages read per replay query")
     fanout_gap_s: float = Field(

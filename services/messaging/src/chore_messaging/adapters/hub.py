@@ -100,6 +100,17 @@ class Connection:
             return False
         return True
 
+    async def put(self, text: str, *, stall_s: float) -> None:
+        """Queue `text`, waiting for room (a replay keeps pace with the reader); a reader
+        that takes nothing for `stall_s` is closed 1013."""
+        if self.closing:
+            return
+        try:
+            await asyncio.wait_for(self.queue.put(text), stall_s)
+        except TimeoutError:
+            SLOW_DROPS.inc()
+            self.close_soon(CLOSE_SLOW, "too slow: replay stalled")
+
     async def _write(self) -> None:
         ws, queue = self.ws, self.queue
         try:
@@ -243,6 +254,25 @@ class Channel:
             for message in missing:
                 self.offer(message.seq, frames.message_frame(message), now)
 
+    def catch_up_soon(self) -> None:
+        """Read messages after the last released one (e.g. after a NATS reconnect)."""
+        if self._early is None and (self._repair is None or self._repair.done()):
+            self._repair = asyncio.create_task(self._catch_up(), name="channel-catch-up")
+
+    async def _catch_up(self) -> None:
+        try:
+            while True:
+                after = self.order.delivered
+                missing = await self.hub.between(self.conversation_id, after, after + 501)
+                if not missing:
+                    return
+                GAP_REPAIRS.inc(len(missing))
+                now = time.time()
+                for message in missing:
+                    self.offer(message.seq, frames.message_frame(message), now)
+        except Exception:
+            log.warning("fanout.catch_up_failed", exc_info=True)
+
     async def close(self) -> None:
         self.ready.cancel()
         with contextlib.suppress(BaseException):
@@ -276,13 +306,31 @@ class Hub:
         self.by_session: dict[UUID, set[Connection]] = {}
         self.channels: dict[UUID, Channel] = {}
         self._users_sub: NatsSubscription | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._users_sub = await self.nc.subscribe(
             fanout_subject(USERS_TOPIC), cb=self._on_notification
         )
+        self._watcher = asyncio.create_task(self._watch_reconnects(), name="hub-reconnects")
+
+    async def _watch_reconnects(self, every_s: float = 0.5) -> None:
+        # Core NATS drops what was published while this replica was cut off. After each
+        # reconnect every channel reads what it missed from the database.
+        reconnects = int(self.nc.stats["reconnects"])
+        while True:
+            await asyncio.sleep(every_s)
+            now = int(self.nc.stats["reconnects"])
+            if now != reconnects and self.nc.is_connected:
+                reconnects = now
+                for channel in list(self.channels.values()):
+                    channel.catch_up_soon()
 
     async def stop(self, *, code: int = CLOSE_RESTART, grace_s: float = 3.0) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         await self.close_all(code, "service restarting", grace_s=grace_s)
         for channel in list(self.channels.values()):
             await channel.close()

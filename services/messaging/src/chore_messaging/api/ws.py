@@ -206,7 +206,8 @@ class SocketSession:
                 self.uow(), conversation_id, conn.user_id, after_seq=last, limit=page
             )
             for message in found:
-                conn.push(frames.message_frame(message))
+                # Waits for room: a long history paces itself on the reader, not memory.
+                await conn.put(frames.message_frame(message), stall_s=self.settings.ws_stall_s)
                 last = message.seq
             if len(found) < page:
                 break
