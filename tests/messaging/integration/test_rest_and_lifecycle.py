@@ -105,3 +105,27 @@ async def test_an_idle_socket_is_closed(
     server = await start_messaging(ws_idle_timeout_s=0.3)
     sock = await connect(server, issuer.user("client"))
     assert await sock.closed(wait_s=3) == 1000
+
+
+async def test_metrics_count_sockets_frames_and_fanout(
+    messaging: Client, open_conversation, connect: Connect
+) -> None:
+    pair = await open_conversation()
+    reader = await connect(messaging, pair.tasker)
+    await reader.subscribe(pair.id)
+    writer = await connect(messaging, pair.owner)
+    await writer.send(send_frame(pair.id, "counted", "c1"))
+    await reader.until("message")
+    text = await (await messaging.get("/metrics")).text()
+    for name in (
+        "messaging_websockets_open",
+        'messaging_frames_in_total{type="send"}',
+        "messaging_frames_out_total",
+        "messaging_fanout_latency_seconds_count",
+        "messaging_slow_client_drops_total",
+    ):
+        assert name in text, name
+    open_now = next(
+        line for line in text.splitlines() if line.startswith("messaging_websockets_open")
+    )
+    assert float(open_now.split()[-1]) >= 2
