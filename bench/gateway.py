@@ -312,14 +312,14 @@ def run(runs: int) -> list[Figure]:
     ]
 
 
-def profile(seconds: float = 8.0, top: int = 80) -> str:
-    """Where the gateway's time goes under load: py-spy samples, self and inclusive."""
+def profile(kind: str = "gateway", seconds: float = 8.0, top: int = 80) -> str:
+    """Where the gateway's (or the bare proxy's) time goes under load: py-spy samples."""
     import re
     from collections import Counter
 
     with (
         server("upstream") as up,
-        server("gateway", up.url) as gw,
+        server(kind, up.url) as gw,
         tempfile.TemporaryDirectory() as tmp,
     ):
         out = Path(tmp) / "samples.txt"
@@ -348,7 +348,7 @@ def profile(seconds: float = 8.0, top: int = 80) -> str:
             own[frames[-1]] += n
             for frame in set(frames):
                 within[frame] += n
-    lines = [f"{total} samples of the gateway under load", "self time:"]
+    lines = [f"{total} samples of the {kind} under load", "self time:"]
     lines += [f"  {n / total:6.1%}  {f}" for f, n in own.most_common(top)]
     lines.append("inclusive time:")
     lines += [f"  {n / total:6.1%}  {f}" for f, n in within.most_common(top)]
@@ -363,12 +363,13 @@ def main(argv: list[str] | None = None) -> None:
     one.add_argument("port", type=int)
     one.add_argument("upstream", nargs="?", default="")
     sub.add_parser("run", help="measure and print the figures")
-    sub.add_parser("profile", help="py-spy the gateway under load")
+    prof = sub.add_parser("profile", help="py-spy the gateway (or the bare proxy) under load")
+    prof.add_argument("kind", nargs="?", choices=["gateway", "bare"], default="gateway")
     args = parser.parse_args(argv)
     if args.cmd == "serve":
         serve(args.kind, args.port, args.upstream)
     elif args.cmd == "profile":
-        print(profile())
+        print(profile(args.kind))
     else:
         for figure in run(runs=3):
             print(json.dumps(figure.as_json()))

@@ -78,12 +78,12 @@ def _client_context(settings: GatewaySettings, proxy: Proxy, api_docs: docs.ApiD
             keepalive_timeout=30,
             ttl_dns_cache=300,
         )
-        # Only connecting is timed by aiohttp (rare: connections are pooled); waiting for
-        # the upstream's answer is timed by the proxy's deadline sweeper (deadlines.py).
+        # aiohttp times only the opening of a new connection (sock_connect: rare, they are
+        # pooled). `total` or `connect` would arm a timer on every request, and `sock_read`
+        # one on every read; the proxy's deadline sweeper (deadlines.py) bounds the whole
+        # call instead, waiting for a pooled connection included.
         timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=settings.upstream_connect_timeout_s,
-            sock_connect=settings.upstream_connect_timeout_s,
+            total=None, connect=None, sock_connect=settings.upstream_connect_timeout_s
         )
         session = aiohttp.ClientSession(
             connector=connector,

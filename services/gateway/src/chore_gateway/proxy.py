@@ -92,11 +92,12 @@ class Proxy:
         now = self.loop.time()
         headers_in = request.headers
         if self.limiter is not None:
-            ip = client_ip(
-                request.remote,
-                headers_in.get("X-Forwarded-For"),
-                trust_forwarded=self.trust_forwarded,
-            )
+            if self.trust_forwarded:
+                ip = client_ip(
+                    request.remote, headers_in.get("X-Forwarded-For"), trust_forwarded=True
+                )
+            else:
+                ip = request.remote or "unknown"
             wait = self.limiter.take(ip, now)
             if wait:
                 metrics.REFUSED.labels("rate_limited").inc()
