@@ -100,3 +100,19 @@ async def test_upstream_refusing_the_upgrade_gives_its_status(
     with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
         await http.ws_connect(_ws_url(gw, "/messaging/no-such-socket"))
     assert caught.value.status == 404
+
+
+async def test_gateway_shutdown_closes_open_sockets_with_going_away(
+    start_upstream: StartUpstream, start_gateway: StartGateway, http: aiohttp.ClientSession
+) -> None:
+    up = await start_upstream("messaging")
+    gw = await start_gateway({"messaging": [up]})
+    ws = await http.ws_connect(_ws_url(gw), protocols=("bearer", "t"))
+    await ws.receive_str(timeout=2)
+    closing = asyncio.create_task(gw.server.close())
+    msg = await ws.receive(timeout=5)
+    assert msg.type is aiohttp.WSMsgType.CLOSE
+    assert msg.data == 1001
+    seen_code, _ = await asyncio.wait_for(up.ws_closes.get(), 5)
+    assert seen_code == 1001
+    await asyncio.wait_for(closing, 5)  # not held for the whole grace period

@@ -59,6 +59,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         app.router.add_route("*", f"/{name}/{{tail:.*}}", route)
         app[READINESS].add(f"upstream:{name}", _ready_check(pool))
     app.cleanup_ctx.append(_client_context(settings, proxy, api_docs))
+    app.on_shutdown.append(lambda _: proxy.close_sockets())
     return app
 
 

@@ -79,6 +79,7 @@ class Proxy:
         self.session: aiohttp.ClientSession | None = None
         self.set_traceparent = True  # off when the client instrumentation injects its own
         self.loop: asyncio.AbstractEventLoop  # set when the app starts (client context)
+        self.sockets: set[web.WebSocketResponse] = set()  # open client WebSockets
 
     def handler(self, pool: Pool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         # A partial, not a closure around `forward`: one coroutine frame less per request.
@@ -289,6 +290,14 @@ class Proxy:
             websocket=websocket,
         )
 
+    async def close_sockets(self) -> None:
+        """On shutdown: open WebSockets would hold the process for the whole grace period;
+        each gets 1001 (going away), and so does its upstream."""
+        await asyncio.gather(
+            *(ws.close(code=1001, message=b"gateway shutting down") for ws in list(self.sockets)),
+            return_exceptions=True,
+        )
+
     # --- outcomes ------------------------------------------------------------------------
 
     def _failed(self, address: Address, now: float, kind: str) -> None:
@@ -391,11 +400,15 @@ class Proxy:
             )
             set_request_id_header(request, client)
             await client.prepare(request)
-            await _splice(client, upstream)
+            self.sockets.add(client)
+            try:
+                await _splice(client, upstream)
+            finally:
+                self.sockets.discard(client)
             return client
         finally:
-            if not upstream.closed:
-                await upstream.close()
+            if not upstream.closed:  # the splice was cut short (cancelled, shutdown, error)
+                await upstream.close(code=1001, message=b"gateway going away")
 
 
 async def _relay(
