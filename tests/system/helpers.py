@@ -161,7 +161,10 @@ def _drop_pg_databases(names: list[str]) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(drop())
+    # In a thread of its own: the caller may be a test already running an event loop.
+    worker = threading.Thread(target=asyncio.run, args=(drop(),))
+    worker.start()
+    worker.join()
 
 
 @contextmanager
