@@ -104,7 +104,9 @@ async def test_r9_a_reader_that_never_reads_is_closed_1013_with_bounded_memory(
     """20,000 messages (4 conversations x 5,000, so the database is not the bottleneck)
     while one client, in all four, reads nothing. Server and clients share this process,
     so the RSS measured bounds the server's growth from above."""
-    server = await start_messaging(ws_send_queue=256)
+    # No heartbeat in the way: a client that never reads never answers pings either, and
+    # would be dropped (1006) by that instead; this measures the queue bound.
+    server = await start_messaging(ws_send_queue=256, ws_heartbeat_s=3600)
     stuck_user = issuer.user("client")
     pairs = [await open_conversation(owner=stuck_user) for _ in range(4)]
     # A small receive buffer and no reading: the kernel soon stops taking frames for it.

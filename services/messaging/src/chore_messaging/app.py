@@ -95,9 +95,12 @@ def _messaging_context(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         sessions, relay = app[SESSIONS], app[RELAY]
+        writer_lock = asyncio.Lock() if settings.is_sqlite else None
 
         def uow() -> MessagingUnitOfWork:
-            return MessagingUnitOfWork(sessions, producer=settings.service_name, relay=relay)
+            return MessagingUnitOfWork(
+                sessions, producer=settings.service_name, relay=relay, writer_lock=writer_lock
+            )
 
         async def last_seq(conversation_id: object) -> int:
             async with uow() as work:
