@@ -46,15 +46,41 @@ _DROP_WEBSOCKET: Final = _DROP_REQUEST | {
 _SANE_IP: Final = re.compile(r"[0-9A-Fa-f.:]{2,45}")
 
 
-def _named_by_connection(headers: Mapping[str, str]) -> frozenset[str]:
-    value = headers.get("Connection") or headers.get("connection")
-    if not value:
-        return frozenset()
-    return frozenset(t.strip().lower() for t in value.split(","))
+_CACHE_MAX: Final = 1024
+# Per-request work is memoised on values that repeat (header names, `Connection` values):
+# a dict hit is cheaper than lower-casing and set-building on every request. Bounded, since
+# clients choose these strings.
+_forwarded_names: dict[frozenset[str], dict[str, bool]] = {}
+_drop_sets: dict[tuple[frozenset[str], str], frozenset[str]] = {}
+
+
+def _drop_with_connection(drop: frozenset[str], connection: str | None) -> frozenset[str]:
+    """`drop` plus the headers a `Connection` header names (usually just "keep-alive")."""
+    if not connection:
+        return drop
+    key = (drop, connection)
+    found = _drop_sets.get(key)
+    if found is None:
+        found = drop | {t.strip().lower() for t in connection.split(",")}
+        if len(_drop_sets) < _CACHE_MAX:
+            _drop_sets[key] = found
+    return found
 
 
 def _filter(items: Iterable[tuple[str, str]], drop: frozenset[str]) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in items if k.lower() not in drop]
+    out = []
+    cache = _forwarded_names.get(drop)
+    if cache is None:
+        cache = {} if len(_forwarded_names) >= _CACHE_MAX else _forwarded_names.setdefault(drop, {})
+    for name, value in items:
+        keep = cache.get(name)
+        if keep is None:
+            keep = name.lower() not in drop
+            if len(cache) < _CACHE_MAX:
+                cache[name] = keep
+        if keep:
+            out.append((name, value))
+    return out
 
 
 def upstream_request_headers(
@@ -77,10 +103,7 @@ def upstream_request_headers(
     gateway saw, so a client cannot pick the IP the services rate-limit or log.
     """
     drop = _DROP_WEBSOCKET if websocket else _DROP_REQUEST
-    named = _named_by_connection(incoming)
-    if named:
-        drop = drop | named
-    out = _filter(items, drop)
+    out = _filter(items, _drop_with_connection(drop, incoming.get("Connection")))
     out.append(("X-Request-ID", request_id))
     if traceparent:
         out.append(("traceparent", traceparent))
@@ -103,10 +126,7 @@ def downstream_response_headers(
     items: Iterable[tuple[str, str]], connection: str | None = None
 ) -> list[tuple[str, str]]:
     """The upstream response's headers the client gets (the gateway frames the body itself)."""
-    drop = _DROP_RESPONSE
-    if connection:
-        drop = drop | {t.strip().lower() for t in connection.split(",")}
-    return _filter(items, drop)
+    return _filter(items, _drop_with_connection(_DROP_RESPONSE, connection))
 
 
 def client_ip(remote: str | None, forwarded_for: str | None, *, trust_forwarded: bool) -> str:
