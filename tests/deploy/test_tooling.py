@@ -8,7 +8,6 @@ import base64
 import copy
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -175,7 +174,3 @@ def test_dev_secrets_are_passwordless(rendered: dict[str, list[Doc]]) -> None:
         for value in secret.get("data", {}).values():
             url = base64.b64decode(value).decode()
             assert re.fullmatch(r"postgresql\+asyncpg://postgres@postgres:5432/\w+", url), url
-
-
-def test_kubectl_is_where_make_expects_it() -> None:
-    assert shutil.which("kubectl"), "make k8s-validate needs kubectl on PATH"
