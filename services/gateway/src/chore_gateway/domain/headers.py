@@ -28,6 +28,7 @@ HOP_BY_HOP: Final = frozenset(
 _DROP_REQUEST: Final = HOP_BY_HOP | {
     "host",
     "content-length",  # the client library sets it from the body it sends
+    "expect",  # 100-continue was answered (or not) by the gateway's own server
     "x-request-id",
     "traceparent",
     "x-forwarded-for",
