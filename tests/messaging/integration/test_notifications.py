@@ -14,7 +14,15 @@ import pytest
 
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
-from chore_common.contracts.tasks import OfferCreatedV1, TaskCancelledV1
+from chore_common.contracts.tasks import (
+    OfferCreatedV1,
+    TaskAssignedV1,
+    TaskCancelledV1,
+    TaskCompletedV1,
+    TaskExpiredV1,
+    TaskReminderDueV1,
+    TaskStartedV1,
+)
 from chore_common.testing.nats import NatsServer
 from chore_messaging.domain.model import conversation_id
 
@@ -51,6 +59,10 @@ def offer(task_id: UUID, owner: User, tasker: User) -> OfferCreatedV1:
         price_cents=12000,
         created_at=datetime.now(UTC),
     )
+
+
+def at_least(count: int) -> Callable[[Any], bool]:
+    return lambda body: len(body["items"]) >= count
 
 
 async def eventually(client: Client, path: str, user: User, check: Callable[[Any], bool]) -> Any:
@@ -174,3 +186,52 @@ async def test_cancelling_the_task_closes_the_conversation_for_writing(
     assert (await sock.until("error"))["code"] == "conversation_closed"
     history = await (await server.get(url, headers=tasker.headers)).json()
     assert [m["body"] for m in history["items"]] == ["when?"]  # still readable
+
+
+async def test_each_task_event_notifies_the_people_it_concerns(
+    bus: NatsServer, start_messaging: StartMessaging, issuer: Issuer
+) -> None:
+    server = await start_messaging(nats_url=bus.url, consumer_enabled=True)
+    owner, tasker, other = issuer.user("client"), issuer.user("tasker"), issuer.user("tasker")
+    task_id, now, title = uuid4(), datetime.now(UTC), "Paint the fence"
+    common = {"task_id": task_id, "owner_id": owner.id, "title": title}
+    await publish(bus, offer(task_id, owner, tasker))
+    await publish(bus, offer(task_id, owner, other))
+    await publish(
+        bus,
+        TaskAssignedV1(
+            **common,
+            assignee_id=tasker.id,
+            offer_id=uuid4(),
+            price_cents=100,
+            version=2,
+            assigned_at=now,
+        ),
+    )
+    await publish(bus, TaskStartedV1(**common, assignee_id=tasker.id, version=3, started_at=now))
+    await publish(bus, TaskReminderDueV1(**common, assignee_id=tasker.id, due_at=now))
+    await publish(
+        bus, TaskCompletedV1(**common, assignee_id=tasker.id, version=4, completed_at=now)
+    )
+    expected = [
+        (owner, ["task_completed", "task_started", "offer_created", "offer_created"]),
+        (tasker, ["task_completed", "reminder_due", "task_assigned"]),
+    ]
+    for user, kinds in expected:
+        body = await eventually(server, "/messaging/notifications", user, at_least(len(kinds)))
+        assert sorted(n["kind"] for n in body["items"]) == sorted(kinds)
+    nothing = await (await server.get("/messaging/notifications", headers=other.headers)).json()
+    assert nothing["items"] == []  # an offer that was not picked: no word until the end
+    listed = await (await server.get("/messaging/conversations", headers=owner.headers)).json()
+    assert [c["open"] for c in listed["items"]] == [False, False]
+
+    # Expiry closes and tells the owner and every tasker who offered.
+    later = uuid4()
+    await publish(bus, offer(later, owner, other))
+    await publish(
+        bus, TaskExpiredV1(task_id=later, owner_id=owner.id, title=title, version=2, expired_at=now)
+    )
+    body = await eventually(
+        server, "/messaging/notifications", other, lambda b: len(b["items"]) == 1
+    )
+    assert body["items"][0]["kind"] == "task_expired"
