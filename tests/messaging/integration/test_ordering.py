@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from .conftest import Client, Connect, Socket, StartMessaging
+from chore_messaging.usecases.messages import SendMessage, send_message
+
+from .conftest import Client, Connect, NoFanout, Socket, StartMessaging
 
 pytestmark = pytest.mark.db
 
@@ -162,3 +165,27 @@ async def test_a_replay_longer_than_the_socket_queue_paces_itself(
     await late.send({"type": "subscribe", "conversation_id": str(pair.id), "since_seq": 0})
     assert await messages_until(late, 300) == list(range(1, 301))
     assert (await late.until("subscribed"))["last_seq"] == 300
+
+
+async def test_a_message_missing_from_nats_is_read_back_in_order(
+    start_messaging: StartMessaging, open_conversation, connect: Connect, uow
+) -> None:
+    """Seqs 1-3 are stored without any broadcast (as if NATS lost them); seq 4 arrives on
+    NATS; the replica holds it, reads 1-3 from the database, then releases 1, 2, 3, 4."""
+    a, b = await start_messaging(fanout_gap_s=0.1), await start_messaging()
+    pair = await open_conversation()
+    reader = await connect(a, pair.tasker)
+    await reader.subscribe(pair.id, since_seq=None)
+    for k in range(3):
+        cmd = SendMessage(pair.id, pair.owner.id, f"lost {k}", f"lost-{k}")
+        await send_message(uow(), cmd, datetime.now(UTC), NoFanout())
+    resp = await b.post(
+        f"/messaging/conversations/{pair.id}/messages",
+        json={"body": "arrives", "client_msg_id": "x"},
+        headers=pair.owner.headers,
+    )
+    assert resp.status == 201
+    assert await messages_until(reader, 4, wait_s=5) == [1, 2, 3, 4]
+    metrics = await (await a.get("/metrics")).text()
+    repaired = [ln for ln in metrics.splitlines() if ln.startswith("messaging_gap_repairs_total")]
+    assert float(repaired[0].split()[-1]) >= 3
