@@ -85,6 +85,8 @@ class Connection:
         self.closing = False
         self.close_code: int | None = None
         self._close_timeout_s = close_timeout_s
+        self._half = max(1, queue_size // 2)
+        self._room = asyncio.Event()
         self._writer = asyncio.create_task(self._write(), name="ws-writer")
         self._closer: asyncio.Task[None] | None = None
 
@@ -101,15 +103,20 @@ class Connection:
         return True
 
     async def put(self, text: str, *, stall_s: float) -> None:
-        """Queue `text`, waiting for room (a replay keeps pace with the reader); a reader
+        """Queue `text` once the queue is at most half full (a replay keeps pace with the
+        reader and leaves the other half to live frames, acks and notifications); a reader
         that takes nothing for `stall_s` is closed 1013."""
         if self.closing:
             return
-        try:
-            await asyncio.wait_for(self.queue.put(text), stall_s)
-        except TimeoutError:
-            SLOW_DROPS.inc()
-            self.close_soon(CLOSE_SLOW, "too slow: replay stalled")
+        if self.queue.qsize() >= self._half:
+            self._room.clear()
+            try:
+                await asyncio.wait_for(self._room.wait(), stall_s)
+            except TimeoutError:
+                SLOW_DROPS.inc()
+                self.close_soon(CLOSE_SLOW, "too slow: replay stalled")
+                return
+        self.push(text)
 
     async def _write(self) -> None:
         ws, queue = self.ws, self.queue
@@ -118,6 +125,8 @@ class Connection:
                 text = await queue.get()
                 await ws.send_str(text)
                 FRAMES_OUT.inc()
+                if queue.qsize() < self._half and not self._room.is_set():
+                    self._room.set()
         except (ConnectionError, RuntimeError):  # peer gone: the reader loop notices too
             pass
 
