@@ -131,29 +131,38 @@ class ErrorFrame(BaseModel):
     client_msg_id: str | None = None
 
 
-PONG = '{"type":"pong"}'
+PONG = b'{"type":"pong"}'
 
 
-def message_frame(message: Message) -> str:
-    return MessageFrame(
-        conversation_id=message.conversation_id,
-        seq=message.seq,
-        id=message.id,
-        sender_id=message.sender_id,
-        body=message.body,
-        sent_at=message.sent_at,
-    ).model_dump_json()
+def encode(frame: BaseModel) -> bytes:
+    """A server frame as the UTF-8 bytes of a text frame: encoded once, sent to every socket."""
+    return frame.__pydantic_serializer__.to_json(frame)
 
 
-def notification_frame(note: Notification) -> str:
-    return NotificationFrame(
-        id=note.id,
-        kind=note.kind.value,
-        task_id=note.task_id,
-        title=note.title,
-        data=note.data,
-        created_at=note.created_at,
-    ).model_dump_json()
+def message_frame(message: Message) -> bytes:
+    return encode(
+        MessageFrame(
+            conversation_id=message.conversation_id,
+            seq=message.seq,
+            id=message.id,
+            sender_id=message.sender_id,
+            body=message.body,
+            sent_at=message.sent_at,
+        )
+    )
+
+
+def notification_frame(note: Notification) -> bytes:
+    return encode(
+        NotificationFrame(
+            id=note.id,
+            kind=note.kind.value,
+            task_id=note.task_id,
+            title=note.title,
+            data=note.data,
+            created_at=note.created_at,
+        )
+    )
 
 
 def error_frame(
@@ -162,7 +171,11 @@ def error_frame(
     *,
     conversation_id: UUID | None = None,
     client_msg_id: str | None = None,
-) -> str:
-    return ErrorFrame(
-        code=code, detail=detail, conversation_id=conversation_id, client_msg_id=client_msg_id
-    ).model_dump_json(exclude_none=True)
+) -> bytes:
+    return (
+        ErrorFrame(
+            code=code, detail=detail, conversation_id=conversation_id, client_msg_id=client_msg_id
+        )
+        .model_dump_json(exclude_none=True)
+        .encode()
+    )

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from uuid import UUID
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
@@ -80,7 +80,7 @@ class Connection:
         self.ws = ws
         self.user_id = user_id
         self.session_id = session_id
-        self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(queue_size)
         self.subs: dict[UUID, Subscription] = {}
         self.closing = False
         self.close_code: int | None = None
@@ -90,20 +90,20 @@ class Connection:
         self._writer = asyncio.create_task(self._write(), name="ws-writer")
         self._closer: asyncio.Task[None] | None = None
 
-    def push(self, text: str) -> bool:
-        """Queue `text` for this socket; a full queue closes it 1013 (slow reader)."""
+    def push(self, data: bytes) -> bool:
+        """Queue an encoded text frame for this socket; a full queue closes it 1013."""
         if self.closing:
             return False
         try:
-            self.queue.put_nowait(text)
+            self.queue.put_nowait(data)
         except asyncio.QueueFull:
             SLOW_DROPS.inc()
             self.close_soon(CLOSE_SLOW, "too slow: outgoing queue full")
             return False
         return True
 
-    async def put(self, text: str, *, stall_s: float) -> None:
-        """Queue `text` once the queue is at most half full (a replay keeps pace with the
+    async def put(self, data: bytes, *, stall_s: float) -> None:
+        """Queue `data` once the queue is at most half full (a replay keeps pace with the
         reader and leaves the other half to live frames, acks and notifications); a reader
         that takes nothing for `stall_s` is closed 1013."""
         if self.closing:
@@ -116,14 +116,15 @@ class Connection:
                 SLOW_DROPS.inc()
                 self.close_soon(CLOSE_SLOW, "too slow: replay stalled")
                 return
-        self.push(text)
+        self.push(data)
 
     async def _write(self) -> None:
         ws, queue = self.ws, self.queue
         try:
             while True:
-                text = await queue.get()
-                await ws.send_str(text)
+                data = await queue.get()
+                # Already UTF-8: no per-socket encoding of a frame shared by many sockets.
+                await ws.send_frame(data, WSMsgType.TEXT)
                 FRAMES_OUT.inc()
                 if queue.qsize() < self._half and not self._room.is_set():
                     self._room.set()
@@ -169,25 +170,25 @@ class Subscription:
     conn: Connection
     channel: Channel
     last_seq: int = 0
-    held: list[tuple[int, str]] | None = field(default_factory=list)
+    held: list[tuple[int, bytes]] | None = field(default_factory=list)
     max_held: int = 1024
 
-    def deliver(self, seq: int, text: str) -> None:
+    def deliver(self, seq: int, data: bytes) -> None:
         if self.held is not None:
-            self.held.append((seq, text))
+            self.held.append((seq, data))
             if len(self.held) > self.max_held:  # live traffic outran a long replay
                 SLOW_DROPS.inc()
                 self.conn.close_soon(CLOSE_SLOW, "too slow: replay fell behind")
             return
         if seq > self.last_seq:
             self.last_seq = seq
-            self.conn.push(text)
+            self.conn.push(data)
 
     def go_live(self, last_seq: int) -> None:
         self.last_seq = last_seq
         held, self.held = self.held or [], None
-        for seq, text in held:
-            self.deliver(seq, text)
+        for seq, data in held:
+            self.deliver(seq, data)
 
 
 class Channel:
@@ -197,8 +198,8 @@ class Channel:
         self.hub = hub
         self.conversation_id = conversation_id
         self.subs: set[Subscription] = set()
-        self.order: InOrder[str] = InOrder()
-        self._early: list[tuple[int, str, float]] | None = []
+        self.order: InOrder[bytes] = InOrder()
+        self._early: list[tuple[int, bytes, float]] | None = []
         self._nats: NatsSubscription | None = None
         self._repair: asyncio.Task[None] | None = None
         self.ready: asyncio.Task[None] = asyncio.create_task(self._start(), name="channel-start")
@@ -213,25 +214,24 @@ class Channel:
         # Everything up to here was committed before this read: subscribers get it by replay.
         self.order.delivered = await self.hub.last_seq(self.conversation_id)
         early, self._early = self._early or [], None
-        for seq, text, sent in early:
-            self.offer(seq, text, sent)
+        for seq, data, sent in early:
+            self.offer(seq, data, sent)
 
     async def _on_nats(self, msg: Msg) -> None:
         try:
             head, _, body = msg.data.partition(b"\n")
             seq_raw, _, sent_raw = head.partition(b" ")
             seq, sent = int(seq_raw), float(sent_raw)
-            text = body.decode()
         except ValueError:
             log.warning("fanout.bad_frame", extra={"subject": msg.subject})
             return
-        self.offer(seq, text, sent)
+        self.offer(seq, body, sent)
 
-    def offer(self, seq: int, text: str, sent: float) -> None:
+    def offer(self, seq: int, data: bytes, sent: float) -> None:
         if self._early is not None:
-            self._early.append((seq, text, sent))
+            self._early.append((seq, data, sent))
             return
-        released = self.order.accept(seq, text)
+        released = self.order.accept(seq, data)
         if released:
             FANOUT_SECONDS.observe(max(0.0, time.time() - sent))
             for s, t in released:
@@ -407,17 +407,17 @@ class Hub:
     # -- the Fanout port ---------------------------------------------------------------
 
     async def message_stored(self, conversation: Conversation, message: Message) -> None:
-        text = frames.message_frame(message)
+        data = frames.message_frame(message)
         sent = time.time()
         channel = self.channels.get(conversation.id)
         if channel is not None:
-            channel.offer(message.seq, text, sent)  # this replica's sockets, without a hop
-        payload = f"{message.seq} {sent:.6f}\n".encode() + text.encode()
+            channel.offer(message.seq, data, sent)  # this replica's sockets, without a hop
+        payload = f"{message.seq} {sent:.6f}\n".encode() + data
         await self.nc.publish(conversation_subject(conversation.id), payload)
 
     async def notify(self, notifications: list[Notification]) -> None:
         for note in notifications:
-            payload = f"{note.user_id}\n".encode() + frames.notification_frame(note).encode()
+            payload = f"{note.user_id}\n".encode() + frames.notification_frame(note)
             await self.nc.publish(fanout_subject(USERS_TOPIC), payload)
 
     async def _on_notification(self, msg: Msg) -> None:
@@ -429,9 +429,8 @@ class Hub:
             return
         conns = self.by_user.get(user_id)
         if conns:
-            text = body.decode()
             for conn in list(conns):
-                conn.push(text)
+                conn.push(body)
 
 
 def _discard(index: dict[UUID, set[Connection]], key: UUID, conn: Connection) -> None:

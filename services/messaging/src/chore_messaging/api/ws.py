@@ -173,7 +173,7 @@ class SocketSession:
             id=sent.message.id,
             duplicate=sent.duplicate,
         )
-        self.conn.push(ack.model_dump_json())
+        self.conn.push(frames.encode(ack))
 
     async def subscribe(self, conversation_id: UUID, since_seq: int | None) -> None:
         """Attach (live frames held), replay after `since_seq`, then release the held ones
@@ -189,11 +189,8 @@ class SocketSession:
             await hub.unsubscribe(conn, conversation_id)
             raise
         sub.go_live(last)
-        conn.push(
-            frames.SubscribedFrame(
-                conversation_id=conversation_id, last_seq=sub.last_seq
-            ).model_dump_json()
-        )
+        subscribed = frames.SubscribedFrame(conversation_id=conversation_id, last_seq=sub.last_seq)
+        conn.push(frames.encode(subscribed))
 
     async def _replay(self, conversation_id: UUID, since_seq: int | None, live_from: int) -> int:
         """Push every stored message after `since_seq`; returns the last seq pushed."""
