@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
+
+import nats
 import pytest
+
+from chore_common.contracts.envelope import Envelope
+from chore_common.testing.nats import NatsServer
 
 from .conftest import Client, Connect, StartMessaging
 from .test_ordering import messages_until, send_frame
@@ -129,3 +137,38 @@ async def test_metrics_count_sockets_frames_and_fanout(
         line for line in text.splitlines() if line.startswith("messaging_websockets_open")
     )
     assert float(open_now.split()[-1]) >= 2
+
+
+async def test_a_stored_message_is_published_as_messaging_message_sent(
+    messaging: Client, open_conversation, nats_server: NatsServer
+) -> None:
+    pair = await open_conversation()
+    resp = await messaging.post(
+        f"/messaging/conversations/{pair.id}/messages",
+        json={"body": "secret words", "client_msg_id": "e1"},
+        headers=pair.owner.headers,
+    )
+    assert resp.status == 201
+    nc = await nats.connect(nats_server.url)
+    found: list[Envelope] = []
+    done = asyncio.Event()
+
+    async def on_message(msg: Any) -> None:
+        envelope = Envelope.from_bytes(msg.data)
+        if envelope.data.get("conversation_id") == str(pair.id):
+            found.append(envelope)
+            done.set()
+
+    try:
+        sub = await nc.jetstream().subscribe("messaging.>", cb=on_message, ordered_consumer=True)
+        await asyncio.wait_for(done.wait(), 10)
+        await sub.unsubscribe()
+    finally:
+        await nc.close()
+    event = found[0]
+    assert (event.type, event.version, event.producer) == ("messaging.message.sent", 1, "messaging")
+    assert event.data["seq"] == 1
+    assert event.data["sender_id"] == str(pair.owner.id)
+    assert event.data["recipient_id"] == str(pair.tasker.id)
+    assert event.data["body_length"] == len("secret words")
+    assert "secret" not in json.dumps(event.data)  # the bus carries no chat text
