@@ -32,7 +32,7 @@ from chore_common.bus.connection import NATS_CLIENT, nats_context
 from chore_common.bus.relay import RELAY, relay_context
 from chore_common.db import ENGINE, SESSIONS, db_context
 from chore_common.db.idempotency import SqlIdempotencyStore
-from chore_common.db.migrations import upgrade_head
+from chore_common.db.migrations import migrate_context, upgrade_head
 from chore_common.http.app import create_service_app
 from chore_common.http.idempotency import idempotency_context
 
@@ -55,7 +55,7 @@ def create_app(settings: AuthSettings) -> web.Application:
     app.add_routes(routes)
     app.middlewares.append(bearer_middleware)
     if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
-        app.cleanup_ctx.append(_migrate(settings))
+        app.cleanup_ctx.append(migrate_context(settings.database_url, MIGRATIONS))
     app.cleanup_ctx.append(db_context(settings))
     app.cleanup_ctx.append(idempotency_context(lambda a: SqlIdempotencyStore(a[ENGINE])))
     app.cleanup_ctx.append(nats_context(settings))
@@ -68,15 +68,6 @@ def create_app(settings: AuthSettings) -> web.Application:
     )
     app.cleanup_ctx.append(_auth_context(settings))
     return app
-
-
-def _migrate(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:
-    # A cleanup_ctx, not on_startup: those run only after every cleanup_ctx has started.
-    async def run(app: web.Application) -> AsyncIterator[None]:
-        await asyncio.to_thread(migrate, settings)
-        yield
-
-    return run
 
 
 def _auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:

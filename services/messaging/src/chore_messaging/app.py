@@ -9,7 +9,7 @@ and the consumer of tasks events.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from chore_common.bus.connection import NATS_CLIENT, nats_context
 from chore_common.bus.consumer import consumer_context
 from chore_common.bus.relay import RELAY, relay_context
 from chore_common.db import ENGINE, SESSIONS, db_context
-from chore_common.db.migrations import upgrade_head
+from chore_common.db.migrations import migrate_context, upgrade_head
 from chore_common.http.app import create_service_app
 from chore_messaging.adapters.consumer import tasks_consumer
 from chore_messaging.adapters.hub import CLOSE_RESTART, HUB, Hub
@@ -52,7 +52,7 @@ def create_app(settings: MessagingSettings) -> web.Application:
     app.add_routes(ws_routes)
     app.middlewares.append(bearer_middleware)
     if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
-        app.on_startup.append(_migrate(settings))
+        app.cleanup_ctx.append(migrate_context(settings.database_url, MIGRATIONS))
     app.cleanup_ctx.append(db_context(settings))
     app.cleanup_ctx.append(nats_context(settings))
     app.cleanup_ctx.append(
@@ -73,13 +73,6 @@ def create_app(settings: MessagingSettings) -> web.Application:
         )
     app.on_shutdown.append(_close_sockets)
     return app
-
-
-def _migrate(settings: MessagingSettings) -> Callable[[web.Application], Awaitable[None]]:
-    async def run(app: web.Application) -> None:
-        await asyncio.to_thread(migrate, settings)
-
-    return run
 
 
 async def _close_sockets(app: web.Application) -> None:

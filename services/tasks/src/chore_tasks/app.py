@@ -7,8 +7,7 @@ the scheduler stops (running jobs finish) before the relay flushes and the engin
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from chore_common.bus.connection import NATS_CLIENT, nats_context
 from chore_common.bus.relay import RELAY, relay_context
 from chore_common.db import ENGINE, SESSIONS, db_context
 from chore_common.db.idempotency import SqlIdempotencyStore
-from chore_common.db.migrations import upgrade_head
+from chore_common.db.migrations import migrate_context, upgrade_head
 from chore_common.http.app import create_service_app
 from chore_common.http.idempotency import idempotency_context
 from chore_tasks.adapters.cache import INVALIDATOR, cache_context
@@ -49,7 +48,7 @@ def create_app(settings: TasksSettings) -> web.Application:
         app.add_routes(routes)
     app.middlewares.append(bearer_middleware)
     if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
-        app.on_startup.append(_migrate(settings))
+        app.cleanup_ctx.append(migrate_context(settings.database_url, MIGRATIONS))
     app.cleanup_ctx.append(db_context(settings))
     app.cleanup_ctx.append(idempotency_context(lambda a: SqlIdempotencyStore(a[ENGINE])))
     app.cleanup_ctx.append(nats_context(settings))
@@ -82,13 +81,6 @@ def _scheduler(app: web.Application, settings: TasksSettings) -> Scheduler:
     )
     app[WAKE_SCHEDULER] = scheduler.wake
     return scheduler
-
-
-def _migrate(settings: TasksSettings) -> Callable[[web.Application], Awaitable[None]]:
-    async def run(app: web.Application) -> None:
-        await asyncio.to_thread(migrate, settings)
-
-    return run
 
 
 def _tasks_context(

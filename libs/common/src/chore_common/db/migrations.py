@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData
@@ -40,6 +41,20 @@ def alembic_config(url: str, script_location: str | Path) -> Config:
 def upgrade_head(url: str, script_location: str | Path) -> None:
     """Apply every migration under `script_location` to the database at `url`."""
     command.upgrade(alembic_config(url, script_location), "head")
+
+
+def migrate_context(
+    url: str, script_location: str | Path
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx that applies the migrations at start. Append it before the database and
+    bus contexts: aiohttp runs every cleanup_ctx before any `on_startup` handler, so a
+    migration there would come after the relay and consumers had already met missing tables."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await asyncio.to_thread(upgrade_head, url, script_location)
+        yield
+
+    return ctx
 
 
 def _run_to_completion(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
