@@ -122,3 +122,20 @@ async def _admin(sql: str, *args: str) -> None:
         await conn.execute(sql, *args)
     finally:
         await conn.close()
+
+
+async def _ignore(msg: object) -> None:
+    return None
+
+
+async def test_a_service_whose_nats_died_still_stops_cleanly(
+    nats_factory: Callable[[], NatsServer],
+) -> None:
+    server = nats_factory()
+    settings = ServiceSettings(nats_url=server.url, database_url="sqlite+aiosqlite://")
+    async with started(settings) as app:
+        await app[NATS_CLIENT].subscribe("anything.>", cb=_ignore)  # drain has work to do
+        await asyncio.to_thread(server.stop, True)  # killed, not stopped politely
+        await wait_until(await readiness_is(app, "nats", False), timeout_s=10)
+    # Leaving `started` ran the cleanup: reaching this line means no exception escaped it.
+    assert app[NATS_CLIENT].is_closed

@@ -111,6 +111,11 @@ def nats_context(
             try:
                 await nc.drain()
             except Exception:  # closing anyway; a drain error must not block shutdown
-                await nc.close()
+                # With the server already gone the close itself can raise (connection
+                # reset): the service is stopping either way, so it stops cleanly.
+                try:
+                    await nc.close()
+                except Exception:
+                    log.warning("nats.close_failed", extra={"client": settings.service_name})
 
     return ctx
