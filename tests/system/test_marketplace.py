@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -106,5 +108,29 @@ async def test_a_session_revoked_on_one_replica_is_refused_by_every_replica_with
     assert closed_after < REVOCATION_BOUND_S
 
 
+def _mode_and_json(path: Path) -> tuple[int, Any]:
+    return path.stat().st_mode & 0o777, json.loads(path.read_text())
+
+
 def _ws(base: str) -> str:
     return "ws" + base.removeprefix("http") + "/messaging/ws"
+
+
+async def test_make_run_prints_the_gateway_its_docs_and_an_admin_login_that_works(
+    platform: RunningPlatform, api: Any, session: aiohttp.ClientSession
+) -> None:
+    url = platform.url
+    printed = platform.wait_for_line(r"^platform\s*\| open (\S+)  \(docs: (\S+)\)", 5)
+    assert printed.groups() == (url, f"{url}/docs")
+    login = platform.wait_for_line(r"admin login: (\S+) / (\S+)  \(kept in (\S+)\)", 5)
+    email, password, kept_in = login.groups()
+    mode, saved = _mode_and_json(Path(kept_in))
+    assert mode == 0o600
+    assert saved == {"email": email, "password": password}
+
+    async with session.get(f"{url}/docs") as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+    tokens = await api.call("POST", "/auth/login", json_body={"email": email, "password": password})
+    jobs = await api.call("GET", "/tasks/admin/jobs", token=tokens["access_token"])
+    assert "items" in jobs
