@@ -302,7 +302,9 @@ class Proxy:
 
     def _failed(self, address: Address, now: float, kind: str) -> None:
         before = address.breaker.state
-        address.breaker.failure(now)
+        # Open from when the failure was seen, not from when the request began (`now`): a
+        # timeout as long as breaker_open_s would otherwise open a breaker already expired.
+        address.breaker.failure(max(now, self.loop.time()))
         metrics.UPSTREAM_FAILURES.labels(address.service, kind).inc()
         if address.breaker.state is not before:
             metrics.publish_breaker(address)
