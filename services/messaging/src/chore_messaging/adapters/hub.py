@@ -1,8 +1,11 @@
 """Sockets of this replica, and the fan-out that reaches the sockets of every replica.
 
-- A `Connection` is one WebSocket. What it is sent goes through a bounded queue drained by
-  one writer task; a queue that fills (a reader too slow) closes the socket with 1013, so
-  nothing is ever buffered without bound.
+- A `Connection` is one WebSocket. While its reader keeps up (nothing queued, the kernel
+  taking what is written) a frame is written straight to the transport: the same frame
+  bytes for every socket, no task wake-up per socket. Otherwise it goes through a bounded
+  queue drained by one writer task; a queue that fills (a reader too slow) closes the socket
+  with 1013, so nothing is ever buffered without bound (at most `DIRECT_WRITE_LIMIT` bytes in
+  the transport plus the queue).
 - A `Channel` is one conversation with local subscribers. It subscribes to the
   conversation's core-NATS subject (`fanout.messaging.conv.<id>`), and releases messages
   to its subscribers strictly by `seq` (`InOrder`): two replicas' publishes may arrive
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -57,7 +61,37 @@ CLOSE_RESTART: Final = 1012
 CLOSE_SLOW: Final = 1013
 CLOSE_AUTH: Final = 4401
 
+# Below this many bytes waiting in a socket's transport, frames skip the queue (see above).
+DIRECT_WRITE_LIMIT: Final = 64 * 1024
+
 LastSeq = Callable[[UUID], Awaitable[int]]
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A complete WebSocket text frame (RFC 6455 5.2). Server frames are unmasked and ours
+    uncompressed, so the bytes are the same for every socket."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x81, 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, n)
+    return header + payload
+
+
+class _LastFrame:
+    """The frame of the payload last written: a fan-out builds it once for all its sockets.
+    Keyed by identity, with the payload held, so a recycled id can never match."""
+
+    payload: bytes | None = None
+    frame: bytes = b""
+
+    @classmethod
+    def of(cls, payload: bytes) -> bytes:
+        if payload is not cls.payload:
+            cls.payload, cls.frame = payload, text_frame(payload)
+        return cls.frame
 Between = Callable[[UUID, int, int], Awaitable[list[Message]]]
 
 
@@ -76,8 +110,12 @@ class Connection:
         session_id: UUID,
         queue_size: int,
         close_timeout_s: float = 2.0,
+        transport: asyncio.BaseTransport | None = None,
     ) -> None:
         self.ws = ws
+        # aiohttp writes an uncompressed frame in one synchronous call, so our direct writes
+        # never land inside one of its frames (pongs, the close frame).
+        self._transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.user_id = user_id
         self.session_id = session_id
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(queue_size)
@@ -94,6 +132,17 @@ class Connection:
         """Queue an encoded text frame for this socket; a full queue closes it 1013."""
         if self.closing:
             return False
+        transport = self._transport
+        if (
+            transport is not None
+            and self.queue.empty()  # nothing queued may be overtaken
+            and not transport.is_closing()
+            and not self.ws.closed
+            and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT
+        ):
+            transport.write(_LastFrame.of(data))
+            FRAMES_OUT.inc()
+            return True
         try:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:

@@ -59,6 +59,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         session_id=who.session_id,
         queue_size=settings.ws_send_queue,
         close_timeout_s=settings.ws_close_timeout_s,
+        transport=request.transport,
     )
     hub.add(conn)
     loop = asyncio.get_running_loop()
