@@ -92,6 +92,8 @@ class _LastFrame:
         if payload is not cls.payload:
             cls.payload, cls.frame = payload, text_frame(payload)
         return cls.frame
+
+
 Between = Callable[[UUID, int, int], Awaitable[list[Message]]]
 
 
