@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 CLOSE_IDLE = 1000
+CLOSE_INTERNAL = 1011
 
 
 @routes.get("/messaging/ws")
@@ -68,6 +69,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     )
     try:
         await SocketSession(conn, hub, request.app[UOW], settings).run()
+    except Exception:
+        # After the upgrade an HTTP 500 cannot be sent (the error middleware would write
+        # one into the socket): close with 1011, the WebSocket's "internal error".
+        log.exception("ws.session_failed")
+        conn.close_soon(CLOSE_INTERNAL, "internal error")
     finally:
         expiry.cancel()
         await hub.remove(conn)
