@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from .helpers import RunningPlatform, chat_between, demo
 
@@ -150,6 +151,9 @@ async def test_a_stalled_upstream_opens_its_breaker_and_closes_it_when_back(
                           time.monotonic() - started)  # fmt: skip
 
     await api.call("GET", "/tasks?limit=1", token=ann.token)
+    # The burst below must meet every replica: wait until the gateway has them all up.
+    replicas = len(platform.replicas("tasks"))
+    await _until_gauges(session, platform.url, "gateway_upstream_up", "tasks", 1.0, replicas)
     mark = len(platform.lines)
     # Every tasks replica frozen (SIGSTOP): connections are accepted by the kernel and never
     # answered, the worst kind of dead. The supervisor sees no exit, so nothing restarts it.
@@ -161,7 +165,8 @@ async def test_a_stalled_upstream_opens_its_breaker_and_closes_it_when_back(
         # (504), and each timeout counts against its address's breaker.
         burst = await asyncio.gather(*(get() for _ in range(16)))
         assert {a.status for a in burst} <= {503, 504}, burst
-        platform.wait_for_line(r"gateway\.breaker_opened", 10, after=mark)
+        # Every address's breaker is open (2), as the gateway's own metrics say.
+        await _until_gauges(session, platform.url, "gateway_breaker_state", "tasks", 2.0, replicas)
         # From now on the gateway answers at once, without trying the upstream.
         stalled = [await get() for _ in range(20)]
         assert {a.status for a in stalled} == {503}, stalled
@@ -188,7 +193,11 @@ async def test_a_stalled_upstream_opens_its_breaker_and_closes_it_when_back(
         f"{max(a.took for a in burst):.1f} s; then 503 {sorted(c or '' for c in codes)} in "
         f"<= {worst * 1000:.1f} ms; 200 again {closed_after:.1f} s after it came back"
     )
-    assert "circuit_open" in codes  # refused by the breaker itself, not only by health checks
+    gateway_saw = [
+        line for line in platform.lines[mark:] if re.search(r"gateway\.(breaker|upstream)_", line)
+    ]
+    # Refused by the breaker itself, not only by health checks.
+    assert "circuit_open" in codes, "\n".join(gateway_saw)
     assert worst < 0.1
     await _until_ready(api)
 
@@ -199,6 +208,32 @@ class Answer:
     retry_after: str | None
     code: str | None
     took: float
+
+
+async def _until_gauges(
+    session: aiohttp.ClientSession,
+    gateway: str,
+    metric: str,
+    service: str,
+    value: float,
+    count: int,
+    within: float = 10.0,
+) -> None:
+    """Until the gateway's /metrics shows `metric` == value for `count` addresses of `service`."""
+    deadline = time.monotonic() + within
+    while True:
+        async with session.get(f"{gateway}/metrics") as response:
+            text = await response.text()
+        matching = [
+            sample
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == metric and sample.labels.get("service") == service
+        ]
+        if sum(s.value == value for s in matching) >= count:
+            return
+        assert time.monotonic() < deadline, f"{metric}{{service={service}}}: {matching}"
+        await asyncio.sleep(0.1)
 
 
 async def _until_accepted(api: Any, url: str, token: str, within: float = 10.0) -> None:
