@@ -257,7 +257,7 @@ def _with_database(url: str, name: str, scheme: str) -> str:
 
 
 async def ensure_pg_database(admin_url: str, name: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     conn = await asyncpg.connect(_with_database(admin_url, "postgres", "postgresql"))
     try:
