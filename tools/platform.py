@@ -229,9 +229,9 @@ def make_plan(
         plan.instances[spec.name] = [
             Instance(spec, n, p) for n, p in zip(names, ports, strict=True)
         ]
-    auth = plan.instances.get("auth")
-    port = auth[0].port if auth else 8081
-    plan.jwks_url = f"http://{HOST}:{port}/auth/.well-known/jwks.json"
+    # Every auth replica, comma-separated: verifiers fail over when one is down.
+    auth_ports = [inst.port for inst in plan.instances.get("auth", [])] or [8081]
+    plan.jwks_url = ",".join(f"http://{HOST}:{p}/auth/.well-known/jwks.json" for p in auth_ports)
     return plan
 
 

@@ -31,6 +31,7 @@ from chore_common.auth import (
 from chore_common.http.app import create_service_app
 from chore_common.http.openapi import ApiRoutes
 from chore_common.settings import ServiceSettings
+from chore_common.testing.nats import free_port
 
 ISS, AUD = "chore-auth", "chore-platform"
 
@@ -179,6 +180,47 @@ async def test_auth_being_down_refuses_new_kids_but_keeps_known_ones(
         await verifier.verify(auth.token(known))
         with pytest.raises(InvalidToken):
             await verifier.verify(auth.token(auth.add_key()))
+    finally:
+        await cache.close()
+
+
+async def test_the_next_auth_replica_answers_when_the_first_is_down(
+    fake_auth: tuple[FakeAuth, str],
+) -> None:
+    auth, url = fake_auth
+    kid = auth.add_key()
+    dead = f"http://127.0.0.1:{free_port()}/jwks.json"  # nothing listens there
+    cache = JwksCache(f"{dead}, {url}")
+    await cache.start()
+    try:
+        claims = await TokenVerifier(cache, issuer=ISS, audience=AUD).verify(auth.token(kid))
+        assert claims.kid == kid
+        assert cache.url == url  # later refreshes start with the replica that answered
+    finally:
+        await cache.close()
+
+
+async def test_with_no_keys_yet_auth_coming_back_is_noticed_within_a_fraction_of_a_second(
+    fake_auth: tuple[FakeAuth, str],
+) -> None:
+    auth, url = fake_auth
+    kid = auth.add_key()
+    auth.up = False
+    cache = JwksCache(url, min_refresh_interval_s=1.0)
+    await cache.start()  # auth is down: no keys
+    verifier = TokenVerifier(cache, issuer=ISS, audience=AUD)
+    try:
+        with pytest.raises(InvalidToken):
+            await verifier.verify(auth.token(kid))
+        auth.up = True
+        started = time.monotonic()
+        while True:
+            try:
+                await verifier.verify(auth.token(kid))
+                break
+            except InvalidToken:
+                assert time.monotonic() - started < 0.5, "still refused half a second later"
+                await asyncio.sleep(0.02)
     finally:
         await cache.close()
 

@@ -38,7 +38,10 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = Field(10.0, ge=0, le=300)
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     var_dir: Path = Path("var")
-    jwks_url: str = "http://127.0.0.1:8081/auth/.well-known/jwks.json"
+    jwks_url: str = Field(
+        "http://127.0.0.1:8081/auth/.well-known/jwks.json",
+        description="auth's JWKS; several comma-separated (one per auth replica) fail over",
+    )
     jwt_issuer: str = "chore-auth"
     jwt_audience: str = "chore-platform"
 

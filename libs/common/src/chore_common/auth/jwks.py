@@ -90,7 +90,10 @@ class JwksCache:
         timeout_s: float = 3.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self.url = url
+        # Several URLs (comma-separated: one per auth replica) are tried in turn, starting
+        # with the last one that answered, so one auth replica down costs no refresh.
+        self.urls = [u.strip() for u in url.split(",") if u.strip()]
+        self.url = self.urls[0] if self.urls else url
         self.ttl_s = ttl_s
         self.min_refresh_interval_s = min_refresh_interval_s
         self.timeout_s = timeout_s
@@ -123,7 +126,10 @@ class JwksCache:
         return self._keys.get(kid)
 
     def _may_refresh(self) -> bool:
-        return time.monotonic() - self._last_attempt >= self.min_refresh_interval_s
+        # With no key at all every token is refused anyway (auth was down at start): retry
+        # ten times sooner, so a replica is back within ~0.1 s of auth, not a second.
+        interval = self.min_refresh_interval_s / (1 if self._keys else 10)
+        return time.monotonic() - self._last_attempt >= interval
 
     async def refresh(self) -> None:
         """Fetch the key set now; concurrent callers share one request."""
@@ -141,9 +147,19 @@ class JwksCache:
             self._session = aiohttp.ClientSession()
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         self.fetches += 1
-        async with self._session.get(self.url, timeout=timeout) as resp:
-            resp.raise_for_status()
-            document = await resp.json(content_type=None)
+        failure: Exception | None = None
+        for url in [self.url, *(u for u in self.urls if u != self.url)]:
+            try:
+                async with self._session.get(url, timeout=timeout) as resp:
+                    resp.raise_for_status()
+                    document = await resp.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                failure = exc
+                continue
+            self.url = url
+            break
+        else:
+            raise failure or RuntimeError("no JWKS URL configured")
         keys = parse_jwks(document)
         # Replace, not merge: a key auth stopped publishing must stop verifying.
         self._keys = keys
