@@ -89,7 +89,11 @@ def test_each_service_is_told_its_port_nats_database_and_where_auth_keys_are(
     assert env["TASKS_PORT"] == "8085"
     assert env["TASKS_NATS_URL"] == plan.nats_url
     assert env["TASKS_DATABASE_URL"] == f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}"
-    assert env["TASKS_JWKS_URL"] == "http://127.0.0.1:8081/auth/.well-known/jwks.json"
+    auth2 = plan.instances["auth"][1].port
+    assert env["TASKS_JWKS_URL"] == (  # every auth replica, so verifiers fail over
+        "http://127.0.0.1:8081/auth/.well-known/jwks.json,"
+        f"http://127.0.0.1:{auth2}/auth/.well-known/jwks.json"
+    )
     assert env["TASKS_MIGRATE_ON_START"] == "false"
     assert plan.env_for(plan.instances["auth"][0])["AUTH_MIGRATE_ON_START"] == "true"
 
