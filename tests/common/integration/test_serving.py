@@ -124,6 +124,32 @@ def test_sigterm_finishes_the_in_flight_request_refuses_new_ones_and_exits_0(
     assert started["url"] == served.url
 
 
+def test_a_request_on_a_kept_alive_connection_right_after_sigterm_is_answered() -> None:
+    server = Served(DEMO_SHUTDOWN_DRAIN_S="1.0")
+    try:
+        server.wait_ready()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/healthz")
+        first = conn.getresponse()
+        first.read()
+        assert first.getheader("Connection", "").lower() != "close"  # kept alive
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # the server is stopping; this connection is idle from its side
+        conn.request("GET", "/items")
+        second = conn.getresponse()
+        assert second.status == 200
+        second.read()
+        # ... and the client is told to leave, so nothing is sent on it as the listener closes.
+        assert second.getheader("Connection", "").lower() == "close"
+        conn.close()
+        code, _, err = server.wait()
+        assert code == 0, err
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
 def test_a_10_kb_request_id_is_replaced_by_the_served_process(served: Served) -> None:
     served.wait_ready()
     status, headers, _ = served.request("/healthz", headers={"X-Request-ID": "a" * 10_240})

@@ -10,11 +10,13 @@ if __name__ == "__main__":
     main(TasksSettings, create_app)
 ```
 
-On SIGTERM or SIGINT a worker: marks readiness as shutting down (`/readyz` -> 503), closes
-its listening socket (new connections are refused), lets in-flight requests finish for up to
-`shutdown_grace_s`, runs the app's cleanup contexts in reverse (consumers, relay, NATS,
-engine, telemetry), and exits 0. This is aiohttp's own AppRunner sequence; we only add the
-readiness flag and our log lines.
+On SIGTERM or SIGINT a worker: marks readiness as shutting down (`/readyz` -> 503), keeps
+answering for `shutdown_drain_s` with `Connection: close` on every response (a request already
+sent on a kept-alive connection is answered, not cut), closes its listening socket (new
+connections are refused), lets in-flight requests finish for up to `shutdown_grace_s`, runs
+the app's cleanup contexts in reverse (consumers, relay, NATS, engine, telemetry), and exits
+0. This is aiohttp's own AppRunner sequence; we add the readiness flag, the drain and our log
+lines.
 
 With `WORKERS=N>1` this process becomes a small supervisor: it spawns N workers that each
 bind the port with SO_REUSEPORT (the kernel spreads connections), forwards stop signals, and
@@ -41,6 +43,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from chore_common.http.middlewares import Draining
 from chore_common.keys import READINESS
 from chore_common.logging import configure_logging
 from chore_common.observability.metrics import MULTIPROC_ENV
@@ -103,6 +106,12 @@ async def _run_worker(
     if READINESS in app:
         app[READINESS].shutting_down = True
     log.info("service.stopping", extra={"grace_s": settings.shutdown_grace_s})
+    if settings.shutdown_drain_s > 0:
+        # Closing at once would drop a request already on its way over a kept-alive
+        # connection the server still sees as idle (the client then gets a disconnect, not an
+        # answer). Keep answering for a moment, telling each client to close its connection.
+        Draining.active = True
+        await asyncio.sleep(settings.shutdown_drain_s)
     # Stops the listener, waits for in-flight requests up to the grace, then cleanup_ctx.
     await runner.cleanup()
     log.info("service.stopped")

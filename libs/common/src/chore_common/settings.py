@@ -36,6 +36,12 @@ class ServiceSettings(BaseSettings):
     stream_max_age_s: int = Field(7 * 24 * 3600, ge=60)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     shutdown_grace_s: float = Field(10.0, ge=0, le=300)
+    shutdown_drain_s: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="after SIGTERM, keep answering (with Connection: close) before closing",
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     var_dir: Path = Path("var")
     jwks_url: str = Field(

@@ -35,6 +35,13 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("chore.access")
 
 
+class Draining:
+    """Set by `serving` on SIGTERM: responses then carry `Connection: close`, so kept-alive
+    clients leave after their current request instead of racing the listener's close."""
+
+    active = False
+
+
 def route_template(request: web.Request) -> str:
     """`/items/{id}`, never `/items/42`: one metric series and span name per route."""
     resource = request.match_info.route.resource
@@ -96,6 +103,8 @@ def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
             status = response.status
             if not response.prepared:
                 response.headers[REQUEST_ID_HEADER] = rid
+                if Draining.active:
+                    response.force_close()
             return response
         except web.HTTPException as exc:  # redirects and 304s
             status = exc.status
@@ -139,6 +148,8 @@ def set_request_id_header(request: web.Request, response: web.StreamResponse) ->
     rid = request.get(REQUEST_ID)
     if rid is not None:
         response.headers[REQUEST_ID_HEADER] = rid
+    if Draining.active:
+        response.force_close()
 
 
 @web.middleware
