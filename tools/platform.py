@@ -209,7 +209,10 @@ def make_plan(
         s.name: int(os.environ.get(f"{s.prefix}PORT", s.port)) for s in specs
     }  # fmt: skip
     first_ports = {
-        s.name: free_one() if any_port else claim(bases[s.name], s.name, f"{s.prefix}PORT")
+        # `<NAME>_PORT=0` means "any free port", as it does for a server's own bind.
+        s.name: free_one()
+        if any_port or bases[s.name] == 0
+        else claim(bases[s.name], s.name, f"{s.prefix}PORT")
         for s in specs
     }
     # Above every row's port, present or not, so a service landing later moves no replica.

@@ -119,3 +119,15 @@ def test_a_busy_service_port_names_the_variable_that_moves_it(
     monkeypatch.delenv("TASKS_PORT", raising=False)
     with pytest.raises(SystemExit, match="port 8082 for tasks is in use; set TASKS_PORT"):
         tool.make_plan(list(tool.SERVICES), 1, "sqlite", tmp_path, any_port=False)
+
+
+def test_a_service_port_of_0_means_any_free_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTH_PORT", "0")
+    only_auth = [s for s in tool.SERVICES if s.name == "auth"]
+    plan = tool.make_plan(only_auth, 1, "sqlite", tmp_path, any_port=False)
+    port = plan.instances["auth"][0].port
+    assert port != 0
+    assert tool.port_is_free(port)
+    assert plan.jwks_url == f"http://127.0.0.1:{port}/auth/.well-known/jwks.json"
