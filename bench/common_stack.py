@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from aiohttp import web
 from bench.figures import Figure, median
 from bench.loadgen import generator_cpu, measure_rps
 from chore_common.settings import ServiceSettings
+from chore_common.testing.nats import free_port
 
 SERVER_CPU = 0
 PATH = "/items/1"
@@ -78,14 +78,6 @@ def serve(kind: str, port: int) -> None:
         os.sched_setaffinity(0, {SERVER_CPU})
     settings = BenchSettings(port=port, var_dir=Path(tempfile.gettempdir()))
     serve_app(bare_app if kind == "bare" else stack_app, settings)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_http(port: int, timeout: float = 20.0) -> None:
@@ -155,7 +147,7 @@ def measure(srv: Server) -> Sample:
 
 @contextmanager
 def server(kind: str) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     # Tracing configured but not exporting: spans are made, ids reach the logs, none leave.
     env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
@@ -260,43 +252,16 @@ def profile(seconds: float = 8.0, top: int = 25) -> str:
     Prints self time (where the CPU is) and inclusive time of the kit's own functions and the
     libraries they call (what each middleware costs, callees included).
     """
-    import re
-    import threading
-    from collections import Counter
+    from bench.spy import sample_under_load
 
-    with server("stack") as srv, tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "samples.txt"
-        load = threading.Thread(
-            target=measure_rps,
-            args=(srv.url,),
-            kwargs={"connections": CONNECTIONS, "duration_s": seconds + 3, "warmup_s": 0},
-        )
-        load.start()
-        time.sleep(1.0)
-        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
-        subprocess.run(
-            [spy, "record", "-p", str(srv.pid), "-d", str(int(seconds)), "-r", "500",
-             "-f", "raw", "-o", str(out)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        load.join()
-        own: Counter[str] = Counter()
-        within: Counter[str] = Counter()
-        total = 0
-        for line in out.read_text().splitlines():
-            frames_text, _, count = line.rpartition(" ")
-            n = int(count)
-            total += n
-            frames = [re.sub(r":\d+\)", ")", f) for f in frames_text.split(";")]
-            own[frames[-1]] += n
-            for frame in set(frames):
-                within[frame] += n
+    with server("stack") as srv:
+        s = sample_under_load(srv.pid, srv.url, connections=CONNECTIONS, seconds=seconds)
     ours = ("chore_common", "opentelemetry", "prometheus_client", "logging/", "json/", "uuid")
-    lines = [f"{total} samples of the stack server under load", "self time:"]
-    lines += [f"  {n / total:6.1%}  {f}" for f, n in own.most_common(top)]
+    lines = [f"{s.total} samples of the stack server under load", "self time:"]
+    lines += [f"  {n / s.total:6.1%}  {f}" for f, n in s.own.most_common(top)]
     lines.append("inclusive time, kit and the libraries it calls:")
-    picked = [(f, n) for f, n in within.most_common() if any(k in f for k in ours)]
-    lines += [f"  {n / total:6.1%}  {f}" for f, n in picked[:top]]
+    picked = [(f, n) for f, n in s.within.most_common() if any(k in f for k in ours)]
+    lines += [f"  {n / s.total:6.1%}  {f}" for f, n in picked[:top]]
     return "\n".join(lines)
 
 

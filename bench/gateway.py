@@ -23,12 +23,10 @@ import argparse
 import http.client
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +38,7 @@ from aiohttp import web
 from bench.common_stack import cpu_seconds, wait_seconds
 from bench.figures import Figure, median
 from bench.loadgen import generator_cpu, measure_latency, measure_rps, percentile
+from chore_common.testing.nats import free_port
 
 SERVER_CPU = 0
 PATH = "/tasks/items/1"
@@ -150,14 +149,6 @@ class Server:
     pid: int
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_ok(port: int, path: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -176,7 +167,7 @@ def _wait_ok(port: int, path: str, timeout: float = 20.0) -> None:
 
 @contextmanager
 def server(kind: str, upstream: str = "") -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GATEWAY_"))}
     env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
     with tempfile.TemporaryFile() as errors:
@@ -314,44 +305,14 @@ def run(runs: int) -> list[Figure]:
 
 def profile(kind: str = "gateway", seconds: float = 8.0, top: int = 80) -> str:
     """Where the gateway's (or the bare proxy's) time goes under load: py-spy samples."""
-    import re
-    from collections import Counter
+    from bench.spy import sample_under_load
 
-    with (
-        server("upstream") as up,
-        server(kind, up.url) as gw,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        out = Path(tmp) / "samples.txt"
-        load = threading.Thread(
-            target=measure_rps,
-            args=(gw.url + PATH,),
-            kwargs={"connections": CONNECTIONS, "duration_s": seconds + 3, "warmup_s": 0},
-        )
-        load.start()
-        time.sleep(1.0)
-        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
-        subprocess.run(
-            [spy, "record", "-p", str(gw.pid), "-d", str(int(seconds)), "-r", "500",
-             "-f", "raw", "-o", str(out)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        load.join()
-        own: Counter[str] = Counter()
-        within: Counter[str] = Counter()
-        total = 0
-        for line in out.read_text().splitlines():
-            frames_text, _, count = line.rpartition(" ")
-            n = int(count)
-            total += n
-            frames = [re.sub(r":\d+\)", ")", f) for f in frames_text.split(";")]
-            own[frames[-1]] += n
-            for frame in set(frames):
-                within[frame] += n
-    lines = [f"{total} samples of the {kind} under load", "self time:"]
-    lines += [f"  {n / total:6.1%}  {f}" for f, n in own.most_common(top)]
+    with server("upstream") as up, server(kind, up.url) as gw:
+        s = sample_under_load(gw.pid, gw.url + PATH, connections=CONNECTIONS, seconds=seconds)
+    lines = [f"{s.total} samples of the {kind} under load", "self time:"]
+    lines += [f"  {n / s.total:6.1%}  {f}" for f, n in s.own.most_common(top)]
     lines.append("inclusive time:")
-    lines += [f"  {n / total:6.1%}  {f}" for f, n in within.most_common(top)]
+    lines += [f"  {n / s.total:6.1%}  {f}" for f, n in s.within.most_common(top)]
     return "\n".join(lines)
 
 

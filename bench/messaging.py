@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from bench.common_stack import cpu_seconds, wait_seconds
 from bench.figures import Figure, median
 from bench.loadgen import generator_cpu, percentile
+from chore_common.testing.nats import free_port
 
 if TYPE_CHECKING:
     from bench.wsclient import WsPool, WsSocket
@@ -186,14 +187,6 @@ def serve_bare(kind: str, port: int, nats_url: str) -> None:
     serve_app(make_app, BareSettings(port=port, var_dir=Path(tempfile.gettempdir())))
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     import http.client
 
@@ -217,7 +210,7 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0)
 class Proc:
     def __init__(self, name: str, args: list[str]) -> None:
         self.name = name
-        self.port = _free_port()
+        self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MESSAGING_"))}
         env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
         # A file, not a pipe: a pipe nobody drains would stall the server. Closed in stop().

@@ -45,6 +45,7 @@ from bench.common_stack import (
 )
 from bench.figures import Figure, median
 from bench.loadgen import measure_latency, measure_rps, percentile
+from chore_common.testing.nats import free_port
 
 SERVER_CPU = 0
 CREATE_CONNECTIONS = 32
@@ -124,14 +125,6 @@ def serve(port: int, database_url: str, nats_url: str, jwks_url: str) -> None:
     serve_app(create_app, settings)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     import http.client
 
@@ -154,7 +147,7 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0)
 
 @contextmanager
 def tasks_server(database_url: str, nats_url: str, jwks_url: str) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TASKS_"))}
     env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
     cmd = [sys.executable, "-m", "bench.tasks", "serve", str(port), database_url, nats_url]
