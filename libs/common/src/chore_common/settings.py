@@ -30,7 +30,12 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64, description="processes sharing the port")
     database_url: str = Field("", description="SQLAlchemy URL; empty means ./var/<service>.db")
-    db_pool_size: int = Field(10, ge=1, le=200)
+    db_pool_size: int = Field(
+        20, ge=1, le=200, description="PostgreSQL connections per process, kept open once made"
+    )
+    db_pool_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="how long a request waits for a free connection (then 503)"
+    )
     nats_url: str = "nats://127.0.0.1:4222"
     stream_replicas: int = Field(1, ge=1, le=5)
     stream_max_age_s: int = Field(7 * 24 * 3600, ge=60)

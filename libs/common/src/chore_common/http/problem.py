@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any, Final
 
 from aiohttp import web
+from sqlalchemy import exc as sa_exc
 
 from chore_common.errors import (
     Conflict,
@@ -155,7 +156,36 @@ def from_exception(exc: BaseException, request_id: str | None) -> web.Response:
             request_id=request_id,
             headers=passthrough,
         )
+    unavailable = _dependency_down(exc)
+    if unavailable is not None:
+        code, detail = unavailable
+        # Logged without a traceback: the cause is outside this process, and a database
+        # outage would otherwise print one per request.
+        log.warning("http.dependency_unavailable", extra={"code": code, "error": repr(exc)[:300]})
+        return problem_response(
+            503,
+            code=code,
+            title="Service Unavailable",
+            detail=detail,
+            request_id=request_id,
+            headers={"Retry-After": "1"},
+        )
     return _internal_error(exc, request_id)
+
+
+def _dependency_down(exc: BaseException) -> tuple[str, str] | None:
+    """(code, detail) when `exc` says the database is unreachable or saturated: the request
+    failed for want of the database, not because of a bug: 503 + Retry-After tells the client
+    to come back (a create retried with its Idempotency-Key cannot happen twice)."""
+    if isinstance(exc, sa_exc.TimeoutError):  # every pooled connection stayed busy
+        return "database_busy", "Every database connection is busy; try again shortly."
+    if (
+        # refused or reset while connecting; the driver's "connection lost" family
+        isinstance(exc, ConnectionError | sa_exc.OperationalError | sa_exc.InterfaceError)
+        or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
+    ):
+        return "database_unavailable", "The database cannot be reached; try again shortly."
+    return None
 
 
 def _internal_error(exc: BaseException, request_id: str | None) -> web.Response:
