@@ -14,6 +14,7 @@ where wall-clock requests/s would measure the neighbours.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -180,6 +181,93 @@ def server(kind: str) -> Iterator[Server]:
                     proc.wait()
 
 
+# -- the stack's own cost, without sockets ---------------------------------------------------
+
+IN_PROCESS_REQUESTS = 5000
+IN_PROCESS_ROUNDS = 7
+
+
+def in_process_costs() -> dict[str, list[float]]:
+    """Child process pinned to core 0: microseconds per request through each app alone.
+
+    Prepared requests go straight into the app's request handler (`Application._handle`:
+    routing, middlewares, handler, response object), as aiohttp's server would pass them,
+    so neither sockets nor the event loop's I/O are counted. Rounds alternate bare and stack;
+    each round's figure is the mean over IN_PROCESS_REQUESTS requests.
+    """
+    import asyncio
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from chore_common.logging import configure_logging
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {SERVER_CPU})
+    # As the served apps log: JSON lines, formatted and written, to /dev/null.
+    configure_logging("bench", "INFO", stream=open(os.devnull, "w"))  # noqa: SIM115
+    settings = BenchSettings(port=0, var_dir=Path(tempfile.gettempdir()))
+
+    async def main() -> dict[str, list[float]]:
+        apps = {"bare": bare_app(settings), "stack": stack_app(settings)}
+        runners = {kind: web.AppRunner(app, handle_signals=False) for kind, app in apps.items()}
+        for runner in runners.values():
+            await runner.setup()  # startup: the stack's telemetry context runs, as served
+        costs: dict[str, list[float]] = {"bare": [], "stack": []}
+        try:
+            for i in range(IN_PROCESS_ROUNDS + 1):  # the first round warms up, uncounted
+                for kind in ("bare", "stack") if i % 2 == 0 else ("stack", "bare"):
+                    app = apps[kind]
+                    # Fresh objects (nothing cached from an earlier pass); clone() is
+                    # 50x cheaper than building each from mocks.
+                    template = make_mocked_request("GET", PATH, app=app)
+                    requests = [template.clone() for _ in range(IN_PROCESS_REQUESTS)]
+                    handle = app._handle  # what aiohttp's server calls for each request
+                    started = time.perf_counter()
+                    for request in requests:
+                        await handle(request)
+                    elapsed = time.perf_counter() - started
+                    if i:
+                        costs[kind].append(elapsed / IN_PROCESS_REQUESTS * 1e6)
+        finally:
+            for runner in runners.values():
+                await runner.cleanup()
+        return costs
+
+    return asyncio.run(main())
+
+
+def in_process_figure() -> Figure:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.common_stack", "inprocess"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+            "OTEL_SDK_DISABLED": "false",
+            "OTEL_TRACES_EXPORTER": "none",
+        },
+    )
+    costs = json.loads(out.stdout)
+    bare, stack = median(costs["bare"]), median(costs["stack"])
+    added = [s - b for b, s in zip(costs["bare"], costs["stack"], strict=True)]
+    return Figure(
+        name="common.stack_added_us",
+        value=round(median(added), 2),
+        unit="us/req",
+        ceiling=round(bare, 2),
+        note=(
+            f"the stack's own CPU per request, in process: {stack:.1f} us through the stack vs"
+            f" {bare:.1f} us bare (routing, handler, response object; no sockets), median of"
+            f" {len(added)} alternating rounds of {IN_PROCESS_REQUESTS} requests. Issue 3's"
+            " budget: ~25 us. stack_rps_ratio counts this plus what it costs the server's"
+            " socket I/O (see bench/README.md)"
+        ),
+    )
+
+
 def stack_available() -> bool:
     import importlib.util
 
@@ -234,6 +322,7 @@ def run(runs: int) -> list[Figure]:
             " time at the median): figures are less reliable"
         )
     return [
+        in_process_figure(),
         Figure(
             name="common.stack_rps_ratio",
             value=round(stack_core, 1),
@@ -242,7 +331,7 @@ def run(runs: int) -> list[Figure]:
             ratio=round(median(pair_ratios), 3),
             target=">= 0.60",
             note=note,
-        )
+        ),
     ]
 
 
@@ -271,11 +360,14 @@ def main(argv: list[str] | None = None) -> None:
     one = sub.add_parser("serve", help="(internal) serve the bare or stack app")
     one.add_argument("kind", choices=["bare", "stack"])
     one.add_argument("port", type=int)
-    sub.add_parser("run", help="measure and print the figure")
+    sub.add_parser("run", help="measure and print the figures")
+    sub.add_parser("inprocess", help="(internal) the stack's cost per request, in process")
     sub.add_parser("profile", help="py-spy the stack server under load, print where time goes")
     args = parser.parse_args(argv)
     if args.cmd == "serve":
         serve(args.kind, args.port)
+    elif args.cmd == "inprocess":
+        print(json.dumps(in_process_costs()))
     elif args.cmd == "profile":
         print(profile())
     else:

@@ -81,15 +81,23 @@ class JsonFormatter(logging.Formatter):
         self._flat: Any = None
         self._second = -1
         self._second_text = ""
+        self._millis = -1
+        self._millis_text = ""
         self._heads: dict[str, str] = {}
         self._routes: dict[tuple[str, str], str] = {}
 
     def _timestamp(self, created: float) -> str:
-        second = int(created)
+        # Busy services write several lines a millisecond: the text is made once per ms.
+        millis = int(created * 1000)
+        if millis == self._millis:
+            return self._millis_text
+        second = millis // 1000
         if second != self._second:
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
-        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
+        self._millis = millis
+        self._millis_text = f"{self._second_text}.{millis % 1000:03d}Z"
+        return self._millis_text
 
     def head(self, created: float, level: str, event: str, logger: str) -> dict[str, Any]:
         line: dict[str, Any] = {
