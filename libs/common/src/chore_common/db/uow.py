@@ -19,7 +19,6 @@ the same transaction as the change, then wakes the relay so the events leave at 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -156,25 +155,17 @@ class UnitOfWork:
         self._after_commit: list[AfterCommit] = []
 
     async def __aenter__(self) -> Self:
-        conn = self._engine.connect()  # not connected yet
-        try:
-            await conn.start()
-        except BaseException:
-            # Cancelled mid-checkout: whatever was checked out goes back to the pool.
-            if conn.sync_connection is not None:
-                await asyncio.shield(conn.close())
-            raise
-        self.conn = conn
+        self.conn = await self._engine.connect()
         self.outbox = Outbox(self.conn, self.producer)
         self.inbox = Inbox(self.conn, self.consumer)
         self._after_commit = []
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        # Shielded: a task cancelled while it leaves (a socket closed mid-query, a shutdown)
-        # still returns its connection, instead of the pool losing it until garbage
-        # collection. Closing rolls back whatever was not committed.
-        await asyncio.shield(self.conn.close())
+        try:
+            await self.conn.rollback()  # nothing to undo after commit()
+        finally:
+            await self.conn.close()
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run `callback` once the transaction has committed (never if it rolls back)."""
