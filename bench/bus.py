@@ -43,6 +43,7 @@ from chore_common.db import (
     add_outbox_table,
     create_engine,
     new_metadata,
+    session_factory,
 )
 from chore_common.db.tables import INBOX, OUTBOX
 from chore_common.testing.databases import postgres_reachable, throwaway_database
@@ -93,9 +94,10 @@ async def _reset(js: JetStreamContext, *engines: AsyncEngine) -> None:
 
 
 async def _backlog(engine: AsyncEngine, count: int) -> None:
+    sessions = session_factory(engine)
     n = 0
     while n < count:
-        async with UnitOfWork(engine, producer="tasks") as uow:
+        async with UnitOfWork(sessions, producer="tasks") as uow:
             for _ in range(min(1000, count - n)):
                 uow.outbox.add(BenchedV1(n=n))
                 n += 1
@@ -144,7 +146,7 @@ async def _raw_publish(js: JetStreamContext) -> float:
 
 
 async def _record(envelope: Envelope, payload: BenchedV1, uow: UnitOfWork) -> None:
-    await uow.conn.execute(insert(APPLIED).values(event_id=envelope.id, note=payload.category))
+    await uow.session.execute(insert(APPLIED).values(event_id=envelope.id, note=payload.category))
 
 
 async def _applied(engine: AsyncEngine) -> int:
@@ -169,10 +171,11 @@ async def consume_vs_raw(
     async with consumer_db.begin() as conn:
         await conn.execute(delete(APPLIED))
 
+    sessions = session_factory(consumer_db)
     spec = ConsumerSpec(
         stream="TASKS", durable=durable, subjects=("tasks.bench.benched",), idle_fetch_s=1.0
     )
-    consumer = Consumer(js, spec, lambda: UnitOfWork(consumer_db))
+    consumer = Consumer(js, spec, lambda: UnitOfWork(sessions))
     consumer.on(BenchedV1, _record)
     await consumer.ensure()
     started = time.perf_counter()
@@ -199,10 +202,11 @@ async def _serve_latency_consumer(nats_url: str, db_url: str, durable: str) -> N
 
         uow.after_commit(stamp)
 
+    sessions = session_factory(engine)
     spec = ConsumerSpec(
         stream="TASKS", durable=durable, subjects=("tasks.bench.pulsed",), idle_fetch_s=5.0
     )
-    consumer = Consumer(js, spec, lambda: UnitOfWork(engine))
+    consumer = Consumer(js, spec, lambda: UnitOfWork(sessions))
     consumer.on(PulsedV1, record)
     await consumer.ensure()
     task = consumer.start()
@@ -251,11 +255,12 @@ async def latency_ms(
     await _reset(js, producer, consumer_db)
     relay = Relay(producer, js, service="bench", poll_interval_s=1.0)
     relay.start()
+    producer_sessions = session_factory(producer)
     samples: list[float] = []
     await asyncio.sleep(0.2)  # both sides are waiting: idle
     try:
         for n in range(LATENCY_SAMPLES):
-            async with UnitOfWork(producer, producer="tasks", relay=relay) as uow:
+            async with UnitOfWork(producer_sessions, producer="tasks", relay=relay) as uow:
                 uow.outbox.add(PulsedV1(n=n))
                 await uow.commit()
                 committed = time.monotonic()

@@ -34,6 +34,7 @@ from chore_common.db import (
     add_outbox_table,
     create_engine,
     new_metadata,
+    session_factory,
 )
 
 metadata = new_metadata()
@@ -79,9 +80,10 @@ async def write_pings(
     pause_s: float = 0.0,
 ) -> None:
     """Commit `count` PingedV1 events through the outbox, `per_tx` per transaction."""
+    sessions = session_factory(engine)
     n = start
     while n < start + count:
-        async with UnitOfWork(engine, producer="tasks", wake_relay=wake) as uow:
+        async with UnitOfWork(sessions, producer="tasks", wake_relay=wake) as uow:
             for _ in range(min(per_tx, start + count - n)):
                 uow.outbox.add(PingedV1(n=n))
                 n += 1
@@ -92,7 +94,7 @@ async def write_pings(
 
 async def record(envelope: Envelope, payload: PingedV1, uow: UnitOfWork) -> None:
     """The handler: one row in `applied` per application, in the consumer's transaction."""
-    await uow.conn.execute(
+    await uow.session.execute(
         insert(APPLIED).values(event_id=envelope.id, consumer=uow.consumer, n=payload.n)
     )
 
@@ -130,7 +132,8 @@ def spec(durable: str, **overrides: object) -> ConsumerSpec:
 
 
 def consumer(js: object, engine: AsyncEngine, durable: str, **overrides: object) -> Consumer:
-    made = Consumer(js, spec(durable, **overrides), lambda: UnitOfWork(engine))  # type: ignore[arg-type]
+    sessions = session_factory(engine)
+    made = Consumer(js, spec(durable, **overrides), lambda: UnitOfWork(sessions))  # type: ignore[arg-type]
     made.on(PingedV1, record)
     return made
 
@@ -158,7 +161,8 @@ async def _main(argv: list[str]) -> None:
         print(f"ready {os.getpid()}", flush=True)
         await task
         return
-    made = Consumer(js, spec(args.durable, ack_wait_s=args.ack_wait), lambda: UnitOfWork(engine))
+    sessions = session_factory(engine)
+    made = Consumer(js, spec(args.durable, ack_wait_s=args.ack_wait), lambda: UnitOfWork(sessions))
 
     async def record_then_die(envelope: Envelope, payload: PingedV1, uow: UnitOfWork) -> None:
         await record(envelope, payload, uow)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chore_common.db import create_engine
+from chore_common.db import create_engine, session_factory
 from chore_tasks import usecases
 from chore_tasks.adapters.scheduler import Scheduler
 from chore_tasks.adapters.tables import JOBS, OUTBOX
@@ -107,13 +107,14 @@ async def test_two_runners_share_due_jobs_and_each_runs_exactly_once(
 ) -> None:
     tasks = await post_due(uow, 60)
     other_engine = create_engine(database_url, pool_size=10)
+    other_sessions = session_factory(other_engine)
     runs: Counter[UUID] = Counter()
     clock = Clock(DUE)
     schedulers = [
         Scheduler(engine, uow, POLICY, batch=7, runners=counting(runs), clock=clock),
         Scheduler(
             other_engine,
-            lambda: TasksUnitOfWork(other_engine, producer="tasks"),
+            lambda: TasksUnitOfWork(other_sessions, producer="tasks"),
             POLICY,
             batch=7,
             runners=counting(runs),
