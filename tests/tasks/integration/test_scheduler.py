@@ -7,14 +7,14 @@ import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chore_common.db import create_engine, session_factory
+from chore_common.db import create_engine
 from chore_tasks import usecases
 from chore_tasks.adapters.scheduler import Scheduler
 from chore_tasks.adapters.tables import JOBS, OUTBOX
@@ -107,14 +107,13 @@ async def test_two_runners_share_due_jobs_and_each_runs_exactly_once(
 ) -> None:
     tasks = await post_due(uow, 60)
     other_engine = create_engine(database_url, pool_size=10)
-    other_sessions = session_factory(other_engine)
     runs: Counter[UUID] = Counter()
     clock = Clock(DUE)
     schedulers = [
         Scheduler(engine, uow, POLICY, batch=7, runners=counting(runs), clock=clock),
         Scheduler(
             other_engine,
-            lambda: TasksUnitOfWork(other_sessions, producer="tasks"),
+            lambda: TasksUnitOfWork(other_engine, producer="tasks"),
             POLICY,
             batch=7,
             runners=counting(runs),
@@ -181,8 +180,10 @@ async def test_a_failing_job_backs_off_ends_failed_and_admins_see_its_error(
     resp = await tasks.post(f"/tasks/admin/jobs/{shown['id']}/retry", headers=boss.headers)
     assert resp.status == 200
     assert (await resp.json())["status"] == "queued"
-    # Retried "now" by the wall clock; the run comes after the task's due time.
-    working = Scheduler(engine, uow, POLICY, clock=Clock(DUE + timedelta(days=1)))
+    # Retried "now" by the wall clock; the run comes after that and after the task's due
+    # time (DUE is a fixed date, so the wall clock is past it from 2026-11-24 on).
+    later = max(DUE, datetime.now(UTC)) + timedelta(days=1)
+    working = Scheduler(engine, uow, POLICY, clock=Clock(later))
     assert await working.run_due() == 1
     resp = await tasks.get(f"/tasks/admin/jobs/{shown['id']}", headers=boss.headers)
     assert (await resp.json())["status"] == "done"
