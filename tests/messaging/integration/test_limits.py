@@ -107,9 +107,11 @@ async def test_r9_a_reader_that_never_reads_is_closed_1013_with_bounded_memory(
     """20,000 messages (4 conversations x 5,000, so the database is not the bottleneck)
     while one client, in all four, reads nothing. Server and clients share this process,
     so the RSS measured bounds the server's growth from above."""
-    # No heartbeat in the way: a client that never reads never answers pings either, and
-    # would be dropped (1006) by that instead; this measures the queue bound.
-    server = await start_messaging(ws_send_queue=256, ws_heartbeat_s=3600)
+    # No heartbeat or idle timer in the way: a client that never reads never answers pings
+    # either, and would be dropped (1006) by that instead; the stuck client sends nothing
+    # after subscribing, so on a machine stalled for minutes the idle close (1000) would
+    # come first. This measures the queue bound.
+    server = await start_messaging(ws_send_queue=256, ws_heartbeat_s=3600, ws_idle_timeout_s=3600)
     stuck_user = issuer.user("client")
     pairs = [await open_conversation(owner=stuck_user) for _ in range(4)]
     # A small receive buffer and no reading: the kernel soon stops taking frames for it.
@@ -141,11 +143,26 @@ async def test_r9_a_reader_that_never_reads_is_closed_1013_with_bounded_memory(
         peak = max(peak, rss_mb())
         return seqs
 
+    async def acks_of(sock: Socket) -> int:
+        # A sender reads its acks, as every real client does: one that did not would itself
+        # be the slow reader, closed 1013 once the kernel's buffers and its queue were full,
+        # and the rest of its 5,000 messages would never be stored.
+        acks = 0
+        while acks < 5000:
+            frame = await sock.recv(wait_s=600)
+            if frame["type"] == "ack":
+                acks += 1
+            elif frame["type"] == "error":
+                raise AssertionError(frame)
+        return acks
+
     reading = [asyncio.create_task(read_all(r)) for r in readers]
+    acking = [asyncio.create_task(acks_of(s)) for s in senders]
     await asyncio.gather(*(send_all(s, p) for s, p in zip(senders, pairs, strict=True)))
+    assert await asyncio.gather(*acking) == [5000] * 4  # every send stored and answered
     for seqs in await asyncio.gather(*reading):
         assert seqs == list(range(1, 5001))  # the others are unaffected
-    del reading
+    del reading, acking
     elapsed = time.perf_counter() - started
     peak = max(peak, rss_mb())
     # Only now does the stuck client read: whatever the kernel held, then the close.
