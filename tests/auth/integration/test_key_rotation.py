@@ -142,6 +142,27 @@ async def test_migrate_brings_an_empty_database_to_the_current_schema(
     await register(auth)
 
 
+async def test_replicas_starting_together_on_an_empty_key_table_agree_on_one_key(
+    empty_database: str, start_auth: Callable[..., Awaitable[Client]]
+) -> None:
+    """`make run REPLICAS=2` and a fresh deployment start auth replicas side by side. Had
+    each generated a first key of its own, one would sign with a key the other does not
+    publish until its next reload, and verifiers that fetched the other's JWKS would
+    answer 401 "unknown key"."""
+    code, out = await chore_auth(empty_database, "migrate")
+    assert code == 0, out
+    replicas = await asyncio.gather(
+        *(start_auth(database_url=empty_database, migrate_on_start=False) for _ in range(3))
+    )
+    published = [await jwks_kids(replica) for replica in replicas]
+    assert len(published[0]) == 1
+    assert published == [published[0]] * len(replicas)
+    account = await register(replicas[0])
+    for replica in replicas:
+        token = (await login(replica, account))["access_token"]
+        assert kid_of(token) == published[0][0]
+
+
 async def test_keys_from_secret_files_sign_with_current_and_publish_all_three_slots(
     start_auth: Callable[..., Awaitable[Client]], tmp_path: Path
 ) -> None:

@@ -140,10 +140,11 @@ class KeyRing:
     async def _generate_first(self) -> None:
         assert self._uow is not None
         kid, pem = generate_key()
-        now = datetime.now(UTC)
         try:
             async with self._uow() as uow:
-                await uow.signing_keys.add(kid, pem, now=now, activates_at=now)
+                # Every first key activates at the epoch, and activates_at is unique: of
+                # replicas starting side by side on an empty table, exactly one key gets in.
+                await uow.signing_keys.add(kid, pem, now=datetime.now(UTC), activates_at=_EPOCH)
                 await uow.commit()
         except IntegrityError:
             return  # another replica generated one at the same moment: use theirs

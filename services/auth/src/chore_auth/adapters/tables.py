@@ -89,7 +89,8 @@ signing_keys = Table(
     Column("kid", String(64), primary_key=True),
     Column("private_pem", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
-    Column("activates_at", UtcDateTime(), nullable=False),
+    # Unique: replicas racing to create the first key (all at the epoch) get one winner.
+    Column("activates_at", UtcDateTime(), nullable=False, unique=True, index=True),
     Column("retired_at", UtcDateTime(), nullable=True),
 )
 
