@@ -27,7 +27,7 @@ from typing import ClassVar
 from uuid import uuid4
 
 from nats.js import JetStreamContext
-from sqlalchemy import Column, Integer, String, Table, Uuid, delete, func, insert, select
+from sqlalchemy import Column, Integer, Select, String, Table, Uuid, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.figures import Figure, median
@@ -43,7 +43,6 @@ from chore_common.db import (
     add_outbox_table,
     create_engine,
     new_metadata,
-    session_factory,
 )
 from chore_common.db.tables import INBOX, OUTBOX
 from chore_common.testing.databases import postgres_reachable, throwaway_database
@@ -94,10 +93,9 @@ async def _reset(js: JetStreamContext, *engines: AsyncEngine) -> None:
 
 
 async def _backlog(engine: AsyncEngine, count: int) -> None:
-    sessions = session_factory(engine)
     n = 0
     while n < count:
-        async with UnitOfWork(sessions, producer="tasks") as uow:
+        async with UnitOfWork(engine, producer="tasks") as uow:
             for _ in range(min(1000, count - n)):
                 uow.outbox.add(BenchedV1(n=n))
                 n += 1
@@ -105,9 +103,19 @@ async def _backlog(engine: AsyncEngine, count: int) -> None:
 
 
 async def _unsent(engine: AsyncEngine) -> int:
+    return await _count(
+        engine, select(func.count()).select_from(OUTBOX).where(OUTBOX.c.sent_at.is_(None))
+    )
+
+
+async def _count(engine: AsyncEngine, query: Select[int]) -> int:
+    """A progress poll outside any transaction: on SQLite every transaction takes the write
+    lock (BEGIN IMMEDIATE), so a polling one queued behind the writer being measured, slowed
+    it, and under a slow machine lost the race for the lock for 5 s ("database is locked");
+    a plain read in WAL mode waits for no one."""
     async with engine.connect() as conn:
-        q = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.sent_at.is_(None))
-        return int((await conn.execute(q)).scalar_one())
+        reader = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return int((await reader.execute(query)).scalar_one())
 
 
 async def relay_vs_raw(js: JetStreamContext, engine: AsyncEngine) -> tuple[float, float]:
@@ -146,12 +154,11 @@ async def _raw_publish(js: JetStreamContext) -> float:
 
 
 async def _record(envelope: Envelope, payload: BenchedV1, uow: UnitOfWork) -> None:
-    await uow.session.execute(insert(APPLIED).values(event_id=envelope.id, note=payload.category))
+    await uow.conn.execute(insert(APPLIED).values(event_id=envelope.id, note=payload.category))
 
 
 async def _applied(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(APPLIED))).scalar_one())
+    return await _count(engine, select(func.count()).select_from(APPLIED))
 
 
 async def consume_vs_raw(
@@ -171,11 +178,10 @@ async def consume_vs_raw(
     async with consumer_db.begin() as conn:
         await conn.execute(delete(APPLIED))
 
-    sessions = session_factory(consumer_db)
     spec = ConsumerSpec(
         stream="TASKS", durable=durable, subjects=("tasks.bench.benched",), idle_fetch_s=1.0
     )
-    consumer = Consumer(js, spec, lambda: UnitOfWork(sessions))
+    consumer = Consumer(js, spec, lambda: UnitOfWork(consumer_db))
     consumer.on(BenchedV1, _record)
     await consumer.ensure()
     started = time.perf_counter()
@@ -202,11 +208,10 @@ async def _serve_latency_consumer(nats_url: str, db_url: str, durable: str) -> N
 
         uow.after_commit(stamp)
 
-    sessions = session_factory(engine)
     spec = ConsumerSpec(
         stream="TASKS", durable=durable, subjects=("tasks.bench.pulsed",), idle_fetch_s=5.0
     )
-    consumer = Consumer(js, spec, lambda: UnitOfWork(sessions))
+    consumer = Consumer(js, spec, lambda: UnitOfWork(engine))
     consumer.on(PulsedV1, record)
     await consumer.ensure()
     task = consumer.start()
@@ -255,12 +260,11 @@ async def latency_ms(
     await _reset(js, producer, consumer_db)
     relay = Relay(producer, js, service="bench", poll_interval_s=1.0)
     relay.start()
-    producer_sessions = session_factory(producer)
     samples: list[float] = []
     await asyncio.sleep(0.2)  # both sides are waiting: idle
     try:
         for n in range(LATENCY_SAMPLES):
-            async with UnitOfWork(producer_sessions, producer="tasks", relay=relay) as uow:
+            async with UnitOfWork(producer, producer="tasks", relay=relay) as uow:
                 uow.outbox.add(PulsedV1(n=n))
                 await uow.commit()
                 committed = time.monotonic()

@@ -34,7 +34,6 @@ from chore_common.db import (
     add_outbox_table,
     create_engine,
     new_metadata,
-    session_factory,
 )
 
 metadata = new_metadata()
@@ -80,10 +79,9 @@ async def write_pings(
     pause_s: float = 0.0,
 ) -> None:
     """Commit `count` PingedV1 events through the outbox, `per_tx` per transaction."""
-    sessions = session_factory(engine)
     n = start
     while n < start + count:
-        async with UnitOfWork(sessions, producer="tasks", wake_relay=wake) as uow:
+        async with UnitOfWork(engine, producer="tasks", wake_relay=wake) as uow:
             for _ in range(min(per_tx, start + count - n)):
                 uow.outbox.add(PingedV1(n=n))
                 n += 1
@@ -94,7 +92,7 @@ async def write_pings(
 
 async def record(envelope: Envelope, payload: PingedV1, uow: UnitOfWork) -> None:
     """The handler: one row in `applied` per application, in the consumer's transaction."""
-    await uow.session.execute(
+    await uow.conn.execute(
         insert(APPLIED).values(event_id=envelope.id, consumer=uow.consumer, n=payload.n)
     )
 
@@ -132,8 +130,7 @@ def spec(durable: str, **overrides: object) -> ConsumerSpec:
 
 
 def consumer(js: object, engine: AsyncEngine, durable: str, **overrides: object) -> Consumer:
-    sessions = session_factory(engine)
-    made = Consumer(js, spec(durable, **overrides), lambda: UnitOfWork(sessions))  # type: ignore[arg-type]
+    made = Consumer(js, spec(durable, **overrides), lambda: UnitOfWork(engine))  # type: ignore[arg-type]
     made.on(PingedV1, record)
     return made
 
@@ -161,8 +158,7 @@ async def _main(argv: list[str]) -> None:
         print(f"ready {os.getpid()}", flush=True)
         await task
         return
-    sessions = session_factory(engine)
-    made = Consumer(js, spec(args.durable, ack_wait_s=args.ack_wait), lambda: UnitOfWork(sessions))
+    made = Consumer(js, spec(args.durable, ack_wait_s=args.ack_wait), lambda: UnitOfWork(engine))
 
     async def record_then_die(envelope: Envelope, payload: PingedV1, uow: UnitOfWork) -> None:
         await record(envelope, payload, uow)

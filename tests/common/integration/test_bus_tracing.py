@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from chore_common.bus.relay import Relay
-from chore_common.db import UnitOfWork, session_factory
+from chore_common.db import UnitOfWork
 from chore_common.observability.tracing import configure_tracing
 from chore_common.testing.nats import NatsServer, free_port
 
@@ -43,14 +43,13 @@ async def test_one_trace_runs_from_the_request_through_the_relay_into_the_consum
         relay.start()
         consumer = busapp.consumer(bus.js, bus.engine, "trace-applier")
         consumer.start()
-        sessions = session_factory(bus.engine)
 
         async def ping(request: web.Request) -> web.Response:
             # What the HTTP middleware does: continue the caller's traceparent.
             parent = propagate.extract(dict(request.headers))
             tracer = trace.get_tracer("test.http")
             with tracer.start_as_current_span("POST /pings", context=parent, kind=SpanKind.SERVER):
-                async with UnitOfWork(sessions, producer="tasks", relay=relay) as uow:
+                async with UnitOfWork(bus.engine, producer="tasks", relay=relay) as uow:
                     uow.outbox.add(PingedV1(n=1))
                     await uow.commit()
             return web.Response(status=201)

@@ -19,7 +19,7 @@ from chore_common.bus.dlq import list_dead_letters
 from chore_common.bus.publisher import publish
 from chore_common.bus.relay import Relay
 from chore_common.contracts.envelope import Envelope
-from chore_common.db import UnitOfWork, session_factory
+from chore_common.db import UnitOfWork
 from chore_common.testing.nats import NatsServer
 
 pytestmark = pytest.mark.db
@@ -78,9 +78,8 @@ async def test_failing_handler_is_retried_with_growing_delays_then_dead_lettered
                 raise RuntimeError(f"cannot apply ping {payload.n}: widget jammed")
             await busapp.record(envelope, payload, uow)
 
-        sessions = session_factory(bus.engine)
         spec = busapp.spec("always-fails", max_deliver=3, backoff_s=(0.2, 0.4, 0.8))
-        consumer = busapp.Consumer(bus.js, spec, lambda: UnitOfWork(sessions))
+        consumer = busapp.Consumer(bus.js, spec, lambda: UnitOfWork(bus.engine))
         consumer.on(PingedV1, flaky)
         consumer.start()
         relay = Relay(bus.engine, bus.js, service="dlq-test")
@@ -168,9 +167,8 @@ async def test_one_failing_event_in_a_batch_fails_alone(
         await write_pings(bus.engine, 50, per_tx=50)
         async with Relay(bus.engine, bus.js, service="batch-test") as relay:
             assert await relay.drain_once() == 50
-        sessions = session_factory(bus.engine)
         spec = busapp.spec("picky", max_deliver=2, backoff_s=(0.1,))
-        consumer = busapp.Consumer(bus.js, spec, lambda: UnitOfWork(sessions))
+        consumer = busapp.Consumer(bus.js, spec, lambda: UnitOfWork(bus.engine))
         consumer.on(PingedV1, picky)
         consumer.start()
         try:

@@ -11,7 +11,7 @@ from common.busapp import APPLIED, PingedV1, create_schema
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chore_common.db import UnitOfWork, create_engine, database_check, session_factory
+from chore_common.db import UnitOfWork, create_engine, database_check
 from chore_common.db.tables import OUTBOX
 
 pytestmark = pytest.mark.db
@@ -69,10 +69,8 @@ async def test_unit_of_work_without_commit_keeps_neither_change_nor_event(
     engine = create_engine(database_url)
     await create_schema(engine)
     woken: list[bool] = []
-    async with UnitOfWork(
-        session_factory(engine), producer="tasks", wake_relay=lambda: woken.append(True)
-    ) as uow:
-        await uow.session.execute(APPLIED.insert().values(event_id=uuid4(), consumer="x", n=1))
+    async with UnitOfWork(engine, producer="tasks", wake_relay=lambda: woken.append(True)) as uow:
+        await uow.conn.execute(APPLIED.insert().values(event_id=uuid4(), consumer="x", n=1))
         uow.outbox.add(PingedV1(n=1))
     assert await outbox_rows(engine) == []
     async with engine.connect() as conn:
@@ -88,10 +86,8 @@ async def test_commit_stores_change_and_event_together_and_wakes_the_relay(
     await create_schema(engine)
     woken: list[bool] = []
     ran_after: list[str] = []
-    async with UnitOfWork(
-        session_factory(engine), producer="tasks", wake_relay=lambda: woken.append(True)
-    ) as uow:
-        await uow.session.execute(APPLIED.insert().values(event_id=uuid4(), consumer="x", n=1))
+    async with UnitOfWork(engine, producer="tasks", wake_relay=lambda: woken.append(True)) as uow:
+        await uow.conn.execute(APPLIED.insert().values(event_id=uuid4(), consumer="x", n=1))
         envelope = uow.outbox.add(PingedV1(n=1))
 
         async def after() -> None:
@@ -111,15 +107,13 @@ async def test_commit_stores_change_and_event_together_and_wakes_the_relay(
 async def test_a_failed_savepoint_drops_only_its_own_writes_and_events(database_url: str) -> None:
     engine = create_engine(database_url)
     await create_schema(engine)
-    async with UnitOfWork(session_factory(engine), producer="tasks") as uow:
+    async with UnitOfWork(engine, producer="tasks") as uow:
         uow.outbox.add(PingedV1(n=1))
 
         async def failing_step() -> None:
             async with uow.savepoint():
                 uow.outbox.add(PingedV1(n=2))
-                await uow.session.execute(
-                    APPLIED.insert().values(event_id=uuid4(), consumer="x", n=2)
-                )
+                await uow.conn.execute(APPLIED.insert().values(event_id=uuid4(), consumer="x", n=2))
                 raise RuntimeError("this one fails")
 
         with pytest.raises(RuntimeError):

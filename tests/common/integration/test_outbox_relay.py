@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.bus.relay import Relay
-from chore_common.db import UnitOfWork, create_engine, session_factory
+from chore_common.db import UnitOfWork, create_engine
 from chore_common.db.tables import OUTBOX
 from chore_common.testing.nats import NatsServer
 
@@ -149,9 +149,8 @@ async def test_rows_handed_over_at_commit_are_published_and_marked_sent(
         consumer.start()
         try:
             await asyncio.sleep(0.1)  # caught up and asleep until woken or 60 s pass
-            sessions = session_factory(bus.engine)
             for n in range(20):
-                async with UnitOfWork(sessions, producer="tasks", relay=relay) as uow:
+                async with UnitOfWork(bus.engine, producer="tasks", relay=relay) as uow:
                     uow.outbox.add(busapp.PingedV1(n=n))
                     await uow.commit()
             await wait_until(lambda: _all_applied(bus.engine, 20), timeout_s=10)

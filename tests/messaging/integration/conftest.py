@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.contracts.tasks import OfferCreatedV1
-from chore_common.db import create_engine, session_factory
+from chore_common.db import create_engine
 from chore_common.db.migrations import upgrade_head
 from chore_common.testing.issuer import Issuer, User, serve_jwks
 from chore_common.testing.nats import NatsServer
@@ -62,8 +62,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def uow(engine: AsyncEngine) -> Callable[[], MessagingUnitOfWork]:
-    sessions = session_factory(engine)
-    return lambda: MessagingUnitOfWork(sessions, producer="messaging")
+    return lambda: MessagingUnitOfWork(engine, producer="messaging")
 
 
 @dataclass

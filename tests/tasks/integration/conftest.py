@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.contracts.envelope import Envelope
-from chore_common.db import create_engine, session_factory
+from chore_common.db import create_engine
 from chore_common.db.migrations import upgrade_head
 from chore_common.testing.issuer import Issuer, User, serve_jwks
 from chore_common.testing.nats import NatsServer
@@ -43,8 +43,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def uow(engine: AsyncEngine) -> Callable[[], TasksUnitOfWork]:
-    sessions = session_factory(engine)
-    return lambda: TasksUnitOfWork(sessions, producer="tasks")
+    return lambda: TasksUnitOfWork(engine, producer="tasks")
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from chore_common.auth.revocation import RevocationFeed, RevokedSessions
 from chore_common.auth.verify import TokenVerifier
 from chore_common.bus.connection import NATS_CLIENT, nats_context
 from chore_common.bus.relay import RELAY, relay_context
-from chore_common.db import ENGINE, SESSIONS, db_context
+from chore_common.db import ENGINE, db_context
 from chore_common.db.idempotency import SqlIdempotencyStore
 from chore_common.db.migrations import migrate_context, upgrade_head
 from chore_common.http.app import create_service_app
@@ -74,7 +74,7 @@ def _auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIt
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         def uow() -> AuthUnitOfWork:
             return AuthUnitOfWork(
-                app[SESSIONS], producer=settings.service_name, wake_relay=app[RELAY].wake
+                app[ENGINE], producer=settings.service_name, wake_relay=app[RELAY].wake
             )
 
         keyring = KeyRing(

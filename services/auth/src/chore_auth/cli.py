@@ -26,7 +26,7 @@ from chore_auth.app import create_app, migrate
 from chore_auth.domain.model import Role
 from chore_auth.settings import AuthSettings
 from chore_auth.usecases import accounts, keys
-from chore_common.db import create_engine, session_factory
+from chore_common.db import create_engine
 from chore_common.errors import DomainError
 from chore_common.settings import load_settings
 
@@ -96,10 +96,9 @@ def _read_password(from_stdin: bool) -> str:
 @asynccontextmanager
 async def _uow_factory(settings: AuthSettings) -> AsyncIterator[Callable[[], AuthUnitOfWork]]:
     engine = create_engine(settings.database_url, pool_size=2)
-    sessions = session_factory(engine)
     try:
         # No relay here: the running service's relay picks the outbox rows up on its poll.
-        yield lambda: AuthUnitOfWork(sessions, producer=settings.service_name)
+        yield lambda: AuthUnitOfWork(engine, producer=settings.service_name)
     finally:
         await engine.dispose()
 

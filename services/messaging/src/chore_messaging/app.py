@@ -19,7 +19,7 @@ from chore_common.auth.principal import REVOKED, bearer_middleware, verifier_con
 from chore_common.bus.connection import NATS_CLIENT, nats_context
 from chore_common.bus.consumer import consumer_context
 from chore_common.bus.relay import RELAY, relay_context
-from chore_common.db import ENGINE, SESSIONS, db_context
+from chore_common.db import ENGINE, db_context
 from chore_common.db.migrations import migrate_context, upgrade_head
 from chore_common.http.app import create_service_app
 from chore_messaging.adapters.consumer import tasks_consumer
@@ -87,12 +87,12 @@ def _messaging_context(
     settings: MessagingSettings,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        sessions, relay = app[SESSIONS], app[RELAY]
+        engine, relay = app[ENGINE], app[RELAY]
         writer_lock = asyncio.Lock() if settings.is_sqlite else None
 
         def uow() -> MessagingUnitOfWork:
             return MessagingUnitOfWork(
-                sessions, producer=settings.service_name, relay=relay, writer_lock=writer_lock
+                engine, producer=settings.service_name, relay=relay, writer_lock=writer_lock
             )
 
         async def last_seq(conversation_id: object) -> int:

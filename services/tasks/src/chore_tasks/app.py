@@ -16,7 +16,7 @@ from aiohttp import web
 from chore_common.auth.principal import bearer_middleware, verifier_context
 from chore_common.bus.connection import NATS_CLIENT, nats_context
 from chore_common.bus.relay import RELAY, relay_context
-from chore_common.db import ENGINE, SESSIONS, db_context
+from chore_common.db import ENGINE, db_context
 from chore_common.db.idempotency import SqlIdempotencyStore
 from chore_common.db.migrations import migrate_context, upgrade_head
 from chore_common.http.app import create_service_app
@@ -87,7 +87,7 @@ def _tasks_context(
     settings: TasksSettings,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        sessions, relay = app[SESSIONS], app[RELAY]
+        engine, relay = app[ENGINE], app[RELAY]
         changed = None
         if settings.cache_size > 0:
             invalidator = app[INVALIDATOR]
@@ -96,7 +96,7 @@ def _tasks_context(
 
         def uow() -> TasksUnitOfWork:
             return TasksUnitOfWork(
-                sessions,
+                engine,
                 producer=settings.service_name,
                 relay=relay,
                 on_tasks_changed=changed,

@@ -1,14 +1,12 @@
-"""Database kit: engines and sessions from a URL, naming convention, outbox/inbox tables,
+"""Database kit: engines from a URL, naming convention, outbox/inbox tables,
 the base unit of work and Alembic wiring."""
 
 from chore_common.db.engine import (
     ENGINE,
-    SESSIONS,
     create_engine,
     database_check,
     db_context,
     is_sqlite,
-    session_factory,
 )
 from chore_common.db.naming import NAMING_CONVENTION, new_metadata
 from chore_common.db.tables import add_idempotency_table, add_inbox_table, add_outbox_table
@@ -17,7 +15,6 @@ from chore_common.db.uow import Inbox, Outbox, UnitOfWork
 __all__ = [
     "ENGINE",
     "NAMING_CONVENTION",
-    "SESSIONS",
     "Inbox",
     "Outbox",
     "UnitOfWork",
@@ -29,5 +26,4 @@ __all__ = [
     "db_context",
     "is_sqlite",
     "new_metadata",
-    "session_factory",
 ]

@@ -1,4 +1,4 @@
-"""Async engine and session factory from a URL: SQLite (aiosqlite) or PostgreSQL (asyncpg).
+"""The async engine for a URL: SQLite (aiosqlite) or PostgreSQL (asyncpg).
 
 SQLite is tuned for one writer at a time: WAL (readers never block the writer), foreign
 keys on, a busy timeout, and `BEGIN IMMEDIATE` for every transaction. A deferred BEGIN
@@ -17,12 +17,7 @@ from typing import Any, Final
 from aiohttp import web
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from chore_common.keys import READINESS
@@ -40,7 +35,6 @@ SQLITE_PRAGMAS: Final = (
 )
 
 ENGINE = web.AppKey("chore.db.engine", AsyncEngine)
-SESSIONS = web.AppKey("chore.db.sessions", async_sessionmaker[AsyncSession])
 
 
 def is_sqlite(url: str) -> bool:
@@ -103,11 +97,6 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     return engine
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    # Objects stay readable after commit: use cases return what they saved.
-    return async_sessionmaker(engine, expire_on_commit=False)
-
-
 async def database_check(engine: AsyncEngine) -> None:
     """Readiness: returns when the database answers a query, raises otherwise."""
     async with engine.connect() as conn:
@@ -123,7 +112,8 @@ def pool_in_use(engine: AsyncEngine) -> float:
 def db_context(
     settings: ServiceSettings, *, name: str = "main"
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup_ctx: engine + sessions in `app[ENGINE]`/`app[SESSIONS]`, readiness "database"."""
+    """A cleanup_ctx: the engine in `app[ENGINE]` (units of work connect through it),
+    readiness check "database"."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(
@@ -133,7 +123,6 @@ def db_context(
         )
         instrument_engine(engine)
         app[ENGINE] = engine
-        app[SESSIONS] = session_factory(engine)
         readiness = app.get(READINESS)
 
         async def check() -> None:

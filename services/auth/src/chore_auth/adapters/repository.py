@@ -10,7 +10,7 @@ from sqlalchemy import case, delete, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_auth.adapters.tables import (
     login_failures,
@@ -61,8 +61,8 @@ def _refresh(row: Any) -> RefreshToken:
 
 
 class UserRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.db = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.db = conn
 
     async def get(self, user_id: UUID) -> User | None:
         row = (await self.db.execute(select(users).where(users.c.id == user_id))).first()
@@ -101,8 +101,8 @@ def _user_values(user: User) -> dict[str, Any]:
 
 
 class SessionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.db = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.db = conn
 
     async def get(self, session_id: UUID) -> Session | None:
         query = select(sessions).where(sessions.c.id == session_id)
@@ -144,8 +144,8 @@ def _session_values(session: Session) -> dict[str, Any]:
 
 
 class RefreshTokenRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.db = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.db = conn
 
     async def by_hash(self, token_hash: str) -> RefreshToken | None:
         query = select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
@@ -175,8 +175,8 @@ class RefreshTokenRepository:
 
 
 class ThrottleRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.db = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.db = conn
 
     async def get(self, key: str) -> Failures | None:
         query = select(login_failures).where(login_failures.c.key == key)
@@ -193,7 +193,7 @@ class ThrottleRepository:
         over at 1), in one upsert: read-then-write would let a burst of concurrent attempts
         all see "no row yet" and each store a count of 1.
         """
-        dialect = self.db.get_bind().dialect.name
+        dialect = self.db.dialect.name
         build = pg_insert if dialect == "postgresql" else sqlite_insert
         stored = login_failures.c
         ended = stored.window_start <= now - window
@@ -226,8 +226,8 @@ class ThrottleRepository:
 
 
 class SigningKeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.db = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.db = conn
 
     async def all(self) -> list[Any]:
         query = select(signing_keys).order_by(signing_keys.c.activates_at)

@@ -25,11 +25,11 @@ class AuthUnitOfWork(UnitOfWork):
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
-        self.users = UserRepository(self.session)
-        self.sessions = SessionRepository(self.session)
-        self.refresh_tokens = RefreshTokenRepository(self.session)
-        self.throttle = ThrottleRepository(self.session)
-        self.signing_keys = SigningKeyRepository(self.session)
+        self.users = UserRepository(self.conn)
+        self.sessions = SessionRepository(self.conn)
+        self.refresh_tokens = RefreshTokenRepository(self.conn)
+        self.throttle = ThrottleRepository(self.conn)
+        self.signing_keys = SigningKeyRepository(self.conn)
         return self
 
     def record(self, event: DomainEvent) -> None:

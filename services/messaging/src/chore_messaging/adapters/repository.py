@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import Table, and_, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_messaging.adapters.tables import CONVERSATIONS, MESSAGES, NOTIFICATIONS
 from chore_messaging.domain.model import Conversation, Message, Notification, NotificationKind
@@ -22,9 +22,9 @@ from chore_messaging.usecases.ports import Page, PageKey
 C, M, N = CONVERSATIONS, MESSAGES, NOTIFICATIONS
 
 
-def _insert_ignoring(session: AsyncSession, table: Table, keys: list[str]) -> Any:
-    """`INSERT ... ON CONFLICT (keys) DO NOTHING` for the session's dialect."""
-    dialect = session.get_bind().dialect.name
+def _insert_ignoring(conn: AsyncConnection, table: Table, keys: list[str]) -> Any:
+    """`INSERT ... ON CONFLICT (keys) DO NOTHING` for the connection's dialect."""
+    dialect = conn.dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table).on_conflict_do_nothing(index_elements=keys)
 
@@ -70,15 +70,15 @@ def _notification(row: RowMapping) -> Notification:
 
 
 class ConversationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
 
     async def get(self, conversation_id: UUID) -> Conversation | None:
-        row = (await self.session.execute(select(C).where(C.c.id == conversation_id))).first()
+        row = (await self.conn.execute(select(C).where(C.c.id == conversation_id))).first()
         return None if row is None else _conversation(row._mapping)
 
     async def add_if_absent(self, conversation: Conversation) -> bool:
-        stmt = _insert_ignoring(self.session, C, ["id"]).values(
+        stmt = _insert_ignoring(self.conn, C, ["id"]).values(
             id=conversation.id,
             task_id=conversation.task_id,
             owner_id=conversation.owner_id,
@@ -90,7 +90,7 @@ class ConversationRepository:
             tasker_read_seq=0,
             created_at=conversation.created_at,
         )
-        result = await self.session.execute(stmt.returning(C.c.id))
+        result = await self.conn.execute(stmt.returning(C.c.id))
         return result.first() is not None
 
     async def take_seq(self, conversation_id: UUID, user_id: UUID) -> Conversation | None:
@@ -102,11 +102,11 @@ class ConversationRepository:
             .values(last_seq=C.c.last_seq + 1)
             .returning(*C.c)
         )
-        row = (await self.session.execute(stmt)).first()
+        row = (await self.conn.execute(stmt)).first()
         return None if row is None else _conversation(row._mapping)
 
     async def close_task(self, task_id: UUID) -> list[Conversation]:
-        await self.session.execute(
+        await self.conn.execute(
             update(C)
             .where(C.c.task_id == task_id, C.c.is_open.is_(True))
             .values(is_open=False, closed_at=_now())
@@ -114,7 +114,7 @@ class ConversationRepository:
         return await self.of_task(task_id)
 
     async def of_task(self, task_id: UUID) -> list[Conversation]:
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             select(C).where(C.c.task_id == task_id).order_by(C.c.created_at, C.c.id)
         )
         return [_conversation(r._mapping) for r in rows]
@@ -126,7 +126,7 @@ class ConversationRepository:
         if after is not None:
             query = query.where(tuple_(C.c.created_at, C.c.id) < (after.created_at, after.id))
         query = query.order_by(C.c.created_at.desc(), C.c.id.desc()).limit(limit + 1)
-        items = [_conversation(r._mapping) for r in await self.session.execute(query)]
+        items = [_conversation(r._mapping) for r in await self.conn.execute(query)]
         more = len(items) > limit
         items = items[:limit]
         key = PageKey(items[-1].created_at, items[-1].id) if more and items else None
@@ -134,18 +134,18 @@ class ConversationRepository:
 
     async def mark_read(self, conversation: Conversation, user_id: UUID, seq: int) -> None:
         column = C.c.owner_read_seq if user_id == conversation.owner_id else C.c.tasker_read_seq
-        await self.session.execute(
+        await self.conn.execute(
             update(C).where(C.c.id == conversation.id, column < seq).values({column: seq})
         )
 
 
 class MessageRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
 
     async def add(self, message: Message) -> bool:
         stmt = _insert_ignoring(
-            self.session, M, ["conversation_id", "sender_id", "client_msg_id"]
+            self.conn, M, ["conversation_id", "sender_id", "client_msg_id"]
         ).values(
             id=message.id,
             conversation_id=message.conversation_id,
@@ -155,14 +155,14 @@ class MessageRepository:
             client_msg_id=message.client_msg_id,
             sent_at=message.sent_at,
         )
-        result = await self.session.execute(stmt.returning(M.c.id))
+        result = await self.conn.execute(stmt.returning(M.c.id))
         return result.first() is not None
 
     async def by_client_id(
         self, conversation_id: UUID, sender_id: UUID, client_msg_id: str
     ) -> Message | None:
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 select(M).where(
                     M.c.conversation_id == conversation_id,
                     M.c.sender_id == sender_id,
@@ -173,7 +173,7 @@ class MessageRepository:
         return None if row is None else _message(row._mapping)
 
     async def after(self, conversation_id: UUID, after_seq: int, limit: int) -> list[Message]:
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             select(M)
             .where(M.c.conversation_id == conversation_id, M.c.seq > after_seq)
             .order_by(M.c.seq)
@@ -184,7 +184,7 @@ class MessageRepository:
     async def between(
         self, conversation_id: UUID, after_seq: int, before_seq: int
     ) -> list[Message]:
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             select(M)
             .where(
                 M.c.conversation_id == conversation_id,
@@ -196,11 +196,11 @@ class MessageRepository:
 
 
 class NotificationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
 
     async def add(self, notification: Notification) -> bool:
-        stmt = _insert_ignoring(self.session, N, ["id"]).values(
+        stmt = _insert_ignoring(self.conn, N, ["id"]).values(
             id=notification.id,
             user_id=notification.user_id,
             kind=notification.kind.value,
@@ -210,7 +210,7 @@ class NotificationRepository:
             created_at=notification.created_at,
             read_at=notification.read_at,
         )
-        result = await self.session.execute(stmt.returning(N.c.id))
+        result = await self.conn.execute(stmt.returning(N.c.id))
         return result.first() is not None
 
     async def list_for(
@@ -222,7 +222,7 @@ class NotificationRepository:
         if after is not None:
             query = query.where(tuple_(N.c.created_at, N.c.id) < (after.created_at, after.id))
         query = query.order_by(N.c.created_at.desc(), N.c.id.desc()).limit(limit + 1)
-        items = [_notification(r._mapping) for r in await self.session.execute(query)]
+        items = [_notification(r._mapping) for r in await self.conn.execute(query)]
         more = len(items) > limit
         items = items[:limit]
         key = PageKey(items[-1].created_at, items[-1].id) if more and items else None
@@ -231,13 +231,13 @@ class NotificationRepository:
     async def mark_read(
         self, notification_id: UUID, user_id: UUID, now: datetime
     ) -> Notification | None:
-        await self.session.execute(
+        await self.conn.execute(
             update(N)
             .where(N.c.id == notification_id, N.c.user_id == user_id, N.c.read_at.is_(None))
             .values(read_at=now)
         )
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 select(N).where(N.c.id == notification_id, N.c.user_id == user_id)
             )
         ).first()

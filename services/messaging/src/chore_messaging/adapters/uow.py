@@ -37,9 +37,9 @@ class MessagingUnitOfWork(UnitOfWork):
             if self._writer_lock is not None:
                 self._writer_lock.release()
             raise
-        self.conversations = ConversationRepository(self.session)
-        self.messages = MessageRepository(self.session)
-        self.notifications = NotificationRepository(self.session)
+        self.conversations = ConversationRepository(self.conn)
+        self.messages = MessageRepository(self.conn)
+        self.notifications = NotificationRepository(self.conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

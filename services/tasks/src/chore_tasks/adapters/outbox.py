@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
@@ -138,8 +138,8 @@ class TasksOutbox(Outbox):
     read caches once the transaction has committed.
     """
 
-    def __init__(self, session: AsyncSession, producer: str) -> None:
-        super().__init__(session, producer)
+    def __init__(self, conn: AsyncConnection, producer: str) -> None:
+        super().__init__(conn, producer)
         self.changed: list[tuple[UUID, int]] = []
 
     def add(self, event: Contract | DomainEvent) -> Envelope:

@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.errors import Conflict
 from chore_tasks.adapters.tables import JOBS, OFFERS, REVIEWS, TASKS
@@ -85,13 +85,13 @@ def _keyset(table: Table, after: PageKey | None, *, newest_first: bool) -> Colum
 
 
 async def _page(
-    session: AsyncSession,
+    conn: AsyncConnection,
     query: Select[Any],
     limit: int,
     make: Callable[[Mapping[Any, Any]], T],
 ) -> Page[T]:
     """Fetch one more than asked: its presence says whether there is a next page."""
-    rows = (await session.execute(query.limit(limit + 1))).mappings().all()
+    rows = (await conn.execute(query.limit(limit + 1))).mappings().all()
     items = [make(row) for row in rows[:limit]]
     if len(rows) <= limit:
         return Page(items, None)
@@ -111,23 +111,23 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
 
 
 class TaskRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
 
     async def get(self, task_id: UUID) -> Task | None:
-        row = (await self.session.execute(_GET_TASK, {"b_id": task_id})).mappings().first()
+        row = (await self.conn.execute(_GET_TASK, {"b_id": task_id})).mappings().first()
         return task_of(row) if row else None
 
     async def add(self, task: Task) -> None:
-        await self.session.execute(_INSERT_TASK, values_of(task))
+        await self.conn.execute(_INSERT_TASK, values_of(task))
 
     async def save(self, task: Task, *, expected_version: int) -> None:
         changes = values_of(task)
         del changes["id"]
-        result = await self.session.execute(
+        result = await self.conn.execute(
             _SAVE_TASK.values(changes), {"b_id": task.id, "b_expected": expected_version}
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             raise StaleVersion(f"task {task.id} changed since version {expected_version}")
 
     async def browse(self, query: TaskFilter) -> Page[Task]:
@@ -167,16 +167,16 @@ class TaskRepository:
                 )
             )
         stmt = select(TASKS).where(*conditions).order_by(*_ordered(TASKS, newest_first=True))
-        return await _page(self.session, stmt, query.limit, task_of)
+        return await _page(self.conn, stmt, query.limit, task_of)
 
 
 class OfferRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
 
     async def get(self, offer_id: UUID) -> Offer | None:
         row = (
-            (await self.session.execute(select(OFFERS).where(OFFERS.c.id == offer_id)))
+            (await self.conn.execute(select(OFFERS).where(OFFERS.c.id == offer_id)))
             .mappings()
             .first()
         )
@@ -185,8 +185,8 @@ class OfferRepository:
     async def add(self, offer: Offer) -> None:
         try:
             # A savepoint, so the unique index's refusal leaves the transaction usable.
-            async with self.session.begin_nested():
-                await self.session.execute(_INSERT_OFFER, values_of(offer))
+            async with self.conn.begin_nested():
+                await self.conn.execute(_INSERT_OFFER, values_of(offer))
         except IntegrityError as exc:
             if _is_unique_violation(exc):
                 raise Conflict(
@@ -197,7 +197,7 @@ class OfferRepository:
     async def save(self, offer: Offer) -> None:
         changes = values_of(offer)
         del changes["id"]
-        await self.session.execute(update(OFFERS).where(OFFERS.c.id == offer.id).values(changes))
+        await self.conn.execute(update(OFFERS).where(OFFERS.c.id == offer.id).values(changes))
 
     async def has_open(self, task_id: UUID, tasker_id: UUID) -> bool:
         return await self._any(
@@ -216,20 +216,20 @@ class OfferRepository:
         if tasker_id is not None:
             conditions.append(OFFERS.c.tasker_id == tasker_id)
         stmt = select(OFFERS).where(*conditions).order_by(*_ordered(OFFERS, newest_first=False))
-        return await _page(self.session, stmt, limit, offer_of)
+        return await _page(self.conn, stmt, limit, offer_of)
 
     async def _any(self, *conditions: ColumnElement[bool]) -> bool:
-        found = await self.session.execute(select(OFFERS.c.id).where(*conditions).limit(1))
+        found = await self.conn.execute(select(OFFERS.c.id).where(*conditions).limit(1))
         return found.first() is not None
 
 
 class ReviewRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
 
     async def for_task(self, task_id: UUID) -> Review | None:
         row = (
-            (await self.session.execute(select(REVIEWS).where(REVIEWS.c.task_id == task_id)))
+            (await self.conn.execute(select(REVIEWS).where(REVIEWS.c.task_id == task_id)))
             .mappings()
             .first()
         )
@@ -237,8 +237,8 @@ class ReviewRepository:
 
     async def add(self, review: Review) -> None:
         try:
-            async with self.session.begin_nested():
-                await self.session.execute(insert(REVIEWS).values(values_of(review)))
+            async with self.conn.begin_nested():
+                await self.conn.execute(insert(REVIEWS).values(values_of(review)))
         except IntegrityError as exc:
             if _is_unique_violation(exc):
                 raise Conflict(
@@ -248,28 +248,28 @@ class ReviewRepository:
 
 
 class JobRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
 
     async def get(self, job_id: UUID) -> Job | None:
         query = select(JOBS).where(JOBS.c.id == job_id, _KNOWN_KIND)
-        row = (await self.session.execute(query)).mappings().first()
+        row = (await self.conn.execute(query)).mappings().first()
         return job_of(row) if row else None
 
     async def add(self, job: Job) -> None:
-        await self.session.execute(_INSERT_JOB, values_of(job))
+        await self.conn.execute(_INSERT_JOB, values_of(job))
 
     async def save(self, job: Job, *, expected_version: int) -> None:
         changes = values_of(job)
         del changes["id"]
-        result = await self.session.execute(
+        result = await self.conn.execute(
             _SAVE_JOB.values(changes), {"b_id": job.id, "b_expected": expected_version}
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             raise StaleVersion(f"job {job.id} changed since version {expected_version}")
 
     async def delete(self, job_id: UUID) -> None:
-        await self.session.execute(delete(JOBS).where(JOBS.c.id == job_id))
+        await self.conn.execute(delete(JOBS).where(JOBS.c.id == job_id))
 
     async def list(self, query: JobFilter) -> Page[Job]:
         conditions = [_keyset(JOBS, query.after, newest_first=True), _KNOWN_KIND]
@@ -280,4 +280,4 @@ class JobRepository:
         if query.task_id is not None:
             conditions.append(JOBS.c.task_id == query.task_id)
         stmt = select(JOBS).where(*conditions).order_by(*_ordered(JOBS, newest_first=True))
-        return await _page(self.session, stmt, query.limit, job_of)
+        return await _page(self.conn, stmt, query.limit, job_of)

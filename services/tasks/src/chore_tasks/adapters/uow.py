@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Self
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.db import UnitOfWork
 from chore_common.db.uow import RelayHandoff
@@ -33,23 +33,23 @@ class TasksUnitOfWork(UnitOfWork):
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         *,
         producer: str = "",
         wake_relay: Callable[[], None] | None = None,
         relay: RelayHandoff | None = None,
         on_tasks_changed: TasksChanged | None = None,
     ) -> None:
-        super().__init__(sessions, producer=producer, wake_relay=wake_relay, relay=relay)
+        super().__init__(engine, producer=producer, wake_relay=wake_relay, relay=relay)
         self._on_tasks_changed = on_tasks_changed
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
-        self.outbox = TasksOutbox(self.session, self.producer)
-        self.tasks = TaskRepository(self.session)
-        self.offers = OfferRepository(self.session)
-        self.reviews = ReviewRepository(self.session)
-        self.jobs = JobRepository(self.session)
+        self.outbox = TasksOutbox(self.conn, self.producer)
+        self.tasks = TaskRepository(self.conn)
+        self.offers = OfferRepository(self.conn)
+        self.reviews = ReviewRepository(self.conn)
+        self.jobs = JobRepository(self.conn)
         return self
 
     async def commit(self) -> None:
