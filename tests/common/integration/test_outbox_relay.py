@@ -12,7 +12,7 @@ from common import busapp
 from common.busapp import Zygote, applied, open_bus, wait_until, write_pings
 from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.bus.relay import Relay
@@ -76,6 +76,10 @@ async def _all_applied(engine: AsyncEngine, count: int) -> bool:
 
 async def _zero(value: asyncio.Future[int] | object) -> bool:
     return await value == 0  # type: ignore[misc]
+
+
+async def _caught_up(relay: Relay) -> bool:
+    return relay.caught_up
 
 
 async def test_two_relays_on_postgres_publish_every_row_exactly_once(
@@ -161,6 +165,78 @@ async def test_rows_handed_over_at_commit_are_published_and_marked_sent(
         assert await applied(bus.engine) == (20, 20)
         info = await bus.js.stream_info("TASKS")
         assert info.state.messages == 20
+
+
+async def test_handed_rows_are_marked_together_later_and_a_relay_dying_first_only_republishes(
+    nats_factory: Callable[[], NatsServer], database_url: str
+) -> None:
+    """A mark transaction per commit would double the service's write transactions: the
+    marks wait (here: until asked), and a relay that dies with marks pending leaves rows
+    that the next relay publishes again, which the stream drops by their ids."""
+    server = nats_factory()
+    async with open_bus(server.url, database_url) as bus:
+        relay = Relay(bus.engine, bus.js, service="marks-test", poll_interval_s=60)
+        relay.mark_delay_s = 3600  # a relay that dies before its next mark
+        relay.start()
+        consumer = busapp.consumer(bus.js, bus.engine, "marks-applier")
+        consumer.start()
+        try:
+            await wait_until(lambda: _caught_up(relay))  # else the first rows are drained
+            for n in range(20):
+                async with UnitOfWork(bus.engine, producer="tasks", relay=relay) as uow:
+                    uow.outbox.add(busapp.PingedV1(n=n))
+                    await uow.commit()
+            await wait_until(lambda: _all_applied(bus.engine, 20), timeout_s=10)
+            assert await unsent(bus.engine) == 20  # published and acknowledged, not marked
+
+            successor = Relay(bus.engine, bus.js, service="marks-test")
+            try:
+                assert await successor.drain_once() == 20  # published again ...
+            finally:
+                await successor.stop()
+            assert await unsent(bus.engine) == 0
+            await asyncio.sleep(0.3)  # room for a duplicate to reach the consumer
+            info = await bus.js.stream_info("TASKS")
+            assert info.state.messages == 20  # ... and dropped by the stream
+            assert await applied(bus.engine) == (20, 20)
+            assert await relay.flush_marks() == 20  # marking again is harmless
+        finally:
+            await consumer.stop()
+            await relay.stop()
+
+
+async def test_commits_handed_over_while_caught_up_are_never_read_back(
+    nats_factory: Callable[[], NatsServer], database_url: str
+) -> None:
+    """Handed-over rows go out as they are; reading the table again for them (a claim query
+    per commit, as a wake-up left set by a handoff used to cause) is wasted work."""
+    server = nats_factory()
+    async with open_bus(server.url, database_url) as bus:
+        claims: list[str] = []
+
+        def count_claims(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if "FROM outbox" in statement and "ORDER BY outbox.id" in statement:
+                claims.append(statement)
+
+        event.listen(bus.engine.sync_engine, "before_cursor_execute", count_claims)
+        relay = Relay(bus.engine, bus.js, service="no-read-back", poll_interval_s=60)
+        relay.start()
+        try:
+            await wait_until(lambda: _caught_up(relay))
+            claims.clear()
+            for n in range(30):
+                async with UnitOfWork(bus.engine, producer="tasks", relay=relay) as uow:
+                    uow.outbox.add(busapp.PingedV1(n=n))
+                    await uow.commit()
+                if n % 3 == 0:
+                    await asyncio.sleep(0)  # let the relay be mid-publish at some commits
+            await wait_until(lambda: _zero(unsent(bus.engine)), timeout_s=10)
+            read_back = len(claims)
+        finally:
+            await relay.stop()  # (which drains: a claim of its own)
+        info = await bus.js.stream_info("TASKS")
+        assert info.state.messages == 30
+        assert read_back == 0
 
 
 async def test_backlog_metrics_follow_unsent_rows_and_sent_rows_are_pruned(

@@ -12,6 +12,10 @@ nothing: the next one republishes what was not marked, and the stream drops the 
 - Throughput: rows are claimed in batches and published with many PubAcks in flight.
 - Latency: `wake()` (called by the unit of work right after commit) starts a drain at
   once; a poll loop covers rows left behind by a crash or written by another process.
+- Rows handed over at commit are marked sent together, up to `mark_delay_s` after their
+  PubAck, not in a write transaction each: at one event per request those marks were as
+  many transactions as the requests themselves, on SQLite each one queueing for the single
+  write lock. A crash before the mark only republishes, which the stream drops.
 - Sent rows are pruned after `retention`; `outbox_backlog` and `outbox_oldest_age_seconds`
   show how far behind it is.
 """
@@ -107,6 +111,7 @@ class Relay:
         retention: timedelta = timedelta(days=1),
         prune_every_s: float = 60.0,
         metrics_every_s: float = 5.0,
+        mark_delay_s: float = 0.1,
     ) -> None:
         self.engine = engine
         self.js = js
@@ -117,17 +122,27 @@ class Relay:
         self.retention = retention
         self.prune_every_s = prune_every_s
         self.metrics_every_s = metrics_every_s
+        self.mark_delay_s = mark_delay_s
         self.skip_locked = not is_sqlite(str(engine.url))
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._reader: AsyncConnection | None = None
         self._handed: list[_Row] = []
+        self._acked: list[UUID] = []  # handed rows acknowledged and not yet marked sent
+        self._mark_due = 0.0  # loop time by which `_acked` is marked
         self._caught_up = False
+        self._drain_asked = True  # rows may be in the table that no handoff carries
         self._published = EVENTS_PUBLISHED.labels(service)
         self._failures = PUBLISH_FAILURES.labels(service)
 
+    @property
+    def caught_up(self) -> bool:
+        """The last drain left nothing behind: commits are now handed over, not read back."""
+        return self._caught_up
+
     def wake(self) -> None:
         """Drain now (rows were just committed); cheap and safe to call often."""
+        self._drain_asked = True
         self._wakeup.set()
 
     def handoff(self, messages: Sequence[Mapping[str, Any]]) -> None:
@@ -141,6 +156,8 @@ class Relay:
             self._handed.extend(
                 _Row(0, m["event_id"], m["subject"], m["payload"], m["headers"]) for m in messages
             )
+        else:
+            self._drain_asked = True
         self._wakeup.set()
 
     # -- batches -----------------------------------------------------------------------
@@ -200,6 +217,8 @@ class Relay:
         batch = _Batch(handed, by_event_id=True)
         await self._send(batch)
         acked, complete = await self._finish(batch)
+        if len(self._acked) >= self.batch_size:
+            await self.flush_marks()
         if not complete:
             self._caught_up = False  # the rest is in the table: the next drain sends it
             self._wakeup.set()
@@ -296,8 +315,9 @@ class Relay:
                 await self._mark(batch.conn, sent)
                 await batch.conn.commit()
             elif sent and batch.by_event_id:
-                async with self.engine.begin() as conn:
-                    await self._mark_events(conn, sent)
+                if not self._acked:
+                    self._mark_due = asyncio.get_running_loop().time() + self.mark_delay_s
+                self._acked.extend(sent)  # marked together by flush_marks
             elif sent:
                 async with self.engine.begin() as conn:
                     await self._mark(conn, sent)
@@ -321,6 +341,21 @@ class Relay:
             await conn.execute(query, {"ids": ids})
         else:
             await conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(sent_at=now))
+
+    async def flush_marks(self) -> int:
+        """Mark the acknowledged handed rows sent, in one transaction; returns how many.
+
+        Before any drain too, so a drain never reads back rows already published."""
+        ids, self._acked = self._acked, []
+        if not ids:
+            return 0
+        try:
+            async with self.engine.begin() as conn:
+                await self._mark_events(conn, ids)
+        except BaseException:
+            self._acked[:0] = ids  # still published; marked on the next try
+            raise
+        return len(ids)
 
     async def _mark_events(self, conn: AsyncConnection, event_ids: list[UUID]) -> None:
         await conn.execute(
@@ -360,17 +395,28 @@ class Relay:
     # -- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Drain whenever woken or every `poll_interval_s`, forever (run it as a task)."""
+        """Publish what is handed over at once; drain the table when asked (`wake()`, a
+        handoff while behind, a failure) and every `poll_interval_s`; forever (a task).
+
+        A wake-up that only found its rows already published (they were handed over while
+        the previous ones went out) drains nothing: such a drain was a claim query per
+        request, and on PostgreSQL a transaction too."""
         loop = asyncio.get_running_loop()
         next_prune = loop.time() + self.prune_every_s
         next_metrics = loop.time()
+        next_poll = loop.time()
         failures = 0
         while True:
             try:
                 if self._handed:
                     await self._publish_handed()
-                else:
+                elif self._drain_asked or not self._caught_up or loop.time() >= next_poll:
+                    self._drain_asked = False
+                    next_poll = loop.time() + self.poll_interval_s
+                    await self.flush_marks()
                     await self.drain()
+                elif self._acked and loop.time() >= self._mark_due:
+                    await self.flush_marks()
                 failures = 0
                 now = loop.time()
                 if now >= next_metrics:
@@ -390,8 +436,10 @@ class Relay:
                 continue
             if self._handed:
                 continue
+            wait_until = min(next_poll, self._mark_due) if self._acked else next_poll
+            wait_s = max(0.0, wait_until - loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval_s)
+                await asyncio.wait_for(self._wakeup.wait(), wait_s)
             self._wakeup.clear()
 
     async def __aenter__(self) -> Self:
@@ -413,6 +461,8 @@ class Relay:
                 await self._task
             self._task = None
         deadline = time.monotonic() + flush_timeout_s
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush_marks(), max(0.01, deadline - time.monotonic()))
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.drain(), max(0.01, deadline - time.monotonic()))
         await self._close_reader()
