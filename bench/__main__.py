@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.figures import Figure
-from bench.machine import describe
+from bench.machine import cpu_ticks, describe, steal_share
 
 # In order; later issues add their module and nothing else.
 SUITES = ["common_stack", "bus", "auth", "tasks", "messaging", "gateway"]
 TOTAL_BUDGET_S = 560.0  # the whole bench stays under 10 minutes
+STEAL_WARNING = 0.05  # steal time above this share of the CPU is worth a warning
 SUITE_BUDGET_S = 180.0  # no single suite may eat the others' time
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -174,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + TOTAL_BUDGET_S
     outcomes: list[SuiteOutcome] = []
     figures: list[Figure] = []
+    steal: dict[str, float | None] = {}
+    ticks_at_start = cpu_ticks()
     for i, name in enumerate(chosen, 1):
         if not suite_exists(name):
             outcomes.append(SuiteOutcome(name, "skipped", 0.0, "no module yet"))
@@ -187,12 +190,16 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"==> [{i}/{len(chosen)}] {name} ({args.runs} runs, budget {budget:.0f} s)", flush=True
         )
+        ticks_before = cpu_ticks()
         outcome, got = run_suite(name, args.runs, budget)
+        steal[name] = stolen = steal_share(ticks_before, cpu_ticks())
         got = [f for f in got if f.name.startswith(args.only)]
         outcomes.append(outcome)
         figures.extend(got)
         print(
-            f"    {name}: {outcome.status} in {outcome.seconds:.0f} s, {outcome.detail}", flush=True
+            f"    {name}: {outcome.status} in {outcome.seconds:.0f} s, {outcome.detail}"
+            + ("" if stolen is None else f"; steal time {stolen:.0%}"),
+            flush=True,
         )
 
     print()
@@ -206,9 +213,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"failed suites: {', '.join(failed)}")
     if missed:
         print(f"missed targets: {', '.join(missed)}")
+    stolen = steal_share(ticks_at_start, cpu_ticks())
+    if stolen is not None and stolen >= STEAL_WARNING:
+        print(
+            f"the hypervisor took {stolen:.0%} of this machine's CPU during the run (steal"
+            " time): figures are less reliable than on a quiet machine; compare ratios, and"
+            " rerun when it is quieter"
+        )
 
     report = {
         "machine": describe(),
+        "steal_share": {"all": stolen, **steal},
         "figures": [f.as_json() for f in figures],
         "suites": [o.__dict__ for o in outcomes],
     }

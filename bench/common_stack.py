@@ -30,6 +30,7 @@ from aiohttp import web
 
 from bench.figures import Figure, median
 from bench.loadgen import generator_cpu, measure_rps
+from bench.machine import server_env
 from chore_common.settings import ServiceSettings
 from chore_common.testing.nats import free_port
 
@@ -149,9 +150,7 @@ def measure(srv: Server) -> Sample:
 @contextmanager
 def server(kind: str) -> Iterator[Server]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    # Tracing configured but not exporting: spans are made, ids reach the logs, none leave.
-    env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
+    env = server_env()
     # A file, not a pipe: a pipe nobody drains would stall the server once it filled.
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
@@ -244,11 +243,7 @@ def in_process_figure() -> Figure:
         timeout=120,
         check=True,
         cwd=Path(__file__).parent.parent,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-            "OTEL_SDK_DISABLED": "false",
-            "OTEL_TRACES_EXPORTER": "none",
-        },
+        env=server_env(),
     )
     costs = json.loads(out.stdout)
     bare, stack = median(costs["bare"]), median(costs["stack"])

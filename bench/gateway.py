@@ -38,6 +38,7 @@ from aiohttp import web
 from bench.common_stack import cpu_seconds, wait_seconds
 from bench.figures import Figure, median
 from bench.loadgen import generator_cpu, measure_latency, measure_rps, percentile
+from bench.machine import server_env
 from chore_common.testing.nats import free_port
 
 SERVER_CPU = 0
@@ -168,8 +169,7 @@ def _wait_ok(port: int, path: str, timeout: float = 20.0) -> None:
 @contextmanager
 def server(kind: str, upstream: str = "") -> Iterator[Server]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GATEWAY_"))}
-    env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
+    env = server_env("GATEWAY_")
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bench.gateway", "serve", kind, str(port), upstream],

@@ -53,3 +53,33 @@ def describe() -> dict[str, Any]:
         or ("wrk" if shutil.which("wrk") else "python"),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def server_env(*own_prefixes: str) -> dict[str, str]:
+    """The environment a bench server starts with: this one without any `OTEL_*` (or
+    `own_prefixes`, the server's own settings) a developer may have set, and tracing
+    configured but not exporting, as the figures say: spans are made, ids reach the logs,
+    none leave the process."""
+    drop = ("OTEL_", *own_prefixes)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
+    return env
+
+
+def cpu_ticks() -> list[int] | None:
+    """The machine's CPU time so far by kind (Linux /proc/stat, in clock ticks)."""
+    try:
+        return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """Share of the CPU time between two `cpu_ticks()` that the hypervisor gave to other
+    guests (steal). On a shared VM this is what makes two runs of the same code differ."""
+    if before is None or after is None or len(before) < 8 or len(after) < 8:
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is already in user).
+    spent = [a - b for a, b in zip(after[:8], before[:8], strict=True)]
+    total = sum(spent)
+    return spent[7] / total if total > 0 else None

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from bench.common_stack import cpu_seconds, wait_seconds
 from bench.figures import Figure, median
 from bench.loadgen import generator_cpu, percentile
+from bench.machine import server_env
 from chore_common.testing.nats import free_port
 
 if TYPE_CHECKING:
@@ -211,8 +212,7 @@ class Proc:
     def __init__(self, name: str, args: list[str]) -> None:
         self.name = name
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MESSAGING_"))}
-        env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
+        env = server_env("MESSAGING_")
         # A file, not a pipe: a pipe nobody drains would stall the server. Closed in stop().
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115
         self.proc = subprocess.Popen(

@@ -45,6 +45,7 @@ from bench.common_stack import (
 )
 from bench.figures import Figure, median
 from bench.loadgen import measure_latency, measure_rps, percentile
+from bench.machine import server_env
 from chore_common.testing.nats import free_port
 
 SERVER_CPU = 0
@@ -148,8 +149,7 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0)
 @contextmanager
 def tasks_server(database_url: str, nats_url: str, jwks_url: str) -> Iterator[Server]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TASKS_"))}
-    env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
+    env = server_env("TASKS_")
     cmd = [sys.executable, "-m", "bench.tasks", "serve", str(port), database_url, nats_url]
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
