@@ -131,6 +131,7 @@ class Relay:
         self._acked: list[UUID] = []  # handed rows acknowledged and not yet marked sent
         self._mark_due = 0.0  # loop time by which `_acked` is marked
         self._caught_up = False
+        self._draining = False
         self._drain_asked = True  # rows may be in the table that no handoff carries
         self._published = EVENTS_PUBLISHED.labels(service)
         self._failures = PUBLISH_FAILURES.labels(service)
@@ -148,11 +149,16 @@ class Relay:
     def handoff(self, messages: Sequence[Mapping[str, Any]]) -> None:
         """Rows this process just committed: publish them at once, without reading them back.
 
-        Only while the relay is caught up (its last drain left nothing behind), so handed
-        rows never overtake a backlog; otherwise this is `wake()`. A row both handed off
-        and claimed by a drain is published twice and dropped once by the stream.
+        Only while the relay is caught up (its last drain left nothing behind) or draining,
+        so handed rows never overtake a backlog; otherwise this is `wake()`. Rows handed
+        during a drain wait for its end: they go out after it if it caught up, and are left
+        to the next drain if it did not. Asking for another drain instead kept a relay
+        under steady traffic draining for good (each commit during a drain asked for the
+        next one), reading back every row and, on SQLite, queueing its marks for the write
+        lock in front of the requests. A row both handed off and claimed by a drain is
+        published twice and dropped once by the stream.
         """
-        if self._caught_up:
+        if self._caught_up or self._draining:
             self._handed.extend(
                 _Row(0, m["event_id"], m["subject"], m["payload"], m["headers"]) for m in messages
             )
@@ -176,6 +182,8 @@ class Relay:
         finishing: asyncio.Task[tuple[int, bool]] | None = None
         claiming: asyncio.Task[_Batch | None] | None = asyncio.create_task(self._claim(0))
         self._caught_up = False
+        self._draining = True
+        self._handed.clear()  # committed and unmarked: this drain reads them
         try:
             while claiming is not None:
                 batch = await claiming
@@ -209,6 +217,10 @@ class Relay:
                 acked, complete = await finishing
                 total += acked
                 caught_up = caught_up and complete
+            self._draining = False
+            if not caught_up and self._handed:
+                self._handed.clear()  # behind: the next drain sends them in order
+                self._drain_asked = True
         self._caught_up = caught_up
         return total
 
