@@ -239,6 +239,42 @@ async def test_commits_handed_over_while_caught_up_are_never_read_back(
         assert read_back == 0
 
 
+async def test_commits_during_a_drain_go_out_after_it_instead_of_starting_another(
+    nats_factory: Callable[[], NatsServer], database_url: str
+) -> None:
+    """A drain asked for (a wake-up) while commits keep coming: each commit during a drain
+    used to ask for the next one, so a relay under steady traffic read back every row."""
+    server = nats_factory()
+    async with open_bus(server.url, database_url) as bus:
+        claims: list[str] = []
+
+        def count_claims(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if "FROM outbox" in statement and "ORDER BY outbox.id" in statement:
+                claims.append(statement)
+
+        event.listen(bus.engine.sync_engine, "before_cursor_execute", count_claims)
+        relay = Relay(bus.engine, bus.js, service="drain-then-handoff", poll_interval_s=60)
+        relay.start()
+        try:
+            await wait_until(lambda: _caught_up(relay))
+            claims.clear()
+            for n in range(40):
+                if n == 10:
+                    # A drain now finds rows (handed over, their marks not yet written), so
+                    # it publishes and marks while the next commits come in.
+                    relay.wake()
+                async with UnitOfWork(bus.engine, producer="tasks", relay=relay) as uow:
+                    uow.outbox.add(busapp.PingedV1(n=n))
+                    await uow.commit()
+            await wait_until(lambda: _zero(unsent(bus.engine)), timeout_s=10)
+            read_back = len(claims)
+        finally:
+            await relay.stop()
+        info = await bus.js.stream_info("TASKS")
+        assert info.state.messages == 40  # every row once
+        assert read_back <= 2  # the drain asked for (and at most one it overlapped)
+
+
 async def test_backlog_metrics_follow_unsent_rows_and_sent_rows_are_pruned(
     nats_factory: Callable[[], NatsServer], database_url: str
 ) -> None:
