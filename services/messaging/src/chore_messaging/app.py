@@ -8,6 +8,7 @@ and the consumer of tasks events.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -87,9 +88,12 @@ def _messaging_context(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         engine, relay = app[ENGINE], app[RELAY]
+        writer_lock = asyncio.Lock() if settings.is_sqlite else None
 
         def uow() -> MessagingUnitOfWork:
-            return MessagingUnitOfWork(engine, producer=settings.service_name, relay=relay)
+            return MessagingUnitOfWork(
+                engine, producer=settings.service_name, relay=relay, writer_lock=writer_lock
+            )
 
         async def last_seq(conversation_id: object) -> int:
             async with uow() as work:

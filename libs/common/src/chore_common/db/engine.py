@@ -92,15 +92,10 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
             cursor.execute(pragma)
         cursor.close()
 
-    dialect = engine.dialect
-    writers = dialect if isinstance(dialect, sqlite_driver.OneTripSQLiteDialect) else None
-
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
             return
-        if writers is not None:  # this process's transactions in order, see sqlite_driver
-            writers.take_write_lock(conn.connection)
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

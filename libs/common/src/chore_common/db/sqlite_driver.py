@@ -8,30 +8,18 @@ for the other side to wake, so the trips, not SQLite, were most of a write's tim
 message send (BEGIN, UPDATE, two INSERTs, COMMIT) took ~5 ms with the CPU mostly idle.
 
 `_OneTripCursor` does the whole statement in one call in the connection's thread and hands
-back the description, the rows, rowcount and lastrowid together.
-
-The dialect also queues this process's write transactions on one asyncio lock
-(`take_write_lock`, called by the engine right before `BEGIN IMMEDIATE`; released once the
-COMMIT or ROLLBACK has run). SQLite lets one writer in at a time and makes the others poll
-(the busy handler sleeps 1, 2, 5, 10 ... ms between tries in their threads), so a lock
-released while its waiters slept stayed unused: at 32 concurrent writers that idle time
-was a third of the database's throughput. In order on the lock, the next transaction
-starts the moment the last one ends; other processes on the same file still meet SQLite's
-own wait (busy_timeout).
-
-Everything else is SQLAlchemy's aiosqlite dialect as it is; the URL keeps saying
-`sqlite+aiosqlite` and `create_engine` picks this dialect for it.
+back the description, the rows, rowcount and lastrowid together. Everything else is
+SQLAlchemy's aiosqlite dialect as it is; the URL keeps saying `sqlite+aiosqlite` and
+`create_engine` picks this dialect for it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, Self
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -60,11 +48,6 @@ def _run(aio: Any, operation: str, parameters: Any, many: bool) -> _Outcome:
         return description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
-
-
-def _raw(connection: object) -> object:
-    """The DBAPI connection itself: the dialect is handed either it or the pool's proxy."""
-    return getattr(connection, "dbapi_connection", connection)
 
 
 class _OneTripCursor:
@@ -158,61 +141,10 @@ class OneTripSQLiteDialect(SQLiteDialect_aiosqlite):
     # Server-side cursors would stream with a trip per fetch; buffered results are all
     # this platform reads (pages are bounded by LIMIT).
     supports_server_side_cursors = False
-    # As long as SQLite's own busy_timeout: past it a writer gets "database is locked".
-    write_lock_timeout_s = 5.0
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._write_lock: asyncio.Lock | None = None
-        self._writer: object | None = None  # the DBAPI connection holding the lock
 
     @classmethod
     def import_dbapi(cls) -> _DBAPI:
         return _DBAPI(__import__("aiosqlite"), __import__("sqlite3"))
-
-    # -- this process's write transactions, one at a time ------------------------------
-
-    def take_write_lock(self, connection: object) -> None:
-        """Wait (in the calling greenlet) until no other transaction of this engine is open."""
-        dbapi_connection = _raw(connection)
-        if self._writer is dbapi_connection:
-            return
-        if self._write_lock is None:
-            self._write_lock = asyncio.Lock()
-        try:
-            await_(asyncio.wait_for(self._write_lock.acquire(), self.write_lock_timeout_s))
-        except TimeoutError:
-            # As SQLite says it past its busy_timeout (and mapped to 503 the same way).
-            locked = sqlite3.OperationalError("database is locked")
-            raise sa_exc.OperationalError("BEGIN IMMEDIATE", None, locked) from None
-        self._writer = dbapi_connection
-
-    def _release_write_lock(self, connection: object) -> None:
-        if self._writer is _raw(connection) and self._write_lock is not None:
-            self._writer = None
-            self._write_lock.release()
-
-    def do_commit(self, dbapi_connection: Any) -> None:
-        super().do_commit(dbapi_connection)  # type: ignore[no-untyped-call]
-        self._release_write_lock(dbapi_connection)  # a failed COMMIT is rolled back next
-
-    def do_rollback(self, dbapi_connection: Any) -> None:
-        try:
-            super().do_rollback(dbapi_connection)  # type: ignore[no-untyped-call]
-        finally:
-            self._release_write_lock(dbapi_connection)
-
-    def do_close(self, dbapi_connection: Any) -> None:
-        try:
-            super().do_close(dbapi_connection)  # type: ignore[no-untyped-call]
-        finally:
-            self._release_write_lock(dbapi_connection)
-
-    def do_terminate(self, dbapi_connection: Any) -> None:
-        try:
-            super().do_terminate(dbapi_connection)
-        finally:
-            self._release_write_lock(dbapi_connection)
 
 
 registry.register(f"sqlite.{DRIVER}", __name__, "OneTripSQLiteDialect")

@@ -1,12 +1,10 @@
 """Messaging's unit of work: one transaction over conversations, messages, notifications,
-the outbox and (for consumers) the inbox.
-
-On SQLite the engine queues this process's transactions itself (chore_common.db
-.sqlite_driver), so bursts of sends take turns instead of polling for the write lock."""
+the outbox and (for consumers) the inbox."""
 
 from __future__ import annotations
 
-from typing import Self
+import asyncio
+from typing import Any, Self
 
 from chore_common.db import UnitOfWork
 from chore_messaging.adapters.repository import (
@@ -17,13 +15,36 @@ from chore_messaging.adapters.repository import (
 
 
 class MessagingUnitOfWork(UnitOfWork):
+    """`writer_lock` (SQLite only): every SQLite transaction takes the database's write lock
+    at BEGIN, and waiters poll for it (busy timeout) unfairly; queueing this process's
+    transactions on an asyncio lock first leaves only the other processes to poll against,
+    so bursts of sends do not time out with "database is locked"."""
+
     conversations: ConversationRepository
     messages: MessageRepository
     notifications: NotificationRepository
 
+    def __init__(self, *args: Any, writer_lock: asyncio.Lock | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._writer_lock = writer_lock
+
     async def __aenter__(self) -> Self:
-        await super().__aenter__()
+        if self._writer_lock is not None:
+            await self._writer_lock.acquire()
+        try:
+            await super().__aenter__()
+        except BaseException:
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+            raise
         self.conversations = ConversationRepository(self.conn)
         self.messages = MessageRepository(self.conn)
         self.notifications = NotificationRepository(self.conn)
         return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await super().__aexit__(*exc)
+        finally:
+            if self._writer_lock is not None:
+                self._writer_lock.release()
