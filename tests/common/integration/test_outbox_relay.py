@@ -82,6 +82,18 @@ async def _caught_up(relay: Relay) -> bool:
     return relay.caught_up
 
 
+def recorded_claims(engine: AsyncEngine) -> list[str]:
+    """Every claim query (a read of unsent rows) the relay makes on `engine` from now on."""
+    claims: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM outbox" in statement and "ORDER BY outbox.id" in statement:
+            claims.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    return claims
+
+
 async def test_two_relays_on_postgres_publish_every_row_exactly_once(
     nats_factory: Callable[[], NatsServer], database_url: str, db_backend: str
 ) -> None:
@@ -212,13 +224,7 @@ async def test_commits_handed_over_while_caught_up_are_never_read_back(
     per commit, as a wake-up left set by a handoff used to cause) is wasted work."""
     server = nats_factory()
     async with open_bus(server.url, database_url) as bus:
-        claims: list[str] = []
-
-        def count_claims(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-            if "FROM outbox" in statement and "ORDER BY outbox.id" in statement:
-                claims.append(statement)
-
-        event.listen(bus.engine.sync_engine, "before_cursor_execute", count_claims)
+        claims = recorded_claims(bus.engine)
         relay = Relay(bus.engine, bus.js, service="no-read-back", poll_interval_s=60)
         relay.start()
         try:
@@ -246,13 +252,7 @@ async def test_commits_during_a_drain_go_out_after_it_instead_of_starting_anothe
     used to ask for the next one, so a relay under steady traffic read back every row."""
     server = nats_factory()
     async with open_bus(server.url, database_url) as bus:
-        claims: list[str] = []
-
-        def count_claims(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-            if "FROM outbox" in statement and "ORDER BY outbox.id" in statement:
-                claims.append(statement)
-
-        event.listen(bus.engine.sync_engine, "before_cursor_execute", count_claims)
+        claims = recorded_claims(bus.engine)
         relay = Relay(bus.engine, bus.js, service="drain-then-handoff", poll_interval_s=60)
         relay.start()
         try:
