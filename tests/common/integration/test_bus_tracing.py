@@ -10,14 +10,13 @@ from aiohttp import web
 from common import busapp
 from common.busapp import PingedV1, applied, open_bus, wait_until
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from chore_common.bus.relay import Relay
 from chore_common.db import UnitOfWork
-from chore_common.observability.tracing import configure_tracing
+from chore_common.observability.tracing import add_span_processor, configure_tracing
 from chore_common.testing.nats import NatsServer, free_port
 
 pytestmark = pytest.mark.db
@@ -26,10 +25,8 @@ pytestmark = pytest.mark.db
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     configure_tracing("bus-tests")  # the platform's SDK provider (exports nothing by itself)
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
     exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    add_span_processor(SimpleSpanProcessor(exporter))
     yield exporter
     exporter.shutdown()  # the processor stays registered but records nothing more
 

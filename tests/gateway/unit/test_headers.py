@@ -5,7 +5,6 @@ from multidict import CIMultiDict
 from chore_gateway.domain.headers import (
     client_ip,
     downstream_response_headers,
-    traceparent,
     upstream_request_headers,
 )
 
@@ -107,7 +106,3 @@ def test_client_ip_trusts_forwarded_for_only_when_told_and_only_if_it_looks_like
     assert client_ip("10.0.0.1", "2001:db8::1", trust_forwarded=True) == "2001:db8::1"
     assert client_ip("10.0.0.1", "<script>", trust_forwarded=True) == "10.0.0.1"
     assert client_ip(None, None, trust_forwarded=False) == "unknown"
-
-
-def test_traceparent_format() -> None:
-    assert traceparent(1, 2, 1) == "00-" + "0" * 31 + "1-" + "0" * 15 + "2-01"

@@ -18,8 +18,9 @@ from typing import Final, TypeVar
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from opentelemetry import propagate
 from pydantic import BaseModel, ValidationError
+
+from chore_common.observability import tracing
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ async def broadcast(nc: NATS, topic: str, message: BaseModel | bytes) -> None:
     """Send `message` to every subscriber of `topic` on every replica (fire and forget)."""
     data = message if isinstance(message, bytes) else message.model_dump_json().encode()
     headers: dict[str, str] = {}
-    propagate.inject(headers)
+    tracing.inject(headers)
     await nc.publish(fanout_subject(topic), data, headers=headers or None)
 
 

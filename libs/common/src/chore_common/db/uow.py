@@ -27,13 +27,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, Self
 from uuid import UUID
 
-from opentelemetry import propagate
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.db.tables import INBOX, OUTBOX
+from chore_common.observability import tracing
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Outbox:
         headers: dict[str, str] = {}
         # The trace of the request that caused the event travels with the row, so the
         # relay's publish (maybe in another process, later) continues the same trace.
-        propagate.inject(headers)
+        tracing.inject(headers)
         self.pending.append(
             {
                 "event_id": envelope.id,

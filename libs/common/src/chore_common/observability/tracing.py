@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import weakref
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
-from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ _exporting: list[bool] = [False]
 _enabled: list[bool | None] = [None]
 _TRACER = trace.get_tracer(TRACER_NAME)  # a proxy until configure_tracing installs the SDK
 _traced: weakref.WeakSet[object] = weakref.WeakSet()
-_SAMPLED: Final = trace.TraceFlags(trace.TraceFlags.SAMPLED)
+TRACEPARENT: Final = "traceparent"
 
 
 def tracer() -> trace.Tracer:
@@ -53,31 +54,89 @@ def is_enabled() -> bool:
 
 
 def is_exporting() -> bool:
-    """True when spans go somewhere. When not, the HTTP middleware only mints ids (below)."""
+    """True when spans go somewhere. When not, spans are ids only (`new_ids`, below)."""
     return _exporting[0]
 
 
-def ids_only_span(parent: Context | None) -> trace.Span:
-    """A span that carries ids but records nothing: the server span when nothing exports.
+# (trace id: 32 hex digits, span id: 16 hex digits, flags: 2 hex digits), W3C's spelling.
+TraceIds = tuple[str, str, str]
+# The current ids-only span's ids (set by the HTTP middleware and consumers for their task;
+# `set`/`reset` it directly: it is on every request's path).
+CURRENT_IDS: ContextVar[TraceIds | None] = ContextVar("chore.trace_ids", default=None)
+# W3C trace context, version 00 (or a later one read as 00, as the spec says to).
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+_ZERO_TRACE: Final = "0" * 32
+_ZERO_SPAN: Final = "0" * 16
 
-    The SDK would build, time and attribute a full span (~15 µs) only to drop it for want of
-    an exporter. This keeps what matters without one: the trace id (the caller's, from
-    `traceparent`, or a new one) for log lines, and a span id that outgoing calls and
-    published events carry on as their parent.
+
+def parse_traceparent(header: str | None) -> TraceIds | None:
+    """The caller's (trace id, span id, flags), or None for a missing or malformed header.
+
+    Hand-written rather than OTel's propagator, which builds a span context and a context
+    dict per call: this runs on every request and only the three strings are needed.
     """
-    caller = trace.get_current_span(parent).get_span_context() if parent else None
-    if caller is not None and caller.is_valid:
-        trace_id, flags = caller.trace_id, caller.trace_flags
+    if not header:
+        return None
+    m = _TRACEPARENT.fullmatch(header.strip())
+    if m is None:
+        return None
+    version, trace_id, span_id, flags, rest = m.groups()
+    if version == "ff" or (version == "00" and rest) or trace_id == _ZERO_TRACE:
+        return None
+    if span_id == _ZERO_SPAN:
+        return None
+    return trace_id, span_id, flags
+
+
+def new_ids(caller: TraceIds | None) -> TraceIds:
+    """Ids for a span that records nothing: the caller's trace (or a new one) and a new span.
+
+    When nothing exports, the SDK would build, time and attribute a full span only to drop
+    it; this keeps what matters without one: the trace id for log lines, and a span id that
+    outgoing calls and published events carry on as their parent. New traces are sampled, so
+    a downstream service that does export still records its part. Ids need uniqueness, not
+    secrecy: the module's generator (reseeded after fork) spares an urandom syscall.
+    """
+    span_id = f"{random.getrandbits(64) or 1:016x}"
+    if caller is not None:
+        return caller[0], span_id, caller[2]
+    return f"{random.getrandbits(128) or 1:032x}", span_id, "01"
+
+
+def server_ids(traceparent_header: str | None) -> TraceIds:
+    """`new_ids` for an incoming request or message with this `traceparent` (or none)."""
+    if traceparent_header is None:  # the usual case, kept to one call
+        return (
+            f"{random.getrandbits(128) or 1:032x}",
+            f"{random.getrandbits(64) or 1:016x}",
+            "01",
+        )
+    return new_ids(parse_traceparent(traceparent_header))
+
+
+def current_ids() -> TraceIds | None:
+    """The current span's ids: the ids-only span's when one is set, else OTel's current span
+    (exporting, or code that started its own), else None."""
+    ids = CURRENT_IDS.get()
+    if ids is not None:
+        return ids
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}", f"{ctx.trace_flags:02x}"
+
+
+def traceparent(ids: TraceIds) -> str:
+    return f"00-{ids[0]}-{ids[1]}-{ids[2]}"
+
+
+def inject(headers: dict[str, str]) -> None:
+    """Put the current span's trace context into `headers` (events, outbox rows, calls)."""
+    ids = CURRENT_IDS.get()
+    if ids is None:
+        propagate.inject(headers)
     else:
-        trace_id = random.getrandbits(128) or 1
-        # Sampled, so a downstream service that does export still records its part.
-        flags = _SAMPLED
-    # Ids need uniqueness, not secrecy: the module's generator (reseeded after fork) spares
-    # an urandom syscall per request.
-    span_id = random.getrandbits(64) or 1
-    return trace.NonRecordingSpan(
-        trace.SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags)
-    )
+        headers[TRACEPARENT] = traceparent(ids)
 
 
 def _exporter(name: str) -> SpanExporter | None:
@@ -111,6 +170,16 @@ def configure_tracing(service: str) -> None:
 
     AioHttpClientInstrumentor().instrument()
     log.info("tracing.configured", extra={"exporter": names})
+
+
+def add_span_processor(processor: SpanProcessor) -> None:
+    """Send spans somewhere besides the `OTEL_TRACES_EXPORTER`s (an in-memory exporter in
+    tests, a custom one): from now on spans are full SDK spans, not ids only."""
+    provider = _state["provider"]
+    if provider is None:
+        raise RuntimeError("configure_tracing() first (and not under OTEL_SDK_DISABLED)")
+    provider.add_span_processor(processor)
+    _exporting[0] = True
 
 
 def shutdown_tracing() -> None:

@@ -140,9 +140,4 @@ def client_ip(remote: str | None, forwarded_for: str | None, *, trust_forwarded:
     return remote or "unknown"
 
 
-def traceparent(trace_id: int, span_id: int, flags: int) -> str:
-    """W3C trace context: version 00, the trace, the parent span (the gateway's), flags."""
-    return f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
-
-
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})

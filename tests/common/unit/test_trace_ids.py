@@ -1,0 +1,77 @@
+"""The ids-only span: W3C `traceparent` in and out, and what becomes current."""
+
+from __future__ import annotations
+
+import pytest
+
+from chore_common.observability import tracing
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT = "00f067aa0ba902b7"
+
+
+def test_a_valid_traceparent_gives_the_callers_ids() -> None:
+    assert tracing.parse_traceparent(f"00-{TRACE}-{PARENT}-01") == (TRACE, PARENT, "01")
+    assert tracing.parse_traceparent(f" 00-{TRACE}-{PARENT}-00 ") == (TRACE, PARENT, "00")
+
+
+def test_a_later_version_may_carry_more_fields() -> None:
+    assert tracing.parse_traceparent(f"01-{TRACE}-{PARENT}-01-extra") == (TRACE, PARENT, "01")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "garbage",
+        f"00-{TRACE}-{PARENT}-01-extra",  # version 00 has exactly four fields
+        f"ff-{TRACE}-{PARENT}-01",  # version ff is forbidden
+        f"00-{'0' * 32}-{PARENT}-01",  # all-zero trace id
+        f"00-{TRACE}-{'0' * 16}-01",  # all-zero parent id
+        f"00-{TRACE.upper()}-{PARENT}-01",  # hex is lower case
+        f"00-{TRACE[:-1]}-{PARENT}-01",
+    ],
+)
+def test_a_malformed_traceparent_is_ignored(header: str | None) -> None:
+    assert tracing.parse_traceparent(header) is None
+
+
+def test_new_ids_continue_the_callers_trace_with_a_new_span() -> None:
+    trace_id, span_id, flags = tracing.new_ids((TRACE, PARENT, "00"))
+    assert (trace_id, flags) == (TRACE, "00")
+    assert span_id != PARENT
+    assert len(span_id) == 16
+    assert int(span_id, 16) > 0
+
+
+def test_server_ids_continue_a_valid_traceparent_and_replace_a_bad_one() -> None:
+    assert tracing.server_ids(f"00-{TRACE}-{PARENT}-01")[0] == TRACE
+    for header in (None, "garbage"):
+        trace_id, span_id, flags = tracing.server_ids(header)
+        assert trace_id != TRACE
+        assert (len(trace_id), len(span_id), flags) == (32, 16, "01")
+
+
+def test_new_ids_without_a_caller_start_a_sampled_trace() -> None:
+    first, second = tracing.new_ids(None), tracing.new_ids(None)
+    assert first[0] != second[0]
+    assert len(first[0]) == 32
+    assert first[2] == "01"
+    assert tracing.parse_traceparent(tracing.traceparent(first)) == first
+
+
+def test_set_ids_are_current_and_injected_until_reset() -> None:
+    ids = tracing.new_ids(None)
+    token = tracing.CURRENT_IDS.set(ids)
+    try:
+        assert tracing.current_ids() == ids
+        headers: dict[str, str] = {}
+        tracing.inject(headers)
+        assert headers == {"traceparent": f"00-{ids[0]}-{ids[1]}-01"}
+    finally:
+        tracing.CURRENT_IDS.reset(token)
+    assert tracing.current_ids() is None  # no span anywhere in a bare test
+    headers = {}
+    tracing.inject(headers)
+    assert "traceparent" not in headers
