@@ -151,13 +151,10 @@ class JsonFormatter(logging.Formatter):
             if len(self._routes) < 4096:  # methods come from clients: keep the cache bounded
                 self._routes[key] = fixed
         trace_ids = "" if ids is None else f',"trace_id":"{ids[0]}","span_id":"{ids[1]}"'
-        rid = request_id_var.get()
-        # `_text` inlined twice: a Python call is a measurable share of this line's cost.
         return (
-            f'{{"ts":"{self._timestamp(time.time())}"{head}'
-            f"{'null' if rid is None else _encode_text(rid)}{trace_ids}"
-            f'{fixed}{_encode_text(path)},"status":{status:d},"duration_ms":{duration_ms!r}'
-            f""","remote":{"null" if remote is None else _encode_text(remote)}}}\n"""
+            f'{{"ts":"{self._timestamp(time.time())}"{head}{_text(request_id_var.get())}'
+            f'{trace_ids}{fixed}{_encode_text(path)},"status":{status:d}'
+            f',"duration_ms":{duration_ms!r},"remote":{_text(remote)}}}\n'
         )
 
     def format(self, record: logging.LogRecord) -> str:

@@ -81,9 +81,9 @@ def parse_traceparent(header: str | None) -> TraceIds | None:
     if m is None:
         return None
     version, trace_id, span_id, flags, rest = m.groups()
-    if version == "ff" or (version == "00" and rest) or trace_id == _ZERO_TRACE:
+    if version == "ff" or (version == "00" and rest):
         return None
-    if span_id == _ZERO_SPAN:
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
     return trace_id, span_id, flags
 
@@ -105,12 +105,6 @@ def new_ids(caller: TraceIds | None) -> TraceIds:
 
 def server_ids(traceparent_header: str | None) -> TraceIds:
     """`new_ids` for an incoming request or message with this `traceparent` (or none)."""
-    if traceparent_header is None:  # the usual case, kept to one call
-        return (
-            f"{random.getrandbits(128) or 1:032x}",
-            f"{random.getrandbits(64) or 1:016x}",
-            "01",
-        )
     return new_ids(parse_traceparent(traceparent_header))
 
 
