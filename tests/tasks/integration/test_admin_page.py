@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_tasks import usecases
+from chore_tasks.adapters.group_commit import TransactionEach
 from chore_tasks.adapters.scheduler import Scheduler
 from chore_tasks.adapters.uow import TasksUnitOfWork
 from chore_tasks.domain.events import DomainEvent
@@ -81,7 +82,7 @@ async def seed_jobs(engine: AsyncEngine, uow: Callable[[], TasksUnitOfWork]) -> 
         cmd = CreateTask(
             actor=client(), title=f"T{n}", description="", category="c", budget_cents=1, due_at=due
         )
-        await usecases.create_task(uow(), cmd, NOW, retry=policy)
+        await usecases.create_task(TransactionEach(uow), cmd, NOW, retry=policy)
 
     async def broken(uow: UnitOfWorkPort, job: Job, now: datetime) -> DomainEvent | None:
         raise RuntimeError(ERROR)

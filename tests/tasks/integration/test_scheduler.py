@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.db import create_engine
 from chore_tasks import usecases
+from chore_tasks.adapters.group_commit import TransactionEach
 from chore_tasks.adapters.scheduler import Scheduler
 from chore_tasks.adapters.tables import JOBS, OUTBOX
 from chore_tasks.adapters.uow import TasksUnitOfWork
@@ -57,7 +58,7 @@ async def post_due(uow: Callable[[], TasksUnitOfWork], count: int) -> list[Task]
             budget_cents=100,
             due_at=DUE,
         )
-        made.append(await usecases.create_task(uow(), cmd, NOW, retry=POLICY))
+        made.append(await usecases.create_task(TransactionEach(uow), cmd, NOW, retry=POLICY))
     return made
 
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.errors import Conflict
+from chore_common.observability import tracing
 from chore_tasks import usecases
-from chore_tasks.adapters.tables import OUTBOX
+from chore_tasks.adapters.group_commit import GroupCommit, TransactionEach
+from chore_tasks.adapters.tables import JOBS, OUTBOX, TASKS
 from chore_tasks.adapters.uow import TasksUnitOfWork
+from chore_tasks.domain import lifecycle
 from chore_tasks.domain.jobs import JobKind, JobStatus
 from chore_tasks.domain.model import Offer, Status, Task
 from chore_tasks.usecases.commands import (
@@ -45,7 +51,9 @@ async def post(uow: Callable[[], TasksUnitOfWork], **changes: object) -> Task:
         "category": "plumbing",
         "budget_cents": 5000,
     }
-    return await usecases.create_task(uow(), CreateTask(**{**fields, **changes}), NOW)  # type: ignore[arg-type]
+    return await usecases.create_task(
+        TransactionEach(uow), CreateTask(**{**fields, **changes}), NOW
+    )  # type: ignore[arg-type]
 
 
 async def test_a_posted_task_reads_back_equal_with_its_event_and_expiry_job(
@@ -65,6 +73,93 @@ async def test_a_posted_task_reads_back_equal_with_its_event_and_expiry_job(
         JobKind.EXPIRE_TASK,
         JobStatus.QUEUED,
         task.due_at,
+    )
+
+
+async def posted_rows(engine: AsyncEngine) -> tuple[set[UUID], list[tuple[str, str]], set[UUID]]:
+    """Task ids, (subject, traceparent) of outbox rows, task ids of jobs."""
+    async with engine.connect() as conn:
+        tasks = set((await conn.execute(select(TASKS.c.id))).scalars())
+        rows = (await conn.execute(select(OUTBOX.c.payload, OUTBOX.c.headers))).all()
+        jobs = set((await conn.execute(select(JOBS.c.task_id))).scalars())
+    events = [
+        (json.loads(payload)["data"]["task_id"], headers.get("traceparent", ""))
+        for payload, headers in rows
+    ]
+    return tasks, events, jobs
+
+
+async def test_tasks_posted_together_share_one_commit_each_with_its_own_event_and_trace(
+    uow: Callable[[], TasksUnitOfWork], engine: AsyncEngine
+) -> None:
+    commits: list[int] = []
+    event.listen(engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    group = GroupCommit(uow)
+    group.start()
+
+    async def post_traced(n: int) -> tuple[Task, str]:
+        # Each post in a request context of its own, as the HTTP middleware makes it.
+        ids = tracing.new_ids(None)
+        tracing.CURRENT_IDS.set(ids)
+        cmd = CreateTask(
+            actor=client(),
+            title=f"Chore {n}",
+            description="",
+            category="garden",
+            budget_cents=1000 + n,
+            due_at=NOW + timedelta(days=1),
+        )
+        return await usecases.create_task(group, cmd, NOW), ids[0]
+
+    try:
+        posted = await asyncio.gather(*(post_traced(n) for n in range(40)))
+    finally:
+        await group.close()
+    assert len(commits) < 10, f"40 posts took {len(commits)} commits: not grouped"
+    tasks, events, jobs = await posted_rows(engine)
+    assert tasks == {task.id for task, _ in posted} == jobs
+    # A traceparent is 00-<trace id>-<span id>-<flags>: each event carries its own post's.
+    assert sorted((task_id, header.split("-")[1]) for task_id, header in events) == sorted(
+        (str(task.id), trace) for task, trace in posted
+    )
+
+
+async def test_a_bad_post_in_a_group_fails_alone_and_the_rest_are_kept(
+    uow: Callable[[], TasksUnitOfWork], engine: AsyncEngine
+) -> None:
+    group = GroupCommit(uow)
+    group.start()
+    try:
+        first = await usecases.create_task(group, create_cmd(0), NOW)
+        again, created = lifecycle.create(
+            task_id=first.id,  # the same id again: the database refuses the row
+            by=client(),
+            title="Duplicate",
+            description="",
+            category="garden",
+            budget_cents=100,
+            due_at=None,
+            location=None,
+            now=NOW,
+        )
+        results = await asyncio.gather(
+            *(usecases.create_task(group, create_cmd(n), NOW) for n in range(1, 11)),
+            group.add(again, None, created),
+            return_exceptions=True,
+        )
+    finally:
+        await group.close()
+    *good, bad = results
+    assert isinstance(bad, IntegrityError)
+    assert all(isinstance(r, Task) for r in good), good
+    tasks, events, _ = await posted_rows(engine)
+    assert tasks == {first.id} | {t.id for t in good if isinstance(t, Task)}
+    assert sorted(e[0] for e in events) == sorted(str(t) for t in tasks)
+
+
+def create_cmd(n: int) -> CreateTask:
+    return CreateTask(
+        actor=client(), title=f"Chore {n}", description="", category="garden", budget_cents=500
     )
 
 

@@ -126,10 +126,11 @@ class FakeTasks(_Tracked):
         await asyncio.sleep(0)
         return self.rows.get(task_id)
 
-    async def add(self, task: Task) -> None:
+    async def add(self, *tasks: Task) -> None:
         await asyncio.sleep(0)
-        self.rows[task.id] = task
-        self.dirty.add(task.id)
+        for task in tasks:
+            self.rows[task.id] = task
+            self.dirty.add(task.id)
 
     async def save(self, task: Task, *, expected_version: int) -> None:
         await asyncio.sleep(0)
@@ -231,10 +232,11 @@ class FakeJobs(_Tracked):
         await asyncio.sleep(0)
         return self.rows.get(job_id)
 
-    async def add(self, job: Job) -> None:
+    async def add(self, *jobs: Job) -> None:
         await asyncio.sleep(0)
-        self.rows[job.id] = job
-        self.dirty.add(job.id)
+        for job in jobs:
+            self.rows[job.id] = job
+            self.dirty.add(job.id)
 
     async def save(self, job: Job, *, expected_version: int) -> None:
         await asyncio.sleep(0)

@@ -11,6 +11,7 @@ import pytest
 
 from chore_common.errors import Conflict, Forbidden, InvalidInput, PreconditionFailed
 from chore_tasks import usecases
+from chore_tasks.adapters.group_commit import TransactionEach
 from chore_tasks.domain.errors import InvalidTransition, OfferNotFound, StaleVersion, TaskNotFound
 from chore_tasks.domain.events import (
     TaskAssigned,
@@ -53,7 +54,7 @@ def create(owner: Actor, **changes: object) -> CreateTask:
 
 async def test_creating_a_task_stores_it_open_and_records_task_created(db: FakeDatabase) -> None:
     owner = client()
-    task = await usecases.create_task(db.uow(), create(owner), NOW)
+    task = await usecases.create_task(TransactionEach(db.uow), create(owner), NOW)
     assert stored(db, task).status is Status.OPEN
     assert stored(db, task).owner_id == owner.user_id
     [event] = db.events
@@ -67,7 +68,7 @@ async def test_a_task_with_a_due_time_gets_an_expiry_job_in_the_same_commit(
     db: FakeDatabase,
 ) -> None:
     due = NOW + timedelta(days=3)
-    task = await usecases.create_task(db.uow(), create(client(), due_at=due), NOW)
+    task = await usecases.create_task(TransactionEach(db.uow), create(client(), due_at=due), NOW)
     [job] = db.jobs.values()
     assert (job.kind, job.task_id, job.run_at, job.status) == (
         JobKind.EXPIRE_TASK,
@@ -80,7 +81,7 @@ async def test_a_task_with_a_due_time_gets_an_expiry_job_in_the_same_commit(
 
 async def test_a_tasker_cannot_post_a_task_and_nothing_is_stored(db: FakeDatabase) -> None:
     with pytest.raises(Forbidden):
-        await usecases.create_task(db.uow(), create(tasker()), NOW)
+        await usecases.create_task(TransactionEach(db.uow), create(tasker()), NOW)
     assert (db.tasks, db.events, db.commits) == ({}, [], 0)
 
 

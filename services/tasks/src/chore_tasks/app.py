@@ -22,10 +22,11 @@ from chore_common.db.migrations import migrate_context, upgrade_head
 from chore_common.http.app import create_service_app
 from chore_common.http.idempotency import idempotency_context
 from chore_tasks.adapters.cache import INVALIDATOR, cache_context
+from chore_tasks.adapters.group_commit import GroupCommit, TransactionEach
 from chore_tasks.adapters.scheduler import Scheduler, scheduler_context
 from chore_tasks.adapters.uow import TasksUnitOfWork
 from chore_tasks.api.routes import ROUTES
-from chore_tasks.keys import RETRY, TASK_CACHE, UOW, WAKE_SCHEDULER
+from chore_tasks.keys import NEW_TASKS, RETRY, TASK_CACHE, UOW, WAKE_SCHEDULER
 from chore_tasks.settings import TasksSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -104,6 +105,16 @@ def _tasks_context(
 
         app[UOW] = uow
         app[RETRY] = settings.retry_policy
-        yield
+        if not settings.group_commit:
+            app[NEW_TASKS] = TransactionEach(uow)
+            yield
+            return
+        group = GroupCommit(uow)
+        group.start()
+        app[NEW_TASKS] = group
+        try:
+            yield
+        finally:
+            await group.close()
 
     return ctx

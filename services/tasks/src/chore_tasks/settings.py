@@ -34,6 +34,9 @@ class TasksSettings(ServiceSettings):
     job_lease_s: float = Field(300.0, gt=0, description="a running job is reclaimed after this")
 
     cache_size: int = Field(10_000, ge=0, description="tasks kept in the read cache (0: off)")
+    group_commit: bool = Field(
+        True, description="tasks posted at the same time share one transaction"
+    )
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -110,6 +110,13 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     return "unique" in text or "duplicate key" in text
 
 
+def _rows(items: Sequence[Task | Job]) -> dict[str, Any] | list[dict[str, Any]]:
+    """One row's values, or many for one executemany round trip (group commit)."""
+    if len(items) == 1:
+        return values_of(items[0])
+    return [values_of(item) for item in items]
+
+
 class TaskRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -118,8 +125,8 @@ class TaskRepository:
         row = (await self.conn.execute(_GET_TASK, {"b_id": task_id})).mappings().first()
         return task_of(row) if row else None
 
-    async def add(self, task: Task) -> None:
-        await self.conn.execute(_INSERT_TASK, values_of(task))
+    async def add(self, *tasks: Task) -> None:
+        await self.conn.execute(_INSERT_TASK, _rows(tasks))
 
     async def save(self, task: Task, *, expected_version: int) -> None:
         changes = values_of(task)
@@ -256,8 +263,8 @@ class JobRepository:
         row = (await self.conn.execute(query)).mappings().first()
         return job_of(row) if row else None
 
-    async def add(self, job: Job) -> None:
-        await self.conn.execute(_INSERT_JOB, values_of(job))
+    async def add(self, *jobs: Job) -> None:
+        await self.conn.execute(_INSERT_JOB, _rows(jobs))
 
     async def save(self, job: Job, *, expected_version: int) -> None:
         changes = values_of(job)

@@ -23,7 +23,7 @@ from chore_tasks.api.requests import (
 )
 from chore_tasks.api.schemas import AssignIn, CancelIn, TaskIn, TaskOut, TaskPage, TaskQuery
 from chore_tasks.domain.model import Task
-from chore_tasks.keys import RETRY, TASK_CACHE, UOW
+from chore_tasks.keys import NEW_TASKS, RETRY, TASK_CACHE, UOW
 from chore_tasks.usecases.commands import (
     AssignTask,
     BrowseTasks,
@@ -88,7 +88,7 @@ async def create_task(request: web.Request) -> web.Response:
         location=body.location,
     )
     app = request.app
-    task = await usecases.create_task(app[UOW](), cmd, utcnow(), retry=app[RETRY])
+    task = await usecases.create_task(app[NEW_TASKS], cmd, utcnow(), retry=app[RETRY])
     response = task_response(task, status=201)
     response.headers["Location"] = f"/tasks/{task.id}"
     return response

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
-from chore_tasks.domain.events import DomainEvent
+from chore_tasks.domain.events import DomainEvent, TaskCreated
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
 from chore_tasks.domain.model import Actor, Offer, Review, Status, Task
 
@@ -62,7 +62,10 @@ class JobFilter:
 
 class TaskRepository(Protocol):
     async def get(self, task_id: UUID) -> Task | None: ...
-    async def add(self, task: Task) -> None: ...
+    async def add(self, *tasks: Task) -> None:
+        """Insert one task or many, in one statement."""
+        ...
+
     async def save(self, task: Task, *, expected_version: int) -> None: ...
     async def browse(self, query: TaskFilter) -> Page[Task]: ...
 
@@ -87,7 +90,10 @@ class ReviewRepository(Protocol):
 
 class JobRepository(Protocol):
     async def get(self, job_id: UUID) -> Job | None: ...
-    async def add(self, job: Job) -> None: ...
+    async def add(self, *jobs: Job) -> None:
+        """Insert one job or many, in one statement."""
+        ...
+
     async def save(self, job: Job, *, expected_version: int) -> None: ...
     async def delete(self, job_id: UUID) -> None: ...
     async def list(self, query: JobFilter) -> Page[Job]: ...
@@ -104,6 +110,13 @@ class TaskReadCache(Protocol):
 
     def get(self, task_id: UUID) -> Task | None: ...
     def put(self, task: Task) -> None: ...
+
+
+class NewTasks(Protocol):
+    """Writes a posted task, its expiry job and its event in one transaction; returns once
+    they are committed (`adapters/group_commit.py` shares that transaction among posts)."""
+
+    async def add(self, task: Task, expiry: Job | None, event: TaskCreated) -> None: ...
 
 
 class TasksUnitOfWork(Protocol):

@@ -19,13 +19,19 @@ from chore_tasks.usecases.commands import (
     GetTask,
     StartTask,
 )
-from chore_tasks.usecases.ports import Page, TaskFilter, TaskReadCache, TasksUnitOfWork
+from chore_tasks.usecases.ports import (
+    NewTasks,
+    Page,
+    TaskFilter,
+    TaskReadCache,
+    TasksUnitOfWork,
+)
 
 DEFAULT_RETRY = RetryPolicy()
 
 
 async def create_task(
-    uow: TasksUnitOfWork, cmd: CreateTask, now: datetime, *, retry: RetryPolicy = DEFAULT_RETRY
+    new_tasks: NewTasks, cmd: CreateTask, now: datetime, *, retry: RetryPolicy = DEFAULT_RETRY
 ) -> Task:
     task, event = lifecycle.create(
         task_id=uuid4(),
@@ -39,12 +45,7 @@ async def create_task(
         now=now,
     )
     expiry = jobs.expiry_job(task, job_id=uuid4(), now=now, policy=retry)
-    async with uow:
-        await uow.tasks.add(task)
-        if expiry is not None:
-            await uow.jobs.add(expiry)
-        uow.outbox.add(event)
-        await uow.commit()
+    await new_tasks.add(task, expiry, event)
     return task
 
 
