@@ -10,11 +10,13 @@ from uuid import UUID
 
 import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chore_common.db import create_engine
 from chore_common.errors import Conflict
 from chore_common.observability import tracing
+from chore_common.testing.nats import free_port
 from chore_tasks import usecases
 from chore_tasks.adapters.group_commit import GroupCommit, TransactionEach
 from chore_tasks.adapters.tables import JOBS, OUTBOX, TASKS
@@ -155,6 +157,24 @@ async def test_a_bad_post_in_a_group_fails_alone_and_the_rest_are_kept(
     tasks, events, _ = await posted_rows(engine)
     assert tasks == {first.id} | {t.id for t in good if isinstance(t, Task)}
     assert sorted(e[0] for e in events) == sorted(str(t) for t in tasks)
+
+
+async def test_with_the_database_down_a_group_fails_together_without_retrying_each() -> None:
+    dead = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/gone")
+    group = GroupCommit(lambda: TasksUnitOfWork(dead, producer="tasks"))
+    group.start()
+    try:
+        results = await asyncio.gather(
+            *(usecases.create_task(group, create_cmd(n), NOW) for n in range(10)),
+            return_exceptions=True,
+        )
+    finally:
+        await group.close()
+        await dead.dispose()
+    # One attempt for the whole batch, its error for every post (the HTTP layer's 503).
+    first, *rest = results
+    assert isinstance(first, OSError | OperationalError | InterfaceError), first
+    assert all(r is first for r in rest[1:]), results
 
 
 def create_cmd(n: int) -> CreateTask:

@@ -7,9 +7,9 @@ batch is being written, the tasks posted meanwhile queue and go together in the 
 transaction. A lone post goes at once: nothing waits on a timer, so one client sees the
 same latency as before and many clients share the fixed cost.
 
-Each post still stands alone in what it can see: its request waits for its batch's commit
-and answers only then, so a 201 always means committed. If a batch fails, each of its posts
-is retried in a transaction of its own, so a bad one fails by itself and the rest are kept.
+A 201 still means committed: each request answers only once its batch has committed. If the database refuses a row of a
+batch, each of its posts is retried in a transaction of its own, so a bad one fails by
+itself and the rest are kept; if the database is down, every post of the batch gets the 503.
 Only creations are grouped: they insert new rows and read nothing, so sharing a transaction
 cannot change what any of them decides. Moves of existing tasks keep a transaction each.
 """
@@ -20,6 +20,8 @@ import asyncio
 import contextvars
 import logging
 from dataclasses import dataclass, field
+
+from sqlalchemy.exc import DataError, IntegrityError
 
 from chore_common.errors import Unavailable
 from chore_tasks.domain.events import TaskCreated
@@ -105,8 +107,11 @@ class GroupCommit:
         try:
             await self._write_together(batch)
         except Exception as exc:
-            if len(batch) == 1:
-                batch[0].settle(exc)
+            if len(batch) == 1 or not isinstance(exc, IntegrityError | DataError):
+                # Not one post's row refused (the database is down, busy, or a bug): each
+                # post would fail alone the same way, so all get this error (503 when down).
+                for post in batch:
+                    post.settle(exc)
                 return
             log.warning("tasks.group_commit_retried_alone", extra={"posts": len(batch)})
             for post in batch:
