@@ -1,8 +1,8 @@
 """New tasks posted at the same time are written in one transaction: group commit.
 
 A new task is two inserts (the task, its outbox row; three with a due date's expiry job).
-Written alone, each also pays a pool checkout, a liveness ping, a BEGIN and a COMMIT: on
-PostgreSQL four of its six round trips, on SQLite a turn of the single write lock. While one
+Written alone, each also pays a pool checkout, a BEGIN and a COMMIT: on PostgreSQL half
+of its round trips, on SQLite a turn of the single write lock. While one
 batch is being written, the tasks posted meanwhile queue and go together in the next
 transaction. A lone post goes at once: nothing waits on a timer, so one client sees the
 same latency as before and many clients share the fixed cost.
