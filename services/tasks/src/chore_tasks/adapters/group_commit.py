@@ -1,17 +1,18 @@
 """New tasks posted at the same time are written in one transaction: group commit.
 
 A new task is two inserts (the task, its outbox row; three with a due date's expiry job).
-Written alone, each also pays a pool checkout, a BEGIN and a COMMIT: on PostgreSQL half
-of its round trips, on SQLite a turn of the single write lock. While one
-batch is being written, the tasks posted meanwhile queue and go together in the next
-transaction. A lone post goes at once: nothing waits on a timer, so one client sees the
-same latency as before and many clients share the fixed cost.
+Written alone, each also pays a pool checkout, a BEGIN and a COMMIT: on PostgreSQL half of
+its round trips, on SQLite a turn of the single write lock. While one batch is being
+written, the tasks posted meanwhile queue and go together in the next transaction. A lone
+post goes at once: nothing waits on a timer, so one client sees the same latency as before
+and many clients share the fixed cost.
 
-A 201 still means committed: each request answers only once its batch has committed. If the database refuses a row of a
-batch, each of its posts is retried in a transaction of its own, so a bad one fails by
-itself and the rest are kept; if the database is down, every post of the batch gets the 503.
-Only creations are grouped: they insert new rows and read nothing, so sharing a transaction
-cannot change what any of them decides. Moves of existing tasks keep a transaction each.
+A 201 still means committed: each request answers only once its batch has committed. If the
+database refuses a row of a batch, each of its posts is retried in a transaction of its own,
+so a bad one fails by itself and the rest are kept; if the database is down, every post of
+the batch gets the 503. Only creations are grouped: they insert new rows and read nothing,
+so sharing a transaction cannot change what any of them decides. Moves of existing tasks
+keep a transaction each.
 """
 
 from __future__ import annotations
