@@ -106,7 +106,7 @@ class GroupCommit:
 
     async def _write(self, batch: list[_Post]) -> None:
         try:
-            await self._write_together(batch)
+            await _write_together(self._uow, batch)
         except Exception as exc:
             if len(batch) == 1 or not isinstance(exc, IntegrityError | DataError):
                 # Not one post's row refused (the database is down, busy, or a bug): each
@@ -117,7 +117,7 @@ class GroupCommit:
             log.warning("tasks.group_commit_retried_alone", extra={"posts": len(batch)})
             for post in batch:
                 try:
-                    await self._write_together([post])
+                    await _write_together(self._uow, [post])
                 except Exception as alone:
                     post.settle(alone)
                 else:
@@ -125,17 +125,6 @@ class GroupCommit:
             return
         for post in batch:
             post.settle()
-
-    async def _write_together(self, batch: list[_Post]) -> None:
-        async with self._uow() as uow:
-            # One executemany per table: on PostgreSQL a pipelined round trip for them all.
-            await uow.tasks.add(*(post.task for post in batch))
-            expiries = [post.expiry for post in batch if post.expiry is not None]
-            if expiries:
-                await uow.jobs.add(*expiries)
-            for post in batch:
-                post.context.run(uow.outbox.add, post.event)
-            await uow.commit()
 
 
 class TransactionEach:
@@ -146,9 +135,16 @@ class TransactionEach:
         self._uow = uow
 
     async def add(self, task: Task, expiry: Job | None, event: TaskCreated) -> None:
-        async with self._uow() as uow:
-            await uow.tasks.add(task)
-            if expiry is not None:
-                await uow.jobs.add(expiry)
-            uow.outbox.add(event)
-            await uow.commit()
+        await _write_together(self._uow, [_Post(task, expiry, event, contextvars.copy_context())])
+
+
+async def _write_together(uow_factory: UowFactory, batch: list[_Post]) -> None:
+    async with uow_factory() as uow:
+        # One executemany per table: on PostgreSQL a pipelined round trip for them all.
+        await uow.tasks.add(*(post.task for post in batch))
+        expiries = [post.expiry for post in batch if post.expiry is not None]
+        if expiries:
+            await uow.jobs.add(*expiries)
+        for post in batch:
+            post.context.run(uow.outbox.add, post.event)
+        await uow.commit()
