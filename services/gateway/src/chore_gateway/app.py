@@ -55,8 +55,10 @@ def create_app(settings: GatewaySettings) -> web.Application:
     docs.add_routes(app, api_docs)
     for name, pool in pools.items():
         route = proxy.handler(pool)
-        app.router.add_route("*", f"/{name}", route)
+        # Both resources sit under the router's "/{name}" key and are tried in the order
+        # they were added: the one nearly every request matches goes first.
         app.router.add_route("*", f"/{name}/{{tail:.*}}", route)
+        app.router.add_route("*", f"/{name}", route)
         app[READINESS].add(f"upstream:{name}", _ready_check(pool))
     app.cleanup_ctx.append(_client_context(settings, proxy, api_docs))
     app.on_shutdown.append(lambda _: proxy.close_sockets())
