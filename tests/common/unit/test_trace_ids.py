@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from chore_common.observability import tracing
@@ -75,3 +77,12 @@ def test_set_ids_are_current_and_injected_until_reset() -> None:
     headers = {}
     tracing.inject(headers)
     assert "traceparent" not in headers
+
+
+def test_random_hex_is_lower_case_hex_of_the_asked_size_and_never_zero(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert re.fullmatch(r"[0-9a-f]{32}", tracing.random_hex(16))
+    assert re.fullmatch(r"[0-9a-f]{16}", tracing.random_hex(8))
+    monkeypatch.setattr(tracing.random, "getrandbits", lambda bits: 0)
+    assert tracing.random_hex(8) == "0000000000000001"  # an all-zero id is invalid (W3C)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import time
 from typing import Final
@@ -54,7 +53,7 @@ def request_id(request: web.Request) -> str | None:
 
 def new_request_id() -> str:
     # Uniqueness, not secrecy: the module generator avoids uuid4's urandom syscall.
-    return f"{random.getrandbits(128):032x}"
+    return tracing.random_hex(16)
 
 
 def _start_span(request: web.Request, route: str) -> trace.Span:
@@ -134,7 +133,7 @@ def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
                 route,
                 request.path,
                 status,
-                round(elapsed * 1000, 3),
+                elapsed * 1000,
                 request.remote,
                 ids,
             )
