@@ -90,6 +90,8 @@ def test_response_headers_keep_repeats_and_drop_framing() -> None:
             ("Set-Cookie", "b=2"),
             ("Content-Type", "application/json"),
             ("X-Private-Hop", "1"),
+            ("Date", "Thu, 03 Dec 2026 16:00:00 GMT"),
+            ("Server", "Python/3.11 aiohttp/3.14.5"),
         ],
         "X-Private-Hop",
     )
@@ -97,6 +99,7 @@ def test_response_headers_keep_repeats_and_drop_framing() -> None:
         ("Set-Cookie", "a=1"),
         ("Set-Cookie", "b=2"),
         ("Content-Type", "application/json"),
+        ("Date", "Thu, 03 Dec 2026 16:00:00 GMT"),  # when the upstream answered
     ]
 
 

@@ -35,7 +35,9 @@ _DROP_REQUEST: Final = HOP_BY_HOP | {
     "x-forwarded-proto",
     "x-forwarded-host",
 }
-_DROP_RESPONSE: Final = HOP_BY_HOP | {"content-length", "server", "date"}
+# The upstream's `Date` stays: it is when the answer was made (RFC 9110 6.6.1), and the
+# gateway need not format one per response. `Server` becomes the gateway's own.
+_DROP_RESPONSE: Final = HOP_BY_HOP | {"content-length", "server"}
 # A WebSocket handshake is redone by each side: its own keys and protocol headers stay home.
 _DROP_WEBSOCKET: Final = _DROP_REQUEST | {
     "sec-websocket-key",
