@@ -75,7 +75,9 @@ def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
     @web.middleware
     async def telemetry(request: web.Request, handler: Handler) -> web.StreamResponse:
         start = time.perf_counter()
-        incoming = request.headers.get(REQUEST_ID_HEADER)
+        headers = request.headers
+        method = request.method
+        incoming = headers.get(REQUEST_ID_HEADER)
         # Anything else (too long, control characters, spaces) would let a client forge or
         # break log lines, so it is replaced rather than cleaned.
         rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else new_request_id()
@@ -91,7 +93,7 @@ def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
         elif tracing.is_enabled():
             # Nothing exports: the span is its ids alone, kept in one context variable
             # (OTel's span and context objects were ~5 % of a proxied request, counted).
-            ids = tracing.server_ids(request.headers.get("traceparent"))
+            ids = tracing.server_ids(headers.get("traceparent"))
             ids_token = tracing.CURRENT_IDS.set(ids)
         status = 500
         try:
@@ -122,14 +124,14 @@ def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
             raise
         finally:
             elapsed = time.perf_counter() - start
-            metrics.observe(request.method, route, status, elapsed)
+            metrics.observe(method, route, status, elapsed)
             if span is not None:
                 ids = tracing.current_ids()
             # The path without its query string: query values may hold tokens (`?token=` on
             # WebSockets). Bodies are never logged.
             write_request_line(
                 access_log,
-                request.method,
+                method,
                 route,
                 request.path,
                 status,

@@ -114,6 +114,8 @@ def random_hex(size: int) -> str:
 
 def server_ids(traceparent_header: str | None) -> TraceIds:
     """`new_ids` for an incoming request or message with this `traceparent` (or none)."""
+    if not traceparent_header:  # most clients send none: a new trace, in one call
+        return random_hex(16), random_hex(8), "01"
     return new_ids(parse_traceparent(traceparent_header))
 
 
