@@ -83,11 +83,12 @@ class Proxy:
 
     def handler(self, pool: Pool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         # A partial, not a closure around `forward`: one coroutine frame less per request.
-        return functools.partial(self.forward, pool=pool)
+        # Positional: a partial holding keywords copies them into a new dict on every call.
+        return functools.partial(self.forward, pool)
 
     # --- HTTP --------------------------------------------------------------------------
 
-    async def forward(self, request: web.Request, *, pool: Pool) -> web.StreamResponse:
+    async def forward(self, pool: Pool, request: web.Request) -> web.StreamResponse:
         session = self.session
         assert session is not None, "the proxy's client session starts with the app"
         now = self.loop.time()
