@@ -14,7 +14,9 @@ to the upstream, alternating; the p50 difference. `gateway.vs_bare_proxy_ratio`:
 second of the *proxy process's own CPU time* (as common_stack does, robust to other work on
 the machine), gateway over bare, the median of back-to-back pairs.
 
-`python -m bench.gateway profile` samples the gateway under load with py-spy.
+`python -m bench.gateway profile` samples the gateway under load with py-spy;
+`python -m bench.gateway instructions [gateway|bare]` counts instructions per request with
+valgrind's callgrind (steadier than time here, which drifts by a third within seconds).
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,12 +170,15 @@ def _wait_ok(port: int, path: str, timeout: float = 20.0) -> None:
 
 
 @contextmanager
-def server(kind: str, upstream: str = "") -> Iterator[Server]:
+def server(
+    kind: str, upstream: str = "", *, wrapper: Sequence[str] = (), timeout: float = 20.0
+) -> Iterator[Server]:
+    """One server process; `wrapper` runs it under another program (valgrind)."""
     port = free_port()
     env = server_env("GATEWAY_")
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.gateway", "serve", kind, str(port), upstream],
+            [*wrapper, sys.executable, "-m", "bench.gateway", "serve", kind, str(port), upstream],
             stdout=subprocess.DEVNULL,
             stderr=errors,
             env=env,
@@ -181,7 +187,7 @@ def server(kind: str, upstream: str = "") -> Iterator[Server]:
         try:
             try:
                 # The gateway answers 200 on PATH once its health check found the upstream.
-                _wait_ok(port, PATH if kind != "upstream" else "/readyz")
+                _wait_ok(port, PATH if kind != "upstream" else "/readyz", timeout)
             except TimeoutError:
                 proc.kill()
                 proc.wait()
@@ -326,6 +332,50 @@ def profile(kind: str = "gateway", seconds: float = 8.0, top: int = 80) -> str:
     return "\n".join(lines)
 
 
+def instructions(kind: str = "gateway", seconds: float = 4.0) -> str:
+    """Instructions per proxied request, counted by valgrind's callgrind: steadier than
+    time on a machine whose speed drifts, though blind to cache misses and the kernel.
+
+    The proxy starts uninstrumented; instrumentation goes on after a warm-up, the counters
+    are zeroed after a second warm-up, and `seconds` of load at 16 connections are counted.
+    """
+    control = shutil.which("callgrind_control")
+    if shutil.which("valgrind") is None or control is None:
+        raise SystemExit("`instructions` needs valgrind (e.g. apt install valgrind)")
+    with tempfile.TemporaryDirectory() as tmp, server("upstream") as up:
+        dump = Path(tmp) / "callgrind.out"
+        wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
+        wrapper.append(f"--callgrind-out-file={dump}")
+        with server(kind, up.url, wrapper=wrapper, timeout=180) as srv:
+
+            def tell(*command: str) -> None:
+                subprocess.run([control, *command, str(srv.pid)], check=True, capture_output=True)
+
+            url = srv.url + PATH
+            measure_rps(url, connections=16, duration_s=2, warmup_s=0)
+            tell("--instr=on")
+            measure_rps(url, connections=16, duration_s=2, warmup_s=0)
+            tell("--zero")
+            result = measure_rps(url, connections=16, duration_s=seconds, warmup_s=0)
+            tell("--dump")
+            total = _callgrind_total(Path(tmp))
+    return (
+        f"{kind}: {total / result.requests / 1000:.1f}k instructions per request"
+        f" ({result.requests} requests counted)"
+    )
+
+
+def _callgrind_total(folder: Path, wait_s: float = 10.0) -> int:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        for path in folder.glob("callgrind.out.*"):  # the explicit dump, not the final one
+            for line in path.read_text().splitlines():
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1])
+        time.sleep(0.2)
+    raise RuntimeError("callgrind wrote no dump")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -334,6 +384,8 @@ def main(argv: list[str] | None = None) -> None:
     one.add_argument("port", type=int)
     one.add_argument("upstream", nargs="?", default="")
     sub.add_parser("run", help="measure and print the figures")
+    count = sub.add_parser("instructions", help="instructions per request under callgrind")
+    count.add_argument("kind", nargs="?", choices=["gateway", "bare"], default="gateway")
     prof = sub.add_parser("profile", help="py-spy the gateway (or the bare proxy) under load")
     prof.add_argument("kind", nargs="?", choices=["gateway", "bare"], default="gateway")
     args = parser.parse_args(argv)
@@ -341,6 +393,8 @@ def main(argv: list[str] | None = None) -> None:
         serve(args.kind, args.port, args.upstream)
     elif args.cmd == "profile":
         print(profile(args.kind))
+    elif args.cmd == "instructions":
+        print(instructions(args.kind))
     else:
         for figure in run(runs=3):
             print(json.dumps(figure.as_json()))
