@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import aiohttp
+import pytest
 
 from .conftest import StartGateway, StartUpstream, wait_until
 
@@ -188,3 +189,31 @@ async def test_gateway_metrics_are_its_own(
     text = await (await gw.get("/metrics")).text()
     assert 'gateway_upstream_up{address="' in text
     assert 'route="/tasks/{tail}"' in text
+
+
+async def test_an_internal_path_is_never_forwarded(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    auth = await start_upstream("auth")
+    gw = await start_gateway({"auth": [auth]})
+    for method, path in [("POST", "/auth/introspect"), ("GET", "/auth/%69ntrospect")]:
+        resp = await gw.request(method, path, json={"token": "t"})
+        assert resp.status == 404, path
+        assert resp.headers["Content-Type"].startswith("application/problem+json")
+        assert (await resp.json())["code"] == "not_found"
+    assert auth.seen == []  # the service never heard of them
+    assert (await gw.post("/auth/echo", json={})).status == 200  # the rest of /auth goes on
+
+    other = await start_gateway({"auth": [auth]}, internal_paths=["/auth/echo"])
+    forwarded = await other.post("/auth/introspect", json={})  # the list was replaced:
+    assert forwarded.headers["Content-Type"].startswith("text/plain")  # the upstream's 404
+    assert (await other.get("/auth/echo")).status == 404
+
+
+def test_internal_paths_must_be_exact_paths() -> None:
+    from chore_gateway.settings import GatewaySettings
+
+    assert GatewaySettings(internal_paths='["/a/b"]').internal_paths == ["/a/b"]
+    for bad in ('["a/b"]', '["/a/{tail}"]', '["/a?x=1"]'):
+        with pytest.raises(ValueError, match="exact path"):
+            GatewaySettings(internal_paths=bad)

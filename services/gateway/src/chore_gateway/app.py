@@ -53,6 +53,9 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[PROXY] = proxy
     api_docs = docs.ApiDocs(pools, cache_s=settings.docs_cache_s)
     docs.add_routes(app, api_docs)
+    for path in settings.internal_paths:
+        # An exact path is looked up before any prefix: these never reach a pool.
+        app.router.add_route("*", path, _not_routed)
     for name, pool in pools.items():
         route = proxy.handler(pool)
         # Both resources sit under the router's "/{name}" key and are tried in the order
@@ -63,6 +66,10 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(_client_context(settings, proxy, api_docs))
     app.on_shutdown.append(lambda _: proxy.close_sockets())
     return app
+
+
+async def _not_routed(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPNotFound()  # the same answer as any unknown path: nothing to learn
 
 
 def _ready_check(pool: Pool):  # type: ignore[no-untyped-def]

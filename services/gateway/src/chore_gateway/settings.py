@@ -55,11 +55,26 @@ class GatewaySettings(ServiceSettings):
 
     docs_cache_s: float = Field(10.0, ge=0, le=3600, description="keep fetched OpenAPI docs")
 
-    @field_validator("upstreams", mode="before")
+    # SPEC lists introspection for services, and RFC 7662 (4) wants its callers authorized:
+    # services reach auth directly, so through the front door it is answered 404.
+    internal_paths: list[str] = Field(
+        default_factory=lambda: ["/auth/introspect"],
+        description="JSON list of exact paths the gateway never forwards (404)",
+    )
+
+    @field_validator("upstreams", "internal_paths", mode="before")
     @classmethod
-    def _parse_upstreams(cls, value: object) -> object:
+    def _parse_json(cls, value: object) -> object:
         if isinstance(value, str):
             return json.loads(value)
+        return value
+
+    @field_validator("internal_paths")
+    @classmethod
+    def _check_internal_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.startswith("/") or any(c in path for c in "?#{}"):
+                raise ValueError(f"{path!r}: an internal path is an exact path such as /a/b")
         return value
 
     @field_validator("upstreams")
