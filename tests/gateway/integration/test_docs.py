@@ -30,6 +30,15 @@ async def test_docs_page_lists_the_services_and_loads_only_local_assets(
     assert "servers" not in doc  # "Try it out" stays on the gateway's origin
 
 
+async def test_docs_leave_out_the_paths_the_gateway_does_not_forward(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    tasks = await start_upstream("tasks")
+    gw = await start_gateway({"tasks": [tasks]}, internal_paths=["/tasks/echo"])
+    doc = await (await gw.get("/docs/tasks.json")).json()
+    assert "/tasks/echo" not in doc["paths"]  # "Try it out" would only meet a 404
+
+
 async def test_docs_of_an_unknown_or_unreachable_service(start_gateway: StartGateway) -> None:
     from chore_common.testing.nats import free_port
 

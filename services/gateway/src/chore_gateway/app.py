@@ -51,7 +51,9 @@ def create_app(settings: GatewaySettings) -> web.Application:
         timeout_s=settings.upstream_timeout_s,
     )
     app[PROXY] = proxy
-    api_docs = docs.ApiDocs(pools, cache_s=settings.docs_cache_s)
+    api_docs = docs.ApiDocs(
+        pools, cache_s=settings.docs_cache_s, hidden=frozenset(settings.internal_paths)
+    )
     docs.add_routes(app, api_docs)
     for path in settings.internal_paths:
         # An exact path is looked up before any prefix: these never reach a pool.

@@ -53,9 +53,12 @@ window.ui = SwaggerUIBundle({{
 
 
 class ApiDocs:
-    def __init__(self, pools: dict[str, Pool], *, cache_s: float) -> None:
+    def __init__(
+        self, pools: dict[str, Pool], *, cache_s: float, hidden: frozenset[str] = frozenset()
+    ) -> None:
         self.pools = pools
         self.cache_s = cache_s
+        self.hidden = hidden  # paths the gateway does not forward: not offered to try
         self.session: aiohttp.ClientSession | None = None
         self._cache: dict[str, tuple[float, bytes]] = {}
         urls = [{"url": f"/docs/{name}.json", "name": name} for name in pools]
@@ -92,6 +95,10 @@ class ApiDocs:
             # Served from the gateway's origin: a server list naming the service's own
             # address would send "Try it out" around the gateway.
             document.pop("servers", None)
+            paths = document.get("paths")
+            if isinstance(paths, dict):
+                for path in self.hidden & paths.keys():
+                    del paths[path]
             return json.dumps(document).encode()
         raise Unavailable(
             f"The {pool.name} service's API document could not be fetched.", retry_after=1
