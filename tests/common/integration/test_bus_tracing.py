@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -10,30 +10,14 @@ from aiohttp import web
 from common import busapp
 from common.busapp import PingedV1, applied, open_bus, wait_until
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from chore_common.bus.relay import Relay
 from chore_common.db import UnitOfWork
-from chore_common.observability import tracing
-from chore_common.observability.tracing import add_span_processor, configure_tracing
 from chore_common.testing.nats import NatsServer, free_port
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    configure_tracing("bus-tests")  # the platform's SDK provider (exports nothing by itself)
-    exporting = tracing.is_exporting()
-    exporter = InMemorySpanExporter()
-    add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.shutdown()  # the processor stays registered but records nothing more
-    # The rest of the run keeps the default (ids-only) path, as services run without an
-    # exporter; there is no public way back since production never needs one.
-    tracing._exporting[0] = exporting
 
 
 async def test_one_trace_runs_from_the_request_through_the_relay_into_the_consumer(

@@ -5,6 +5,7 @@ Fixtures chain server -> client -> app, as in nats.py's own test suite:
 - `nats_factory`: fresh servers a test may stop, kill and restart.
 - `db_backend`: "postgres" or "sqlite" (printed in the report header).
 - `database_url`: a new empty database per test, dropped after.
+- `spans`: the spans finished during the test, as an exporter would receive them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from chore_common.observability import tracing
 from chore_common.testing.databases import chosen_backend, throwaway_database
 from chore_common.testing.nats import NatsServer
 
@@ -62,3 +66,17 @@ def database_factory(db_backend: str, tmp_path: Path) -> Iterator[Callable[[], s
 @pytest.fixture
 def database_url(database_factory: Callable[[], str]) -> str:
     return database_factory()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Spans are exported for this test (to memory), so code takes its exporting path."""
+    tracing.configure_tracing("tests")  # the platform's SDK provider (exports nothing itself)
+    exporting = tracing.is_exporting()
+    exporter = InMemorySpanExporter()
+    tracing.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()  # the processor stays registered but records nothing more
+    # The rest of the run keeps the default (ids-only) path, as services run without an
+    # exporter; there is no public way back since production never needs one.
+    tracing._exporting[0] = exporting
