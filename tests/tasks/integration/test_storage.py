@@ -9,6 +9,8 @@ from datetime import timedelta
 from uuid import UUID
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -181,6 +183,37 @@ def create_cmd(n: int) -> CreateTask:
     return CreateTask(
         actor=client(), title=f"Chore {n}", description="", category="garden", budget_cents=500
     )
+
+
+async def test_with_spans_exported_each_batch_is_traced_under_its_posts(
+    uow: Callable[[], TasksUnitOfWork], spans: InMemorySpanExporter
+) -> None:
+    group = GroupCommit(uow)
+    group.start()
+    tracer = trace.get_tracer("test.http")
+
+    async def post_in_a_request_span(n: int) -> trace.SpanContext:
+        with tracer.start_as_current_span(f"POST /tasks #{n}") as request_span:
+            await usecases.create_task(group, create_cmd(n), NOW)
+            return request_span.get_span_context()
+
+    try:
+        requests = await asyncio.gather(*(post_in_a_request_span(n) for n in range(20)))
+    finally:
+        await group.close()
+    batches = [s for s in spans.get_finished_spans() if s.name == "tasks.group_commit"]
+    assert 0 < len(batches) < 20, len(batches)  # grouped
+    request_ids = sorted(r.span_id for r in requests)
+    covered = []
+    for batch in batches:
+        # The child of one post's request span, linked to the others': never a root.
+        assert batch.parent is not None
+        assert batch.parent.span_id in request_ids
+        assert batch.parent.trace_id in {r.trace_id for r in requests}
+        covered += [batch.parent.span_id, *(link.context.span_id for link in batch.links)]
+        assert batch.attributes is not None
+        assert batch.attributes["tasks.batch_size"] == 1 + len(batch.links)
+    assert sorted(covered) == request_ids  # every post's request, once
 
 
 async def test_of_concurrent_assigns_with_different_offers_exactly_one_wins(

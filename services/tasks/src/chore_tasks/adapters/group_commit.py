@@ -20,11 +20,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from sqlalchemy.exc import DataError, IntegrityError
 
 from chore_common.errors import Unavailable
+from chore_common.observability import tracing
 from chore_tasks.domain.events import TaskCreated
 from chore_tasks.domain.jobs import Job
 from chore_tasks.domain.model import Task
@@ -139,6 +143,32 @@ class TransactionEach:
 
 
 async def _write_together(uow_factory: UowFactory, batch: list[_Post]) -> None:
+    if tracing.is_exporting():
+        with _batch_span(batch):
+            await _insert(uow_factory, batch)
+    else:
+        await _insert(uow_factory, batch)
+
+
+def _batch_span(batch: list[_Post]) -> AbstractContextManager[trace.Span]:
+    """The batch's transaction runs in the writer's task, outside every request's context:
+    this span is the child of its first post's request and links the others', so the
+    statements under it are not traces of their own."""
+    first, *others = batch
+    links = []
+    for post in others:
+        context = post.context.run(lambda: trace.get_current_span().get_span_context())
+        if context.is_valid:
+            links.append(trace.Link(context))
+    return tracing.tracer().start_as_current_span(
+        "tasks.group_commit",
+        context=first.context.run(otel_context.get_current),
+        links=links,
+        attributes={"tasks.batch_size": len(batch)},
+    )
+
+
+async def _insert(uow_factory: UowFactory, batch: list[_Post]) -> None:
     async with uow_factory() as uow:
         # One executemany per table: on PostgreSQL a pipelined round trip for them all.
         await uow.tasks.add(*(post.task for post in batch))
