@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from chore_common.logging import configure_logging
+from chore_common.logging import configure_logging, flush_logs, request_id_var
+from chore_common.observability import tracing
 from chore_common.testing.demo_app import DemoSettings, create_app
 
 TOKEN = "eyJhbGciOiJFZERTQSJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"
@@ -134,3 +135,37 @@ async def test_extra_fields_are_redacted_by_key_however_deep(stdout: io.StringIO
     assert line["headers"] == {"Authorization": "[redacted]", "Accept": "json"}
     assert line["form"] == [{"password": "[redacted]"}, {"api_key": "[redacted]"}]
     assert line["refresh_token"] == "[redacted]"
+
+
+async def test_an_access_line_is_written_before_any_later_line(
+    client: TestClient[web.Request, web.Application], stdout: io.StringIO
+) -> None:
+    # Access lines wait for their batch; any other line must not overtake them.
+    await client.get("/items/abc", headers={"X-Request-ID": "first"})
+    logging.getLogger("test").warning("after.the.request")
+    events = [(line["event"], line["request_id"]) for line in lines(stdout)]
+    assert events.index(("http.request", "first")) < events.index(("after.the.request", None))
+
+
+async def test_with_another_handler_in_charge_the_access_line_is_a_record_under_its_ids(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    seen: list[tuple[logging.LogRecord, str | None, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record, request_id_var.get(), tracing.current_ids()))
+
+    access = logging.getLogger("chore.access")
+    keep = Keep()
+    access.addHandler(keep)
+    try:
+        await client.get("/items/abc", headers={"X-Request-ID": "kept-1"})
+        flush_logs()
+    finally:
+        access.removeHandler(keep)
+    (record, rid, ids), *_ = [s for s in seen if s[0].getMessage() == "http.request"]
+    assert (record.method, record.route, record.status) == ("GET", "/items/{id}", 404)
+    assert record.path == "/items/abc"
+    assert rid == "kept-1"
+    assert ids is not None and len(ids[0]) == 32

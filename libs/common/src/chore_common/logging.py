@@ -12,24 +12,17 @@ rule is: put secrets in named fields or nowhere, never inside the event text.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import json
 import logging
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, Final, TextIO
 
 from chore_common.observability import tracing
-
-try:
-    from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
-    from json.encoder import encode_basestring as _c_encode_basestring
-except ImportError:  # pragma: no cover - CPython always has the C accelerator
-    _c_make_encoder = None
 
 _encode_text: Final = json.encoder.encode_basestring  # C-accelerated, keeps non-ASCII as is
 
@@ -77,7 +70,6 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self.service = service
         self._encoder = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
-        self._flat: Any = None
         self._second = -1
         self._second_text = ""
         self._millis = -1
@@ -112,32 +104,9 @@ class JsonFormatter(logging.Formatter):
             line["trace_id"], line["span_id"] = ids[0], ids[1]
         return line
 
-    def encode(self, line: dict[str, Any]) -> str:
-        return self._encoder.encode(line)
-
-    def encode_flat(self, line: dict[str, Any]) -> str:
-        """`encode` for a dict of scalars: straight into the C encoder, skipping the wrapper
-        that rebuilds it on every call (and its circular-reference bookkeeping)."""
-        if _c_make_encoder is None:
-            return self.encode(line)
-        if self._flat is None:
-            self._flat = _c_make_encoder(
-                None, str, _c_encode_basestring, None, ":", ",", False, False, True
-            )
-        return "".join(self._flat(line, 0))
-
-    def request_line(
-        self,
-        logger: str,
-        method: str,
-        route: str,
-        path: str,
-        status: int,
-        duration_ms: float,
-        remote: str | None,
-        ids: tracing.TraceIds | None,
-    ) -> str:
+    def request_line(self, logger: str, line: AccessLine) -> str:
         """The access line of one request, keys in `head` order then the request's."""
+        ts, request_id, ids, method, route, path, status, seconds, remote = line
         head = self._heads.get(logger)
         if head is None:
             head = self._heads[logger] = (
@@ -152,9 +121,9 @@ class JsonFormatter(logging.Formatter):
                 self._routes[key] = fixed
         trace_ids = "" if ids is None else f',"trace_id":"{ids[0]}","span_id":"{ids[1]}"'
         return (
-            f'{{"ts":"{self._timestamp(time.time())}"{head}{_text(request_id_var.get())}'
+            f'{{"ts":"{self._timestamp(ts)}"{head}{_text(request_id)}'
             f'{trace_ids}{fixed}{_encode_text(path)},"status":{status:d}'
-            f',"duration_ms":{duration_ms:.3f},"remote":{_text(remote)}}}\n'
+            f',"duration_ms":{seconds * 1000:.3f},"remote":{_text(remote)}}}\n'
         )
 
     def format(self, record: logging.LogRecord) -> str:
@@ -167,6 +136,13 @@ class JsonFormatter(logging.Formatter):
         return self._encoder.encode(line)
 
 
+# One finished request's access line, not yet formatted: (unix time, request id, trace ids,
+# method, route template, path, status, duration in seconds, remote address).
+AccessLine = tuple[
+    float, str | None, "tracing.TraceIds | None", str, str, str, int, float, str | None
+]
+
+
 class StdoutHandler(logging.StreamHandler[TextIO]):
     """Writes to `sys.stdout` as it is at each write (pytest's capture swaps it per test),
     or to a fixed stream when given one."""
@@ -174,7 +150,6 @@ class StdoutHandler(logging.StreamHandler[TextIO]):
     def __init__(self, stream: TextIO | None = None) -> None:
         logging.Handler.__init__(self)
         self._fixed = stream
-        self.pending: list[str] = []  # access lines waiting for the end of the loop turn
 
     @property
     def stream(self) -> TextIO:
@@ -185,7 +160,7 @@ class StdoutHandler(logging.StreamHandler[TextIO]):
         self._fixed = value
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.drain()  # access lines of this loop turn first, so lines stay in order
+        flush_logs()  # access lines waiting for their batch go first, so lines stay in order
         super().emit(record)
 
     def write_now(self, text: str) -> None:
@@ -198,17 +173,20 @@ class StdoutHandler(logging.StreamHandler[TextIO]):
         finally:
             self.release()
 
-    def drain(self) -> None:
-        if self.pending:
-            text = "".join(self.pending)
-            self.pending.clear()
-            self.write_now(text)
-
 
 _handler: StdoutHandler | None = None
-ACCESS_FLUSH_S = 0.05  # how long an access line may wait to be written with others
-ACCESS_FLUSH_LINES = 512  # ... or how many may wait
 _flush_at_exit = [False]
+# What holds log lines back to write them in batches (the request telemetry): flushed
+# before any other line is written, by `flush_logs`, and at exit.
+_waiting_lines: list[Callable[[], None]] = []
+_flushing = [False]
+
+
+def hold_lines_from(flush: Callable[[], None]) -> None:
+    """Register `flush`, which writes lines something keeps back to batch them: it runs
+    before any other log record is written, so lines stay in the order they happened."""
+    if flush not in _waiting_lines:
+        _waiting_lines.append(flush)
 
 
 def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
@@ -236,9 +214,16 @@ def configure_logging(service: str, level: str = "INFO", stream: TextIO | None =
 
 
 def flush_logs() -> None:
-    """Write the access lines still waiting (at shutdown; tests reading stdout)."""
-    if _handler is not None:
-        _handler.drain()
+    """Write the lines still waiting for their batch (before other lines, at shutdown;
+    tests reading stdout)."""
+    if _flushing[0]:
+        return  # a flush that logs (a fallback record) must not start another
+    _flushing[0] = True
+    try:
+        for flush in _waiting_lines:
+            flush()
+    finally:
+        _flushing[0] = False
 
 
 def is_configured() -> bool:
@@ -249,62 +234,49 @@ def _text(value: str | None) -> str:
     return "null" if value is None else _encode_text(value)
 
 
-def write_access_line(logger: logging.Logger, event: str, fields: dict[str, Any]) -> None:
-    """`logger.info(event, extra=fields)` without the LogRecord machinery: the access log.
-
-    Same line shape and handler as the standard path at a fraction of the cost (at thousands
-    of requests a second the standard path alone ate half the middleware budget). The price
-    is a narrower contract: `fields` has fixed, non-sensitive keys and JSON scalar values,
-    so no redaction runs here. Lines are written in batches (every ACCESS_FLUSH_S, or
-    ACCESS_FLUSH_LINES lines). Falls back to the standard path when our handler is not the
-    one in charge (tests capturing logs with their own handlers still get the record).
-    """
-    handler = _fast_handler(logger)
-    if handler is None:
-        logger.info(event, extra=fields)
-        return
-    formatter = handler.formatter
-    assert isinstance(formatter, JsonFormatter)
-    line = formatter.head(time.time(), "info", event, logger.name)
-    line.update(fields)
-    _queue(handler, formatter.encode_flat(line) + "\n")
-
-
-def write_request_line(
-    logger: logging.Logger,
-    method: str,
-    route: str,
-    path: str,
-    status: int,
-    duration_ms: float,
-    remote: str | None,
-    ids: tracing.TraceIds | None,
-) -> None:
-    """The `http.request` access line, as `write_access_line` would print it, built by hand.
+def write_request_lines(logger: logging.Logger, lines: Sequence[AccessLine]) -> None:
+    """The `http.request` access lines of finished requests, in one write.
 
     One line per request is the hottest logging there is, so the parts that never change
-    for a route (service, event, logger, method, route) are rendered once and only the rest
-    is encoded per request; no dict is built unless another handler is in charge. `ids` are
-    the server span's, passed in rather than looked up again.
+    for a route (service, event, logger, method, route) are rendered once, the rest is
+    formatted by hand (no LogRecord, no dict), and a whole batch goes out in one write.
+    The price is a narrower contract: the fields are fixed, non-sensitive JSON scalars, so
+    no redaction runs here. When our handler is not the one in charge (tests capturing
+    logs with their own handlers), each line goes the standard way, as a record with the
+    same fields under the request's ids.
     """
+    if not lines:
+        return
     handler = _fast_handler(logger)
     if handler is None:
-        fields = {
-            "method": method,
-            "route": route,
-            "path": path,
-            "status": status,
-            "duration_ms": round(duration_ms, 3),
-            "remote": remote,
-        }
-        logger.info("http.request", extra=fields)
+        for line in lines:
+            _log_line(logger, line)
         return
     formatter = handler.formatter
     assert isinstance(formatter, JsonFormatter)
-    _queue(
-        handler,
-        formatter.request_line(logger.name, method, route, path, status, duration_ms, remote, ids),
-    )
+    name = logger.name
+    handler.write_now("".join([formatter.request_line(name, line) for line in lines]))
+
+
+def _log_line(logger: logging.Logger, line: AccessLine) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    _, request_id, ids, method, route, path, status, seconds, remote = line
+    fields = {
+        "method": method,
+        "route": route,
+        "path": path,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 3),
+        "remote": remote,
+    }
+    rid_token = request_id_var.set(request_id)
+    ids_token = tracing.CURRENT_IDS.set(ids)
+    try:
+        logger.info("http.request", extra=fields)
+    finally:
+        tracing.CURRENT_IDS.reset(ids_token)
+        request_id_var.reset(rid_token)
 
 
 def _fast_handler(logger: logging.Logger) -> StdoutHandler | None:
@@ -319,24 +291,3 @@ def _fast_handler(logger: logging.Logger) -> StdoutHandler | None:
     ):
         return None
     return handler
-
-
-def _queue(handler: StdoutHandler, text: str) -> None:
-    pending = handler.pending
-    if pending:  # a flush is already scheduled, by the first line of this batch
-        pending.append(text)
-        if len(pending) >= ACCESS_FLUSH_LINES:
-            handler.drain()
-        return
-    # Only the first line of a batch needs the loop (each lookup is a getpid syscall).
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        handler.write_now(text)
-        return
-    pending.append(text)
-    # One write per ACCESS_FLUSH_S, not per line nor per loop turn: under load the write
-    # (encode, syscall, flush) was ~15 us a request, more than the rest of the line.
-    # Any other log record drains first (emit), and so does shutdown, so order holds and
-    # a clean stop loses nothing; a kill -9 may lose the last ACCESS_FLUSH_S of lines.
-    loop.call_later(ACCESS_FLUSH_S, handler.drain)

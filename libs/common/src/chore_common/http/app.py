@@ -6,22 +6,27 @@ app.add_routes(routes)                      # ApiRoutes: documented at /openapi.
 app.middlewares.append(auth_middleware)     # inside the common stack
 app.cleanup_ctx.append(database_ctx)        # after telemetry: torn down before it
 ```
+
+An app that must not pay for aiohttp's middleware machinery (the gateway) passes
+`per_route_telemetry=True`: it gets no middleware, and every route it adds goes through
+`add_traced_route`, which wraps the handler in the same telemetry. A catch-all route gives
+unknown paths the usual 404 problem.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from chore_common.http.health import healthz, readyz
-from chore_common.http.middlewares import (
-    telemetry_middleware,
-)
+from chore_common.http.middlewares import RequestTelemetry
 from chore_common.http.openapi import OPENAPI, OpenApiDocument, openapi_handler
-from chore_common.keys import READINESS, SETTINGS
+from chore_common.http.request_records import FINISHED
+from chore_common.keys import READINESS, SETTINGS, TELEMETRY
 from chore_common.logging import configure_logging, flush_logs
 from chore_common.logging import is_configured as is_logging_configured
 from chore_common.observability import metrics
@@ -29,8 +34,11 @@ from chore_common.observability.tracing import configure_tracing, shutdown_traci
 from chore_common.readiness import Readiness
 from chore_common.settings import ServiceSettings
 
+_PER_ROUTE = web.AppKey("chore.per_route_telemetry", bool)
+
 
 async def metrics_handler(request: web.Request) -> web.Response:
+    FINISHED.flush()  # the requests of the batch under way count too
     body, content_type = metrics.render()
     # prometheus' content type carries parameters that aiohttp's content_type= refuses.
     return web.Response(body=body, headers={"Content-Type": content_type})
@@ -58,21 +66,51 @@ async def _mark_shutting_down(app: web.Application) -> None:
 
 
 def create_service_app(
-    settings: ServiceSettings, *, title: str | None = None, version: str = "1.0.0"
+    settings: ServiceSettings,
+    *,
+    title: str | None = None,
+    version: str = "1.0.0",
+    per_route_telemetry: bool = False,
 ) -> web.Application:
     """The common stack, health, metrics and OpenAPI routes; `title` defaults to the service."""
+    telemetry = RequestTelemetry(metrics.RequestMetrics(settings.service_name))
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         # request id -> tracing -> metrics -> access log -> problem errors, fused for speed
-        middlewares=[telemetry_middleware(metrics.RequestMetrics(settings.service_name))],
+        middlewares=[] if per_route_telemetry else [telemetry.middleware],
     )
     app[SETTINGS] = settings
     app[READINESS] = Readiness()
     app[OPENAPI] = OpenApiDocument(title or settings.service_name, version)
+    app[TELEMETRY] = telemetry
     app.on_shutdown.append(_mark_shutting_down)
     app.cleanup_ctx.append(_telemetry)
-    app.router.add_get("/healthz", healthz, allow_head=False)
-    app.router.add_get("/readyz", readyz, allow_head=False)
-    app.router.add_get("/metrics", metrics_handler, allow_head=False)
-    app.router.add_get("/openapi.json", openapi_handler, allow_head=False)
+    if per_route_telemetry:
+        app[_PER_ROUTE] = True
+        # Indexed under "/", which the router tries after every longer prefix: last.
+        app.router.add_route("*", "/{tail:.*}", telemetry.route(_not_found, metrics.UNMATCHED))
+    add_traced_route(app, "GET", "/healthz", healthz)
+    add_traced_route(app, "GET", "/readyz", readyz)
+    add_traced_route(app, "GET", "/metrics", metrics_handler)
+    add_traced_route(app, "GET", "/openapi.json", openapi_handler)
     return app
+
+
+def add_traced_route(
+    app: web.Application, methods: str | Collection[str], path: str, handler: Handler
+) -> None:
+    """Add a route (for `methods`, or "*" for any) whose requests get the common telemetry:
+    the app's middleware does it, or, with `per_route_telemetry`, a wrapper around
+    `handler`. Either way a method not listed gets a 405 problem (HEAD included)."""
+    listed = None if methods == "*" else [methods] if isinstance(methods, str) else methods
+    if not app.get(_PER_ROUTE, False):
+        for method in listed or ["*"]:
+            app.router.add_route(method, path, handler)
+        return
+    resource = app.router.add_resource(path)
+    route = app[TELEMETRY].route(handler, resource.canonical, listed)
+    resource.add_route("*", route)
+
+
+async def _not_found(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPNotFound()

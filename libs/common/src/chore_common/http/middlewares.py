@@ -1,19 +1,24 @@
-"""The common middleware stack: request id -> tracing -> metrics -> access log -> problem
-errors. Services append their own (auth) after these, so auth failures are still mapped to
-problem+json, counted, logged and traced.
+"""The common telemetry every request gets: request id -> tracing -> metrics -> access log
+-> problem errors. Services append their own middlewares (auth) after it, so auth failures
+are still mapped to problem+json, counted, logged and traced.
 
-All five steps run in ONE middleware (`telemetry_middleware`), in that order, with one
-clock reading and one route lookup. As separate middlewares they each cost an extra
-coroutine frame and try/finally per request; fused, the whole stack stays within the
-~25 µs budget of `make bench` (`common.stack_rps_ratio`, ADR 0001).
+All five steps run in ONE place (`RequestTelemetry.run`), in that order, with one clock
+reading and one route lookup; as separate middlewares they each cost an extra coroutine
+frame and try/finally per request. It runs either as the app's middleware
+(`RequestTelemetry.middleware`, every service) or inside each route's handler
+(`RequestTelemetry.route`) for an app with no middleware at all: the gateway, where
+aiohttp's middleware machinery (a partial per middleware, a cached chain lookup, the
+current-app fixer) cost ~7 % of a proxied request's CPU (bench/gateway.py). Metrics and
+access lines are made from each request's record in batches (`request_records`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import functools
 import re
 import time
+from collections.abc import Awaitable, Collection
 from typing import Final
 
 from aiohttp import web
@@ -23,15 +28,13 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chore_common.http import problem
-from chore_common.logging import request_id_var, write_request_line
+from chore_common.http.request_records import FINISHED
+from chore_common.logging import request_id_var
 from chore_common.observability import tracing
 from chore_common.observability.metrics import UNMATCHED, RequestMetrics
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
-REQUEST_ID: Final = web.RequestKey("chore.request_id", str)
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-access_log = logging.getLogger("chore.access")
 
 
 class Draining:
@@ -48,7 +51,8 @@ def route_template(request: web.Request) -> str:
 
 
 def request_id(request: web.Request) -> str | None:
-    return request.get(REQUEST_ID)
+    """The id of the request being handled (the telemetry sets it for the request's task)."""
+    return request_id_var.get()
 
 
 def new_request_id() -> str:
@@ -68,33 +72,64 @@ def _start_span(request: web.Request, route: str) -> trace.Span:
     )
 
 
-def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
-    """Request id, server span, request metrics, access log line and problem+json mapping,
-    in that order (`problem_middleware` alone is for apps without the rest)."""
+class RequestTelemetry:
+    """The telemetry of one app's requests (its metrics carry the app's service label)."""
 
-    @web.middleware
-    async def telemetry(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def __init__(self, metrics: RequestMetrics) -> None:
+        self.metrics = metrics
+
+    @property
+    def middleware(self) -> Middleware:
+        """The app-wide middleware: each request's route is looked up as it comes."""
+        run = self.run
+
+        # A plain function returning the coroutine: no frame of its own around `run`.
+        def telemetry(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+            return run(handler, route_template(request), request)
+
+        telemetry.__middleware_version__ = 1  # type: ignore[attr-defined]  # @web.middleware
+        return telemetry
+
+    def route(
+        self, handler: Handler, route: str, methods: Collection[str] | None = None
+    ) -> Handler:
+        """`handler` with the telemetry, for an app without middlewares; register it for
+        every method ("*"): one outside `methods` gets a 405 problem here."""
+        if methods is None:
+            # Positional: a partial holding keywords copies them into a new dict per call.
+            return functools.partial(self.run, handler, route)
+        allowed = frozenset(methods)
+        run = self.run
+        refuse = functools.partial(_method_not_allowed, allowed)
+
+        async def checked(request: web.Request) -> web.StreamResponse:
+            return await run(handler if request.method in allowed else refuse, route, request)
+
+        return checked
+
+    async def run(self, handler: Handler, route: str, request: web.Request) -> web.StreamResponse:
         start = time.perf_counter()
         headers = request.headers
-        method = request.method
-        incoming = headers.get(REQUEST_ID_HEADER)
-        # Anything else (too long, control characters, spaces) would let a client forge or
-        # break log lines, so it is replaced rather than cleaned.
-        rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else new_request_id()
-        request[REQUEST_ID] = rid
-        rid_token = request_id_var.set(rid)
-        route = route_template(request)
         span: trace.Span | None = None
         span_token = ids_token = None
         ids: tracing.TraceIds | None = None
         if tracing.is_exporting():
+            rid = new_request_id()
             span = _start_span(request, route)
             span_token = otel_context.attach(trace.set_span_in_context(span))
         elif tracing.is_enabled():
             # Nothing exports: the span is its ids alone, kept in one context variable
             # (OTel's span and context objects were ~5 % of a proxied request, counted).
-            ids = tracing.server_ids(headers.get("traceparent"))
+            rid, ids = tracing.server_ids_and_request_id(headers.get(tracing.TRACEPARENT))
             ids_token = tracing.CURRENT_IDS.set(ids)
+        else:
+            rid = new_request_id()
+        incoming = headers.get(REQUEST_ID_HEADER)
+        # Anything else (too long, control characters, spaces) would let a client forge or
+        # break log lines, so it is replaced rather than cleaned.
+        if incoming is not None and _SANE_ID.fullmatch(incoming):
+            rid = incoming
+        rid_token = request_id_var.set(rid)
         status = 500
         try:
             try:
@@ -123,21 +158,24 @@ def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
             status = 499  # the client went away before the answer
             raise
         finally:
-            elapsed = time.perf_counter() - start
-            metrics.observe(method, route, status, elapsed)
+            seconds = time.perf_counter() - start
             if span is not None:
                 ids = tracing.current_ids()
             # The path without its query string: query values may hold tokens (`?token=` on
             # WebSockets). Bodies are never logged.
-            write_request_line(
-                access_log,
-                method,
-                route,
-                request.path,
-                status,
-                elapsed * 1000,
-                request.remote,
-                ids,
+            FINISHED.add(
+                (
+                    self.metrics,
+                    time.time(),
+                    rid,
+                    ids,
+                    request.method,
+                    route,
+                    request.path,
+                    status,
+                    seconds,
+                    request.remote,
+                )
             )
             if span is not None and span.is_recording():
                 span.set_attribute("http.response.status_code", status)
@@ -151,29 +189,22 @@ def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
             # Keep-alive requests share one task: do not leak this id into the next request.
             request_id_var.reset(rid_token)
 
-    return telemetry
+
+async def _method_not_allowed(allowed: frozenset[str], request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
+
+
+def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
+    """`RequestTelemetry(metrics).middleware`."""
+    return RequestTelemetry(metrics).middleware
 
 
 def set_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
     """For handlers that prepare their own response (WebSocket upgrades, streams): call it
     before `prepare()`, since the middleware only sees the response once it is sent. A
     response signal would cover them automatically but costs every request ~2 µs."""
-    rid = request.get(REQUEST_ID)
+    rid = request_id_var.get()
     if rid is not None:
         response.headers[REQUEST_ID_HEADER] = rid
     if Draining.active:
         response.force_close()
-
-
-@web.middleware
-async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:  # redirects and 304 are answers, not problems
-            raise
-        return problem.from_exception(exc, request.get(REQUEST_ID))
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        return problem.from_exception(exc, request.get(REQUEST_ID))

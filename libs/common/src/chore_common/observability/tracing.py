@@ -119,6 +119,19 @@ def server_ids(traceparent_header: str | None) -> TraceIds:
     return new_ids(parse_traceparent(traceparent_header))
 
 
+def server_ids_and_request_id(traceparent_header: str | None) -> tuple[str, TraceIds]:
+    """A new request id (32 hex digits) and `server_ids(traceparent_header)`, from one draw
+    of the generator instead of three: an incoming request needs all three ids."""
+    drawn = random.getrandbits(320).to_bytes(40, "big").hex()
+    request_id, trace_id, span_id = drawn[:32], drawn[32:64], drawn[64:]
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:  # invalid in W3C; 1 in 2**64
+        trace_id, span_id = random_hex(16), random_hex(8)
+    caller = parse_traceparent(traceparent_header) if traceparent_header else None
+    if caller is None:
+        return request_id, (trace_id, span_id, "01")
+    return request_id, (caller[0], span_id, caller[2])
+
+
 def current_ids() -> TraceIds | None:
     """The current span's ids: the ids-only span's when one is set, else OTel's current span
     (exporting, or code that started its own), else None."""
