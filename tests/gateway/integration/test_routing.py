@@ -217,3 +217,36 @@ def test_internal_paths_must_be_exact_paths() -> None:
     for bad in ('["a/b"]', '["/a/{tail}"]', '["/a?x=1"]'):
         with pytest.raises(ValueError, match="exact path"):
             GatewaySettings(internal_paths=bad)
+
+
+async def test_the_gateways_own_paths_answer_problems_with_request_ids_counted_and_logged(
+    start_gateway: StartGateway,
+) -> None:
+    """The gateway runs no middleware (each route carries its telemetry): an unknown path,
+    a wrong method and a missing asset must still get problem+json, an id and a count."""
+    from chore_common.testing.nats import free_port
+
+    gw = await start_gateway({"tasks": [f"http://127.0.0.1:{free_port()}"]})
+    cases = [
+        ("GET", "/nowhere", 404),
+        ("GET", "/", 404),
+        ("POST", "/healthz", 405),
+        ("HEAD", "/docs", 405),
+        ("GET", "/docs/assets/no-such-file.js", 404),
+        ("GET", "/docs/assets/..%2F..%2Fpyproject.toml", 404),
+    ]
+    for method, path, status in cases:
+        resp = await gw.request(method, path, headers={"X-Request-ID": f"own-{status}"})
+        assert resp.status == status, (method, path)
+        assert resp.headers["X-Request-ID"] == f"own-{status}"
+        if method != "HEAD":
+            assert resp.headers["Content-Type"].startswith("application/problem+json")
+            assert (await resp.json())["request_id"] == f"own-{status}"
+    assert (await gw.post("/healthz")).headers["Allow"] == "GET"
+    assert (await gw.head("/docs/assets/swagger-ui.css")).status == 200
+    assert (await gw.get("/healthz")).status == 200
+
+    text = await (await gw.get("/metrics")).text()
+    assert 'method="GET",route="<unmatched>",service="gateway",status="404"' in text
+    assert 'method="POST",route="/healthz",service="gateway",status="405"' in text
+    assert 'route="/docs/assets/{name}",service="gateway",status="404"' in text

@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 import aiohttp
 from aiohttp import web
 
-from chore_common.http.app import create_service_app
+from chore_common.http.app import add_traced_route, create_service_app
 from chore_common.keys import READINESS
 from chore_common.observability import tracing
 from chore_gateway import docs, metrics
@@ -39,7 +39,11 @@ class NoReadyAddress(Exception):
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
-    app = create_service_app(settings, title="gateway", version=_version())
+    # No middleware: every route carries the common telemetry itself (add_traced_route), so
+    # a proxied request skips aiohttp's middleware machinery (~7 % of its CPU, measured).
+    app = create_service_app(
+        settings, title="gateway", version=_version(), per_route_telemetry=True
+    )
     policy = settings.breaker_policy
     pools = {name: Pool(name, bases, policy) for name, bases in settings.upstreams.items()}
     limit = settings.rate_limit
@@ -57,13 +61,13 @@ def create_app(settings: GatewaySettings) -> web.Application:
     docs.add_routes(app, api_docs)
     for path in settings.internal_paths:
         # An exact path is looked up before any prefix: these never reach a pool.
-        app.router.add_route("*", path, _not_routed)
+        add_traced_route(app, "*", path, _not_routed)
     for name, pool in pools.items():
         route = proxy.handler(pool)
         # Both resources sit under the router's "/{name}" key and are tried in the order
         # they were added: the one nearly every request matches goes first.
-        app.router.add_route("*", f"/{name}/{{tail:.*}}", route)
-        app.router.add_route("*", f"/{name}", route)
+        add_traced_route(app, "*", f"/{name}/{{tail:.*}}", route)
+        add_traced_route(app, "*", f"/{name}", route)
         app[READINESS].add(f"upstream:{name}", _ready_check(pool))
     app.cleanup_ctx.append(_client_context(settings, proxy, api_docs))
     app.on_shutdown.append(lambda _: proxy.close_sockets())

@@ -20,6 +20,7 @@ from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from chore_common.errors import NotFound, Unavailable
+from chore_common.http.app import add_traced_route
 from chore_gateway.domain.pool import Health, Pool
 
 ASSETS: Final = Path(swagger_ui_path)
@@ -105,8 +106,22 @@ class ApiDocs:
         )
 
 
+class Assets:
+    """swagger-ui's files, by name: only those in the folder at start-up are ever served, so
+    no path a client writes can reach anything else."""
+
+    def __init__(self, folder: Path = ASSETS) -> None:
+        self.files = {p.name: p for p in folder.iterdir() if p.is_file()}
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        path = self.files.get(request.match_info["name"])
+        if path is None:
+            raise NotFound("No such asset.")
+        return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
 def add_routes(app: web.Application, docs: ApiDocs) -> None:
-    app.router.add_get("/docs", docs.index, allow_head=False)
-    app.router.add_get("/docs/", docs.index, allow_head=False)
-    app.router.add_static("/docs/assets", ASSETS)
-    app.router.add_get("/docs/{service:[a-z]+}.json", docs.document, allow_head=False)
+    add_traced_route(app, "GET", "/docs", docs.index)
+    add_traced_route(app, "GET", "/docs/", docs.index)
+    add_traced_route(app, ("GET", "HEAD"), "/docs/assets/{name}", Assets().file)
+    add_traced_route(app, "GET", "/docs/{service:[a-z]+}.json", docs.document)
