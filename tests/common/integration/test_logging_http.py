@@ -168,4 +168,5 @@ async def test_with_another_handler_in_charge_the_access_line_is_a_record_under_
     assert (record.method, record.route, record.status) == ("GET", "/items/{id}", 404)
     assert record.path == "/items/abc"
     assert rid == "kept-1"
-    assert ids is not None and len(ids[0]) == 32
+    assert ids is not None
+    assert len(ids[0]) == 32

@@ -46,3 +46,34 @@ def test_a_record_becomes_one_json_line_with_the_request_id_from_context() -> No
     assert line["request_id"] == "rid-7"
     assert line["task_id"] == "t1"
     assert line["password"] == REDACTED
+
+
+@pytest.mark.parametrize("ids", [None, ("a" * 32, "b" * 16, "01")])
+def test_an_access_line_is_json_whatever_the_path_and_route_hold(
+    ids: tuple[str, str, str] | None,
+) -> None:
+    formatter = JsonFormatter("gate%way")
+    path = '/items/"quoted"\\%s%d/ünï\n'
+    text = formatter.request_line(
+        "chore.access",
+        (1_765_000_000.5, "rid-1", ids, "GET", "/items/{id}%s", path, 404, 0.0012345, None, None),
+    )
+    assert text.endswith("\n")
+    assert text.count("\n") == 1
+    line = json.loads(text)
+    assert line == {
+        "ts": "2025-12-06T05:46:40.500Z",
+        "level": "info",
+        "service": "gate%way",
+        "event": "http.request",
+        "logger": "chore.access",
+        "request_id": "rid-1",
+        **({} if ids is None else {"trace_id": "a" * 32, "span_id": "b" * 16}),
+        "method": "GET",
+        "route": "/items/{id}%s",
+        "path": path,
+        "status": 404,
+        "duration_ms": 1.234,
+        "remote": None,
+    }
+    assert list(line)[:6] == ["ts", "level", "service", "event", "logger", "request_id"]

@@ -74,8 +74,7 @@ class JsonFormatter(logging.Formatter):
         self._second_text = ""
         self._millis = -1
         self._millis_text = ""
-        self._heads: dict[str, str] = {}
-        self._routes: dict[tuple[str, str], str] = {}
+        self._templates: dict[tuple[str, str, str, bool], str] = {}
 
     def _timestamp(self, created: float) -> str:
         # Busy services write several lines a millisecond: the text is made once per ms.
@@ -105,26 +104,41 @@ class JsonFormatter(logging.Formatter):
         return line
 
     def request_line(self, logger: str, line: AccessLine) -> str:
-        """The access line of one request, keys in `head` order then the request's."""
-        ts, request_id, ids, method, route, path, status, seconds, remote = line
-        head = self._heads.get(logger)
-        if head is None:
-            head = self._heads[logger] = (
-                f',"level":"info","service":{_encode_text(self.service)}'
-                f',"event":"http.request","logger":{_encode_text(logger)},"request_id":'
-            )
-        key = (method, route)
-        fixed = self._routes.get(key)
-        if fixed is None:
-            fixed = f',"method":{_encode_text(method)},"route":{_encode_text(route)},"path":'
-            if len(self._routes) < 4096:  # methods come from clients: keep the cache bounded
-                self._routes[key] = fixed
-        trace_ids = "" if ids is None else f',"trace_id":"{ids[0]}","span_id":"{ids[1]}"'
-        return (
-            f'{{"ts":"{self._timestamp(ts)}"{head}{_text(request_id)}'
-            f'{trace_ids}{fixed}{_encode_text(path)},"status":{status:d}'
-            f',"duration_ms":{seconds * 1000:.3f},"remote":{_text(remote)}}}\n'
+        """The access line of one request, keys in `head` order then the request's: one
+        %-template per route fills in the parts that change (one C call, where an f-string
+        of a dozen parts took a bytecode step each)."""
+        ts, request_id, ids, method, route, path, status, seconds, remote, _ = line
+        key = (logger, method, route, ids is None)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._request_template(*key)
+        rid = "null" if request_id is None else _encode_text(request_id)
+        where = "null" if remote is None else _encode_text(remote)
+        if ids is None:
+            values: tuple[object, ...] = (
+                self._timestamp(ts), rid, _encode_text(path), status, seconds * 1000, where
+            )  # fmt: skip
+        else:
+            values = (
+                self._timestamp(ts), rid, ids[0], ids[1], _encode_text(path), status,
+                seconds * 1000, where,
+            )  # fmt: skip
+        return template % values
+
+    def _request_template(self, logger: str, method: str, route: str, no_ids: bool) -> str:
+        def fixed(value: str) -> str:  # JSON text that %-formatting leaves as it is
+            return _encode_text(value).replace("%", "%%")
+
+        template = (
+            f'{{"ts":"%s","level":"info","service":{fixed(self.service)}'
+            f',"event":"http.request","logger":{fixed(logger)},"request_id":%s'
+            + ("" if no_ids else ',"trace_id":"%s","span_id":"%s"')
+            + f',"method":{fixed(method)},"route":{fixed(route)},"path":%s,"status":%d'
+            ',"duration_ms":%.3f,"remote":%s}\n'
         )
+        if len(self._templates) < 4096:  # methods come from clients: keep the cache bounded
+            self._templates[logger, method, route, no_ids] = template
+        return template
 
     def format(self, record: logging.LogRecord) -> str:
         line = self.head(record.created, record.levelname.lower(), record.getMessage(), record.name)
@@ -137,9 +151,10 @@ class JsonFormatter(logging.Formatter):
 
 
 # One finished request's access line, not yet formatted: (unix time, request id, trace ids,
-# method, route template, path, status, duration in seconds, remote address).
+# method, route template, path, status, duration in seconds, remote address, and one more
+# item its producer keeps with it, unread here: the request telemetry's metrics).
 AccessLine = tuple[
-    float, str | None, "tracing.TraceIds | None", str, str, str, int, float, str | None
+    float, str | None, "tracing.TraceIds | None", str, str, str, int, float, str | None, Any
 ]
 
 
@@ -230,10 +245,6 @@ def is_configured() -> bool:
     return _handler is not None and _handler in logging.getLogger().handlers
 
 
-def _text(value: str | None) -> str:
-    return "null" if value is None else _encode_text(value)
-
-
 def write_request_lines(logger: logging.Logger, lines: Sequence[AccessLine]) -> None:
     """The `http.request` access lines of finished requests, in one write.
 
@@ -261,7 +272,7 @@ def write_request_lines(logger: logging.Logger, lines: Sequence[AccessLine]) -> 
 def _log_line(logger: logging.Logger, line: AccessLine) -> None:
     if not logger.isEnabledFor(logging.INFO):
         return
-    _, request_id, ids, method, route, path, status, seconds, remote = line
+    _, request_id, ids, method, route, path, status, seconds, remote, _ = line
     fields = {
         "method": method,
         "route": route,

@@ -28,7 +28,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chore_common.http import problem
-from chore_common.http.request_records import FINISHED
+from chore_common.http.request_records import FINISHED, FLUSH_RECORDS
 from chore_common.logging import request_id_var
 from chore_common.observability import tracing
 from chore_common.observability.metrics import UNMATCHED, RequestMetrics
@@ -163,9 +163,9 @@ class RequestTelemetry:
                 ids = tracing.current_ids()
             # The path without its query string: query values may hold tokens (`?token=` on
             # WebSockets). Bodies are never logged.
-            FINISHED.add(
+            pending = FINISHED.pending
+            pending.append(
                 (
-                    self.metrics,
                     time.time(),
                     rid,
                     ids,
@@ -175,8 +175,13 @@ class RequestTelemetry:
                     status,
                     seconds,
                     request.remote,
+                    self.metrics,
                 )
             )
+            if len(pending) == 1:
+                FINISHED.started()
+            elif len(pending) >= FLUSH_RECORDS:
+                FINISHED.flush()
             if span is not None and span.is_recording():
                 span.set_attribute("http.response.status_code", status)
                 if status >= 500:

@@ -17,23 +17,21 @@ import threading
 from typing import Final
 
 from chore_common.logging import AccessLine, hold_lines_from, write_request_lines
-from chore_common.observability import tracing
-from chore_common.observability.metrics import RequestMetrics
 
 FLUSH_S: Final = 0.05
 FLUSH_RECORDS: Final = 512
 
-# (the app's request metrics, unix time at the end, request id, trace ids, method, route
-# template, path, status, duration in seconds, remote address)
-Record = tuple[
-    RequestMetrics, float, str, tracing.TraceIds | None, str, str, str, int, float, str | None
-]
+# An access line whose last item is the app's request metrics (`logging.AccessLine`).
+Record = AccessLine
 
 access_log = logging.getLogger("chore.access")
 
 
 class FinishedRequests:
-    """The records not written up yet, for every app of the process (one batch, one timer)."""
+    """The records not written up yet, for every app of the process (one batch, one timer).
+
+    The telemetry appends to `pending` itself (a method call per request measurably cost),
+    calls `started` for a batch's first record and `flush` at FLUSH_RECORDS."""
 
     __slots__ = ("_thread", "pending")
 
@@ -41,15 +39,8 @@ class FinishedRequests:
         self.pending: list[Record] = []
         self._thread = threading.get_ident()  # the thread requests are served on
 
-    def add(self, record: Record) -> None:
-        pending = self.pending
-        pending.append(record)
-        if len(pending) == 1:
-            self._schedule()
-        elif len(pending) >= FLUSH_RECORDS:
-            self.flush()
-
-    def _schedule(self) -> None:
+    def started(self) -> None:
+        """A batch's first record is pending: flush it in FLUSH_S."""
         # Only a batch's first record looks up the loop (in 3.11 that is a getpid syscall).
         try:
             loop = asyncio.get_running_loop()
@@ -64,11 +55,9 @@ class FinishedRequests:
         if not self.pending or threading.get_ident() != self._thread:
             return  # a log line from another thread does not touch the serving thread's list
         records, self.pending = self.pending, []
-        lines: list[AccessLine] = []
-        for metrics, ts, rid, ids, method, route, path, status, seconds, remote in records:
-            metrics.observe(method, route, status, seconds)
-            lines.append((ts, rid, ids, method, route, path, status, seconds, remote))
-        write_request_lines(access_log, lines)
+        for record in records:
+            record[9].observe(record[3], record[4], record[6], record[7])
+        write_request_lines(access_log, records)
 
 
 FINISHED: Final = FinishedRequests()
