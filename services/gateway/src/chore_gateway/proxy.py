@@ -109,21 +109,20 @@ class Proxy:
                 )
         upgrade = headers_in.get("Upgrade")
         websocket = upgrade is not None and upgrade.lower() == "websocket"
-        headers = self._upstream_headers(request, websocket=websocket)
+        headers = self._upstream_headers(request, websocket)
         if websocket:
             return await self.websocket(request, pool, headers, now)
 
-        length = request.content_length
-        if length is not None and length > self.max_body:
-            raise body_too_large(self.max_body)
         body: bytes | AsyncIterator[bytes] | None = None
         streamed = False
-        if not request.body_exists:
-            pass
-        elif length is not None and length <= BUFFER_LIMIT:
-            body = await request.read()
-        else:
-            body, streamed = self._stream_body(request), True
+        if request.body_exists:  # most requests have none: no Content-Length to parse
+            length = request.content_length
+            if length is not None and length > self.max_body:
+                raise body_too_large(self.max_body)
+            if length is not None and length <= BUFFER_LIMIT:
+                body = await request.read()
+            else:
+                body, streamed = self._stream_body(request), True
         method = request.method
         retry_safe = body is None and method in IDEMPOTENT_METHODS
         task = request.task  # the handler's task (asyncio.current_task costs more)
@@ -184,36 +183,24 @@ class Proxy:
             break
 
         try:
-            # The deadline stays set: it covers reading the body too (cleared in _respond).
-            if upstream.status >= 500:
+            # The deadline stays set: it covers reading the body too.
+            status = upstream.status
+            breaker = address.breaker
+            if status >= 500:
                 self._failed(address, now, "status")
-            elif address.breaker.state is not BreakerState.CLOSED:
-                address.breaker.success()
+            elif breaker.state is not BreakerState.CLOSED:
+                breaker.success()
                 metrics.publish_breaker(address)
-            else:
-                address.breaker.success()
-            return await self._respond(request, upstream, pool, task)
-        finally:
-            deadlines.clear(task)
-            upstream.release()
-
-    async def _respond(
-        self,
-        request: web.Request,
-        upstream: aiohttp.ClientResponse,
-        pool: Pool,
-        task: asyncio.Task[object],
-    ) -> web.StreamResponse:
-        got = upstream.headers
-        # A list: aiohttp copies it into the response's own CIMultiDict once.
-        out_headers = downstream_response_headers(got.items(), got.get("Connection"))
-        status = upstream.status
-        length = upstream.content_length
-        if (
-            status in _NO_BODY_STATUS
-            or request.method == "HEAD"
-            or (length is not None and length <= BUFFER_LIMIT)
-        ):
+            elif breaker.failures:
+                breaker.success()  # the count of failures in a row starts again
+            got = upstream.headers
+            # A list: aiohttp copies it into the response's own CIMultiDict once.
+            out_headers = downstream_response_headers(got.items(), got.get("Connection"))
+            length = upstream.content_length
+            if (length is None or length > BUFFER_LIMIT) and not (
+                status in _NO_BODY_STATUS or method == "HEAD"
+            ):
+                return await self._stream_back(request, upstream, out_headers, pool, task)
             try:
                 data = await upstream.read()
             except asyncio.CancelledError as exc:
@@ -223,13 +210,27 @@ class Proxy:
                 raise self._timeout(pool) from None
             except aiohttp.ClientError:
                 raise self._unreachable(pool) from None
-            self.deadlines.clear(task)
             return web.Response(
                 status=status, reason=upstream.reason, body=data, headers=out_headers
             )
-        response = web.StreamResponse(status=status, reason=upstream.reason, headers=out_headers)
-        if length is not None:
-            response.content_length = length
+        finally:
+            deadlines.clear(task)
+            upstream.release()
+
+    async def _stream_back(
+        self,
+        request: web.Request,
+        upstream: aiohttp.ClientResponse,
+        out_headers: list[tuple[str, str]],
+        pool: Pool,
+        task: asyncio.Task[object],
+    ) -> web.StreamResponse:
+        """A large or unsized answer, passed on chunk by chunk as it comes."""
+        response = web.StreamResponse(
+            status=upstream.status, reason=upstream.reason, headers=out_headers
+        )
+        if upstream.content_length is not None:
+            response.content_length = upstream.content_length
         set_request_id_header(request, response)
         self.deadlines.clear(task)  # a slow client is not the upstream's fault
         await response.prepare(request)
@@ -269,15 +270,15 @@ class Proxy:
                 raise BodyTooLarge
             yield chunk
 
-    def _upstream_headers(self, request: web.Request, *, websocket: bool) -> list[tuple[str, str]]:
+    def _upstream_headers(self, request: web.Request, websocket: bool) -> list[tuple[str, str]]:
         headers_in = request.headers
-        # The context variables the telemetry middleware set (cheaper than request.get).
+        # The context variables the telemetry set (cheaper than request.get).
         rid = request_id_var.get() or new_request_id()
         parent: str | None = None
         if self.set_traceparent:
             ids = tracing.current_ids()
             # With tracing off here the caller's context passes on unchanged.
-            parent = tracing.traceparent(ids) if ids else headers_in.get("traceparent")
+            parent = f"00-{ids[0]}-{ids[1]}-{ids[2]}" if ids else headers_in.get("traceparent")
         return upstream_request_headers(
             headers_in,
             headers_in.items(),

@@ -29,12 +29,12 @@ class BreakerPolicy:
 
 
 class CircuitBreaker:
-    __slots__ = ("_failures", "_opened_at", "_probing", "policy", "state")
+    __slots__ = ("_opened_at", "_probing", "failures", "policy", "state")
 
     def __init__(self, policy: BreakerPolicy) -> None:
         self.policy = policy
         self.state = BreakerState.CLOSED
-        self._failures = 0
+        self.failures = 0
         self._opened_at = 0.0
         self._probing = False
 
@@ -62,15 +62,15 @@ class CircuitBreaker:
 
     def success(self) -> None:
         self.state = BreakerState.CLOSED
-        self._failures = 0
+        self.failures = 0
         self._probing = False
 
     def failure(self, now: float) -> None:
         if self.state is BreakerState.HALF_OPEN:
             self._open(now)
             return
-        self._failures += 1
-        if self.state is BreakerState.CLOSED and self._failures >= self.policy.failure_threshold:
+        self.failures += 1
+        if self.state is BreakerState.CLOSED and self.failures >= self.policy.failure_threshold:
             self._open(now)
 
     def release(self) -> None:
@@ -80,5 +80,5 @@ class CircuitBreaker:
     def _open(self, now: float) -> None:
         self.state = BreakerState.OPEN
         self._opened_at = now
-        self._failures = 0
+        self.failures = 0
         self._probing = False

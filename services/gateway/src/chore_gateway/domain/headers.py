@@ -50,40 +50,44 @@ _SANE_IP: Final = re.compile(r"[0-9A-Fa-f.:]{2,45}")
 
 
 _CACHE_MAX: Final = 1024
-# Per-request work is memoised on values that repeat (header names, `Connection` values):
-# a dict hit is cheaper than lower-casing and set-building on every request. Bounded, since
-# clients choose these strings.
-_forwarded_names: dict[frozenset[str], dict[str, bool]] = {}
-_drop_sets: dict[tuple[frozenset[str], str], frozenset[str]] = {}
 
 
-def _drop_with_connection(drop: frozenset[str], connection: str | None) -> frozenset[str]:
-    """`drop` plus the headers a `Connection` header names (usually just "keep-alive")."""
+class _Verdicts(dict[str, bool]):
+    """Header name (as spelled) -> forwarded?, learned on first sight: a dict hit is cheaper
+    than lower-casing every name of every message. Bounded, since clients choose names."""
+
+    __slots__ = ("drop",)
+
+    def __init__(self, drop: frozenset[str]) -> None:
+        super().__init__()
+        self.drop = drop
+
+    def __missing__(self, name: str) -> bool:
+        keep = name.lower() not in self.drop
+        if len(self) < _CACHE_MAX:
+            self[name] = keep
+        return keep
+
+
+_KEEP_REQUEST: Final = _Verdicts(_DROP_REQUEST)
+_KEEP_WEBSOCKET: Final = _Verdicts(_DROP_WEBSOCKET)
+_KEEP_RESPONSE: Final = _Verdicts(_DROP_RESPONSE)
+# A message with a `Connection` header drops the headers it names too: a table per value.
+_with_connection: dict[tuple[frozenset[str], str], _Verdicts] = {}
+
+
+def _keep(table: _Verdicts, connection: str | None) -> _Verdicts:
+    """`table`, or when `connection` names headers (usually just "keep-alive"), the table
+    that drops them as well."""
     if not connection:
-        return drop
-    key = (drop, connection)
-    found = _drop_sets.get(key)
+        return table
+    key = (table.drop, connection)
+    found = _with_connection.get(key)
     if found is None:
-        found = drop | {t.strip().lower() for t in connection.split(",")}
-        if len(_drop_sets) < _CACHE_MAX:
-            _drop_sets[key] = found
+        found = _Verdicts(table.drop | {t.strip().lower() for t in connection.split(",")})
+        if len(_with_connection) < _CACHE_MAX:
+            _with_connection[key] = found
     return found
-
-
-def _filter(items: Iterable[tuple[str, str]], drop: frozenset[str]) -> list[tuple[str, str]]:
-    out = []
-    cache = _forwarded_names.get(drop)
-    if cache is None:
-        cache = {} if len(_forwarded_names) >= _CACHE_MAX else _forwarded_names.setdefault(drop, {})
-    for name, value in items:
-        keep = cache.get(name)
-        if keep is None:
-            keep = name.lower() not in drop
-            if len(cache) < _CACHE_MAX:
-                cache[name] = keep
-        if keep:
-            out.append((name, value))
-    return out
 
 
 def upstream_request_headers(
@@ -105,8 +109,8 @@ def upstream_request_headers(
     X-Forwarded-For chain is kept and extended; otherwise it is replaced by what the
     gateway saw, so a client cannot pick the IP the services rate-limit or log.
     """
-    drop = _DROP_WEBSOCKET if websocket else _DROP_REQUEST
-    out = _filter(items, _drop_with_connection(drop, incoming.get("Connection")))
+    keep = _keep(_KEEP_WEBSOCKET if websocket else _KEEP_REQUEST, incoming.get("Connection"))
+    out = [item for item in items if keep[item[0]]]
     out.append(("X-Request-ID", request_id))
     if traceparent:
         out.append(("traceparent", traceparent))
@@ -119,9 +123,10 @@ def upstream_request_headers(
         host = incoming.get("X-Forwarded-Host") or host
     if forwarded_for:
         out.append(("X-Forwarded-For", forwarded_for))
-    out.append(("X-Forwarded-Proto", proto))
     if host:
-        out.append(("X-Forwarded-Host", host))
+        out += (("X-Forwarded-Proto", proto), ("X-Forwarded-Host", host))
+    else:
+        out.append(("X-Forwarded-Proto", proto))
     return out
 
 
@@ -129,7 +134,8 @@ def downstream_response_headers(
     items: Iterable[tuple[str, str]], connection: str | None = None
 ) -> list[tuple[str, str]]:
     """The upstream response's headers the client gets (the gateway frames the body itself)."""
-    return _filter(items, _drop_with_connection(_DROP_RESPONSE, connection))
+    keep = _keep(_KEEP_RESPONSE, connection)
+    return [item for item in items if keep[item[0]]]
 
 
 def client_ip(remote: str | None, forwarded_for: str | None, *, trust_forwarded: bool) -> str:

@@ -59,6 +59,16 @@ class Pool:
         addresses = self.addresses
         n = len(addresses)
         start = self._next
+        # Nearly always: the next address is up and its breaker closed (allow() is then
+        # True with nothing to record), so it is taken without the loop.
+        address = addresses[start]
+        if (
+            address.breaker.state is BreakerState.CLOSED
+            and address.health is not Health.DOWN
+            and address is not exclude
+        ):
+            self._next = start + 1 if start + 1 < n else 0
+            return address
         for i in range(n):
             address = addresses[(start + i) % n]
             if (
