@@ -77,7 +77,7 @@ def create_service_app(
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         # request id -> tracing -> metrics -> access log -> problem errors, fused for speed
-        middlewares=[] if per_route_telemetry else [telemetry.middleware],
+        middlewares=[] if per_route_telemetry else [telemetry.middleware()],
     )
     app[SETTINGS] = settings
     app[READINESS] = Readiness()

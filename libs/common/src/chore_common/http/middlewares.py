@@ -5,7 +5,7 @@ are still mapped to problem+json, counted, logged and traced.
 All five steps run in ONE place (`RequestTelemetry.run`), in that order, with one clock
 reading and one route lookup; as separate middlewares they each cost an extra coroutine
 frame and try/finally per request. It runs either as the app's middleware
-(`RequestTelemetry.middleware`, every service) or inside each route's handler
+(`RequestTelemetry.middleware()`, every service) or inside each route's handler
 (`RequestTelemetry.route`) for an app with no middleware at all: the gateway, where
 aiohttp's middleware machinery (a partial per middleware, a cached chain lookup, the
 current-app fixer) cost ~7 % of a proxied request's CPU (bench/gateway.py). Metrics and
@@ -78,7 +78,6 @@ class RequestTelemetry:
     def __init__(self, metrics: RequestMetrics) -> None:
         self.metrics = metrics
 
-    @property
     def middleware(self) -> Middleware:
         """The app-wide middleware: each request's route is looked up as it comes."""
         run = self.run
@@ -163,6 +162,10 @@ class RequestTelemetry:
                 ids = tracing.current_ids()
             # The path without its query string: query values may hold tokens (`?token=` on
             # WebSockets). Bodies are never logged.
+            metrics: RequestMetrics | None = self.metrics
+            if self.metrics.write_through:  # another worker may serve the next scrape
+                self.metrics.observe(request.method, route, status, seconds)
+                metrics = None
             pending = FINISHED.pending
             pending.append(
                 (
@@ -175,7 +178,7 @@ class RequestTelemetry:
                     status,
                     seconds,
                     request.remote,
-                    self.metrics,
+                    metrics,
                 )
             )
             if len(pending) == 1:
@@ -197,11 +200,6 @@ class RequestTelemetry:
 
 async def _method_not_allowed(allowed: frozenset[str], request: web.Request) -> web.StreamResponse:
     raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
-
-
-def telemetry_middleware(metrics: RequestMetrics) -> Middleware:
-    """`RequestTelemetry(metrics).middleware`."""
-    return RequestTelemetry(metrics).middleware
 
 
 def set_request_id_header(request: web.Request, response: web.StreamResponse) -> None:

@@ -4,9 +4,11 @@ A request leaves one tuple behind (`FinishedRequests.pending`); its request metr
 access line are made from it later, together with the others of its batch: every FLUSH_S
 (timed from the batch's first request), at FLUSH_RECORDS records, before any other log line
 is written (so lines keep their order), when `/metrics` is read, when an app stops, and at
-exit. Done one request at a time, the same work cost the gateway ~8 % of a proxied
-request's CPU more than in batches, where it runs hot (bench/gateway.py). A kill -9 loses
-the last FLUSH_S of access lines, and the metrics with the process anyway.
+exit. Done one request at a time, the same work cost the gateway 5-9 % of a proxied
+request's CPU more than in batches, where it runs hot (paired rounds, bench/gateway.py).
+With several workers (`WORKERS>1`) metrics are observed at once instead: the worker that
+serves a scrape cannot flush the others. A kill -9 loses the last FLUSH_S of access lines
+(and the process's metrics anyway).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from chore_common.logging import AccessLine, hold_lines_from, write_request_line
 FLUSH_S: Final = 0.05
 FLUSH_RECORDS: Final = 512
 
-# An access line whose last item is the app's request metrics (`logging.AccessLine`).
+# An access line whose last item is the app's request metrics (`logging.AccessLine`), or
+# None when the request was observed at once: with several workers any of them may serve a
+# scrape and must find every request another worker answered.
 Record = AccessLine
 
 access_log = logging.getLogger("chore.access")
@@ -56,7 +60,9 @@ class FinishedRequests:
             return  # a log line from another thread does not touch the serving thread's list
         records, self.pending = self.pending, []
         for record in records:
-            record[9].observe(record[3], record[4], record[6], record[7])
+            metrics = record[9]  # None when observed at once (several workers)
+            if metrics is not None:
+                metrics.observe(record[3], record[4], record[6], record[7])
         write_request_lines(access_log, records)
 
 

@@ -117,7 +117,8 @@ class RequestMetrics:
     def __init__(self, service: str) -> None:
         self.service = service
         self._series: dict[tuple[str, str, int], _Series] = {}
-        self._write_through = multiprocess_dir() is not None
+        # Several workers: any of them may serve a scrape, so none may hold observations back.
+        self.write_through = multiprocess_dir() is not None
         _request_metrics.add(self)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -129,7 +130,7 @@ class RequestMetrics:
             self._series[key] = series
         # The first bucket whose upper bound is >= seconds, as `Histogram.observe` picks it.
         bucket = bisect_left(series.bounds, seconds)
-        if self._write_through:
+        if self.write_through:
             series.count.inc(1)
             series.total.inc(seconds)
             series.buckets[bucket].inc(1)
