@@ -160,12 +160,12 @@ class RequestTelemetry:
             seconds = time.perf_counter() - start
             if span is not None:
                 ids = tracing.current_ids()
-            # The path without its query string: query values may hold tokens (`?token=` on
-            # WebSockets). Bodies are never logged.
             metrics: RequestMetrics | None = self.metrics
             if self.metrics.write_through:  # another worker may serve the next scrape
                 self.metrics.observe(request.method, route, status, seconds)
                 metrics = None
+            # The record (see request_records). The path is without its query string: query
+            # values may hold tokens (`?token=` on WebSockets). Bodies are never logged.
             pending = FINISHED.pending
             pending.append(
                 (
