@@ -278,7 +278,7 @@ class Proxy:
         if self.set_traceparent:
             ids = tracing.current_ids()
             # With tracing off here the caller's context passes on unchanged.
-            parent = f"00-{ids[0]}-{ids[1]}-{ids[2]}" if ids else headers_in.get("traceparent")
+            parent = tracing.traceparent(ids) if ids else headers_in.get("traceparent")
         return upstream_request_headers(
             headers_in,
             headers_in.items(),

@@ -160,10 +160,10 @@ class RequestTelemetry:
             seconds = time.perf_counter() - start
             if span is not None:
                 ids = tracing.current_ids()
-            metrics: RequestMetrics | None = self.metrics
-            if self.metrics.write_through:  # another worker may serve the next scrape
-                self.metrics.observe(request.method, route, status, seconds)
-                metrics = None
+            metrics = self.metrics
+            observed = metrics.write_through  # another worker may serve the next scrape
+            if observed:
+                metrics.observe(request.method, route, status, seconds)
             # The record (see request_records). The path is without its query string: query
             # values may hold tokens (`?token=` on WebSockets). Bodies are never logged.
             pending = FINISHED.pending
@@ -178,7 +178,7 @@ class RequestTelemetry:
                     status,
                     seconds,
                     request.remote,
-                    metrics,
+                    None if observed else metrics,
                 )
             )
             if len(pending) == 1:

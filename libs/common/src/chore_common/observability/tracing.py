@@ -114,14 +114,13 @@ def random_hex(size: int) -> str:
 
 def server_ids(traceparent_header: str | None) -> TraceIds:
     """`new_ids` for an incoming request or message with this `traceparent` (or none)."""
-    if not traceparent_header:  # most clients send none: a new trace, in one call
-        return random_hex(16), random_hex(8), "01"
-    return new_ids(parse_traceparent(traceparent_header))
+    return server_ids_and_request_id(traceparent_header)[1]
 
 
 def server_ids_and_request_id(traceparent_header: str | None) -> tuple[str, TraceIds]:
-    """A new request id (32 hex digits) and `server_ids(traceparent_header)`, from one draw
-    of the generator instead of three: an incoming request needs all three ids."""
+    """A new request id (32 hex digits) and `server_ids(traceparent_header)`: the caller's
+    trace (or a new one) and a new span, all from one draw of the generator instead of
+    three, since an incoming request needs all three ids."""
     drawn = random.getrandbits(320).to_bytes(40, "big").hex()
     request_id, trace_id, span_id = drawn[:32], drawn[32:64], drawn[64:]
     if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:  # invalid in W3C; 1 in 2**64

@@ -123,10 +123,9 @@ def upstream_request_headers(
         host = incoming.get("X-Forwarded-Host") or host
     if forwarded_for:
         out.append(("X-Forwarded-For", forwarded_for))
+    out.append(("X-Forwarded-Proto", proto))
     if host:
-        out += (("X-Forwarded-Proto", proto), ("X-Forwarded-Host", host))
-    else:
-        out.append(("X-Forwarded-Proto", proto))
+        out.append(("X-Forwarded-Host", host))
     return out
 
 
