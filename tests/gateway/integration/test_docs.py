@@ -47,3 +47,17 @@ async def test_docs_of_an_unknown_or_unreachable_service(start_gateway: StartGat
     resp = await gw.get("/docs/tasks.json")
     assert resp.status == 503
     assert resp.headers["Retry-After"]
+
+
+async def test_docs_page_tells_the_browser_to_load_from_the_gateway_only(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    gw = await start_gateway({"tasks": [await start_upstream("tasks")]})
+    csp = (await gw.get("/docs")).headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp
+    assert "connect-src 'self'" in csp
+    assert "script-src 'self' 'sha256-" in csp  # the one inline script, by its hash
+    # Only the files the page loads are served, not the rest of the wheel.
+    assert (await gw.get("/docs/assets/swagger-ui-bundle.js")).status == 200
+    assert (await gw.get("/docs/assets/swagger-editor-bundle.js")).status == 404
+    assert (await gw.get("/docs/assets/oauth2-redirect.html")).status == 404

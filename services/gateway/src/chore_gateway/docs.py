@@ -1,56 +1,105 @@
 """`/docs`: the routed services' OpenAPI documents in one swagger-ui page.
 
-Assets come from the `swagger-ui-bundle` wheel and are served by the gateway itself under
-`/docs/assets/`: the page loads nothing from elsewhere (it works offline and under a strict
-CSP). Each service's document is fetched from one of its healthy addresses' `/openapi.json`,
-kept `docs_cache_s`, and served at `/docs/<service>.json`; swagger-ui's drop-down switches
-between them. Their paths already carry the service prefix (`/tasks/...`), so "Try it out"
-goes through the gateway, on the page's own origin.
+swagger-ui 5 (it reads OpenAPI 3.1, which the services publish; the 4.x it replaced showed
+"Unable to render this definition") comes vendored in the `swagger-ui-py` wheel; the gateway
+serves the few files the page needs under `/docs/assets/`. The page loads nothing from
+elsewhere, and its CSP says so to the browser: scripts, styles, images and fetches only from
+the gateway's own origin, the one inline script pinned by its hash, no validator badge.
+
+Each service's document is fetched from one of its healthy addresses' `/openapi.json`, kept
+`docs_cache_s`, and served at `/docs/<service>.json`; the top bar's "Select a definition"
+switches between them (and `?urls.primaryName=tasks` links to one). Their paths already carry
+the service prefix (`/tasks/...`), so "Try it out" goes through the gateway, on the page's
+own origin.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
 from aiohttp import web
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from chore_common.errors import NotFound, Unavailable
 from chore_common.http.app import add_traced_route
 from chore_gateway.domain.pool import Health, Pool
 
-ASSETS: Final = Path(swagger_ui_path)
 
-_PAGE: Final = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>chore platform API</title>
-<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
-<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
-<style>body {{ margin: 0 }} .topbar {{ display: none }}</style>
-</head>
-<body>
-<div id="swagger-ui"></div>
-<script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
-<script>
-window.ui = SwaggerUIBundle({{
-  urls: {urls},
+def _swagger_ui_folder() -> Path:
+    # Located without importing the package: its framework glue would pull in Jinja2 and
+    # PyYAML for nothing.
+    spec = importlib.util.find_spec("swagger_ui")
+    assert spec is not None, "swagger-ui-py is not installed"
+    assert spec.origin is not None
+    return Path(spec.origin).parent / "static"
+
+
+ASSETS: Final = _swagger_ui_folder()
+# What the page loads; the wheel's other files (swagger-editor, source maps) are not served.
+SERVED: Final = frozenset(
+    {
+        "swagger-ui.css",
+        "index.css",
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+        "favicon-32x32.png",
+        "favicon-16x16.png",
+    }
+)
+
+_SCRIPT: Final = """
+window.ui = SwaggerUIBundle({
+  urls: %s,
   dom_id: "#swagger-ui",
   deepLinking: true,
   validatorUrl: null,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
   layout: "StandaloneLayout"
-}});
-</script>
+});
+"""
+
+_PAGE: Final = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>chore platform API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="stylesheet" href="/docs/assets/index.css">
+<link rel="icon" type="image/png" sizes="32x32" href="/docs/assets/favicon-32x32.png">
+<link rel="icon" type="image/png" sizes="16x16" href="/docs/assets/favicon-16x16.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
+<script>{script}</script>
 </body>
 </html>
 """
+
+
+def _csp(script: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src 'self' 'sha256-{digest}'",
+            # swagger-ui sets style attributes; its icons are data: SVGs.
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 class ApiDocs:
@@ -63,10 +112,18 @@ class ApiDocs:
         self.session: aiohttp.ClientSession | None = None
         self._cache: dict[str, tuple[float, bytes]] = {}
         urls = [{"url": f"/docs/{name}.json", "name": name} for name in pools]
-        self.page = _PAGE.format(urls=json.dumps(urls)).encode()
+        script = _SCRIPT % json.dumps(urls).replace("<", "\\u003c")
+        self.page = _PAGE.format(script=script).encode()
+        self.headers = {
+            "Content-Security-Policy": _csp(script),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
 
     async def index(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.page, content_type="text/html", charset="utf-8")
+        return web.Response(
+            body=self.page, content_type="text/html", charset="utf-8", headers=self.headers
+        )
 
     async def document(self, request: web.Request) -> web.Response:
         name = request.match_info["service"]
@@ -107,11 +164,13 @@ class ApiDocs:
 
 
 class Assets:
-    """swagger-ui's files, by name: only those in the folder at start-up are ever served, so
-    no path a client writes can reach anything else."""
+    """swagger-ui's files, by name: only those named in `SERVED` are ever served, so no path
+    a client writes can reach anything else."""
 
-    def __init__(self, folder: Path = ASSETS) -> None:
-        self.files = {p.name: p for p in folder.iterdir() if p.is_file()}
+    def __init__(self, folder: Path = ASSETS, names: frozenset[str] = SERVED) -> None:
+        self.files = {name: folder / name for name in names if (folder / name).is_file()}
+        missing = names - self.files.keys()
+        assert not missing, f"swagger-ui-py lacks {sorted(missing)}"
 
     async def file(self, request: web.Request) -> web.StreamResponse:
         path = self.files.get(request.match_info["name"])
