@@ -116,14 +116,19 @@ class Page:
     """A tab: navigate, read the DOM through JavaScript, type and click with real input.
 
     `requested` holds every URL the tab asked for, in order; `problems` the page's uncaught
-    exceptions, console errors and the browser's own complaints (a CSP violation, say)."""
+    exceptions, console errors and the browser's own complaints (a CSP violation, say), but
+    not answers with an error status, which a page may expect.
+    A `confirm()` or `alert()` is answered OK, as a user agreeing would; `dialogs` keeps
+    their messages."""
 
     def __init__(self, connection: _Connection, session: str) -> None:
         self._cdp = connection
         self._session = session
         self.requested: list[str] = []
         self.problems: list[str] = []
+        self.dialogs: list[str] = []
         self._loaded = asyncio.Event()
+        self._answers: set[asyncio.Task[dict[str, Any]]] = set()
         connection.listen(self._on_event)
 
     def _on_event(self, method: str, params: dict[str, Any], session: str | None) -> None:
@@ -133,6 +138,11 @@ class Page:
             self.requested.append(params["request"]["url"])
         elif method == "Page.loadEventFired":
             self._loaded.set()
+        elif method == "Page.javascriptDialogOpening":
+            self.dialogs.append(params["message"])
+            answer = asyncio.create_task(self.send("Page.handleJavaScriptDialog", accept=True))
+            self._answers.add(answer)
+            answer.add_done_callback(self._answers.discard)
         elif method == "Runtime.exceptionThrown":
             details = params["exceptionDetails"]
             text = details.get("exception", {}).get("description") or details.get("text", "")
@@ -142,6 +152,8 @@ class Page:
             self.problems.append(f"console.{params['type']}: {args}")
         elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
             entry = params["entry"]
+            if entry["source"] == "network":
+                return  # a 4xx answer the page expects (a 401 sign-in page, say)
             self.problems.append(f"{entry['source']}: {entry['text']} {entry.get('url', '')}")
 
     async def send(self, method: str, **params: Any) -> dict[str, Any]:
