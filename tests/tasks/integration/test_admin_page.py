@@ -140,3 +140,36 @@ async def test_the_admin_page_is_for_admins_only(
     resp = await tasks.get("/tasks/admin/jobs", params={"token": issuer.user("admin").token})
     assert resp.status == 200
     assert (await resp.json())["items"] == []
+
+
+async def test_a_browser_refused_the_page_gets_its_sign_in_form_and_api_clients_a_problem(
+    start_tasks: Callable[..., Awaitable[Client]], issuer: Issuer
+) -> None:
+    tasks = await start_tasks(scheduler_enabled=False)
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # a browser's navigation
+    resp = await tasks.get("/tasks/admin/jobs", headers=html)
+    assert resp.status == 401
+    assert resp.content_type == "text/html"
+    assert resp.headers["WWW-Authenticate"] == "Bearer"
+    page = await resp.text()
+    assert '<form id="sign-in" method="post">' in page  # shown, not hidden
+    assert 'type="password"' in page
+    assert '<main id="jobs"></main>' in page
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'sha256-" in csp
+    assert "connect-src 'self'" in csp
+    assert "form-action 'none'" in csp
+
+    client = {**html, "Authorization": f"Bearer {issuer.user('client').token}"}
+    resp = await tasks.get("/tasks/admin/jobs", headers=client)
+    assert resp.status == 403
+    assert "This account is not an admin" in await resp.text()
+
+    # JSON clients keep their problem+json answers.
+    resp = await tasks.get("/tasks/admin/jobs")
+    assert resp.status == 401
+    assert resp.content_type == "application/problem+json"
+    resp = await tasks.post("/tasks/admin/jobs/00000000-0000-0000-0000-000000000000/retry",
+                            headers=html)  # fmt: skip
+    assert resp.status == 401
+    assert resp.content_type == "application/problem+json"

@@ -25,6 +25,7 @@ from chore_tasks.adapters.cache import INVALIDATOR, cache_context
 from chore_tasks.adapters.group_commit import GroupCommit, TransactionEach
 from chore_tasks.adapters.scheduler import Scheduler, scheduler_context
 from chore_tasks.adapters.uow import TasksUnitOfWork
+from chore_tasks.api.admin_page import sign_in_for_browsers
 from chore_tasks.api.routes import ROUTES
 from chore_tasks.keys import NEW_TASKS, RETRY, TASK_CACHE, UOW, WAKE_SCHEDULER
 from chore_tasks.settings import TasksSettings
@@ -47,6 +48,7 @@ def create_app(settings: TasksSettings) -> web.Application:
     app = create_service_app(settings, title="tasks", version=_version())
     for routes in ROUTES:
         app.add_routes(routes)
+    app.middlewares.append(sign_in_for_browsers)  # outside the bearer check it answers for
     app.middlewares.append(bearer_middleware)
     if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
         app.cleanup_ctx.append(migrate_context(settings.database_url, MIGRATIONS))

@@ -40,8 +40,8 @@ def job_command(request: web.Request) -> JobCommand:
 )
 @requires("admin", query_token=True)
 async def list_jobs(request: web.Request) -> web.Response:
-    """JSON for API clients; the admin page for browsers, which may pass `?token=` since a
-    navigation cannot set `Authorization`."""
+    """JSON for API clients; the admin page for browsers (its script fetches it with the
+    bearer token; `?token=` is also read, since a navigation cannot set `Authorization`)."""
     if wants_html(request):
         return await jobs_page(request.app[UOW], actor(request), utcnow())
     query = parse_query(request, JobQuery)

@@ -1,28 +1,55 @@
-"""The scheduler's admin page: queued, running, failed and done jobs with their last error.
+"""The scheduler's admin page: queued, running, failed and done jobs with their last error,
+and buttons to retry, run now or delete each.
 
-Server-rendered, self-contained HTML (no scripts, no CDN, works offline), served at
-`/tasks/admin/jobs` to clients that ask for `text/html`. Every value is escaped: a job's
-error text is whatever an exception said.
+Served at `/tasks/admin/jobs` to clients that ask for `text/html`. A browser that comes
+without a usable token (the usual case: a navigation cannot set `Authorization`) gets the
+page's sign-in form, still with the 401 (or 403 for a non-admin) the API would answer.
+The page's one script (`admin_page.js`, inlined and pinned by its hash in the CSP) signs
+in through the gateway's `/auth/login`, keeps the access token in the tab's sessionStorage,
+fetches this same page's `#jobs` with it and calls the admin API for the buttons. Nothing
+loads from elsewhere. Every value is escaped: a job's error text is whatever an exception
+said.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import datetime
 from html import escape
+from pathlib import Path
+from typing import Final
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
+from chore_common.errors import Forbidden, Unauthorized
 from chore_tasks import usecases
 from chore_tasks.domain.jobs import Job, JobStatus
 from chore_tasks.domain.model import Actor
 from chore_tasks.keys import UowFactory
 from chore_tasks.usecases.commands import ListJobs
 
+PATH: Final = "/tasks/admin/jobs"
 PER_STATUS = 50
 SHOWN = (JobStatus.FAILED, JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.DONE)
-# Nothing on the page may load or run anything: inline styles only.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+# What each status offers, as (action, label): the admin API refuses anything on a running
+# job (its runner holds it), and "run now" on a failed or done one is a retry.
+BUTTONS: Final = {
+    JobStatus.FAILED: (("retry", "Retry"), ("delete", "Delete")),
+    JobStatus.DONE: (("retry", "Retry"), ("delete", "Delete")),
+    JobStatus.QUEUED: (("run", "Run now"), ("delete", "Delete")),
+    JobStatus.RUNNING: (),
+}
+SCRIPT: Final = Path(__file__).with_name("admin_page.js").read_text(encoding="utf-8")
+_SCRIPT_HASH: Final = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+SECURITY_HEADERS: Final = {
+    # Only the page's own script runs; it talks to this origin (the gateway) alone, and the
+    # form never submits itself (the script sends it), so a password never lands in a URL.
+    "Content-Security-Policy": (
+        f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{_SCRIPT_HASH}'; "
+        "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -37,6 +64,10 @@ table{border-collapse:collapse;width:100%;background:#fff}
 th,td{border:1px solid #d9dce3;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#eef0f4}td.error{font-family:ui-monospace,monospace;white-space:pre-wrap;
 color:#9b1c1c;max-width:40rem}.empty{color:#6b7280}
+#notice{min-height:1.2rem}#notice.error{color:#9b1c1c}#notice.ok{color:#17653a}
+form{background:#fff;border:1px solid #d9dce3;padding:1rem;max-width:26rem}
+label{display:block;margin:.5rem 0}input{display:block;width:100%;padding:.3rem;
+box-sizing:border-box}button{margin-right:.3rem;cursor:pointer}
 """
 
 
@@ -47,18 +78,69 @@ def wants_html(request: web.Request) -> bool:
     return html >= 0 and (json < 0 or html < json)
 
 
+@web.middleware
+async def sign_in_for_browsers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A browser refused the page gets the sign-in form instead of a problem+json, with the
+    same status. Goes before the bearer middleware, which is what refuses it."""
+    if request.path != PATH or request.method != "GET" or not wants_html(request):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except Unauthorized:
+        return sign_in_page(401, "Sign in with an admin account to see the scheduler's jobs.")
+    except Forbidden:
+        return sign_in_page(403, "This account is not an admin: sign in with an admin account.")
+
+
 async def jobs_page(uow: UowFactory, who: Actor, now: datetime) -> web.Response:
     sections: list[tuple[JobStatus, list[Job]]] = []
     for status in SHOWN:
         cmd = ListJobs(actor=who, status=status, limit=PER_STATUS)
         page = await usecases.list_jobs(uow(), cmd, now)
         sections.append((status, page.items))
+    return _response(200, _document(jobs=_jobs(sections, now)))
+
+
+def sign_in_page(status: int, message: str) -> web.Response:
+    response = _response(status, _document(notice=message, signed_out=True))
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _response(status: int, text: str) -> web.Response:
     return web.Response(
-        text=_document(sections, now), content_type="text/html", headers=SECURITY_HEADERS
+        status=status, text=text, content_type="text/html", headers=SECURITY_HEADERS
     )
 
 
-def _document(sections: list[tuple[JobStatus, list[Job]]], now: datetime) -> str:
+def _document(*, jobs: str = "", notice: str = "", signed_out: bool = False) -> str:
+    hidden = "" if signed_out else " hidden"
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width'>"
+        f"<title>Tasks scheduler jobs</title><style>{STYLE}</style></head><body>"
+        "<h1>Tasks scheduler jobs</h1>"
+        '<p id="account" hidden>Signed in as <b id="who"></b>. '
+        '<button type="button" id="refresh">Refresh</button>'
+        '<button type="button" id="sign-out">Sign out</button></p>'
+        f'<p id="notice" role="status" aria-live="polite">{escape(notice)}</p>'
+        f'<form id="sign-in" method="post"{hidden}>'
+        "<p>Sign in through the gateway with an admin account: <code>make run</code> prints "
+        "its admin login (kept in <code>var/admin.json</code>); <code>chore-auth admin "
+        "create</code> makes another.</p>"
+        '<label>Email <input id="email" name="email" type="email" autocomplete="username" '
+        "required></label>"
+        '<label>Password <input id="password" name="password" type="password" '
+        'autocomplete="current-password" required></label>'
+        '<button type="submit">Sign in</button></form>'
+        f'<main id="jobs">{jobs}</main>'
+        "<noscript><p>Signing in and changing jobs need JavaScript.</p></noscript>"
+        f"<script>{SCRIPT}</script></body></html>"
+    )
+
+
+def _jobs(sections: list[tuple[JobStatus, list[Job]]], now: datetime) -> str:
     counts = "".join(
         f'<span class="{s.value}" id="count-{s.value}">{s.value}: {len(jobs)}'
         f"{'+' if len(jobs) >= PER_STATUS else ''}</span>"
@@ -66,13 +148,8 @@ def _document(sections: list[tuple[JobStatus, list[Job]]], now: datetime) -> str
     )
     body = "".join(_section(status, jobs) for status, jobs in sections)
     return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        "<meta name=viewport content='width=device-width'>"
-        f"<title>Tasks scheduler jobs</title><style>{STYLE}</style></head><body>"
-        "<h1>Tasks scheduler jobs</h1>"
-        f"<p>As of {escape(now.isoformat(timespec='seconds'))}. Retry, run now and delete "
-        "through <code>/tasks/admin/jobs/{id}</code>.</p>"
-        f'<p class="counts">{counts}</p>{body}</body></html>'
+        f"<p>As of {escape(now.isoformat(timespec='seconds'))}.</p>"
+        f'<p class="counts">{counts}</p>{body}'
     )
 
 
@@ -83,7 +160,7 @@ def _section(status: JobStatus, jobs: list[Job]) -> str:
     rows = "".join(_row(job) for job in jobs)
     return (
         f"{head}<table><thead><tr><th>Job</th><th>Kind</th><th>Task</th><th>Run at</th>"
-        "<th>Tries</th><th>Last error</th><th>Updated</th></tr></thead>"
+        "<th>Tries</th><th>Last error</th><th>Updated</th><th>Actions</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></section>"
     )
 
@@ -99,5 +176,12 @@ def _row(job: Job) -> str:
     error = escape(job.last_error or "")
     updated = escape(job.updated_at.isoformat(timespec="seconds"))
     tds = "".join(f"<td>{cell}</td>" for cell in cells)
+    buttons = "".join(
+        f'<button type="button" data-action="{action}">{label}</button>'
+        for action, label in BUTTONS[job.status]
+    )
     row_id = escape(str(job.id))
-    return f'<tr data-job="{row_id}">{tds}<td class="error">{error}</td><td>{updated}</td></tr>'
+    return (
+        f'<tr data-job="{row_id}">{tds}<td class="error">{error}</td><td>{updated}</td>'
+        f'<td class="actions">{buttons}</td></tr>'
+    )

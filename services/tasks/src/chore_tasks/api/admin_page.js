@@ -1,0 +1,169 @@
+// The admin jobs page's behaviour (admin_page.py inlines it, pinned by its hash in the CSP).
+// Sign-in goes to the gateway's /auth/login on this page's own origin; the access token is
+// kept in this tab's sessionStorage only (never a cookie, never a URL) and sent as a bearer
+// token. The job list is the server's own rendering of #jobs, fetched with that token and
+// swapped in; every action ends with the list fetched again.
+"use strict";
+
+const API = "/tasks/admin/jobs";
+const TOKEN = "chore.admin.token";
+const WHO = "chore.admin.email";
+const ACTIONS = {
+  retry: { method: "POST", suffix: "/retry", done: "queued again with fresh tries" },
+  run: { method: "POST", suffix: "/run", done: "due now" },
+  delete: { method: "DELETE", suffix: "", done: "deleted" },
+};
+
+const $ = (selector) => document.querySelector(selector);
+const token = () => sessionStorage.getItem(TOKEN);
+
+function say(text, kind) {
+  const notice = $("#notice");
+  notice.textContent = text;
+  notice.className = kind || "";
+}
+
+function signedIn(email) {
+  $("#sign-in").hidden = true;
+  $("#account").hidden = false;
+  $("#who").textContent = email || "an admin";
+}
+
+function signedOut(message, kind = "error") {
+  sessionStorage.removeItem(TOKEN);
+  sessionStorage.removeItem(WHO);
+  $("#sign-in").hidden = false;
+  $("#account").hidden = true;
+  $("#jobs").replaceChildren();
+  say(message, kind);
+  $("#email").focus();
+}
+
+// An RFC 9457 problem's detail, else the status line.
+async function reason(response) {
+  try {
+    const problem = await response.json();
+    return problem.detail || problem.title || `HTTP ${response.status}`;
+  } catch {
+    return `HTTP ${response.status}`;
+  }
+}
+
+async function call(method, path, accept) {
+  return fetch(path, {
+    method,
+    headers: { Accept: accept, Authorization: `Bearer ${token()}` },
+    cache: "no-store",
+    credentials: "omit",
+  });
+}
+
+// A 401 or 403 from the admin API: the token has ended, or its account is no admin.
+function refused(response) {
+  if (response.status === 401) {
+    signedOut("Your session has ended: sign in again.");
+    return true;
+  }
+  if (response.status === 403) {
+    signedOut(`${sessionStorage.getItem(WHO) || "This account"} is not an admin: ` +
+      "sign in with an admin account.");
+    return true;
+  }
+  return false;
+}
+
+async function loadJobs() {
+  let response;
+  try {
+    response = await call("GET", API, "text/html");
+  } catch {
+    say("The gateway could not be reached: try Refresh.", "error");
+    return false;
+  }
+  if (refused(response)) return false;
+  if (!response.ok) {
+    say(`The jobs could not be loaded: ${await reason(response)}`, "error");
+    return false;
+  }
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  $("#jobs").replaceWith(document.adoptNode(fresh.querySelector("#jobs")));
+  signedIn(sessionStorage.getItem(WHO));
+  return true;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const email = $("#email").value.trim();
+  const password = $("#password").value;
+  say("Signing in…");
+  let response;
+  try {
+    response = await fetch("/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ email, password }),
+      cache: "no-store",
+      credentials: "omit",
+    });
+  } catch {
+    say("The gateway could not be reached.", "error");
+    return;
+  }
+  if (!response.ok) {
+    const why = response.status === 401 ? "wrong email or password" : await reason(response);
+    say(`Sign-in failed: ${why}.`, "error");
+    return;
+  }
+  const tokens = await response.json();
+  $("#password").value = "";
+  sessionStorage.setItem(TOKEN, tokens.access_token);
+  sessionStorage.setItem(WHO, email);
+  if (await loadJobs()) say(`Signed in as ${email}.`);
+}
+
+async function act(button) {
+  const action = ACTIONS[button.dataset.action];
+  const id = button.closest("tr[data-job]").dataset.job;
+  if (!token()) {
+    signedOut("Sign in to change jobs.");
+    return;
+  }
+  if (button.dataset.action === "delete" && !confirm(`Delete job ${id}?`)) return;
+  button.disabled = true;
+  let response;
+  try {
+    response = await call(action.method, `${API}/${encodeURIComponent(id)}${action.suffix}`,
+      "application/json");
+  } catch {
+    button.disabled = false;
+    say("The gateway could not be reached: try again.", "error");
+    return;
+  }
+  if (refused(response)) return;
+  if (response.ok) {
+    const job = response.status === 204 ? null : await response.json();
+    const now = job ? ` (now ${job.status})` : "";
+    say(`Job ${id}: ${action.done}${now}.`, "ok");
+  } else {
+    say(`Job ${id}: ${await reason(response)}`, "error");
+  }
+  await loadJobs();
+}
+
+async function signOut() {
+  try {
+    await call("POST", "/auth/logout", "application/json");
+  } catch {
+    // Signed out here all the same; the session ends with its token.
+  }
+  signedOut("Signed out.", "ok");
+}
+
+$("#sign-in").addEventListener("submit", signIn);
+$("#refresh").addEventListener("click", () => loadJobs());
+$("#sign-out").addEventListener("click", signOut);
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (button) act(button);
+});
+if (token()) loadJobs();
