@@ -118,7 +118,7 @@ async function signIn(event) {
   $("#password").value = "";
   sessionStorage.setItem(TOKEN, tokens.access_token);
   sessionStorage.setItem(WHO, email);
-  if (await loadJobs()) say(`Signed in as ${email}.`);
+  if (await loadJobs()) say(""); // the account line says who is signed in
 }
 
 async function act(button) {

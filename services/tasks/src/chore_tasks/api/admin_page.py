@@ -63,7 +63,7 @@ h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{border:1px solid #d9dce3;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#eef0f4}td.error{font-family:ui-monospace,monospace;white-space:pre-wrap;
-color:#9b1c1c;max-width:40rem}.empty{color:#6b7280}
+color:#9b1c1c;max-width:40rem}.empty{color:#6b7280}td.actions{white-space:nowrap}
 #notice{min-height:1.2rem}#notice.error{color:#9b1c1c}#notice.ok{color:#17653a}
 form{background:#fff;border:1px solid #d9dce3;padding:1rem;max-width:26rem}
 label{display:block;margin:.5rem 0}input{display:block;width:100%;padding:.3rem;
