@@ -3,8 +3,6 @@ shows a failed job's error text (read back from the DOM)."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
@@ -13,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chore_common.testing.browser import CHROMIUM, MISSING, open_page
 from chore_tasks import usecases
 from chore_tasks.adapters.group_commit import TransactionEach
 from chore_tasks.adapters.scheduler import Scheduler
@@ -28,7 +27,6 @@ from .conftest import Client, Issuer
 pytestmark = pytest.mark.db
 
 ERROR = "PaymentsDown: gateway said <b>503</b> & gave up"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class ErrorCells(HTMLParser):
@@ -57,24 +55,6 @@ class ErrorCells(HTMLParser):
             self.failed_errors[-1] += data
 
 
-async def chromium(*args: str) -> bytes:
-    assert CHROMIUM is not None
-    proc = await asyncio.create_subprocess_exec(
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",  # tests run as root in a container
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 90)
-    assert proc.returncode == 0
-    return out
-
-
 async def seed_jobs(engine: AsyncEngine, uow: Callable[[], TasksUnitOfWork]) -> None:
     policy = RetryPolicy(max_attempts=1)
     due = NOW + timedelta(hours=1)
@@ -93,7 +73,7 @@ async def seed_jobs(engine: AsyncEngine, uow: Callable[[], TasksUnitOfWork]) -> 
     assert await failing.run_due() == 1  # one failed, the other stays queued
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+@pytest.mark.skipif(CHROMIUM is None, reason=MISSING)
 async def test_the_admin_page_shows_a_failed_jobs_error_in_headless_chromium(
     engine: AsyncEngine,
     uow: Callable[[], TasksUnitOfWork],
@@ -106,15 +86,16 @@ async def test_the_admin_page_shows_a_failed_jobs_error_in_headless_chromium(
     boss = issuer.user("admin")
     url = str(tasks.make_url("/tasks/admin/jobs").with_query(token=boss.token))
 
-    dom = (await chromium("--dump-dom", url)).decode()
+    async with open_page(tmp_path / "chromium") as page:
+        await page.goto(url)
+        dom = await page.evaluate("document.documentElement.outerHTML")
+        shot = await page.screenshot(tmp_path / "tasks-admin-jobs.png")
     cells = ErrorCells()
     cells.feed(dom)
     assert cells.failed_errors == [f"RuntimeError: {ERROR}"]
     assert 'id="count-queued">queued: 1<' in dom
     assert "<b>503</b>" not in dom  # the error is text, never markup
 
-    shot = tmp_path / "tasks-admin-jobs.png"
-    await chromium(f"--screenshot={shot}", "--window-size=1280,900", url)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"admin page screenshot: {shot}")
 
