@@ -112,6 +112,7 @@ class ApiDocs:
         self.session: aiohttp.ClientSession | None = None
         self._cache: dict[str, tuple[float, bytes]] = {}
         urls = [{"url": f"/docs/{name}.json", "name": name} for name in pools]
+        # "<" escaped: no service name can close the <script> it is written into.
         script = _SCRIPT % json.dumps(urls).replace("<", "\\u003c")
         self.page = _PAGE.format(script=script).encode()
         self.headers = {
