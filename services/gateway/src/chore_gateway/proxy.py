@@ -36,6 +36,15 @@ from chore_gateway.domain.headers import (
 )
 from chore_gateway.domain.pool import Address, Health, Pool
 from chore_gateway.domain.ratelimit import RateLimiter
+from chore_gateway.websocket import (
+    CLOSE_TIMEOUT_S,
+    MAX_MESSAGE_BYTES,
+    Splice,
+    client_socket,
+    handshake_problem,
+    refused,
+    stall_limit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +53,6 @@ log = logging.getLogger(__name__)
 BUFFER_LIMIT: Final = 64 * 1024
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 _TOO_LARGE: Final = web.RequestKey("gateway.body_too_large", bool)
-_WS_ABNORMAL: Final = frozenset({0, 1005, 1006, 1015})  # codes that may not be sent
 
 
 class BodyTooLarge(Exception):
@@ -295,7 +303,11 @@ class Proxy:
         """On shutdown: open WebSockets would hold the process for the whole grace period;
         each gets 1001 (going away), and so does its upstream."""
         await asyncio.gather(
-            *(ws.close(code=1001, message=b"gateway shutting down") for ws in list(self.sockets)),
+            *(
+                # No drain: a client that reads nothing would hold the shutdown.
+                ws.close(code=1001, message=b"gateway shutting down", drain=False)
+                for ws in list(self.sockets)
+            ),
             return_exceptions=True,
         )
 
@@ -346,6 +358,8 @@ class Proxy:
     async def websocket(
         self, request: web.Request, pool: Pool, headers: list[tuple[str, str]], now: float
     ) -> web.StreamResponse:
+        """Check the client's handshake, open our own WebSocket to an address of the pool,
+        accept the client's, then splice the two (chore_gateway.websocket)."""
         session = self.session
         assert session is not None
         offered = [
@@ -353,6 +367,9 @@ class Proxy:
             for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
             if p.strip()
         ]
+        problem = handshake_problem(request, offered)
+        if problem is not None:
+            raise problem
         exclude: Address | None = None
         while True:
             address = pool.pick(now, exclude)
@@ -364,19 +381,16 @@ class Proxy:
                         headers=headers,
                         autoclose=False,
                         autoping=True,
-                        max_msg_size=4 * 1024 * 1024,
+                        max_msg_size=MAX_MESSAGE_BYTES,
+                        timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S),
                     )
             except aiohttp.WSServerHandshakeError as exc:
-                # The upstream answered, and refused: its status is the client's answer.
+                # The upstream answered, and not with a WebSocket.
                 if exc.status >= 500:
                     self._failed(address, now, "status")
                 else:
                     address.breaker.success()
-                raise HttpProblem(
-                    exc.status,
-                    code="websocket_refused",
-                    detail=f"The {pool.name} service refused the WebSocket: {exc.message}",
-                ) from None
+                raise refused(pool.name, request.path, exc.status, exc.message) from None
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
                 self._down(address, now, "connect")
                 if exclude is None:
@@ -395,69 +409,23 @@ class Proxy:
             break
         address.breaker.success()
         try:
-            client = web.WebSocketResponse(
-                protocols=(upstream.protocol,) if upstream.protocol else (),
-                autoclose=False,
-                autoping=True,
-                max_msg_size=4 * 1024 * 1024,
-            )
+            client = client_socket(upstream.protocol)
             set_request_id_header(request, client)
             await client.prepare(request)
             self.sockets.add(client)
             try:
-                await _splice(client, upstream)
+                splice = Splice(
+                    client,
+                    upstream,
+                    request.transport,
+                    deadlines=self.deadlines,
+                    stall_s=stall_limit(request.app),
+                    service=pool.name,
+                )
+                await splice.run()
             finally:
                 self.sockets.discard(client)
             return client
         finally:
             if not upstream.closed:  # the splice was cut short (cancelled, shutdown, error)
                 await upstream.close(code=1001, message=b"gateway going away")
-
-
-async def _relay(
-    src: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-    dst: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-) -> tuple[int, str] | None:
-    """Copy messages from src to dst until src closes: its (code, reason), or None when it
-    went away without a close frame."""
-    while True:
-        msg = await src.receive()
-        kind = msg.type
-        if kind is aiohttp.WSMsgType.TEXT:
-            await dst.send_str(msg.data)
-        elif kind is aiohttp.WSMsgType.BINARY:
-            await dst.send_bytes(msg.data)
-        elif kind is aiohttp.WSMsgType.CLOSE:
-            return int(msg.data or 0), str(msg.extra or "")
-        elif kind in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-            return None
-        # PING/PONG are answered by each side itself (autoping)
-
-
-async def _splice(client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:
-    """Both directions at once; whichever side closes first, its close code and reason go to
-    the other side, then the closing side gets its handshake answered."""
-    up = asyncio.create_task(_relay(client, upstream), name="ws-client-to-upstream")
-    down = asyncio.create_task(_relay(upstream, client), name="ws-upstream-to-client")
-    try:
-        done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
-        first, closer, other = (down, upstream, client) if down in done else (up, client, upstream)
-        try:
-            result = first.result()
-        except (ConnectionError, aiohttp.ClientError, RuntimeError):
-            result = None  # the other side went away while we wrote to it
-        if result is None:
-            # No close frame: the side dropped. The other hears "bad gateway" (1014) if it
-            # was the upstream, "going away" (1001) if it was the client.
-            code, reason = (1014, "upstream connection lost") if closer is upstream else (1001, "")
-        else:
-            code, reason = result
-            if code in _WS_ABNORMAL or code < 1000:
-                code = 1000
-        await other.close(code=code, message=reason.encode()[:123])
-        await closer.close(code=code, message=reason.encode()[:123])
-    finally:
-        for task in (up, down):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(up, down, return_exceptions=True)

@@ -100,3 +100,10 @@ class GatewaySettings(ServiceSettings):
     @property
     def breaker_policy(self) -> BreakerPolicy:
         return BreakerPolicy(failure_threshold=self.breaker_failures, open_s=self.breaker_open_s)
+
+    ws_stall_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="a WebSocket client that takes no data for this long is closed 1013 and cut",
+    )
