@@ -66,3 +66,44 @@ def test_server_frames_are_plain_json() -> None:
     err = json.loads(frames.error_frame("rate_limited", "slow down"))
     assert err == {"type": "error", "code": "rate_limited", "detail": "slow down"}
     assert json.loads(frames.PONG) == {"type": "pong"}
+
+
+CID = str(uuid4())
+
+
+def _frame(kind: str, **fields: object) -> str:
+    # json.dumps writes a lone surrogate as its escape ("\\ud800"), as a client's JSON would.
+    return json.dumps({"type": kind, "conversation_id": CID, **fields})
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        # Valid JSON whose values the database cannot hold: refused at the edge, never stored.
+        (_frame("subscribe", since_seq=2**70), "since_seq"),
+        (_frame("subscribe", since_seq=2**63), "since_seq"),
+        (_frame("read", seq=2**63), "seq"),
+        (_frame("send", body="a\ud800b", client_msg_id="c"), "body"),
+        (_frame("send", body="\udfff", client_msg_id="c"), "body"),
+        (_frame("send", body="a\x00b", client_msg_id="c"), "body"),
+        (_frame("send", body="hi", client_msg_id="\ud83d"), "client_msg_id"),
+    ],
+)
+def test_values_the_database_cannot_hold_are_invalid_frames(text: str, field: str) -> None:
+    with pytest.raises(frames.FrameError) as caught:
+        frames.parse_client_frame(text)
+    assert caught.value.code == "invalid_frame"
+    assert caught.value.detail.startswith(f"{field}: ")
+
+
+def test_the_largest_seq_and_a_whole_surrogate_pair_still_parse() -> None:
+    top = frames.parse_client_frame(_frame("subscribe", since_seq=2**63 - 1))
+    assert top.since_seq == 2**63 - 1  # type: ignore[union-attr]
+    emoji = frames.parse_client_frame(_frame("send", body="\U0001f600", client_msg_id="c"))
+    assert emoji.body == "\U0001f600"  # type: ignore[union-attr]
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_invalid_json() -> None:
+    with pytest.raises(frames.FrameError) as caught:
+        frames.parse_client_frame("[" * 5000 + "]" * 5000)
+    assert caught.value.code == "invalid_json"

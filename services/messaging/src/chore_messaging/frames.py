@@ -9,12 +9,30 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chore_messaging.domain.model import CLIENT_MSG_ID_MAX, Message, Notification
+
+# A seq is a BIGINT column: a larger number is no seq (it would fail in the database).
+SEQ_MAX: Final = 2**63 - 1
+
+
+def _storable(text: str) -> str:
+    """Text the database can store: PostgreSQL refuses NUL, and a lone surrogate (JSON's
+    "\\ud800") has no UTF-8 form."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL (\\u0000)")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode: a lone surrogate cannot be stored") from None
+    return text
+
+
+StorableText = Annotated[str, AfterValidator(_storable)]
 
 
 class _ClientFrame(BaseModel):
@@ -26,7 +44,7 @@ class Subscribe(_ClientFrame):
 
     type: Literal["subscribe"]
     conversation_id: UUID
-    since_seq: int | None = Field(None, ge=0)
+    since_seq: int | None = Field(None, ge=0, le=SEQ_MAX)
 
 
 class Unsubscribe(_ClientFrame):
@@ -37,14 +55,14 @@ class Unsubscribe(_ClientFrame):
 class Send(_ClientFrame):
     type: Literal["send"]
     conversation_id: UUID
-    body: str  # length checked by the domain, for its own error code
-    client_msg_id: str = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
+    body: StorableText  # length checked by the domain, for its own error code
+    client_msg_id: StorableText = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
 
 
 class Read(_ClientFrame):
     type: Literal["read"]
     conversation_id: UUID
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=SEQ_MAX)
 
 
 class Ping(_ClientFrame):
@@ -68,7 +86,7 @@ class FrameError(Exception):
 def parse_client_frame(text: str) -> ClientFrame:
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise FrameError("invalid_json", "a frame is one JSON object") from None
     if not isinstance(raw, dict):
         raise FrameError("invalid_json", "a frame is one JSON object")
