@@ -8,6 +8,7 @@ import resource
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from chore_messaging.domain.model import BODY_MAX, FRAME_MAX_BYTES
@@ -175,3 +176,32 @@ async def test_r9_a_reader_that_never_reads_is_closed_1013_with_bounded_memory(
     assert code == 1013
     assert peak - before < 50
     assert got < 20_000
+
+
+async def test_a_user_past_the_socket_cap_is_closed_4429_and_others_are_not(
+    start_messaging: StartMessaging, issuer, connect: Connect
+) -> None:
+    server = await start_messaging(ws_max_per_user=3)
+    ann, bob = issuer.user("client"), issuer.user("tasker")
+    held = [await connect(server, ann) for _ in range(3)]
+    for sock in held:
+        await still_serves(sock)
+    extra = await connect(server, ann)
+    msg = await extra.ws.receive(timeout=5)
+    assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4429)
+    assert msg.extra == "too many connections: at most 3 per user"
+    await still_serves(await connect(server, bob))  # the cap is per user
+    for sock in held:
+        await still_serves(sock)  # the refused one took nothing from the others
+    await held[0].close()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while True:  # the server lets go of a closed socket once its handler has ended
+        again = await connect(server, ann)
+        await again.send({"type": "ping"})
+        msg = await again.ws.receive(timeout=5)
+        if msg.type is aiohttp.WSMsgType.TEXT:
+            break
+        assert loop.time() < deadline, "a freed place was never given back"
+        await asyncio.sleep(0.05)
+    assert json.loads(msg.data) == {"type": "pong"}

@@ -40,6 +40,12 @@ class MessagingSettings(ServiceSettings):
         10.0, gt=0, description="a replay waiting this long on a socket that reads nothing: 1013"
     )
     ws_close_timeout_s: float = Field(2.0, gt=0, description="wait for the client's close reply")
+    ws_max_per_user: int = Field(
+        10,
+        ge=1,
+        le=100_000,
+        description="WebSockets one user may hold open on this process; one more is closed 4429",
+    )
     replay_page: int = Field(500, ge=1, le=500, description="messages read per replay query")
     fanout_gap_s: float = Field(
         0.25, gt=0, description="wait for a missing seq on NATS before reading the database"

@@ -60,6 +60,7 @@ CLOSE_TOO_BIG: Final = 1009
 CLOSE_RESTART: Final = 1012
 CLOSE_SLOW: Final = 1013
 CLOSE_AUTH: Final = 4401
+CLOSE_TOO_MANY: Final = 4429  # as HTTP 429: the user's cap of open sockets is reached
 
 # The counter's value cell, bumped directly: `Counter.inc` re-validates on every call, and a
 # fan-out calls it once per socket (as chore_common.observability.metrics does per request).
@@ -404,6 +405,10 @@ class Hub:
                 await self._users_sub.unsubscribe()
 
     # -- connections -------------------------------------------------------------------
+
+    def open_for(self, user_id: UUID) -> int:
+        """The sockets this user holds open on this process."""
+        return len(self.by_user.get(user_id, ()))
 
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)

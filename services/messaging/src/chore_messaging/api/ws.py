@@ -21,11 +21,12 @@ from chore_messaging import frames
 from chore_messaging.adapters.hub import (
     CLOSE_AUTH,
     CLOSE_RATE,
+    CLOSE_TOO_MANY,
     HUB,
     Connection,
     Hub,
 )
-from chore_messaging.adapters.metrics import FRAMES_IN
+from chore_messaging.adapters.metrics import CLOSES, FRAMES_IN
 from chore_messaging.api.requests import utcnow
 from chore_messaging.domain.limits import FloodGuard, Verdict
 from chore_messaging.domain.model import FRAME_MAX_BYTES
@@ -54,6 +55,16 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         timeout=settings.ws_close_timeout_s,
     )
     await ws.prepare(request)
+    if hub.open_for(who.user_id) >= settings.ws_max_per_user:
+        # After the upgrade, not before: a browser sees a close code and reason, never the
+        # status of a refused handshake. Nothing awaits between this count and `hub.add`.
+        CLOSES.labels(str(CLOSE_TOO_MANY)).inc()
+        await ws.close(
+            code=CLOSE_TOO_MANY,
+            message=f"too many connections: at most {settings.ws_max_per_user} per user".encode(),
+            drain=False,
+        )
+        return ws
     conn = Connection(
         ws,
         user_id=who.user_id,
