@@ -105,7 +105,8 @@ def jwks_issuer() -> Iterator[Any]:
 
 
 def serve_messaging(port: int, database_url: str, nats_url: str, jwks_url: str) -> None:
-    """Child process: one messaging replica via the services' own runner, default limits."""
+    """Child process: one messaging replica via the services' own runner, default limits but
+    the per-user socket cap: the fan-out's 1,000 sockets belong to two users."""
     from chore_common.serving import serve as serve_app
     from chore_messaging.app import create_app
     from chore_messaging.settings import MessagingSettings
@@ -119,6 +120,7 @@ def serve_messaging(port: int, database_url: str, nats_url: str, jwks_url: str) 
         migrate_on_start=False,  # migrated once by the bench: two replicas share the file
         var_dir=Path(tempfile.gettempdir()),
         shutdown_grace_s=1,
+        ws_max_per_user=SOCKETS,
     )
     serve_app(create_app, settings)
 
