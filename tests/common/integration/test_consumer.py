@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import nats
 import pytest
 from common import busapp
 from common.busapp import PingedV1, PingedV2, Proc, applied, open_bus, wait_until, write_pings
@@ -200,3 +201,25 @@ async def test_inbox_ids_older_than_the_retention_are_forgotten(
         assert await keeper.prune_inbox() == 0
         assert await forgetter.prune_inbox() == 3
         assert await forgetter.prune_inbox() == 0
+
+
+async def test_a_stopped_consumer_leaves_nothing_for_the_connection_drain_to_wait_for(
+    nats_factory: Callable[[], NatsServer], database_url: str
+) -> None:
+    # Idle polls that time out (a late "request timeout" status each), then a stop that cancels
+    # a poll mid-wait: what a service idle for a while does when it is told to stop.
+    server = nats_factory()
+    async with open_bus(server.url, database_url) as bus:
+        nc = await nats.connect(server.url)  # nats-py's own drain limit: 30 s
+        consumer = busapp.consumer(nc.jetstream(), bus.engine, "idle-then-stop", idle_fetch_s=0.3)
+        consumer.start()
+        await asyncio.sleep(2.0)
+        await consumer.stop()
+        drain = asyncio.ensure_future(nc.drain())
+        done, _ = await asyncio.wait({drain}, timeout=5.0)
+        if not done:
+            await nc.close()
+            drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
+        assert done, "the drain waited on the consumer's subscription"
+        assert nc.is_closed

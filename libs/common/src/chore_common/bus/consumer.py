@@ -160,6 +160,12 @@ class Consumer:
     async def run(self) -> None:
         await self.ensure()
         sub = await self.js.pull_subscribe_bind(self.spec.durable, self.spec.stream)
+        try:
+            await self._fetch_and_process(sub)
+        finally:
+            await _unsubscribe(sub, self.spec.durable)
+
+    async def _fetch_and_process(self, sub: JetStreamContext.PullSubscription) -> None:
         more = False
         loop = asyncio.get_running_loop()
         next_prune = loop.time() + self.spec.inbox_prune_every_s
@@ -212,7 +218,8 @@ class Consumer:
         return self._task
 
     async def stop(self, *, grace_s: float = 10.0) -> None:
-        """Let the batch in hand finish (up to `grace_s`), then stop fetching."""
+        """Let the batch in hand finish (up to `grace_s`), then stop fetching and end the
+        subscription: a fetch cancelled mid-wait is the normal way out of an idle loop."""
         self._stopping = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), grace_s)
@@ -410,6 +417,21 @@ class Consumer:
             "consumer.dead_lettered",
             extra={"consumer": self.spec.durable, "subject": msg.subject, "reason": reason},
         )
+
+
+async def _unsubscribe(sub: JetStreamContext.PullSubscription, durable: str) -> None:
+    """End the pull subscription before the connection drains.
+
+    Left to `nc.drain()`, it would hold the drain until its timeout: nats-py counts a message
+    taken off the subscription's queue by a fetch (a late "request timeout" status after an
+    idle poll, or a fetch cancelled mid-wait) as unfinished, and drain waits for every one.
+    Messages the server sent to it and nobody acked come back after `ack_wait`, to whichever
+    replica asks next: nothing is lost.
+    """
+    try:
+        await sub.unsubscribe()
+    except Exception as exc:  # the connection is closing or gone: nothing left to end
+        log.debug("consumer.unsubscribe_failed", extra={"consumer": durable, "error": repr(exc)})
 
 
 def consumer_context(
