@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -13,7 +14,12 @@ from aiohttp import web
 from common import busapp
 from common.busapp import applied, open_bus, wait_until, write_pings
 
-from chore_common.bus.connection import NATS_CLIENT, nats_context
+from chore_common.bus.connection import (
+    DRAIN_TIMEOUT_S,
+    FLUSH_AFTER_DRAIN_S,
+    NATS_CLIENT,
+    nats_context,
+)
 from chore_common.bus.relay import Relay
 from chore_common.db import ENGINE, db_context
 from chore_common.keys import READINESS
@@ -139,3 +145,26 @@ async def test_a_service_whose_nats_died_still_stops_cleanly(
         await wait_until(await readiness_is(app, "nats", False), timeout_s=10)
     # Leaving `started` ran the cleanup: reaching this line means no exception escaped it.
     assert app[NATS_CLIENT].is_closed
+
+
+async def test_a_subscriber_stuck_in_its_callback_holds_the_stop_no_longer_than_the_drain_limit(
+    nats_factory: Callable[[], NatsServer],
+) -> None:
+    server = nats_factory()
+    settings = ServiceSettings(nats_url=server.url, database_url="sqlite+aiosqlite://")
+    stuck = asyncio.Event()
+
+    async def never_returns(msg: object) -> None:
+        stuck.set()
+        await asyncio.Event().wait()
+
+    async with started(settings) as app:
+        nc = app[NATS_CLIENT]
+        await nc.subscribe("stuck", cb=never_returns)
+        await nc.publish("stuck", b"x")
+        await asyncio.wait_for(stuck.wait(), 5)
+        stop_began = time.monotonic()
+    stopped_in = time.monotonic() - stop_began
+    assert nc.is_closed
+    # The drain gives up on the callback at its limit, and the connection is closed.
+    assert stopped_in < DRAIN_TIMEOUT_S + FLUSH_AFTER_DRAIN_S + 1.0, stopped_in

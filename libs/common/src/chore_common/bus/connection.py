@@ -3,6 +3,11 @@
 A service must survive a NATS restart without restarting itself: the client reconnects
 without limit every `reconnect_wait_s`, buffered publishes go out after reconnecting,
 and the "nats" readiness check fails while the link is down so traffic moves elsewhere.
+
+At shutdown the connection drains (the server stops sending, callbacks finish, buffered
+publishes go out) for at most `DRAIN_TIMEOUT_S`, then closes whatever is left: every
+subscription is ended by its owner before that, so the drain has little to wait for, and a
+stop never waits out the service's whole grace period here.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ log = logging.getLogger(__name__)
 
 NATS_CLIENT = web.AppKey("chore.bus.nats", NATS)
 READINESS_NAME: Final = "nats"
+# nats-py's own limit on the subscriptions' drain (its default is 30 s), then a second for the
+# final flush it does after that, which has a limit (10 s) of its own: both well below the
+# shortest sensible SHUTDOWN_GRACE_S.
+DRAIN_TIMEOUT_S: Final = 2
+FLUSH_AFTER_DRAIN_S: Final = 1.0
 
 
 class NatsDisconnected(Exception):
@@ -38,11 +48,14 @@ async def connect(
     startup_timeout_s: float = 30.0,
 ) -> NATS:
     """Connect, retrying the first connection for up to `startup_timeout_s`."""
+    client: list[NATS] = []
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats.error", extra={"error": f"{type(exc).__name__}: {exc}"})
 
     async def on_disconnected() -> None:
+        if client and client[0].is_closed:
+            return  # our own close (nats-py reports it as a disconnect too): "nats.closed" says it
         log.warning("nats.disconnected", extra={"client": name})
 
     async def on_reconnected() -> None:
@@ -55,23 +68,50 @@ async def connect(
     deadline = loop.time() + startup_timeout_s
     while True:
         try:
-            return await nats.connect(
+            nc = await nats.connect(
                 servers=url,
                 name=name,
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=reconnect_wait_s,
                 connect_timeout=2,
+                drain_timeout=DRAIN_TIMEOUT_S,
                 error_cb=on_error,
                 disconnected_cb=on_disconnected,
                 reconnected_cb=on_reconnected,
                 closed_cb=on_closed,
             )
+            client.append(nc)
+            return nc
         except (NoServersError, OSError, TimeoutError) as exc:
             if loop.time() >= deadline:
                 raise
             log.warning("nats.connect_retry", extra={"error": type(exc).__name__})
             await asyncio.sleep(min(1.0, max(0.05, reconnect_wait_s)))
+
+
+async def drain_then_close(nc: NATS, *, name: str) -> None:
+    """Drain within `DRAIN_TIMEOUT_S` (+ its final flush), else close: never longer.
+
+    nats-py bounds the subscriptions' drain but not the flush after it, and on its own timeout
+    it ends in a CancelledError of its own making: run in a task of its own, it cannot be
+    mistaken for our cancellation, and its time is bounded here.
+    """
+    drain = asyncio.ensure_future(nc.drain())
+    done, _ = await asyncio.wait({drain}, timeout=DRAIN_TIMEOUT_S + FLUSH_AFTER_DRAIN_S)
+    failed = drain not in done or drain.cancelled() or drain.exception() is not None
+    if drain not in done:
+        log.warning("nats.drain_timeout", extra={"client": name, "limit_s": DRAIN_TIMEOUT_S})
+    if failed:
+        # With the server already gone the close itself can raise (connection reset): the
+        # service is stopping either way, so it stops cleanly.
+        try:
+            await nc.close()
+        except Exception:
+            log.warning("nats.close_failed", extra={"client": name})
+    if not drain.done():
+        drain.cancel()
+    await asyncio.gather(drain, return_exceptions=True)
 
 
 async def nats_check(nc: NATS) -> None:
@@ -108,14 +148,6 @@ def nats_context(
         finally:
             if readiness is not None:
                 readiness.remove(READINESS_NAME)
-            try:
-                await nc.drain()
-            except Exception:  # closing anyway; a drain error must not block shutdown
-                # With the server already gone the close itself can raise (connection
-                # reset): the service is stopping either way, so it stops cleanly.
-                try:
-                    await nc.close()
-                except Exception:
-                    log.warning("nats.close_failed", extra={"client": settings.service_name})
+            await drain_then_close(nc, name=settings.service_name)
 
     return ctx
