@@ -21,13 +21,16 @@ from chore_common.testing.nats import free_port
 
 
 class Served:
-    def __init__(self, **env: str) -> None:
+    """The demo app in a process of its own, or `code` (a script serving some variant of it)."""
+
+    def __init__(self, code: str | None = None, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._out = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the process)
         self._err = tempfile.TemporaryFile()  # noqa: SIM115
+        run = ["-m", "chore_common.testing.demo_app"] if code is None else ["-c", code]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chore_common.testing.demo_app"],
+            [sys.executable, *run],
             env={**os.environ, "DEMO_PORT": str(self.port), **env},
             # Files, not pipes: nobody reads while it runs, and a full pipe would block it.
             stdout=self._out,
@@ -227,10 +230,49 @@ def test_sdk_disabled_means_no_trace_ids_in_logs() -> None:
     server = Served(OTEL_SDK_DISABLED="true")
     try:
         server.wait_ready()
-        call(server, "/healthz")
+        call(server, "/items/42")  # a probe's access line is left out (ACCESS_LOG_PROBES)
     finally:
         code, out, err = server.stop()
     assert code == 0, err
     access = [json.loads(line) for line in out.splitlines() if '"http.request"' in line]
     assert access
     assert all("trace_id" not in line for line in access)
+
+
+# The access log of probes: off by default, a setting turns it on.
+
+
+def access_paths(out: str) -> list[str]:
+    return [json.loads(line)["path"] for line in out.splitlines() if '"http.request"' in line]
+
+
+@pytest.mark.parametrize("setting", [None, "true"])
+def test_probes_are_access_logged_only_when_they_fail_unless_asked(setting: str | None) -> None:
+    server = Served(**({"DEMO_ACCESS_LOG_PROBES": setting} if setting else {}))
+    try:
+        server.wait_ready()  # /healthz until it answers
+        for path in ("/healthz", "/readyz", "/metrics", "/items/42"):
+            server.request(path)
+    finally:
+        code, out, err = server.stop()
+    assert code == 0, err
+    paths = access_paths(out)
+    if setting is None:
+        assert not {"/healthz", "/readyz", "/metrics"} & set(paths), paths
+        assert "/items/42" in paths
+    else:
+        assert {"/healthz", "/readyz", "/metrics", "/items/42"} <= set(paths), paths
+
+
+def test_a_failing_probe_is_access_logged() -> None:
+    server = Served(DEMO_SHUTDOWN_DRAIN_S="1.0")
+    try:
+        server.wait_ready()
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # draining: /readyz answers 503 so that traffic moves elsewhere
+        status, _, _ = server.request("/readyz")
+    finally:
+        code, out, err = server.stop()
+    assert status == 503
+    assert code == 0, err
+    assert access_paths(out) == ["/readyz"]

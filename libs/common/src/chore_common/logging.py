@@ -4,6 +4,10 @@
 `{"ts": ..., "level": "info", "service": "tasks", "event": "offer.accepted", "logger": ...,
 "request_id": ..., "trace_id": ..., "span_id": ..., "task_id": ...}`.
 
+Requests of the health checks and of the metrics scrape (`PROBE_ROUTES`) come every second or
+so from each prober: `configure_logging(..., access_log_probes=False)` (what `serve` does by
+default) leaves them out of the access log unless they fail (5xx).
+
 Redaction works on keys, not values: any field whose name looks like a credential
 (`authorization`, `password`, `access_token`, `client_secret`, ...) is printed as
 "[redacted]", however deep it sits in dicts and lists. Values are never scanned, so the
@@ -36,6 +40,11 @@ _STANDARD = frozenset(
     [*logging.LogRecord("", 0, "", 0, "", None, None).__dict__, "message", "asctime", "taskName"]
 )
 
+
+# Routes of the probes and the scrape: many a second, the same answer each time.
+PROBE_ROUTES: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+# The routes whose successful requests are not access-logged (see configure_logging).
+_unlogged_routes: list[frozenset[str]] = [frozenset()]
 
 _sensitive_keys: dict[str, bool] = {}
 _SCALARS = (str, int, float, bool, type(None))
@@ -204,14 +213,22 @@ def hold_lines_from(flush: Callable[[], None]) -> None:
         _waiting_lines.append(flush)
 
 
-def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
+def configure_logging(
+    service: str,
+    level: str = "INFO",
+    stream: TextIO | None = None,
+    *,
+    access_log_probes: bool = True,
+) -> None:
     """Route every logger (ours, aiohttp's, SQLAlchemy's) to one JSON handler on stdout.
 
     Idempotent: calling it again replaces the handler, so tests and workers may call it freely.
     `stream` defaults to `sys.stdout`, looked up at each write so that pytest's capture sees
-    the lines.
+    the lines. With `access_log_probes=False` a request to one of `PROBE_ROUTES` gets an access
+    line only when it was answered 5xx (a failing probe is news; a passing one is not).
     """
     global _handler
+    _unlogged_routes[0] = frozenset() if access_log_probes else PROBE_ROUTES
     handler = StdoutHandler(stream)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
@@ -256,6 +273,9 @@ def write_request_lines(logger: logging.Logger, lines: Sequence[AccessLine]) -> 
     logs with their own handlers), each line goes the standard way, as a record with the
     same fields under the request's ids.
     """
+    unlogged = _unlogged_routes[0]
+    if unlogged:
+        lines = [line for line in lines if line[4] not in unlogged or line[6] >= 500]
     if not lines:
         return
     handler = _fast_handler(logger)

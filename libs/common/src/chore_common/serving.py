@@ -76,7 +76,7 @@ def main(settings_cls: type[S], create_app: Callable[[S], web.Application]) -> N
 
 
 def serve(create_app: Callable[[S], web.Application], settings: S) -> None:
-    configure_logging(settings.service_name, settings.log_level)
+    _configure_logging(settings)
     if settings.workers > 1:
         sys.exit(_supervise(create_app, settings))
     asyncio.run(_run_worker(create_app, settings, reuse_port=False))
@@ -127,6 +127,12 @@ async def _run_worker(
     log.info("service.stopped")
 
 
+def _configure_logging(settings: ServiceSettings) -> None:
+    configure_logging(
+        settings.service_name, settings.log_level, access_log_probes=settings.access_log_probes
+    )
+
+
 def tune_gc() -> int:
     """Once the app is up: set the collector's threshold and move everything alive now (modules,
     routes, settings, pools: they live as long as the process) out of its sight, so that a full
@@ -139,7 +145,7 @@ def tune_gc() -> int:
 
 
 def _worker_entry(create_app: Callable[[S], web.Application], settings: S) -> None:
-    configure_logging(settings.service_name, settings.log_level)
+    _configure_logging(settings)
     asyncio.run(_run_worker(create_app, settings, reuse_port=True))
 
 

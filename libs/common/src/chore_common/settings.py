@@ -48,6 +48,11 @@ class ServiceSettings(BaseSettings):
         description="after SIGTERM, keep answering (with Connection: close) before closing",
     )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    access_log_probes: bool = Field(
+        False,
+        description="access-log every /healthz, /readyz and /metrics request too"
+        " (otherwise only those answered 5xx: probes come every second or so)",
+    )
     var_dir: Path = Path("var")
     jwks_url: str = Field(
         "http://127.0.0.1:8081/auth/.well-known/jwks.json",
