@@ -13,10 +13,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chore_common.serving import STOP_CLEANUP_S
 from chore_common.testing.nats import free_port
 
 
@@ -276,3 +278,78 @@ def test_a_failing_probe_is_access_logged() -> None:
     assert status == 503
     assert code == 0, err
     assert access_paths(out) == ["/readyz"]
+
+
+# A stop is bounded, whatever hangs, and workers do not outlive their supervisor.
+
+HANGS_ON_STOP = """
+import asyncio
+
+from chore_common.serving import main
+from chore_common.testing.demo_app import DemoSettings, create_app as demo_app
+
+
+async def cleanup_that_never_ends(app):
+    yield
+    await asyncio.Event().wait()
+
+
+def create_app(settings):
+    app = demo_app(settings)
+    app.cleanup_ctx.append(cleanup_that_never_ends)
+    return app
+
+
+main(DemoSettings, create_app)
+"""
+
+
+def test_a_stop_that_hangs_is_ended_at_its_deadline_with_exit_1() -> None:
+    server = Served(HANGS_ON_STOP, DEMO_SHUTDOWN_DRAIN_S="0", DEMO_SHUTDOWN_GRACE_S="0.5")
+    try:
+        server.wait_ready()
+        signalled = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        code = server.process.wait(timeout=30)
+        took = time.monotonic() - signalled
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+    out, _ = server.output()
+    deadline = 0.5 + STOP_CLEANUP_S  # drain + grace + cleanup allowance
+    assert code == 1
+    overran = [json.loads(line) for line in out.splitlines() if "service.stop_overran" in line]
+    assert [line["limit_s"] for line in overran] == [deadline]
+    assert deadline <= took < deadline + 2.0, took
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_end_when_their_supervisor_is_killed() -> None:
+    server = Served(DEMO_WORKERS="2")
+    workers: set[int] = set()
+    try:
+        server.wait_ready()
+        deadline = time.monotonic() + 20
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers.add(server.get("/pid")[1]["pid"])  # a new connection each time
+        assert len(workers) == 2
+        server.process.kill()  # SIGKILL: the supervisor forwards nothing
+        server.process.wait()
+        gone_by = time.monotonic() + 5.0
+        while any(alive(pid) for pid in workers) and time.monotonic() < gone_by:
+            time.sleep(0.1)
+        assert [pid for pid in workers if alive(pid)] == []
+    finally:
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -16,19 +16,25 @@ sent on a kept-alive connection is answered, not cut), closes its listening sock
 connections are refused), lets in-flight requests finish for up to `shutdown_grace_s`, runs
 the app's cleanup contexts in reverse (consumers, relay, NATS, engine, telemetry), and exits
 0. This is aiohttp's own AppRunner sequence; we add the readiness flag, the drain and our log
-lines.
+lines. Whatever hangs, the stop is bounded: `stop_deadline_s` after the signal a watchdog
+thread logs `service.stop_overran` and ends the process (exit 1), so an orchestrator or
+`make run` never has to wait for its own SIGKILL, and a process told to stop by a dying
+parent (see `die_with_parent`) never outlives it for long.
 
 With `WORKERS=N>1` this process becomes a small supervisor: it spawns N workers that each
 bind the port with SO_REUSEPORT (the kernel spreads connections), forwards stop signals, and
 exits 0 once all of them have. Workers are *spawned*, not forked, so each imports
 prometheus_client after `PROMETHEUS_MULTIPROC_DIR` is set (see observability.metrics).
 If one worker dies on its own, the others are stopped and the supervisor exits non-zero:
-the orchestrator restarts the whole unit rather than running it short-handed.
+the orchestrator restarts the whole unit rather than running it short-handed. Workers get
+SIGTERM when the supervisor dies, however it dies (Linux), and one still running past its
+stop deadline is killed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import glob
 import logging
@@ -38,6 +44,8 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import TypeVar
@@ -68,6 +76,18 @@ SERVER_LIMITS: dict[str, int] = {"max_field_size": 16 * 1024}
 # garbage waits a little longer for it, which costs memory, not correctness.
 GC_GEN0_THRESHOLD = 10_000
 
+# What a stop may take beyond SHUTDOWN_DRAIN_S + SHUTDOWN_GRACE_S: the cleanup after the last
+# request (consumers, relay, NATS drain, database, span flush), a second or two when all goes
+# well. Kubernetes allows SHUTDOWN_GRACE_S + 5 s after the preStop sleep (tests/deploy/policy).
+STOP_CLEANUP_S = 3.0
+EXIT_STOP_OVERRAN = 1
+PR_SET_PDEATHSIG = 1
+
+
+def stop_deadline_s(settings: ServiceSettings) -> float:
+    """How long after SIGTERM the process is gone at the latest."""
+    return settings.shutdown_drain_s + settings.shutdown_grace_s + STOP_CLEANUP_S
+
 
 def main(settings_cls: type[S], create_app: Callable[[S], web.Application]) -> None:
     """Entry point of `python -m chore_<svc>`: settings from the environment, then serve."""
@@ -87,8 +107,14 @@ async def _run_worker(
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+
+    def on_stop_signal() -> None:
+        if not stop.is_set():
+            stop.set()
+            _exit_at_deadline(stop_deadline_s(settings))
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_stop_signal)
 
     app = create_app(settings)
     runner = web.AppRunner(
@@ -133,6 +159,44 @@ def _configure_logging(settings: ServiceSettings) -> None:
     )
 
 
+def _exit_at_deadline(seconds: float) -> threading.Timer:
+    """From now on the process has `seconds` to end; then it is ended, whatever it is doing.
+
+    A thread, not the event loop, keeps the time: the loop may be what is stuck (a cleanup
+    awaiting a server that is gone, a blocking call). The timer is never cancelled: it bounds
+    the interpreter's own exit too (executor threads joined at exit), and as a daemon thread
+    it does not delay a process that ends in time.
+    """
+
+    def overran() -> None:
+        log.error("service.stop_overran", extra={"limit_s": seconds, "pid": os.getpid()})
+        sys.stdout.flush()
+        os._exit(EXIT_STOP_OVERRAN)
+
+    timer = threading.Timer(seconds, overran)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Linux: get SIGTERM when the process that started this one dies, however it dies (even
+    SIGKILL), and stop now if it is gone already. Call it first thing in a child.
+
+    The kernel sends the signal when the *thread* that forked this process ends; our parents
+    fork from their main thread, which lives as long as they do. A stop that SIGTERM starts
+    is bounded by `stop_deadline_s`, so the child cannot outlive its parent for long.
+    """
+    if sys.platform != "linux":
+        return
+    prctl = getattr(ctypes.CDLL(None), "prctl", None)
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # it died before we asked: nobody will send the signal
+        log.warning("service.parent_gone", extra={"parent_pid": parent_pid})
+        raise SystemExit(1)
+
+
 def tune_gc() -> int:
     """Once the app is up: set the collector's threshold and move everything alive now (modules,
     routes, settings, pools: they live as long as the process) out of its sight, so that a full
@@ -144,8 +208,11 @@ def tune_gc() -> int:
     return gc.get_freeze_count()
 
 
-def _worker_entry(create_app: Callable[[S], web.Application], settings: S) -> None:
+def _worker_entry(
+    create_app: Callable[[S], web.Application], settings: S, supervisor_pid: int
+) -> None:
     _configure_logging(settings)
+    die_with_parent(supervisor_pid)
     asyncio.run(_run_worker(create_app, settings, reuse_port=True))
 
 
@@ -160,15 +227,19 @@ def _supervise(create_app: Callable[[S], web.Application], settings: S) -> int:
     workers = [
         spawn.Process(
             target=_worker_entry,
-            args=(create_app, settings),
+            args=(create_app, settings, os.getpid()),
             name=f"{settings.service_name}-worker-{i}",
         )
         for i in range(settings.workers)
     ]
     stopping = False
+    kill_at = float("inf")
 
     def forward(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
+        nonlocal stopping, kill_at
+        if not stopping:
+            # Each worker ends itself at its deadline; a second more, and this one does it.
+            kill_at = time.monotonic() + stop_deadline_s(settings) + 1.0
         stopping = True
         for worker in workers:
             if worker.is_alive() and worker.pid is not None:
@@ -195,6 +266,9 @@ def _supervise(create_app: Callable[[S], web.Application], settings: S) -> int:
         for worker in list(running):
             worker.join(timeout=0.2)
             if worker.exitcode is None:
+                if time.monotonic() > kill_at:
+                    log.error("service.worker_killed", extra={"worker": worker.name})
+                    worker.kill()
                 continue
             running.remove(worker)
             mark_process_dead(worker.pid, metrics_dir)  # type: ignore[no-untyped-call]
