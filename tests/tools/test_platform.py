@@ -18,6 +18,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +36,23 @@ pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 class Supervisor:
     """tools/platform.py as a child process, with its output collected line by line."""
 
-    def __init__(self, var_dir: Path, backend: str, pg_prefix: str) -> None:
+    def __init__(
+        self, var_dir: Path, backend: str, pg_prefix: str, *args: str, session: bool = False
+    ) -> None:
+        """`session`: in a process group of its own, as a shell runs it in a terminal."""
         self.var_dir = var_dir
+        self.pg_prefix = pg_prefix
         env = {**os.environ, "PG_URL": PG_ADMIN_URL, "NO_COLOR": "1"}
         env.pop("NATS_PORT", None)
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "tools" / "platform.py"), "--var-dir", str(var_dir),
-             "--any-port", "--database", backend, "--pg-prefix", pg_prefix],
+             "--any-port", "--database", backend, "--pg-prefix", pg_prefix, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
             cwd=ROOT,
+            start_new_session=session,
         )  # fmt: skip
         self.lines: list[str] = []
         self.ended = False
@@ -134,16 +140,24 @@ def _drop_pg_databases(names: list[str]) -> None:
     asyncio.run(drop())
 
 
-@pytest.fixture
-def platform(tmp_path: Path, db_backend: str) -> Iterator[Supervisor]:
+@contextmanager
+def running(
+    tmp_path: Path, db_backend: str, *args: str, session: bool = False
+) -> Iterator[Supervisor]:
     prefix = f"chore_test_{uuid.uuid4().hex[:8]}_"
-    supervisor = Supervisor(tmp_path / "var", db_backend, prefix)
+    supervisor = Supervisor(tmp_path / "var", db_backend, prefix, *args, session=session)
     try:
         yield supervisor
     finally:
         supervisor.stop()
         if db_backend == "postgres":
             _drop_pg_databases([f"{prefix}{name}" for name in ("auth", "tasks", "messaging")])
+
+
+@pytest.fixture
+def platform(tmp_path: Path, db_backend: str) -> Iterator[Supervisor]:
+    with running(tmp_path, db_backend) as supervisor:
+        yield supervisor
 
 
 def test_platform_serves_restarts_a_killed_child_and_stops_cleanly(platform: Supervisor) -> None:
@@ -202,3 +216,66 @@ def test_a_port_already_taken_is_refused_with_a_clear_message(tmp_path: Path) ->
         )  # fmt: skip
     assert proc.returncode != 0
     assert f"port {port} for nats is in use; set NATS_PORT" in proc.stderr + proc.stdout
+
+
+# Idle past the event consumers' fetch timeout (ConsumerSpec.idle_fetch_s, 5 s): a stop then
+# used to hang in the NATS drain until the supervisor killed the service.
+IDLE_PAST_FETCH_TIMEOUT_S = 6.0
+SUMMARY_LAST_LINE = r"Ctrl-C stops everything$"
+
+
+def test_output_is_quiet_the_summary_comes_last_and_ctrl_c_needs_no_kill(
+    tmp_path: Path, db_backend: str
+) -> None:
+    with running(tmp_path, db_backend, session=True) as platform:
+        platform.wait_for(SUMMARY_LAST_LINE)
+        summary_end = len(platform.lines)
+        time.sleep(IDLE_PAST_FETCH_TIMEOUT_S)  # probes every second meanwhile
+        idle_lines = platform.lines[summary_end:]
+        os.killpg(platform.proc.pid, signal.SIGINT)  # Ctrl-C, as a terminal sends it
+        assert platform.proc.wait(timeout=60) == 0
+        platform.wait_for(r"^platform\s*\|\s+stopped$", after=summary_end)
+
+    assert idle_lines == [], "printed after the summary while idle"
+    started = "\n".join(platform.lines[:summary_end])
+    # NATS's banner is left out; its own lines would say "[INF]".
+    assert "[INF]" not in "\n".join(platform.lines)
+    assert "Starting nats-server" not in started
+    # The summary says which database holds what.
+    state = platform.state()
+    if db_backend == "postgres":
+        names = ", ".join(f"{platform.pg_prefix}{s}" for s in ("auth", "tasks", "messaging"))
+        assert re.search(rf"database\s+PostgreSQL at [^:]+:\d+: {names}$", started, re.M)
+    else:
+        var = platform.var_dir.resolve()
+        files = "auth.db, tasks.db, messaging.db"
+        assert re.search(
+            rf"database\s+SQLite files in {re.escape(str(var))}: {files}$", started, re.M
+        )
+    assert re.search(r"admin login: admin@chore\.local / \S+", started)
+    assert f"open {state['url']}  (docs: {state['docs']})" in started
+    # Every service stopped on its own: none had to be killed.
+    assert not [line for line in platform.lines if "killing it" in line]
+
+
+@pytest.mark.parametrize("moment", ["serving", "stopping"])
+def test_sigkill_to_the_supervisor_leaves_no_service_running(
+    tmp_path: Path, db_backend: str, moment: str
+) -> None:
+    with running(tmp_path, db_backend, "--replicas", "2") as platform:
+        platform.wait_for(SUMMARY_LAST_LINE)
+        children = dict(platform.state()["pids"])
+        assert len(children) == 8  # nats, the gateway, two replicas of each other service
+        time.sleep(IDLE_PAST_FETCH_TIMEOUT_S)
+        if moment == "stopping":
+            # Killed while it waits for its children to stop (the gateway first).
+            mark = len(platform.lines)
+            platform.proc.send_signal(signal.SIGTERM)
+            platform.wait_for(r"service\.stopping", timeout=10, after=mark)
+        platform.proc.kill()
+        platform.proc.wait()
+        time.sleep(5.0)
+        left = {name: pid for name, pid in children.items() if alive(pid)}
+        for pid in left.values():
+            os.kill(pid, signal.SIGKILL)
+    assert left == {}, f"still running 5 s after the supervisor died: {left}"

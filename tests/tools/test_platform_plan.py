@@ -35,6 +35,7 @@ def all_ports_free(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tool, "port_is_free", lambda port: True)
     for name in ("NATS_PORT", "AUTH_PORT", "TASKS_PORT", "MESSAGING_PORT", "GATEWAY_PORT"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("ACCESS_LOG_PROBES", raising=False)
 
 
 @pytest.mark.usefixtures("all_ports_free")
@@ -131,3 +132,23 @@ def test_a_service_port_of_0_means_any_free_port(
     assert port != 0
     assert tool.port_is_free(port)
     assert plan.jwks_url == f"http://127.0.0.1:{port}/auth/.well-known/jwks.json"
+
+
+@pytest.mark.usefixtures("all_ports_free")
+def test_access_log_probes_reaches_every_service_unless_one_is_set_on_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCESS_LOG_PROBES", "true")
+    monkeypatch.setenv("TASKS_ACCESS_LOG_PROBES", "false")
+    plan = tool.make_plan(list(tool.SERVICES), 1, "sqlite", tmp_path, any_port=False)
+    envs = {name: plan.env_for(insts[0]) for name, insts in plan.instances.items()}
+    assert envs["auth"]["AUTH_ACCESS_LOG_PROBES"] == "true"
+    assert envs["gateway"]["GATEWAY_ACCESS_LOG_PROBES"] == "true"
+    assert "TASKS_ACCESS_LOG_PROBES" not in envs["tasks"]  # its own setting stands
+
+
+@pytest.mark.usefixtures("all_ports_free")
+def test_without_access_log_probes_the_services_keep_their_default(tmp_path: Path) -> None:
+    plan = tool.make_plan(list(tool.SERVICES), 1, "sqlite", tmp_path, any_port=False)
+    for insts in plan.instances.values():
+        assert not [k for k in plan.env_for(insts[0]) if k.endswith("ACCESS_LOG_PROBES")]
