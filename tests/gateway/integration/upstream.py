@@ -22,6 +22,7 @@ class Upstream:
     server: TestServer | None = None
     ready: bool = True
     failing: bool = False
+    record: bool = True  # keep what /echo received in `seen`
     seen: list[dict[str, Any]] = field(default_factory=list)
     ws_closes: asyncio.Queue[tuple[int | None, str]] = field(default_factory=asyncio.Queue)
 
@@ -67,7 +68,8 @@ class Upstream:
             "headers": dict(request.headers),
             "body": body.decode(errors="replace"),
         }
-        self.seen.append(record)
+        if self.record:
+            self.seen.append(record)
         if self.failing:
             return web.json_response({"error": "boom"}, status=500)
         return web.json_response(record, headers={"X-Upstream": self.name})

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from multidict import CIMultiDict
 
+from chore_gateway.domain import headers
 from chore_gateway.domain.headers import (
     client_ip,
     downstream_response_headers,
@@ -109,3 +110,25 @@ def test_client_ip_trusts_forwarded_for_only_when_told_and_only_if_it_looks_like
     assert client_ip("10.0.0.1", "2001:db8::1", trust_forwarded=True) == "2001:db8::1"
     assert client_ip("10.0.0.1", "<script>", trust_forwarded=True) == "10.0.0.1"
     assert client_ip(None, None, trust_forwarded=False) == "unknown"
+
+
+def test_the_verdict_tables_stay_bounded_under_unique_names_and_values() -> None:
+    """Every table keyed by what clients write is bounded in entries and entry size."""
+    for i in range(5000):
+        name = f"X-Made-Up-{i}"
+        forward([(name, "1"), ("Connection", f"keep-alive, {name}")])
+        forward([(f"X-{'y' * 500}-{i}", "1"), ("Connection", f"close, {'z' * 300}{i}")])
+        downstream_response_headers([(name, "1")], f"X-Hop-{i}")
+    sizes = headers.cache_sizes()
+    assert sizes["main_names"] <= 3 * 1024
+    assert sizes["connection_tables"] <= 64
+    assert sizes["connection_names"] <= 64 * 128
+    assert sizes["longest_name"] <= 64
+    assert sizes["longest_connection"] <= 128
+
+
+def test_a_header_named_by_a_long_connection_value_stays_behind() -> None:
+    long_value = "keep-alive, " + ", ".join(f"X-H{i}" for i in range(100))
+    out = forward([("Connection", long_value), ("X-H7", "secret"), ("X-Other", "ok")])
+    assert "X-H7" not in out
+    assert out["X-Other"] == "ok"

@@ -46,48 +46,92 @@ _DROP_WEBSOCKET: Final = _DROP_REQUEST | {
     "sec-websocket-protocol",
     "sec-websocket-accept",
 }
+
+
 _SANE_IP: Final = re.compile(r"[0-9A-Fa-f.:]{2,45}")
 
-
-_CACHE_MAX: Final = 1024
+# The verdict tables below are keyed by names and values clients choose, so each is bounded
+# in entries and in entry size, and starts afresh when full: a flood of made-up names costs
+# the gateway a lower() per header, never memory.
+_TABLE_MAX: Final = 1024  # names kept per table
+_NAME_MAX: Final = 64  # a longer name is judged every time, never kept
+_CONNECTION_TABLES_MAX: Final = 64  # tables kept for distinct `Connection` values
+_CONNECTION_TABLE_NAMES: Final = 128  # names kept in each of those
+_CONNECTION_MAX: Final = 128  # a longer `Connection` value gets a table of its own, not kept
 
 
 class _Verdicts(dict[str, bool]):
     """Header name (as spelled) -> forwarded?, learned on first sight: a dict hit is cheaper
     than lower-casing every name of every message. Bounded, since clients choose names."""
 
-    __slots__ = ("drop",)
+    __slots__ = ("drop", "limit")
 
-    def __init__(self, drop: frozenset[str]) -> None:
+    def __init__(self, drop: frozenset[str], limit: int = _TABLE_MAX) -> None:
         super().__init__()
         self.drop = drop
+        self.limit = limit
 
     def __missing__(self, name: str) -> bool:
         keep = name.lower() not in self.drop
-        if len(self) < _CACHE_MAX:
+        if len(name) <= _NAME_MAX:
+            if len(self) >= self.limit:
+                self.clear()  # common names are learned again at once
             self[name] = keep
         return keep
+
+
+class _Uncached:
+    """The verdicts for a one-off `Connection` value: judged per name, nothing kept."""
+
+    __slots__ = ("drop",)
+
+    def __init__(self, drop: frozenset[str]) -> None:
+        self.drop = drop
+
+    def __getitem__(self, name: str) -> bool:
+        return name.lower() not in self.drop
 
 
 _KEEP_REQUEST: Final = _Verdicts(_DROP_REQUEST)
 _KEEP_WEBSOCKET: Final = _Verdicts(_DROP_WEBSOCKET)
 _KEEP_RESPONSE: Final = _Verdicts(_DROP_RESPONSE)
-# A message with a `Connection` header drops the headers it names too: a table per value.
+# A message with a `Connection` header drops the headers it names too: a table per value
+# (nearly always "keep-alive", "close" or "Upgrade").
 _with_connection: dict[tuple[frozenset[str], str], _Verdicts] = {}
 
 
-def _keep(table: _Verdicts, connection: str | None) -> _Verdicts:
+def _keep(table: _Verdicts, connection: str | None) -> _Verdicts | _Uncached:
     """`table`, or when `connection` names headers (usually just "keep-alive"), the table
     that drops them as well."""
     if not connection:
         return table
-    key = (table.drop, connection)
+    drop = table.drop
+    if len(connection) > _CONNECTION_MAX:
+        return _Uncached(drop | _named(connection))
+    key = (drop, connection)
     found = _with_connection.get(key)
     if found is None:
-        found = _Verdicts(table.drop | {t.strip().lower() for t in connection.split(",")})
-        if len(_with_connection) < _CACHE_MAX:
-            _with_connection[key] = found
+        found = _Verdicts(drop | _named(connection), _CONNECTION_TABLE_NAMES)
+        if len(_with_connection) >= _CONNECTION_TABLES_MAX:
+            _with_connection.clear()
+        _with_connection[key] = found
     return found
+
+
+def _named(connection: str) -> frozenset[str]:
+    return frozenset(t.strip().lower() for t in connection.split(","))
+
+
+def cache_sizes() -> dict[str, int]:
+    """What the verdict tables hold (for the tests that flood them)."""
+    tables = [_KEEP_REQUEST, _KEEP_WEBSOCKET, _KEEP_RESPONSE, *_with_connection.values()]
+    return {
+        "main_names": len(_KEEP_REQUEST) + len(_KEEP_WEBSOCKET) + len(_KEEP_RESPONSE),
+        "connection_tables": len(_with_connection),
+        "connection_names": sum(len(t) for t in _with_connection.values()),
+        "longest_name": max((len(name) for table in tables for name in table), default=0),
+        "longest_connection": max((len(value) for _, value in _with_connection), default=0),
+    }
 
 
 def upstream_request_headers(
