@@ -37,7 +37,7 @@ async def test_rate_limit_keys_by_forwarded_for_only_when_trusted(
 ) -> None:
     up = await start_upstream("tasks")
     gw = await start_gateway(
-        {"tasks": [up]}, rate_limit_rps=1, rate_limit_burst=1, trust_forwarded_for=True
+        {"tasks": [up]}, rate_limit_rps=1, rate_limit_burst=1, trusted_proxies=["127.0.0.0/8"]
     )
     for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
         resp = await gw.get("/tasks/echo", headers={"X-Forwarded-For": ip})

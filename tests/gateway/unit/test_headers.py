@@ -3,11 +3,7 @@ from __future__ import annotations
 from multidict import CIMultiDict
 
 from chore_gateway.domain import headers
-from chore_gateway.domain.headers import (
-    client_ip,
-    downstream_response_headers,
-    upstream_request_headers,
-)
+from chore_gateway.domain.headers import downstream_response_headers, upstream_request_headers
 
 
 def forward(raw: list[tuple[str, str]], **kw: object) -> CIMultiDict[str]:
@@ -15,10 +11,11 @@ def forward(raw: list[tuple[str, str]], **kw: object) -> CIMultiDict[str]:
     args: dict[str, object] = {
         "request_id": "rid",
         "traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01",
-        "client_ip": "203.0.113.9",
+        "peer": "203.0.113.9",
+        "client": "203.0.113.9",
+        "peer_trusted": False,
         "proto": "http",
         "host": "gw.example:8080",
-        "trust_forwarded": False,
     }
     args.update(kw)
     return CIMultiDict(upstream_request_headers(incoming, incoming.items(), **args))  # type: ignore[arg-type]
@@ -49,9 +46,15 @@ def test_hop_by_hop_and_connection_named_headers_stay_behind() -> None:
 
 def test_the_gateway_sets_ids_trace_and_forwarded_headers() -> None:
     out = forward(
-        [("X-Request-ID", "client"), ("traceparent", "00-old"), ("X-Forwarded-For", "6.6.6.6")]
+        [
+            ("X-Request-ID", "client"),
+            ("traceparent", "00-old"),
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("X-Real-IP", "6.6.6.6"),
+        ]
     )
     assert out.getall("X-Request-ID") == ["rid"]
+    assert out.getall("X-Real-IP") == ["203.0.113.9"]  # the gateway's verdict, always
     assert out.getall("traceparent") == ["00-" + "1" * 32 + "-" + "2" * 16 + "-01"]
     assert out.getall("X-Forwarded-For") == ["203.0.113.9"]  # untrusted chain replaced
     assert out["X-Forwarded-Proto"] == "http"
@@ -61,9 +64,11 @@ def test_the_gateway_sets_ids_trace_and_forwarded_headers() -> None:
 def test_a_trusted_chain_is_extended() -> None:
     out = forward(
         [("X-Forwarded-For", "198.51.100.1"), ("X-Forwarded-Proto", "https")],
-        trust_forwarded=True,
+        peer_trusted=True,
+        client="198.51.100.1",
     )
     assert out["X-Forwarded-For"] == "198.51.100.1, 203.0.113.9"
+    assert out["X-Real-IP"] == "198.51.100.1"
     assert out["X-Forwarded-Proto"] == "https"
 
 
@@ -102,14 +107,6 @@ def test_response_headers_keep_repeats_and_drop_framing() -> None:
         ("Content-Type", "application/json"),
         ("Date", "Thu, 03 Dec 2026 16:00:00 GMT"),  # when the upstream answered
     ]
-
-
-def test_client_ip_trusts_forwarded_for_only_when_told_and_only_if_it_looks_like_one() -> None:
-    assert client_ip("10.0.0.1", "1.2.3.4", trust_forwarded=False) == "10.0.0.1"
-    assert client_ip("10.0.0.1", "1.2.3.4, 10.0.0.9", trust_forwarded=True) == "1.2.3.4"
-    assert client_ip("10.0.0.1", "2001:db8::1", trust_forwarded=True) == "2001:db8::1"
-    assert client_ip("10.0.0.1", "<script>", trust_forwarded=True) == "10.0.0.1"
-    assert client_ip(None, None, trust_forwarded=False) == "unknown"
 
 
 def test_the_verdict_tables_stay_bounded_under_unique_names_and_values() -> None:

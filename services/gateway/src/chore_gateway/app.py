@@ -19,6 +19,7 @@ from chore_common.http.app import add_traced_route, create_service_app
 from chore_common.keys import READINESS
 from chore_common.observability import tracing
 from chore_gateway import docs, metrics
+from chore_gateway.domain.clients import TrustedProxies
 from chore_gateway.domain.pool import Pool
 from chore_gateway.domain.ratelimit import RateLimiter
 from chore_gateway.health import HealthChecker
@@ -51,7 +52,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         pools,
         limiter=None if limit is None else RateLimiter(limit, settings.rate_limit_max_clients),
         max_body=settings.max_body_bytes,
-        trust_forwarded=settings.trust_forwarded_for,
+        proxies=TrustedProxies(settings.trusted_proxies),
         timeout_s=settings.upstream_timeout_s,
     )
     app[PROXY] = proxy

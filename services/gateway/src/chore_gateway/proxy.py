@@ -1,10 +1,11 @@
 """The reverse proxy: one handler per routed service, HTTP and WebSocket.
 
-The request path, in order: rate limit (per client IP), body limit, pick an address (round
-robin over healthy ones whose breaker lets the request through), forward with the
-gateway's headers, record the outcome on the address's breaker, stream the answer back.
-A connection that cannot be made marks the address down (the health checks bring it back)
-and the request is tried once more on another address when that is safe.
+The request path, in order: the client's address (domain/clients.py), rate limit, body
+limit, pick an address (round robin over healthy ones whose breaker lets the request
+through), forward with the gateway's headers, record the outcome on the address's breaker,
+stream the answer back. A connection that cannot be made marks the address down (the
+health checks bring it back) and the request is tried once more on another address when
+that is safe.
 """
 
 from __future__ import annotations
@@ -28,12 +29,8 @@ from chore_common.observability import tracing
 from chore_gateway import metrics
 from chore_gateway.deadlines import Deadlines
 from chore_gateway.domain.breaker import BreakerState
-from chore_gateway.domain.headers import (
-    IDEMPOTENT_METHODS,
-    client_ip,
-    downstream_response_headers,
-    upstream_request_headers,
-)
+from chore_gateway.domain.clients import TrustedProxies
+from chore_gateway.domain.headers import downstream_response_headers, upstream_request_headers
 from chore_gateway.domain.pool import Address, Health, Pool
 from chore_gateway.domain.ratelimit import RateLimiter
 from chore_gateway.websocket import (
@@ -53,6 +50,7 @@ log = logging.getLogger(__name__)
 BUFFER_LIMIT: Final = 64 * 1024
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 _TOO_LARGE: Final = web.RequestKey("gateway.body_too_large", bool)
+_IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
 class BodyTooLarge(Exception):
@@ -75,7 +73,7 @@ class Proxy:
         *,
         limiter: RateLimiter | None,
         max_body: int,
-        trust_forwarded: bool,
+        proxies: TrustedProxies,
         timeout_s: float,
     ) -> None:
         self.pools = pools
@@ -83,7 +81,7 @@ class Proxy:
         self.deadlines = Deadlines()
         self.limiter = limiter
         self.max_body = max_body
-        self.trust_forwarded = trust_forwarded
+        self.proxies = proxies
         self.session: aiohttp.ClientSession | None = None
         self.set_traceparent = True  # off when the client instrumentation injects its own
         self.loop: asyncio.AbstractEventLoop  # set when the app starts (client context)
@@ -101,14 +99,14 @@ class Proxy:
         assert session is not None, "the proxy's client session starts with the app"
         now = self.loop.time()
         headers_in = request.headers
+        peer = request.remote
+        proxies = self.proxies
+        if proxies and proxies.trusts_peer(peer):
+            trusted, client = True, proxies.client(peer, headers_in.get("X-Forwarded-For"))
+        else:
+            trusted, client = False, peer or "unknown"
         if self.limiter is not None:
-            if self.trust_forwarded:
-                ip = client_ip(
-                    request.remote, headers_in.get("X-Forwarded-For"), trust_forwarded=True
-                )
-            else:
-                ip = request.remote or "unknown"
-            wait = self.limiter.take(ip, now)
+            wait = self.limiter.take(client, now)
             if wait:
                 metrics.REFUSED.labels("rate_limited").inc()
                 raise RateLimited(
@@ -117,7 +115,7 @@ class Proxy:
                 )
         upgrade = headers_in.get("Upgrade")
         websocket = upgrade is not None and upgrade.lower() == "websocket"
-        headers = self._upstream_headers(request, websocket)
+        headers = self._upstream_headers(request, websocket, peer, client, trusted)
         if websocket:
             return await self.websocket(request, pool, headers, now)
 
@@ -132,7 +130,7 @@ class Proxy:
             else:
                 body, streamed = self._stream_body(request), True
         method = request.method
-        retry_safe = body is None and method in IDEMPOTENT_METHODS
+        retry_safe = body is None and method in _IDEMPOTENT_METHODS
         task = request.task  # the handler's task (asyncio.current_task costs more)
         deadlines = self.deadlines
         path = request.raw_path
@@ -278,7 +276,14 @@ class Proxy:
                 raise BodyTooLarge
             yield chunk
 
-    def _upstream_headers(self, request: web.Request, websocket: bool) -> list[tuple[str, str]]:
+    def _upstream_headers(
+        self,
+        request: web.Request,
+        websocket: bool,
+        peer: str | None,
+        client: str,
+        peer_trusted: bool,
+    ) -> list[tuple[str, str]]:
         headers_in = request.headers
         # The context variables the telemetry set (cheaper than request.get).
         rid = request_id_var.get() or new_request_id()
@@ -292,10 +297,11 @@ class Proxy:
             headers_in.items(),
             request_id=rid,
             traceparent=parent,
-            client_ip=request.remote,
+            peer=peer,
+            client=client,
+            peer_trusted=peer_trusted,
             proto=request.scheme,
             host=headers_in.get("Host"),
-            trust_forwarded=self.trust_forwarded,
             websocket=websocket,
         )
 

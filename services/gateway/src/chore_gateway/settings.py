@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from chore_common.settings import ServiceSettings
 from chore_gateway.domain.breaker import BreakerPolicy
+from chore_gateway.domain.clients import parse_networks
 from chore_gateway.domain.ratelimit import RateLimit
 
 ROUTED: tuple[str, ...] = ("auth", "tasks", "messaging")
@@ -34,9 +35,14 @@ class GatewaySettings(ServiceSettings):
     rate_limit_rps: float = Field(100.0, ge=0, description="per client IP, on average; 0: off")
     rate_limit_burst: int = Field(200, ge=1, description="requests at once after a quiet spell")
     rate_limit_max_clients: int = Field(100_000, ge=100, description="buckets kept in memory")
-    trust_forwarded_for: bool = Field(
-        False, description="behind a trusted proxy: key limits by X-Forwarded-For, keep its chain"
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="JSON list of the networks of proxies in front (the ingress), e.g."
+        ' ["10.0.0.0/8"]: behind them the client is the right-most X-Forwarded-For hop'
+        " outside these networks",
     )
+    # Replaced by trusted_proxies: kept only to refuse it loudly rather than ignore it.
+    trust_forwarded_for: bool | None = Field(None, description="replaced by TRUSTED_PROXIES")
 
     upstream_connect_timeout_s: float = Field(2.0, gt=0, le=60)
     upstream_timeout_s: float = Field(
@@ -62,11 +68,26 @@ class GatewaySettings(ServiceSettings):
         description="JSON list of exact paths the gateway never forwards (404)",
     )
 
-    @field_validator("upstreams", "internal_paths", mode="before")
+    @field_validator("upstreams", "internal_paths", "trusted_proxies", mode="before")
     @classmethod
     def _parse_json(cls, value: object) -> object:
         if isinstance(value, str):
             return json.loads(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: list[str]) -> list[str]:
+        return parse_networks(value)
+
+    @field_validator("trust_forwarded_for")
+    @classmethod
+    def _refuse_trust_forwarded_for(cls, value: bool | None) -> bool | None:
+        if value is not None:
+            raise ValueError(
+                "GATEWAY_TRUST_FORWARDED_FOR was replaced by GATEWAY_TRUSTED_PROXIES, a JSON"
+                ' list of the networks of the proxies in front (e.g. ["10.0.0.0/8"])'
+            )
         return value
 
     @field_validator("internal_paths")

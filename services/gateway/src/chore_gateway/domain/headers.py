@@ -7,7 +7,6 @@ as `X-Forwarded-Host`. `traceparent` is replaced by the gateway's own span (its 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
@@ -34,6 +33,7 @@ _DROP_REQUEST: Final = HOP_BY_HOP | {
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
+    "x-real-ip",
 }
 # The upstream's `Date` stays: it is when the answer was made (RFC 9110 6.6.1), and the
 # gateway need not format one per response. `Server` becomes the gateway's own.
@@ -47,8 +47,6 @@ _DROP_WEBSOCKET: Final = _DROP_REQUEST | {
     "sec-websocket-accept",
 }
 
-
-_SANE_IP: Final = re.compile(r"[0-9A-Fa-f.:]{2,45}")
 
 # The verdict tables below are keyed by names and values clients choose, so each is bounded
 # in entries and in entry size, and starts afresh when full: a flood of made-up names costs
@@ -140,26 +138,28 @@ def upstream_request_headers(
     *,
     request_id: str,
     traceparent: str | None,
-    client_ip: str | None,
+    peer: str | None,
+    client: str,
+    peer_trusted: bool,
     proto: str,
     host: str | None,
-    trust_forwarded: bool,
     websocket: bool = False,
 ) -> list[tuple[str, str]]:
     """The headers to send upstream, as a list (repeated headers such as Cookie survive).
 
     `incoming` answers lookups; `items` is every (name, value) pair of the same headers.
-    With `trust_forwarded` (the gateway sits behind a proxy it trusts) the client's
-    X-Forwarded-For chain is kept and extended; otherwise it is replaced by what the
-    gateway saw, so a client cannot pick the IP the services rate-limit or log.
+    `X-Real-IP` is always the `client` the gateway decided on (domain/clients.py), whatever
+    the client sent. When the peer is a trusted proxy its X-Forwarded-* headers are kept and
+    the chain extended; otherwise they are replaced by what the gateway saw.
     """
     keep = _keep(_KEEP_WEBSOCKET if websocket else _KEEP_REQUEST, incoming.get("Connection"))
     out = [item for item in items if keep[item[0]]]
     out.append(("X-Request-ID", request_id))
     if traceparent:
         out.append(("traceparent", traceparent))
-    forwarded_for = client_ip or ""
-    if trust_forwarded:
+    out.append(("X-Real-IP", client))
+    forwarded_for = peer or ""
+    if peer_trusted:
         prior = incoming.get("X-Forwarded-For")
         if prior:
             forwarded_for = f"{prior}, {forwarded_for}" if forwarded_for else prior
@@ -179,16 +179,3 @@ def downstream_response_headers(
     """The upstream response's headers the client gets (the gateway frames the body itself)."""
     keep = _keep(_KEEP_RESPONSE, connection)
     return [item for item in items if keep[item[0]]]
-
-
-def client_ip(remote: str | None, forwarded_for: str | None, *, trust_forwarded: bool) -> str:
-    """The address rate limits are keyed by: the peer, or (behind a trusted proxy) the
-    left-most X-Forwarded-For entry when it looks like an IP."""
-    if trust_forwarded and forwarded_for:
-        first = forwarded_for.split(",", 1)[0].strip()
-        if _SANE_IP.fullmatch(first):
-            return first
-    return remote or "unknown"
-
-
-IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
