@@ -130,6 +130,7 @@ def serve(kind: str, port: int, upstream: str) -> None:
             # On, with a bucket no client here can empty: its cost is measured, not refusals.
             rate_limit_rps=1e9,
             rate_limit_burst=1_000_000_000,
+            metrics_port=0,  # /metrics is not part of what is measured; any free port
         )
         serve_app(create_app, settings)
         return

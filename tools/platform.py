@@ -113,7 +113,11 @@ def gateway_env(plan: Plan, spec: ServiceSpec) -> dict[str, str]:
         for name, insts in plan.instances.items()
         if name != spec.name
     }
-    return {f"{spec.prefix}UPSTREAMS": json.dumps(pools)}
+    return {
+        f"{spec.prefix}UPSTREAMS": json.dumps(pools),
+        # /metrics has a port of its own: any free one unless set (the log line says which).
+        f"{spec.prefix}METRICS_PORT": os.environ.get(f"{spec.prefix}METRICS_PORT", "0"),
+    }
 
 
 SERVICES: tuple[ServiceSpec, ...] = (

@@ -149,8 +149,11 @@ def service_pods(docs: list[Doc]) -> list[str]:
         if ann.get("prometheus.io/scrape") != "true" or ann.get("prometheus.io/path") != "/metrics":
             bad.append(f"{where}: pods are not annotated for Prometheus on /metrics")
         http = _port_number(c, "http")
-        if http is None or ann.get("prometheus.io/port") != str(http):
-            bad.append(f"{where}: prometheus.io/port is not the http port {http}")
+        # The gateway's /metrics is on a port of its own (see metrics_private).
+        scrape_port = "metrics" if svc == "gateway" else "http"
+        scraped = _port_number(c, scrape_port)
+        if scraped is None or ann.get("prometheus.io/port") != str(scraped):
+            bad.append(f"{where}: prometheus.io/port is not the {scrape_port} port {scraped}")
         env = env_map(docs, c)
         prefix = f"{svc.upper()}_"
         grace = env.get(f"{prefix}SHUTDOWN_GRACE_S")
@@ -369,6 +372,100 @@ def network(docs: list[Doc]) -> list[str]:
     return bad
 
 
+def _reaches(port: Any, wanted: set[Any]) -> bool:
+    return port is None or port in wanted
+
+
+def metrics_private(docs: list[Doc]) -> list[str]:
+    """The gateway's /metrics names every upstream address: it listens on a port of its own
+    (GATEWAY_METRICS_PORT, the container port `metrics`), which Prometheus scrapes and
+    nothing public reaches: no Service selecting the gateway's pods targets it, no Ingress
+    routes to it, and its NetworkPolicy lets only Prometheus at it."""
+    bad: list[str] = []
+    dep = service_deployments(docs).get("gateway")
+    if dep is None:
+        return ["no gateway Deployment"]
+    c, where = main_container(dep), _name(dep)
+    metrics, http = _port_number(c, "metrics"), _port_number(c, "http")
+    if metrics is None:
+        return [f"{where}: no container port named metrics (GATEWAY_METRICS_PORT)"]
+    if metrics == http:
+        bad.append(f"{where}: the metrics port is the public port {http}")
+    setting = env_map(docs, c).get("GATEWAY_METRICS_PORT")
+    if setting is None or setting.value != str(metrics):
+        bad.append(f"{where}: GATEWAY_METRICS_PORT is not the metrics container port {metrics}")
+    wanted = {"metrics", metrics}
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    services = {s["metadata"]["name"]: s for s in find(docs, "Service")}
+    for svc in services.values():
+        selector = svc["spec"].get("selector") or {}
+        if not selector or not _matches({"matchLabels": selector}, labels):
+            continue
+        for port in svc["spec"]["ports"]:
+            if port.get("targetPort", port["port"]) in wanted:
+                bad.append(f"{_name(svc)}: exposes the gateway's metrics port ({port['port']})")
+    for ing in find(docs, "Ingress"):
+        backends = [ing["spec"].get("defaultBackend", {})] + [
+            path["backend"] for rule in ing["spec"].get("rules", [])
+            for path in rule.get("http", {}).get("paths", [])
+        ]  # fmt: skip
+        for backend in backends:
+            ref = backend.get("service")
+            if not ref or ref["name"] not in services:
+                continue
+            svc = services[ref["name"]]
+            selector = svc["spec"].get("selector") or {}
+            if not selector or not _matches({"matchLabels": selector}, labels):
+                continue
+            named = ref.get("port", {})
+            for port in svc["spec"]["ports"]:
+                chosen = named.get("name") in (None, port.get("name")) and named.get("number") in (
+                    None,
+                    port["port"],
+                )
+                if chosen and port.get("targetPort", port["port"]) in wanted:
+                    bad.append(f"{_name(ing)}: routes to the gateway's metrics port")
+    for pol in find(docs, "NetworkPolicy"):
+        selector = pol["spec"].get("podSelector")
+        if not selector or not _matches(selector, labels):
+            continue
+        for rule in pol["spec"].get("ingress", []):
+            ports = rule.get("ports")
+            if ports is not None and not any(_reaches(p.get("port"), wanted) for p in ports):
+                continue
+            for peer in rule.get("from", [{"everyone": True}]):
+                name = peer.get("podSelector", {}).get("matchLabels", {})
+                if (
+                    name.get("app.kubernetes.io/name") != "prometheus"
+                    or "namespaceSelector" in peer
+                    or "ipBlock" in peer
+                ):
+                    bad.append(f"{_name(pol)}: lets {peer} reach the gateway's metrics port")
+    return bad
+
+
+def scraping(docs: list[Doc]) -> list[str]:
+    """Prometheus may reach the port each scraped pod names (its egress policy)."""
+    bad: list[str] = []
+    egress = [
+        rule for pol in find(docs, "NetworkPolicy")
+        if pol["spec"].get("podSelector", {}).get("matchLabels", {}).get(
+            "app.kubernetes.io/name") == "prometheus"
+        for rule in pol["spec"].get("egress", [])
+    ]  # fmt: skip
+    for wl in workloads(docs):
+        ann = wl["spec"]["template"]["metadata"].get("annotations", {})
+        if ann.get("prometheus.io/scrape") != "true":
+            continue
+        port = int(ann.get("prometheus.io/port", "0"))
+        if not any(
+            "ports" not in rule or any(p.get("port") == port for p in rule["ports"])
+            for rule in egress
+        ):
+            bad.append(f"{_name(wl)}: Prometheus may not reach its scrape port {port}")
+    return bad
+
+
 def nats(docs: list[Doc], *, prod: bool) -> list[str]:
     """A 3-node JetStream cluster on persistent volumes, spread, with a PDB; prod fsyncs."""
     bad: list[str] = []
@@ -440,6 +537,8 @@ ALL_CHECKS = (
     gateway_routes,
     network,
     ingress,
+    metrics_private,
+    scraping,
 )
 
 

@@ -84,7 +84,18 @@ def test_probe_and_scrape_paths_are_served(rendered: dict[str, list[Doc]], servi
     dep = service_deployments(rendered["dev"])[service]
     c = main_container(dep)
     wanted = {c[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe")}
-    wanted.add(dep["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"])
+    scrape = dep["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]
+    if service == "gateway":
+        # /metrics has a port of its own, and the public app must not serve it.
+        from chore_gateway.metrics_port import create_metrics_app
+
+        assert scrape not in served
+        metrics_app = create_metrics_app()
+        assert scrape in {r.canonical for r in metrics_app.router.resources()}
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        assert ports["metrics"] == cls.model_fields["metrics_port"].default
+    else:
+        wanted.add(scrape)
     assert wanted <= served, f"{service} does not serve {wanted - served}"
     assert c["ports"][0]["containerPort"] == cls.model_fields["port"].default
 
@@ -230,6 +241,46 @@ def _short_ws_timeout(docs: list[Doc]) -> None:
     ann["nginx.ingress.kubernetes.io/proxy-read-timeout"] = "60"
 
 
+def _gateway_service(docs: list[Doc]) -> Doc:
+    return find(docs, "Service", "gateway")[0]
+
+
+def _service_exposes_metrics(docs: list[Doc]) -> None:
+    ports = _gateway_service(docs)["spec"]["ports"]
+    ports.append({"name": "metrics", "port": 9180, "targetPort": "metrics", "protocol": "TCP"})
+
+
+def _ingress_routes_to_metrics(docs: list[Doc]) -> None:
+    extra = copy.deepcopy(_gateway_service(docs))
+    extra["metadata"]["name"] = "gateway-metrics"
+    extra["spec"]["ports"] = [{"name": "scrape", "port": 80, "targetPort": 9180}]
+    docs.append(extra)
+    backend = find(docs, "Ingress")[0]["spec"]["rules"][0]["http"]["paths"][0]["backend"]
+    backend["service"] = {"name": "gateway-metrics", "port": {"number": 80}}
+
+
+def _ingress_controller_reaches_metrics(docs: list[Doc]) -> None:
+    rule = find(docs, "NetworkPolicy", "gateway")[0]["spec"]["ingress"][0]
+    rule["ports"].append({"port": "metrics", "protocol": "TCP"})
+
+
+def _metrics_on_the_public_port(docs: list[Doc]) -> None:
+    gateway = main_container(service_deployments(docs)["gateway"])
+    for port in gateway["ports"]:
+        if port["name"] == "metrics":
+            port["containerPort"] = 8080
+    _config(docs, "gateway")["GATEWAY_METRICS_PORT"] = "8080"
+
+
+def _metrics_setting_elsewhere(docs: list[Doc]) -> None:
+    _config(docs, "gateway")["GATEWAY_METRICS_PORT"] = "9999"
+
+
+def _prometheus_cannot_scrape(docs: list[Doc]) -> None:
+    egress = find(docs, "NetworkPolicy", "prometheus")[0]["spec"]["egress"][0]
+    egress["ports"] = [p for p in egress["ports"] if p["port"] != 9180]
+
+
 def _password_in_secret(docs: list[Doc]) -> None:
     import base64
 
@@ -269,6 +320,24 @@ BREAKS = {
     "gateway upstream misspelt": (_upstream_typo, "names no Service"),
     "Ingress cuts idle WebSockets": (_short_ws_timeout, "would cut idle WebSockets"),
     "password in a Secret": (_password_in_secret, "holds a secret value"),
+    "gateway Service exposes /metrics": (
+        _service_exposes_metrics,
+        "Service/gateway: exposes the gateway's metrics port",
+    ),
+    "Ingress routes to /metrics": (
+        _ingress_routes_to_metrics,
+        "Ingress/gateway: routes to the gateway's metrics port",
+    ),
+    "ingress controller may reach /metrics": (
+        _ingress_controller_reaches_metrics,
+        "NetworkPolicy/gateway: lets {'namespaceSelector'",
+    ),
+    "/metrics on the public port": (_metrics_on_the_public_port, "the metrics port is the public"),
+    "metrics setting off its port": (_metrics_setting_elsewhere, "GATEWAY_METRICS_PORT is not"),
+    "Prometheus cannot scrape the gateway": (
+        _prometheus_cannot_scrape,
+        "Deployment/gateway: Prometheus may not reach its scrape port 9180",
+    ),
 }
 
 

@@ -136,6 +136,17 @@ class RunningPlatform:
     def pid(self, instance: str) -> int:
         return int(self.state()["pids"][instance])
 
+    def metrics_url(self, timeout: float = 30.0) -> str:
+        """Where the gateway's /metrics listens (a port of its own, not the public one), as
+        its latest start said."""
+        pattern = re.compile(r"gateway\.metrics_listening.*?(http://[0-9.:\[\]]+/metrics)")
+        self.wait_for_line(pattern.pattern, timeout)
+        with self._seen:
+            for line in reversed(self.lines):
+                if match := pattern.search(line):
+                    return match.group(1)
+        raise AssertionError("the gateway never said where /metrics listens")
+
     def instances(self, service: str) -> list[str]:
         names = self.state()["pids"]
         return [n for n in names if n == service or re.fullmatch(rf"{service}-\d+", n)]

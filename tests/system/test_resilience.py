@@ -153,7 +153,9 @@ async def test_a_stalled_upstream_opens_its_breaker_and_closes_it_when_back(
     await api.call("GET", "/tasks?limit=1", token=ann.token)
     # The burst below must meet every replica: wait until the gateway has them all up.
     replicas = len(platform.replicas("tasks"))
-    await _until_gauges(session, platform.url, "gateway_upstream_up", "tasks", 1.0, replicas)
+    await _until_gauges(
+        session, platform.metrics_url(), "gateway_upstream_up", "tasks", 1.0, replicas
+    )
     mark = len(platform.lines)
     # Every tasks replica frozen (SIGSTOP): connections are accepted by the kernel and never
     # answered, the worst kind of dead. The supervisor sees no exit, so nothing restarts it.
@@ -166,7 +168,9 @@ async def test_a_stalled_upstream_opens_its_breaker_and_closes_it_when_back(
         burst = await asyncio.gather(*(get() for _ in range(16)))
         assert {a.status for a in burst} <= {503, 504}, burst
         # Every address's breaker is open (2), as the gateway's own metrics say.
-        await _until_gauges(session, platform.url, "gateway_breaker_state", "tasks", 2.0, replicas)
+        await _until_gauges(
+            session, platform.metrics_url(), "gateway_breaker_state", "tasks", 2.0, replicas
+        )
         # From now on the gateway answers at once, without trying the upstream.
         stalled = [await get() for _ in range(20)]
         assert {a.status for a in stalled} == {503}, stalled
@@ -212,7 +216,7 @@ class Answer:
 
 async def _until_gauges(
     session: aiohttp.ClientSession,
-    gateway: str,
+    metrics_url: str,
     metric: str,
     service: str,
     value: float,
@@ -222,7 +226,7 @@ async def _until_gauges(
     """Until the gateway's /metrics shows `metric` == value for `count` addresses of `service`."""
     deadline = time.monotonic() + within
     while True:
-        async with session.get(f"{gateway}/metrics") as response:
+        async with session.get(metrics_url) as response:
             text = await response.text()
         matching = [
             sample

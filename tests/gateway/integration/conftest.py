@@ -53,6 +53,7 @@ async def start_gateway(tmp_path: Any) -> AsyncIterator[StartGateway]:
             var_dir=tmp_path,
             health_interval_s=changes.pop("health_interval_s", 0.2),
             health_timeout_s=changes.pop("health_timeout_s", 0.5),
+            metrics_port=changes.pop("metrics_port", 0),  # any free port: tests run side by side
             **changes,
         )
         client: Client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))

@@ -6,8 +6,27 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
+
 from .conftest import StartUpstream
 from .gateway_process import gateway_process, read_answer
+
+
+async def test_metrics_are_served_on_their_own_port_only(
+    start_upstream: StartUpstream, tmp_path: Path
+) -> None:
+    up = await start_upstream("tasks")
+    async with (
+        gateway_process(tmp_path, {"tasks": [up.url]}) as gw,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.get(f"{gw.url}/metrics") as response:
+            assert response.status == 404
+            assert (await response.json())["code"] == "not_found"
+        async with http.get(gw.metrics_url) as response:
+            assert response.status == 200
+            assert 'gateway_upstream_up{address="' in await response.text()
+        assert not gw.metrics_url.startswith(f"{gw.url}/")
 
 
 async def test_unique_connection_values_and_header_names_do_not_grow_memory(

@@ -7,6 +7,8 @@ import re
 import aiohttp
 import pytest
 
+from chore_gateway.keys import METRICS_URL
+
 from .conftest import StartGateway, StartUpstream, wait_until
 
 
@@ -186,7 +188,7 @@ async def test_gateway_metrics_are_its_own(
     up = await start_upstream("tasks")
     gw = await start_gateway({"tasks": [up]})
     await gw.get("/tasks/echo")
-    text = await (await gw.get("/metrics")).text()
+    text = await (await http.get(gw.server.app[METRICS_URL])).text()
     assert 'gateway_upstream_up{address="' in text
     assert 'route="/tasks/{tail}"' in text
 
@@ -220,7 +222,7 @@ def test_internal_paths_must_be_exact_paths() -> None:
 
 
 async def test_the_gateways_own_paths_answer_problems_with_request_ids_counted_and_logged(
-    start_gateway: StartGateway,
+    start_gateway: StartGateway, http: aiohttp.ClientSession
 ) -> None:
     """The gateway runs no middleware (each route carries its telemetry): an unknown path,
     a wrong method and a missing asset must still get problem+json, an id and a count."""
@@ -246,7 +248,7 @@ async def test_the_gateways_own_paths_answer_problems_with_request_ids_counted_a
     assert (await gw.head("/docs/assets/swagger-ui.css")).status == 200
     assert (await gw.get("/healthz")).status == 200
 
-    text = await (await gw.get("/metrics")).text()
+    text = await (await http.get(gw.server.app[METRICS_URL])).text()
     assert 'method="GET",route="<unmatched>",service="gateway",status="404"' in text
     assert 'method="POST",route="/healthz",service="gateway",status="405"' in text
     assert 'route="/docs/assets/{name}",service="gateway",status="404"' in text

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chore_common.settings import ServiceSettings
@@ -22,6 +22,9 @@ class GatewaySettings(ServiceSettings):
     service_name: ClassVar[str] = "gateway"
 
     port: int = Field(8080, ge=0, le=65535)
+    metrics_port: int = Field(
+        9180, ge=0, le=65535, description="/metrics listens here only (0: any free port)"
+    )
 
     upstreams: dict[str, list[str]] = Field(
         default_factory=lambda: {
@@ -89,6 +92,12 @@ class GatewaySettings(ServiceSettings):
                 ' list of the networks of the proxies in front (e.g. ["10.0.0.0/8"])'
             )
         return value
+
+    @model_validator(mode="after")
+    def _metrics_port_of_its_own(self) -> Self:
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError("metrics_port must differ from port: /metrics is not public")
+        return self
 
     @field_validator("internal_paths")
     @classmethod

@@ -71,8 +71,12 @@ def create_service_app(
     title: str | None = None,
     version: str = "1.0.0",
     per_route_telemetry: bool = False,
+    metrics_route: bool = True,
 ) -> web.Application:
-    """The common stack, health, metrics and OpenAPI routes; `title` defaults to the service."""
+    """The common stack, health, metrics and OpenAPI routes; `title` defaults to the service.
+
+    `metrics_route=False` leaves `/metrics` out, for an app that serves it on a port of its
+    own (the gateway: its public port must not show it)."""
     telemetry = RequestTelemetry(metrics.RequestMetrics(settings.service_name))
     app = web.Application(
         client_max_size=settings.max_body_bytes,
@@ -91,7 +95,8 @@ def create_service_app(
         app.router.add_route("*", "/{tail:.*}", telemetry.route(_not_found, metrics.UNMATCHED))
     add_traced_route(app, "GET", "/healthz", healthz)
     add_traced_route(app, "GET", "/readyz", readyz)
-    add_traced_route(app, "GET", "/metrics", metrics_handler)
+    if metrics_route:
+        add_traced_route(app, "GET", "/metrics", metrics_handler)
     add_traced_route(app, "GET", "/openapi.json", openapi_handler)
     return app
 
