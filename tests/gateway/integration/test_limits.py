@@ -86,9 +86,9 @@ async def test_breaker_opens_answers_503_at_once_then_probes_and_closes(
 ) -> None:
     up = await start_upstream("tasks")
     gw = await start_gateway({"tasks": [up]}, breaker_failures=3, breaker_open_s=0.5)
-    up.failing = True
+    up.failing, up.fail_status = True, 503  # a dependency failed it (a 500 would not count)
     for _ in range(3):
-        assert (await gw.get("/tasks/echo")).status == 500
+        assert (await gw.get("/tasks/echo")).status == 503
     assert len(up.seen) == 3
 
     # Open: refused at once, without reaching the service.
@@ -102,7 +102,7 @@ async def test_breaker_opens_answers_503_at_once_then_probes_and_closes(
 
     # Half-open after open_s: one probe goes; still failing, so it opens again.
     await asyncio.sleep(0.6)
-    assert (await gw.get("/tasks/echo")).status == 500
+    assert (await gw.get("/tasks/echo")).status == 503
     assert len(up.seen) == 4
     assert (await gw.get("/tasks/echo")).status == 503
     assert len(up.seen) == 4

@@ -1,7 +1,9 @@
 """A small stand-in upstream: the routes the proxy tests need, under any service prefix.
 
 It records what it received (headers, close codes) so tests can assert what crossed the
-gateway. `ready` toggles its /readyz; `failing` makes /<svc>/echo answer 500.
+gateway. `ready` toggles its /readyz; `failing` makes /<svc>/echo answer `fail_status`;
+`dropping` makes it cut the connection instead of answering (as a replica killed while
+handling it), after `delay_s`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ class Upstream:
     server: TestServer | None = None
     ready: bool = True
     failing: bool = False
+    fail_status: int = 500
     record: bool = True  # keep what /echo received in `seen`
+    dropping: bool = False
+    delay_s: float = 0.0
+    arrived: int = 0  # requests to /echo and /upload whose head reached this upstream
     seen: list[dict[str, Any]] = field(default_factory=list)
     ws_closes: asyncio.Queue[tuple[int | None, str]] = field(default_factory=asyncio.Queue)
 
@@ -60,6 +66,7 @@ class Upstream:
         )
 
     async def echo(self, request: web.Request) -> web.Response:
+        self.arrived += 1
         body = await request.read()
         record = {
             "upstream": self.name,
@@ -70,8 +77,13 @@ class Upstream:
         }
         if self.record:
             self.seen.append(record)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.dropping and request.transport is not None:
+            request.transport.abort()
+            raise ConnectionResetError("dropped")
         if self.failing:
-            return web.json_response({"error": "boom"}, status=500)
+            return web.json_response({"error": "boom"}, status=self.fail_status)
         return web.json_response(record, headers={"X-Upstream": self.name})
 
     async def slow(self, request: web.Request) -> web.Response:
@@ -88,6 +100,7 @@ class Upstream:
         return response
 
     async def upload(self, request: web.Request) -> web.Response:
+        self.arrived += 1
         total = 0
         async for chunk in request.content.iter_any():
             total += len(chunk)

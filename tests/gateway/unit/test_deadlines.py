@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from chore_gateway.deadlines import Deadlines
+from chore_gateway.deadlines import CLIENT_LATE, LATE, Deadlines
 
 
 async def test_a_late_task_is_cancelled_with_the_marker_and_others_are_left_alone() -> None:
@@ -38,5 +38,27 @@ async def test_a_late_task_is_cancelled_with_the_marker_and_others_are_left_alon
         other.cancel()
         with pytest.raises(asyncio.CancelledError):
             await other
+    finally:
+        await Deadlines.stop(sweeper)
+
+
+async def test_the_marker_says_whose_deadline_passed() -> None:
+    deadlines = Deadlines(resolution_s=0.01)
+    sweeper = asyncio.create_task(deadlines.run())
+    loop = asyncio.get_running_loop()
+
+    async def wait(why: str) -> str | None:
+        task = asyncio.current_task()
+        assert task is not None
+        deadlines.set(task, loop.time() + 0.02, why)
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError as exc:
+            task.uncancel()
+            return Deadlines.reason(exc)
+        return None
+
+    try:
+        assert await asyncio.gather(wait(LATE), wait(CLIENT_LATE)) == [LATE, CLIENT_LATE]
     finally:
         await Deadlines.stop(sweeper)

@@ -60,6 +60,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         max_body=settings.max_body_bytes,
         proxies=TrustedProxies(settings.trusted_proxies),
         timeout_s=settings.upstream_timeout_s,
+        client_body_timeout_s=settings.client_body_timeout_s,
     )
     app[PROXY] = proxy
     api_docs = docs.ApiDocs(
@@ -116,6 +117,10 @@ def _client_context(settings: GatewaySettings, proxy: Proxy, api_docs: docs.ApiD
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             cookie_jar=aiohttp.DummyCookieJar(),  # clients' cookies are theirs, never kept
         )
+        # aiohttp would send an idempotent request again, to the same replica, when its
+        # connection breaks (aio-libs/aiohttp#10790: no public switch). The proxy retries
+        # itself, once and on another replica (domain/retries.py), so that one is off.
+        session._retry_connection = False
         if not tracing.is_exporting():
             # The client instrumentation would build a full SDK span per call only to drop
             # it; the gateway writes `traceparent` itself from its own (ids-only) span.

@@ -30,8 +30,13 @@ REFUSED = Counter(
 )
 UPSTREAM_FAILURES = Counter(
     "gateway_upstream_failures_total",
-    "Upstream calls that failed: connect, disconnect, timeout or a 5xx answer",
+    "Upstream calls that failed: connect, disconnect, timeout or a 502/503/504 answer",
     ["service", "kind"],
+)
+RETRIES = Counter(
+    "gateway_retries_total",
+    "Requests sent again to another address after a connect failure or a reset",
+    ["service", "reason"],
 )
 
 _BREAKER_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}

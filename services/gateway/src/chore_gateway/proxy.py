@@ -1,11 +1,10 @@
 """The reverse proxy: one handler per routed service, HTTP and WebSocket.
 
-The request path, in order: the client's address (domain/clients.py), rate limit, body
-limit, pick an address (round robin over healthy ones whose breaker lets the request
-through), forward with the gateway's headers, record the outcome on the address's breaker,
-stream the answer back. A connection that cannot be made marks the address down (the
-health checks bring it back) and the request is tried once more on another address when
-that is safe.
+The request path, in order: the client's address (domain/clients.py), rate limit, the
+request target, the body (a small one read whole, against the client's own deadline), pick
+an address (round robin over healthy ones whose breaker lets the request through), forward
+with the gateway's headers, record the outcome on the address's breaker, pass the answer on.
+A call that fails is tried once more on another address when domain/retries.py says it may.
 """
 
 from __future__ import annotations
@@ -22,17 +21,19 @@ from aiohttp import web
 from yarl import URL
 
 from chore_common.errors import RateLimited, Unavailable
+from chore_common.http import problem
 from chore_common.http.middlewares import new_request_id, set_request_id_header
 from chore_common.http.problem import HttpProblem
 from chore_common.logging import request_id_var
 from chore_common.observability import tracing
 from chore_gateway import metrics
-from chore_gateway.deadlines import Deadlines
-from chore_gateway.domain.breaker import BreakerState
+from chore_gateway.deadlines import CLIENT_LATE, Deadlines
+from chore_gateway.domain.breaker import FAILURE_STATUSES, BreakerState
 from chore_gateway.domain.clients import TrustedProxies
 from chore_gateway.domain.headers import downstream_response_headers, upstream_request_headers
 from chore_gateway.domain.pool import Address, Health, Pool
 from chore_gateway.domain.ratelimit import RateLimiter
+from chore_gateway.domain.retries import Failure, may_retry
 from chore_gateway.websocket import (
     CLOSE_TIMEOUT_S,
     MAX_MESSAGE_BYTES,
@@ -46,15 +47,17 @@ from chore_gateway.websocket import (
 log = logging.getLogger(__name__)
 
 # Bodies up to this size are read whole and sent with a Content-Length (one write each way,
-# cheaper than chunks); larger or unsized ones stream through in both directions.
+# cheaper than chunks, and a retry can send them again); larger ones stream through.
 BUFFER_LIMIT: Final = 64 * 1024
 _NO_BODY_STATUS: Final = frozenset({204, 304})
-_TOO_LARGE: Final = web.RequestKey("gateway.body_too_large", bool)
-_IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
 class BodyTooLarge(Exception):
     """A streamed (chunked) request body passed the limit on its way through."""
+
+
+class ClientBodyBroken(Exception):
+    """The client hung up (or broke the framing) before its request body was complete."""
 
 
 def body_too_large(limit: int) -> HttpProblem:
@@ -62,6 +65,36 @@ def body_too_large(limit: int) -> HttpProblem:
     return HttpProblem(
         413, code="body_too_large", detail=f"The request body is larger than {limit} bytes."
     )
+
+
+def _closing(exc: HttpProblem) -> web.Response:
+    """The problem as a response that also ends the connection: the rest of the client's
+    body is still on its way (or never coming), so the connection cannot carry another
+    request."""
+    response = problem.from_exception(exc, request_id_var.get())
+    response.force_close()
+    return response
+
+
+def _incomplete_body() -> HttpProblem:
+    metrics.REFUSED.labels("incomplete_body").inc()
+    return HttpProblem(
+        400, code="incomplete_body", detail="The request body ended before it was complete."
+    )
+
+
+class _Upload:
+    """A request body streamed upstream as it arrives. Whose deadline runs is switched as
+    it goes: the client's while the gateway waits for its next bytes, the upstream's while
+    the upstream takes them and after the last one (its time starts when the body is in)."""
+
+    __slots__ = ("over", "prefix", "started", "verdict")
+
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix  # what was read before it turned out too big to buffer
+        self.started = False  # a byte went (or was taken for) upstream: no fresh start
+        self.over = False  # the attempt ended (answered or failed): hands off the deadline
+        self.verdict: type[Exception] | None = None  # set when the client side failed it
 
 
 class Proxy:
@@ -75,9 +108,11 @@ class Proxy:
         max_body: int,
         proxies: TrustedProxies,
         timeout_s: float,
+        client_body_timeout_s: float = 10.0,
     ) -> None:
         self.pools = pools
         self.timeout_s = timeout_s
+        self.client_body_timeout_s = client_body_timeout_s
         self.deadlines = Deadlines()
         self.limiter = limiter
         self.max_body = max_body
@@ -113,122 +148,187 @@ class Proxy:
                     "Too many requests from this address; slow down.",
                     retry_after=max(1, math.ceil(wait)),
                 )
+        path = request.raw_path
         upgrade = headers_in.get("Upgrade")
         websocket = upgrade is not None and upgrade.lower() == "websocket"
         headers = self._upstream_headers(request, websocket, peer, client, trusted)
         if websocket:
             return await self.websocket(request, pool, headers, now)
 
-        body: bytes | AsyncIterator[bytes] | None = None
-        streamed = False
+        task = request.task  # the handler's task (asyncio.current_task costs more)
+        body: bytes | None = None
+        upload: _Upload | None = None
         if request.body_exists:  # most requests have none: no Content-Length to parse
             length = request.content_length
             if length is not None and length > self.max_body:
                 raise body_too_large(self.max_body)
-            if length is not None and length <= BUFFER_LIMIT:
-                body = await request.read()
+            if length is None or length <= BUFFER_LIMIT:
+                try:
+                    body, whole = await self._read_body(request, task)
+                except HttpProblem as exc:
+                    return _closing(exc)
+                if not whole:  # chunked and larger than the buffer: stream the rest
+                    upload, body = _Upload(body), None
             else:
-                body, streamed = self._stream_body(request), True
+                upload = _Upload(b"")
+            now = self.loop.time()  # the upstream's time starts once the body is in
         method = request.method
-        retry_safe = body is None and method in _IDEMPOTENT_METHODS
-        task = request.task  # the handler's task (asyncio.current_task costs more)
         deadlines = self.deadlines
-        path = request.raw_path
+        due = now + self.timeout_s  # a retry runs within the same deadline
         exclude: Address | None = None
         while True:
             address = pool.pick(now, exclude)
-            deadlines.set(task, now + self.timeout_s)
+            deadlines.set(task, due)
+            if upload is not None:
+                upload.over = False  # the body's arrivals are the client's time again
+            upstream: aiohttp.ClientResponse | None = None
             try:
                 upstream = await session.request(
                     method,
                     URL(address.base + path, encoded=True),
                     headers=headers,
-                    data=body,
+                    data=body if upload is None else self._stream_body(request, task, upload),
                     allow_redirects=False,
                 )
-            except asyncio.CancelledError as exc:
-                if not Deadlines.is_late(exc):
+                if upload is not None:
+                    upload.over = True  # an early answer: the rest of the body is not timed
+                status = upstream.status
+                got = upstream.headers
+                # A list: aiohttp copies it into the response's own CIMultiDict once.
+                out_headers = downstream_response_headers(got.items(), got.get("Connection"))
+                length = upstream.content_length
+                if (length is None or length > BUFFER_LIMIT) and not (
+                    status in _NO_BODY_STATUS or method == "HEAD"
+                ):
+                    self._answered(address, now, status)
                     deadlines.clear(task)
+                    return await self._stream_back(
+                        request, upstream, out_headers, address, task
+                    )  # it releases the upstream response
+                data = await upstream.read()  # the deadline covers the body too
+                self._answered(address, now, status)
+                return web.Response(
+                    status=status, reason=upstream.reason, body=data, headers=out_headers
+                )
+            except asyncio.CancelledError as exc:
+                why = Deadlines.reason(exc)
+                if why is None:  # the client went away, or the server is stopping
                     address.breaker.release()
                     raise
                 task.uncancel()
+                if why == CLIENT_LATE:
+                    address.breaker.release()
+                    return _closing(self._client_timeout())
                 self._failed(address, now, "timeout")
                 raise self._timeout(pool) from None
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
-                # Nothing was sent: any method may go to another address.
-                deadlines.clear(task)
-                self._down(address, now, "connect")
-                if exclude is None and not streamed:
-                    exclude = address
-                    continue
-                raise self._unreachable(pool) from None
-            except BodyTooLarge:
-                deadlines.clear(task)
-                address.breaker.release()
-                raise body_too_large(self.max_body) from None
-            except TimeoutError:
-                deadlines.clear(task)
-                self._failed(address, now, "timeout")
-                raise self._timeout(pool) from None
+                self._down(address, now, "connect")  # nothing was sent
+                failure = Failure.CONNECT
             except aiohttp.ClientError:
-                deadlines.clear(task)
-                if request.get(_TOO_LARGE):  # our body stream stopped it, not the upstream
+                if upload is not None and upload.verdict is not None:
+                    # Our own side stopped the body (the client's fault), not the upstream.
                     address.breaker.release()
-                    raise body_too_large(self.max_body) from None
-                # Disconnected mid-request: it may have been handled, so only a safe request
-                # (idempotent, no body) is tried again.
+                    if upload.verdict is BodyTooLarge:
+                        raise body_too_large(self.max_body) from None
+                    return _closing(_incomplete_body())
                 self._failed(address, now, "disconnect")
-                if exclude is None and retry_safe:
-                    exclude = address
-                    continue
-                raise self._unreachable(pool) from None
+                failure = Failure.RESET
             except BaseException:
-                deadlines.clear(task)
                 address.breaker.release()
                 raise
-            break
-
-        try:
-            # The deadline stays set: it covers reading the body too.
-            status = upstream.status
-            breaker = address.breaker
-            if status >= 500:
-                self._failed(address, now, "status")
-            elif breaker.state is not BreakerState.CLOSED:
-                breaker.success()
-                metrics.publish_breaker(address)
-            elif breaker.failures:
-                breaker.success()  # the count of failures in a row starts again
-            got = upstream.headers
-            # A list: aiohttp copies it into the response's own CIMultiDict once.
-            out_headers = downstream_response_headers(got.items(), got.get("Connection"))
-            length = upstream.content_length
-            if (length is None or length > BUFFER_LIMIT) and not (
-                status in _NO_BODY_STATUS or method == "HEAD"
+            finally:
+                if upload is not None:
+                    upload.over = True
+                deadlines.clear(task)
+                if upstream is not None:
+                    upstream.release()
+            if (
+                exclude is None
+                and (upload is None or not upload.started)
+                and may_retry(failure, method, idempotency_key="Idempotency-Key" in headers_in)
             ):
-                return await self._stream_back(request, upstream, out_headers, pool, task)
-            try:
-                data = await upstream.read()
-            except asyncio.CancelledError as exc:
-                if not Deadlines.is_late(exc):
-                    raise
-                task.uncancel()
-                raise self._timeout(pool) from None
-            except aiohttp.ClientError:
-                raise self._unreachable(pool) from None
-            return web.Response(
-                status=status, reason=upstream.reason, body=data, headers=out_headers
-            )
+                exclude = address
+                metrics.RETRIES.labels(pool.name, failure).inc()
+                continue
+            raise self._unreachable(pool)
+
+    def _answered(self, address: Address, now: float, status: int) -> None:
+        """The upstream answered: a failure only if it says a dependency failed it."""
+        breaker = address.breaker
+        if status in FAILURE_STATUSES:
+            self._failed(address, now, "status")
+        elif breaker.state is not BreakerState.CLOSED:
+            breaker.success()
+            metrics.publish_breaker(address)
+        elif breaker.failures:
+            breaker.success()  # the count of failures in a row starts again
+
+    async def _read_body(
+        self, request: web.Request, task: asyncio.Task[object]
+    ) -> tuple[bytes, bool]:
+        """The body, read against the client's deadline (reset by each arrival): (bytes,
+        True) when it ended, or (its first bytes, False) once past BUFFER_LIMIT (chunked)."""
+        content = request.content
+        deadlines = self.deadlines
+        loop = self.loop
+        chunks: list[bytes] = []
+        seen = 0
+        try:
+            while True:
+                deadlines.set(task, loop.time() + self.client_body_timeout_s, CLIENT_LATE)
+                chunk = await content.readany()
+                if not chunk:
+                    return b"".join(chunks), True
+                chunks.append(chunk)
+                seen += len(chunk)
+                if seen > self.max_body:
+                    raise body_too_large(self.max_body)
+                if seen > BUFFER_LIMIT:
+                    return b"".join(chunks), False
+        except asyncio.CancelledError as exc:
+            if Deadlines.reason(exc) != CLIENT_LATE:
+                raise
+            task.uncancel()
+            raise self._client_timeout() from None
+        except (ConnectionError, web.RequestPayloadError):
+            raise _incomplete_body() from None
         finally:
             deadlines.clear(task)
-            upstream.release()
+
+    async def _stream_body(
+        self, request: web.Request, task: asyncio.Task[object], upload: _Upload
+    ) -> AsyncIterator[bytes]:
+        upload.started = True
+        deadlines, loop = self.deadlines, self.loop
+        seen = len(upload.prefix)
+        if upload.prefix:
+            yield upload.prefix
+        content = request.content
+        while True:
+            if not upload.over:
+                deadlines.set(task, loop.time() + self.client_body_timeout_s, CLIENT_LATE)
+            try:
+                chunk = await content.readany()
+            except (ConnectionError, web.RequestPayloadError):
+                upload.verdict = ClientBodyBroken
+                raise ClientBodyBroken from None
+            if not upload.over:
+                # Handing it over, and the wait for the answer after the last: its time.
+                deadlines.set(task, loop.time() + self.timeout_s)
+            if not chunk:
+                return
+            seen += len(chunk)
+            if seen > self.max_body:
+                upload.verdict = BodyTooLarge
+                raise BodyTooLarge
+            yield chunk
 
     async def _stream_back(
         self,
         request: web.Request,
         upstream: aiohttp.ClientResponse,
         out_headers: list[tuple[str, str]],
-        pool: Pool,
+        address: Address,
         task: asyncio.Task[object],
     ) -> web.StreamResponse:
         """A large or unsized answer, passed on chunk by chunk as it comes."""
@@ -238,7 +338,6 @@ class Proxy:
         if upstream.content_length is not None:
             response.content_length = upstream.content_length
         set_request_id_header(request, response)
-        self.deadlines.clear(task)  # a slow client is not the upstream's fault
         await response.prepare(request)
         content = upstream.content
         try:
@@ -251,30 +350,32 @@ class Proxy:
                         raise
                     task.uncancel()
                     raise TimeoutError from None
-                self.deadlines.clear(task)
+                finally:
+                    self.deadlines.clear(task)  # a slow client is not the upstream's fault
                 if not chunk:
                     break
                 await response.write(chunk)
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Too late for an error status: cut the client's connection so it sees a
             # truncated body, not a complete-looking one.
+            self._failed(
+                address,
+                self.loop.time(),
+                "timeout" if isinstance(exc, TimeoutError) else "disconnect",
+            )
             log.warning(
-                "gateway.stream_broken", extra={"upstream": pool.name, "error": type(exc).__name__}
+                "gateway.stream_broken",
+                extra={"upstream": address.service, "error": type(exc).__name__},
             )
             if request.transport is not None:
                 request.transport.close()
             return response
+        except ConnectionError:
+            return response  # the client left while its answer was on the way
+        finally:
+            upstream.release()
         await response.write_eof()
         return response
-
-    async def _stream_body(self, request: web.Request) -> AsyncIterator[bytes]:
-        seen = 0
-        async for chunk in request.content.iter_any():
-            seen += len(chunk)
-            if seen > self.max_body:
-                request[_TOO_LARGE] = True
-                raise BodyTooLarge
-            yield chunk
 
     def _upstream_headers(
         self,
@@ -357,6 +458,14 @@ class Proxy:
             504,
             code="upstream_timeout",
             detail=f"The {pool.name} service did not answer in time.",
+        )
+
+    def _client_timeout(self) -> HttpProblem:
+        metrics.REFUSED.labels("body_timeout").inc()
+        return HttpProblem(
+            408,
+            code="body_timeout",
+            detail=f"No more of the request body came for {self.client_body_timeout_s:g} s.",
         )
 
     # --- WebSocket -----------------------------------------------------------------------

@@ -47,6 +47,10 @@ class GatewaySettings(ServiceSettings):
     # Replaced by trusted_proxies: kept only to refuse it loudly rather than ignore it.
     trust_forwarded_for: bool | None = Field(None, description="replaced by TRUSTED_PROXIES")
 
+    client_body_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="longest wait for the next bytes of a request body (408)"
+    )
+
     upstream_connect_timeout_s: float = Field(2.0, gt=0, le=60)
     upstream_timeout_s: float = Field(
         30.0, gt=0, le=600, description="longest wait for the upstream's next bytes (504)"

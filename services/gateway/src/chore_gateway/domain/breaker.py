@@ -4,12 +4,23 @@
 - open: requests are refused at once (the caller answers 503 + Retry-After) for `open_s`.
 - half-open: exactly one request (the probe) passes; its success closes the breaker, its
   failure opens it again for another `open_s`. Others are refused while the probe is out.
+
+Only the upstream's own failures count (the proxy decides which calls those are): no
+connection, no answer within the deadline that starts once the request body is in, or an
+answer in FAILURE_STATUSES. A client that hangs up or uploads slowly counts for nothing,
+nor does a 500: that is one request's bug, and a client that can trigger it must not be
+able to open the breaker for everyone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
+
+# What a service answers when a dependency failed it (problem+json `database_unavailable`,
+# `database_busy`, `unavailable`: 503) or what a proxy in front of it would (502, 504).
+FAILURE_STATUSES: Final = frozenset({502, 503, 504})
 
 
 class BreakerState(StrEnum):
