@@ -89,6 +89,11 @@ def stop_deadline_s(settings: ServiceSettings) -> float:
     return settings.shutdown_drain_s + settings.shutdown_grace_s + STOP_CLEANUP_S
 
 
+# An app may bring its own runner class (a web.AppRunner subclass): the gateway's makes its
+# client connections time out slow request heads and answer parse errors as problem+json.
+RUNNER: web.AppKey[Callable[..., web.AppRunner]] = web.AppKey("chore.runner")
+
+
 def main(settings_cls: type[S], create_app: Callable[[S], web.Application]) -> None:
     """Entry point of `python -m chore_<svc>`: settings from the environment, then serve."""
     settings = load_settings(settings_cls)
@@ -117,7 +122,7 @@ async def _run_worker(
         loop.add_signal_handler(sig, on_stop_signal)
 
     app = create_app(settings)
-    runner = web.AppRunner(
+    runner = app.get(RUNNER, web.AppRunner)(
         app,
         handle_signals=False,
         access_log=None,  # ours (chore.access) replaces aiohttp's

@@ -18,6 +18,7 @@ from aiohttp import web
 from chore_common.http.app import add_traced_route, create_service_app
 from chore_common.keys import READINESS
 from chore_common.observability import tracing
+from chore_common.serving import RUNNER
 from chore_gateway import docs, metrics
 from chore_gateway.domain.clients import TrustedProxies
 from chore_gateway.domain.pool import Pool
@@ -25,6 +26,7 @@ from chore_gateway.domain.ratelimit import RateLimiter
 from chore_gateway.health import HealthChecker
 from chore_gateway.keys import PROXY
 from chore_gateway.metrics_port import metrics_listener
+from chore_gateway.protocol import GatewayRunner
 from chore_gateway.proxy import Proxy
 from chore_gateway.settings import GatewaySettings
 
@@ -51,6 +53,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         per_route_telemetry=True,
         metrics_route=False,
     )
+    app[RUNNER] = GatewayRunner  # head timeout and problem+json parse errors (protocol.py)
     policy = settings.breaker_policy
     pools = {name: Pool(name, bases, policy) for name, bases in settings.upstreams.items()}
     limit = settings.rate_limit

@@ -14,16 +14,21 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from chore_common.http.app import metrics_handler
+from chore_common.http.app import SERVER_NAME, metrics_handler
 from chore_gateway.keys import METRICS_URL
 from chore_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
 
+async def _unversioned_server(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_NAME
+
+
 def create_metrics_app() -> web.Application:
     app = web.Application()
     app.router.add_get("/metrics", metrics_handler)
+    app.on_response_prepare.append(_unversioned_server)
     return app
 
 

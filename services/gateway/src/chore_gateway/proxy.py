@@ -83,6 +83,16 @@ def _incomplete_body() -> HttpProblem:
     )
 
 
+def _not_origin_form() -> HttpProblem:
+    metrics.REFUSED.labels("invalid_request_target").inc()
+    return HttpProblem(
+        400,
+        code="invalid_request_target",
+        detail="The request target must be a path (origin-form, RFC 9112 3.2.1): the gateway"
+        " is not a forward proxy.",
+    )
+
+
 class _Upload:
     """A request body streamed upstream as it arrives. Whose deadline runs is switched as
     it goes: the client's while the gateway waits for its next bytes, the upstream's while
@@ -149,6 +159,8 @@ class Proxy:
                     retry_after=max(1, math.ceil(wait)),
                 )
         path = request.raw_path
+        if path[:1] != "/":
+            raise _not_origin_form()
         upgrade = headers_in.get("Upgrade")
         websocket = upgrade is not None and upgrade.lower() == "websocket"
         headers = self._upstream_headers(request, websocket, peer, client, trusted)

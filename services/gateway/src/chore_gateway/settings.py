@@ -47,8 +47,14 @@ class GatewaySettings(ServiceSettings):
     # Replaced by trusted_proxies: kept only to refuse it loudly rather than ignore it.
     trust_forwarded_for: bool | None = Field(None, description="replaced by TRUSTED_PROXIES")
 
+    client_header_timeout_s: float = Field(
+        5.0, gt=0, le=300, description="longest wait for a request head once it has begun (408)"
+    )
     client_body_timeout_s: float = Field(
         10.0, gt=0, le=300, description="longest wait for the next bytes of a request body (408)"
+    )
+    keepalive_timeout_s: float = Field(
+        75.0, gt=0, le=3600, description="an idle client connection is closed after this"
     )
 
     upstream_connect_timeout_s: float = Field(2.0, gt=0, le=60)

@@ -59,6 +59,16 @@ async def _telemetry(app: web.Application) -> AsyncIterator[None]:
     flush_logs()
 
 
+# aiohttp would name itself and its version (`Python/3.11 aiohttp/3.14.5`) on every response:
+# nothing a client needs, and a free hint to anyone looking for a known hole. A value must
+# stay (aiohttp fills in its own when there is none): a product name without a version.
+SERVER_NAME = "chore"
+
+
+async def _unversioned_server(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_NAME
+
+
 async def _mark_shutting_down(app: web.Application) -> None:
     # on_shutdown runs before in-flight requests are awaited: a /readyz probe that arrives
     # on a kept-alive connection meanwhile gets 503, not "ready".
@@ -88,6 +98,7 @@ def create_service_app(
     app[OPENAPI] = OpenApiDocument(title or settings.service_name, version)
     app[TELEMETRY] = telemetry
     app.on_shutdown.append(_mark_shutting_down)
+    app.on_response_prepare.append(_unversioned_server)
     app.cleanup_ctx.append(_telemetry)
     if per_route_telemetry:
         app[_PER_ROUTE] = True
