@@ -243,7 +243,10 @@ class Proxy:
                     if upload.verdict is BodyTooLarge:
                         raise body_too_large(self.max_body) from None
                     return _closing(_incomplete_body())
-                self._failed(address, now, "disconnect")
+                # A connection that broke under a request is how a replica that died (or is
+                # going) shows: it gets no more until a health check passes, or the pooled
+                # connections left to it would fail request after request.
+                self._down(address, now, "disconnect")
                 failure = Failure.RESET
             except BaseException:
                 address.breaker.release()
