@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -57,9 +57,16 @@ demo = _load_tool("demo")
 class RunningPlatform:
     """tools/platform.py as a child process: its printed lines, its state file, its children."""
 
-    def __init__(self, var_dir: Path, backend: str, replicas: int, pg_prefix: str) -> None:
+    def __init__(
+        self,
+        var_dir: Path,
+        backend: str,
+        replicas: int,
+        pg_prefix: str,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.var_dir, self.backend, self.pg_prefix = var_dir, backend, pg_prefix
-        env = {**os.environ, "PG_URL": PG_ADMIN_URL, "NO_COLOR": "1", **PLATFORM_ENV}
+        env = {**os.environ, "PG_URL": PG_ADMIN_URL, "NO_COLOR": "1", **PLATFORM_ENV, **(env or {})}
         for name in ("NATS", *(s.upper() for s in (*SERVICES_WITH_DB, "gateway"))):
             env.pop(f"{name}_PORT", None)
         self.started = time.monotonic()
@@ -179,10 +186,12 @@ def _drop_pg_databases(names: list[str]) -> None:
 
 
 @contextmanager
-def launch_platform(var_dir: Path, backend: str, replicas: int) -> Iterator[RunningPlatform]:
+def launch_platform(
+    var_dir: Path, backend: str, replicas: int, env: Mapping[str, str] | None = None
+) -> Iterator[RunningPlatform]:
     """A platform of its own: started, waited for, stopped, its databases dropped."""
     prefix = f"chore_sys_{uuid.uuid4().hex[:8]}_"
-    running = RunningPlatform(var_dir, backend, replicas, prefix)
+    running = RunningPlatform(var_dir, backend, replicas, prefix, env)
     try:
         running.wait_ready()
         yield running
