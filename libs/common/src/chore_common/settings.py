@@ -6,13 +6,20 @@ one-line error naming the environment variable, so a bad deploy fails at start, 
 
 from __future__ import annotations
 
+import json
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import ClassVar, Self, TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S = TypeVar("S", bound="ServiceSettings")
+
+LOOPBACK: tuple[IPv4Network | IPv6Network, ...] = (
+    IPv4Network("127.0.0.0/8"),
+    IPv6Network("::1/128"),
+)
 
 
 class SettingsError(SystemExit):
@@ -60,6 +67,19 @@ class ServiceSettings(BaseSettings):
     )
     jwt_issuer: str = "chore-auth"
     jwt_audience: str = "chore-platform"
+    # `make run` puts every process on loopback; a deployment lists the networks its proxy
+    # (the gateway, for a service) connects from. See chore_common.http.client_address.
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=lambda: list(LOOPBACK),
+        description="JSON list of CIDRs whose requests may name the client in X-Real-IP",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_json_list(cls, value: object) -> object:
+        # The environment source parses JSON itself; a plain string handed to the
+        # constructor (a manifest's value, a test) gets the same treatment.
+        return json.loads(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _default_database(self) -> Self:
