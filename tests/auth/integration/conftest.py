@@ -27,7 +27,6 @@ def auth_settings(database_url: str, nats_server: NatsServer, tmp_path: Path) ->
         login_account_max_failures=3,
         login_ip_max_failures=6,
         login_window_s=60,
-        trust_forwarded_for=True,
         keys_reload_s=0.2,
     )
 

@@ -1,5 +1,10 @@
 """S4/S5 and secrets: login never tells whether an email exists, repeated failures are
-throttled per account and per IP, hashes follow the parameters, nothing secret is logged."""
+throttled per address and per account without locking the owner out, hashes follow the
+parameters, nothing secret is logged.
+
+The client's address comes from `X-Real-IP`, which auth believes from a trusted proxy:
+these tests connect from loopback, the default trusted network, as the gateway does.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ def without_request_id(body: dict[str, Any]) -> dict[str, Any]:
 async def timed_login(auth: Client, email: str, password: str, ip: str) -> tuple[float, Any]:
     started = time.perf_counter()
     resp = await auth.post(
-        "/auth/login", json={"email": email, "password": password}, headers={"X-Forwarded-For": ip}
+        "/auth/login", json={"email": email, "password": password}, headers={"X-Real-IP": ip}
     )
     elapsed = time.perf_counter() - started
     return elapsed, (resp.status, dict(resp.headers), await resp.json())
@@ -62,26 +67,84 @@ async def test_unknown_email_and_wrong_password_get_the_same_answer_in_similar_t
     assert statistics.median(wrong) > 0.3 * statistics.median(unknown)
 
 
-async def test_repeated_failures_lock_the_account_with_429_and_retry_after(auth: Client) -> None:
+async def test_repeated_failures_lock_the_address_out_of_the_account_with_429_and_retry_after(
+    auth: Client,
+) -> None:
     account = await register(auth)
-    for i in range(3):  # login_account_max_failures=3, each from another IP
-        _, (status, _, _) = await timed_login(auth, account.email, "wrong password!", f"10.3.0.{i}")
+    for _ in range(3):  # login_account_max_failures=3, all from one address
+        _, (status, _, _) = await timed_login(auth, account.email, "wrong password!", "10.3.0.1")
         assert status == 401
-    _, (status, headers, body) = await timed_login(auth, account.email, PASSWORD, "10.3.1.1")
+    _, (status, headers, body) = await timed_login(auth, account.email, PASSWORD, "10.3.0.1")
     assert status == 429
     assert body["code"] == "too_many_attempts"
     assert 0 < int(headers["Retry-After"]) <= 60
-    # The lock is per account: another account is not affected.
+    # The lock is this address's on this account: another account is not affected, and
+    # the owner logs in from another address.
     other = await register(auth)
-    assert (await login(auth, other, **{"X-Forwarded-For": "10.3.1.2"}))["access_token"]
+    assert (await login(auth, other, **{"X-Real-IP": "10.3.0.1"}))["access_token"]
+    assert (await login(auth, account, **{"X-Real-IP": "10.3.1.1"}))["access_token"]
 
 
 async def test_an_unknown_email_is_locked_exactly_like_a_real_one(auth: Client) -> None:
-    ghost = unique_email("ghost")
+    real = (await register(auth)).email
+    for i, email in enumerate((unique_email("ghost"), real)):
+        answers = [
+            (await timed_login(auth, email, "wrong password!", f"10.4.0.{i}"))[1][0]
+            for _ in range(4)
+        ]
+        assert answers == [401, 401, 401, 429]
+
+
+async def test_failures_from_many_addresses_never_lock_the_owner_out(auth: Client) -> None:
+    account = await register(auth)
     answers = [
-        (await timed_login(auth, ghost, "wrong password!", f"10.4.0.{i}"))[1][0] for i in range(4)
+        (await timed_login(auth, account.email, "wrong password!", f"10.8.0.{i % 5}"))[1][0]
+        for i in range(20)
     ]
-    assert answers == [401, 401, 401, 429]
+    # Three failures put the account under attack: from then on each address that has
+    # failed on it waits, and every other address gets one guess.
+    assert answers == [401] * 5 + [429] * 15
+    _, (status, _, _) = await timed_login(auth, account.email, "wrong password!", "10.8.1.1")
+    assert status == 401
+    _, (status, _, _) = await timed_login(auth, account.email, PASSWORD, "10.8.1.1")
+    assert status == 429  # that address used its guess
+    _, (status, _, _) = await timed_login(auth, account.email, PASSWORD, "10.8.2.1")
+    assert status == 200  # the owner, from an address that has not failed on the account
+
+
+async def test_a_hundred_failures_from_one_address_lock_it_out_and_nobody_else(
+    start_auth: Callable[..., Awaitable[Client]],
+) -> None:
+    """Done-when 5 at the service: the production limits, auth behind a proxy that names
+    the client (the gateway's X-Real-IP)."""
+    auth = await start_auth(
+        login_account_max_failures=5, login_ip_max_failures=50, login_window_s=900
+    )
+    owners = [await register(auth) for _ in range(3)]
+    attacker = "203.0.113.66"
+    # Six guesses at each real account (the sixth over its limit of five), then random ones.
+    targets = [o.email for o in owners for _ in range(6)] + [unique_email() for _ in range(82)]
+    answers = [
+        (await timed_login(auth, email, "wrong password!", attacker))[1][0] for email in targets
+    ]
+    assert answers[:18] == ([401] * 5 + [429]) * 3
+    assert answers[18:] == [401] * 35 + [429] * 47  # 50 failures: the address's limit
+    for owner in owners:
+        _, (status, _, _) = await timed_login(auth, owner.email, PASSWORD, attacker)
+        assert status == 429
+        _, (status, _, _) = await timed_login(auth, owner.email, PASSWORD, "198.51.100.7")
+        assert status == 200
+
+
+async def test_a_client_that_is_no_trusted_proxy_cannot_pick_its_address(
+    start_auth: Callable[..., Awaitable[Client]],
+) -> None:
+    auth = await start_auth(trusted_proxies=[])  # loopback is a client like any other now
+    answers = [
+        (await timed_login(auth, unique_email(), "wrong password!", f"10.9.0.{i}"))[1][0]
+        for i in range(7)
+    ]
+    assert answers == [401] * 6 + [429]  # login_ip_max_failures=6, all as 127.0.0.1
 
 
 async def test_repeated_failures_from_one_ip_are_throttled_across_accounts(auth: Client) -> None:
@@ -166,7 +229,20 @@ async def test_a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit(
 ) -> None:
     account = await register(auth)
     answers = await asyncio.gather(
-        *(timed_login(auth, account.email, f"guess number {i}", f"10.7.0.{i}") for i in range(12))
+        *(timed_login(auth, account.email, f"guess number {i}", "10.7.0.1") for i in range(12))
     )
     statuses = sorted(status for _, (status, _, _) in answers)
     assert statuses == [401] * 3 + [429] * 9  # login_account_max_failures=3
+
+
+async def test_a_burst_from_many_addresses_gets_one_guess_per_address(auth: Client) -> None:
+    account = await register(auth)
+    addresses = [f"10.7.1.{i}" for i in range(12)]
+    first = await asyncio.gather(
+        *(timed_login(auth, account.email, "guess", address) for address in addresses)
+    )
+    assert sorted(status for _, (status, _, _) in first) == [401] * 12
+    again = await asyncio.gather(
+        *(timed_login(auth, account.email, "guess", address) for address in addresses)
+    )
+    assert [status for _, (status, _, _) in again] == [429] * 12

@@ -14,7 +14,7 @@ from chore_auth.domain.errors import EmailTaken
 from chore_auth.domain.events import DomainEvent
 from chore_auth.domain.model import AccessClaims, RefreshToken, Session, User
 from chore_auth.domain.sessions import SessionPolicy
-from chore_auth.domain.throttle import Failures, ThrottlePolicy, record_failure
+from chore_auth.domain.throttle import Failures, LoginThrottle, ThrottlePolicy, record_failure
 from chore_auth.usecases.deps import Deps
 
 
@@ -96,10 +96,10 @@ class Throttle:
         self.store.failures[key] = counted
         return counted
 
-    async def refund(self, key: str) -> None:
+    async def refund(self, key: str, *, by: int = 1) -> None:
         stored = self.store.failures.get(key)
         if stored is not None and stored.count > 0:
-            self.store.failures[key] = replace(stored, count=stored.count - 1)
+            self.store.failures[key] = replace(stored, count=max(0, stored.count - by))
 
     async def clear(self, key: str) -> None:
         self.store.failures.pop(key, None)
@@ -190,7 +190,9 @@ def fake_deps(
         new_refresh_token=new_refresh,
         hash_refresh_token=lambda t: hashlib.sha256(t.encode()).hexdigest(),
         sessions=SessionPolicy(reuse_grace=timedelta(seconds=5)),
-        account_throttle=ThrottlePolicy(3, timedelta(minutes=15)),
-        ip_throttle=ThrottlePolicy(10, timedelta(minutes=15)),
+        login_throttle=LoginThrottle(
+            per_address=ThrottlePolicy(10, timedelta(minutes=15)),
+            per_account=ThrottlePolicy(3, timedelta(minutes=15)),
+        ),
         on_revoked=(revoked.append if revoked is not None else lambda _: None),
     )

@@ -166,3 +166,34 @@ def test_an_attempt_is_admitted_up_to_the_limit_counting_itself() -> None:
         throttle.admit(throttle.Failures("k", count, NOW), WINDOW, now=NOW)
     with pytest.raises(RateLimited):
         throttle.admit(throttle.Failures("k", 4, NOW), WINDOW, now=NOW)
+
+
+LOGIN = throttle.LoginThrottle(
+    per_address=throttle.ThrottlePolicy(max_failures=10, window=timedelta(minutes=15)),
+    per_account=WINDOW,
+)
+
+
+def counts(address: int, account_at_address: int, account: int) -> throttle.LoginCounts:
+    return throttle.LoginCounts(
+        throttle.Failures("ip", address, NOW),
+        throttle.Failures("pair", account_at_address, NOW),
+        throttle.Failures("account", account, NOW - timedelta(minutes=10)),
+    )
+
+
+def test_a_login_from_a_clean_address_is_admitted_however_attacked_the_account_is() -> None:
+    throttle.admit_login(counts(1, 1, 1000), LOGIN, now=NOW)
+
+
+def test_an_address_over_its_limit_waits_its_window() -> None:
+    with pytest.raises(RateLimited) as caught:
+        throttle.admit_login(counts(11, 1, 1), LOGIN, now=NOW)
+    assert caught.value.retry_after == 900
+
+
+def test_an_address_that_failed_on_an_attacked_account_waits_for_either_window() -> None:
+    throttle.admit_login(counts(2, 2, 3), LOGIN, now=NOW)  # 2 failures before: not attacked
+    with pytest.raises(RateLimited) as caught:
+        throttle.admit_login(counts(2, 2, 4), LOGIN, now=NOW)
+    assert caught.value.retry_after == 300  # the account's window started 10 min ago

@@ -58,17 +58,68 @@ async def test_a_wrong_password_and_an_unknown_email_raise_the_same_error() -> N
     assert errors[0] == errors[1]
 
 
-async def test_the_account_locks_after_three_failures_even_for_the_right_password() -> None:
+async def test_three_failures_from_one_address_lock_it_out_even_for_the_right_password() -> None:
     store = Store()
     await signed_up(store)
     deps = fake_deps(store)
-    for i in range(3):
+    for _ in range(3):
+        with pytest.raises(InvalidCredentials):
+            await login.login(deps, login.Login("pat@example.com", "nope", "10.0.0.1"), now=NOW)
+    with pytest.raises(RateLimited):
+        await login.login(deps, login.Login("pat@example.com", PASSWORD, "10.0.0.1"), now=NOW)
+    later = NOW + timedelta(minutes=15)
+    await login.login(deps, login.Login("pat@example.com", PASSWORD, "10.0.0.1"), now=later)
+
+
+async def test_failures_from_other_addresses_never_keep_the_owner_out() -> None:
+    store = Store()
+    await signed_up(store)
+    deps = fake_deps(store)
+    for i in range(20):
+        with pytest.raises((InvalidCredentials, RateLimited)):
+            await login.login(
+                deps, login.Login("pat@example.com", "nope", f"10.0.0.{i % 4}"), now=NOW
+            )
+    tokens = await login.login(deps, login.Login("pat@example.com", PASSWORD, "10.9.9.9"), now=NOW)
+    assert tokens.access_token
+
+
+async def test_an_account_under_attack_gives_each_address_one_guess() -> None:
+    store = Store()
+    await signed_up(store)
+    deps = fake_deps(store)
+    for i in range(3):  # the account's limit, each from another address
         with pytest.raises(InvalidCredentials):
             await login.login(deps, login.Login("pat@example.com", "nope", f"10.0.0.{i}"), now=NOW)
+    # Under attack now: an address that failed on it waits (the right password included)...
     with pytest.raises(RateLimited):
-        await login.login(deps, login.Login("pat@example.com", PASSWORD, "10.0.1.1"), now=NOW)
-    later = NOW + timedelta(minutes=15)
-    await login.login(deps, login.Login("pat@example.com", PASSWORD, "10.0.1.1"), now=later)
+        await login.login(deps, login.Login("pat@example.com", PASSWORD, "10.0.0.0"), now=NOW)
+    # ...and a new one gets one guess, then waits too.
+    with pytest.raises(InvalidCredentials):
+        await login.login(deps, login.Login("pat@example.com", "nope", "10.0.1.1"), now=NOW)
+    with pytest.raises(RateLimited):
+        await login.login(deps, login.Login("pat@example.com", "nope", "10.0.1.1"), now=NOW)
+
+
+async def test_the_owners_own_typos_leave_the_account_count_when_they_get_in() -> None:
+    store = Store()
+    await signed_up(store)
+    deps = fake_deps(store)
+
+    async def attempt(password: str, address: str) -> None:
+        await login.login(deps, login.Login("pat@example.com", password, address), now=NOW)
+
+    for _ in range(2):
+        with pytest.raises(InvalidCredentials):
+            await attempt("typo", "10.0.0.1")
+    await attempt(PASSWORD, "10.0.0.1")
+    with pytest.raises(InvalidCredentials):
+        await attempt("nope", "10.0.2.1")
+    with pytest.raises(InvalidCredentials):
+        await attempt("typo", "10.0.0.1")
+    # Counted, the first two typos would make this the third failure on the account, and
+    # the owner's address (which failed just now) would wait.
+    await attempt(PASSWORD, "10.0.0.1")
 
 
 async def test_login_rehashes_when_the_parameters_changed() -> None:

@@ -21,7 +21,7 @@ from chore_auth.adapters.signing import KeyRing
 from chore_auth.adapters.uow import AuthUnitOfWork
 from chore_auth.api.routes import routes
 from chore_auth.domain.sessions import SessionPolicy
-from chore_auth.domain.throttle import ThrottlePolicy
+from chore_auth.domain.throttle import LoginThrottle, ThrottlePolicy
 from chore_auth.keys import DEPS, HASHER, KEYRING, REVOKED
 from chore_auth.settings import AuthSettings
 from chore_auth.usecases.deps import Deps
@@ -120,11 +120,13 @@ def _auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIt
                 refresh_ttl=timedelta(seconds=settings.refresh_ttl_s),
                 reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_s),
             ),
-            account_throttle=ThrottlePolicy(
-                settings.login_account_max_failures, timedelta(seconds=settings.login_window_s)
-            ),
-            ip_throttle=ThrottlePolicy(
-                settings.login_ip_max_failures, timedelta(seconds=settings.login_window_s)
+            login_throttle=LoginThrottle(
+                per_address=ThrottlePolicy(
+                    settings.login_ip_max_failures, timedelta(seconds=settings.login_window_s)
+                ),
+                per_account=ThrottlePolicy(
+                    settings.login_account_max_failures, timedelta(seconds=settings.login_window_s)
+                ),
             ),
             on_revoked=lambda sid: revoked.revoke(str(sid)),
         )

@@ -31,12 +31,17 @@ class AuthSettings(ServiceSettings):
     argon2_parallelism: int = Field(1, ge=1)
     hash_threads: int = Field(0, ge=0, le=64, description="0 means every CPU but one")
 
-    login_account_max_failures: int = Field(5, ge=1)
-    login_ip_max_failures: int = Field(50, ge=1)
-    login_window_s: int = Field(900, ge=1, description="failures counted, and lock, this long")
-    trust_forwarded_for: bool = Field(
-        False, description="take the client IP from X-Forwarded-For (only behind the gateway)"
+    # The client's address is chore_common.http.client_address's (AUTH_TRUSTED_PROXIES).
+    login_account_max_failures: int = Field(
+        5,
+        ge=1,
+        description="failures one address may make on one account; as many from any"
+        " addresses put the account under attack (docs/auth.md)",
     )
+    login_ip_max_failures: int = Field(
+        50, ge=1, description="failures one address may make over every account"
+    )
+    login_window_s: int = Field(900, ge=1, description="failures counted, and lock, this long")
 
     # Keys from secret files (production) or, when unset, generated into the database (dev).
     signing_key_file: Path | None = Field(None, description="PEM Ed25519 key that signs")

@@ -213,12 +213,13 @@ class ThrottleRepository:
         count, window_start = (await self.db.execute(upsert)).one()
         return Failures(key, count, window_start)
 
-    async def refund(self, key: str) -> None:
-        """Take back one counted attempt (it turned out to be a success)."""
+    async def refund(self, key: str, *, by: int = 1) -> None:
+        """Take back `by` counted attempts (they turned out to be the owner's), down to 0."""
+        stored = login_failures.c
         await self.db.execute(
             update(login_failures)
-            .where(login_failures.c.key == key, login_failures.c.count > 0)
-            .values(count=login_failures.c.count - 1)
+            .where(stored.key == key, stored.count > 0)
+            .values(count=case((stored.count > by, stored.count - by), else_=0))
         )
 
     async def clear(self, key: str) -> None:

@@ -27,6 +27,7 @@ from chore_auth.usecases import accounts, login, sessions
 from chore_auth.usecases.deps import Caller
 from chore_common.auth.principal import principal
 from chore_common.errors import InvalidInput
+from chore_common.http.client_address import client_address
 from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import PageQuery, decode_cursor, encode_cursor
@@ -45,17 +46,6 @@ def utcnow() -> datetime:
 def caller(request: web.Request) -> Caller:
     who = principal(request)
     return Caller(user_id=who.user_id, session_id=who.session_id)
-
-
-def client_ip(request: web.Request) -> str:
-    settings = request.app[SETTINGS]
-    if isinstance(settings, AuthSettings) and settings.trust_forwarded_for:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        # The gateway appends the address it saw; anything to the left is client-supplied.
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-1]
-    return request.remote or "unknown"
 
 
 @routes.post(
@@ -91,7 +81,7 @@ async def log_in(request: web.Request) -> web.Response:
     cmd = login.Login(
         body.email,
         body.password,
-        client_ip=client_ip(request),
+        client_ip=client_address(request),
         user_agent=request.headers.get("User-Agent", ""),
     )
     tokens = await login.login(request.app[DEPS], cmd, now=utcnow())

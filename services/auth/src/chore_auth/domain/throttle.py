@@ -1,8 +1,17 @@
 """Login throttling: after `max_failures` within `window`, a key is locked until it ends.
 
-Keys are per account and per client IP, so guessing one account's password from many IPs
-and spraying many accounts from one IP are both slowed. Unknown emails count like known
-ones, so the lock itself never tells whether an account exists.
+The rule for login (docs/auth.md, "Failed logins"; OWASP ASVS 5.0 V6.1.1 and V6.3.1):
+three counters, every one keyed on the client's address as the edge decided it,
+
+- the address, over every account: spraying many accounts from one address stops;
+- the account from this address: guessing one password from one address stops;
+- the account from every address: once it reaches the limit the account is under attack,
+  and an address that has already failed on it waits out the window. An address that has
+  not gets its password checked, so failures from other addresses alone never keep the
+  owner out: only they slow down, to one guess per address.
+
+Unknown emails count like known ones, so the lock itself never tells whether an account
+exists.
 
 An attempt is counted *before* its password is checked and taken back when it succeeds:
 counted after, a burst of concurrent guesses would all pass the check while the first ones
@@ -50,6 +59,43 @@ def check(failures: Failures | None, policy: ThrottlePolicy, *, now: datetime) -
 def admit(counted: Failures, policy: ThrottlePolicy, *, now: datetime) -> None:
     """Refuse an attempt whose count (this attempt included) goes over the limit."""
     check(Failures(counted.key, counted.count - 1, counted.window_start), policy, now=now)
+
+
+@dataclass(frozen=True)
+class LoginThrottle:
+    per_address: ThrottlePolicy  # one address, every account
+    per_account: ThrottlePolicy  # one account: from one address, and the attack threshold
+
+
+@dataclass(frozen=True)
+class LoginCounts:
+    """One login attempt's three counters, this attempt counted in each."""
+
+    address: Failures
+    account_at_address: Failures
+    account: Failures
+
+
+def admit_login(counts: LoginCounts, policy: LoginThrottle, *, now: datetime) -> None:
+    """Refuse a login attempt the rule in the module docstring does not let through."""
+    admit(counts.address, policy.per_address, now=now)
+    admit(counts.account_at_address, policy.per_account, now=now)
+    before = Failures(counts.account.key, counts.account.count - 1, counts.account.window_start)
+    failed_here_before = counts.account_at_address.count > 1
+    under_attack = retry_after(before, policy.per_account, now=now) > 0
+    if under_attack and failed_here_before:
+        # Either window ending lets this address try again.
+        here = _window_end(counts.account_at_address, policy.per_account)
+        wait = min(here, _window_end(before, policy.per_account)) - now
+        raise RateLimited(
+            "Too many failed logins; try again later.",
+            retry_after=max(1, math.ceil(wait.total_seconds())),
+            code="too_many_attempts",
+        )
+
+
+def _window_end(failures: Failures, policy: ThrottlePolicy) -> datetime:
+    return failures.window_start + policy.window
 
 
 def record_failure(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from chore_auth.domain.sessions import SessionPolicy
-from chore_auth.domain.throttle import ThrottlePolicy
+from chore_auth.domain.throttle import LoginThrottle
 from chore_auth.usecases.ports import (
     Hasher,
     OnRevoked,
@@ -31,8 +31,7 @@ class Deps:
     new_refresh_token: RefreshTokenMaker
     hash_refresh_token: RefreshTokenHasher
     sessions: SessionPolicy
-    account_throttle: ThrottlePolicy
-    ip_throttle: ThrottlePolicy
+    login_throttle: LoginThrottle
     on_revoked: OnRevoked = field(default=_ignore)
 
 

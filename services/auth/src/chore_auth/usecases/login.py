@@ -1,8 +1,8 @@
 """Log in: count the attempt, check the password off the loop, open a session, issue tokens.
 
 Unknown emails take the same path as wrong passwords (the attempt counted against the
-account key and the IP, a dummy hash check) and end in the same error, so neither the
-answer, its timing nor the throttle tells whether an account exists.
+account and the client's address, a dummy hash check) and end in the same error, so
+neither the answer, its timing nor the throttle tells whether an account exists.
 """
 
 from __future__ import annotations
@@ -25,30 +25,62 @@ log = logging.getLogger(__name__)
 class Login:
     email: str
     password: str
-    client_ip: str
+    client_ip: str  # as the edge decided it (chore_common.http.client_address)
     user_agent: str = ""
 
 
-def throttle_keys(email: str, client_ip: str) -> tuple[str, str]:
-    # The account key is a hash: failed logins for addresses nobody registered are not
-    # kept in the clear.
-    digest = hashlib.sha256(accounts.normalize_email(email).encode()).hexdigest()[:40]
-    return f"account:{digest}", f"ip:{client_ip[:64]}"
+@dataclass(frozen=True)
+class ThrottleKeys:
+    address: str
+    account_at_address: str
+    account: str
+
+
+def _digest(*parts: str) -> str:
+    joined = "\n".join(parts).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(joined).hexdigest()[:40]
+
+
+def throttle_keys(email: str, client_ip: str) -> ThrottleKeys:
+    # Account keys are hashes: failed logins for addresses nobody registered are not kept
+    # in the clear.
+    normalized, address = accounts.normalize_email(email), client_ip[:64]
+    return ThrottleKeys(
+        address=f"ip:{address}",
+        account_at_address=f"account_ip:{_digest(normalized, address)}",
+        account=f"account:{_digest(normalized)}",
+    )
 
 
 async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
-    account_key, ip_key = throttle_keys(cmd.email, cmd.client_ip)
+    keys = throttle_keys(cmd.email, cmd.client_ip)
     email = accounts.normalize_email(cmd.email)
+    policy = deps.login_throttle
     async with deps.uow() as uow:
-        for key, policy in ((ip_key, deps.ip_throttle), (account_key, deps.account_throttle)):
-            counted = await uow.throttle.count_attempt(key, now=now, window=policy.window)
-            try:
-                throttle.admit(counted, policy, now=now)
-            except RateLimited:
-                # Leaving the unit of work uncommitted rolls the count back: refused
-                # attempts do not extend the lock.
-                log.info("auth.login_throttled", extra={"by": key.split(":", 1)[0]})
-                raise
+        counts = throttle.LoginCounts(
+            address=await uow.throttle.count_attempt(
+                keys.address, now=now, window=policy.per_address.window
+            ),
+            account_at_address=await uow.throttle.count_attempt(
+                keys.account_at_address, now=now, window=policy.per_account.window
+            ),
+            account=await uow.throttle.count_attempt(
+                keys.account, now=now, window=policy.per_account.window
+            ),
+        )
+        try:
+            throttle.admit_login(counts, policy, now=now)
+        except RateLimited:
+            # Leaving the unit of work uncommitted rolls the counts back: refused attempts
+            # do not extend the lock.
+            log.info(
+                "auth.login_throttled",
+                extra={
+                    "address_failures": counts.address.count - 1,
+                    "account_failures": counts.account.count - 1,
+                },
+            )
+            raise
         user = await uow.users.by_email(email)
         await uow.commit()
     # Always one argon2id check: for an unknown email, against a dummy hash (None).
@@ -67,8 +99,12 @@ async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
     )
     refresh_token, refresh_hash = deps.new_refresh_token()
     async with deps.uow() as uow:
-        await uow.throttle.clear(account_key)
-        await uow.throttle.refund(ip_key)
+        # The owner is in: this address's failures on the account were theirs (typos), so
+        # they leave the account's count too; other addresses' failures stay counted.
+        # Rows in the order they were counted in, so two logins never wait on each other.
+        await uow.throttle.refund(keys.address)
+        await uow.throttle.clear(keys.account_at_address)
+        await uow.throttle.refund(keys.account, by=counts.account_at_address.count)
         if new_hash is not None:
             await uow.users.set_password_hash(user.id, new_hash, now)
         await uow.sessions.add(session)
