@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Self
 from uuid import UUID
 
+from chore_auth.adapters.refresh_tokens import open_successor, seal_successor
 from chore_auth.domain.errors import EmailTaken
 from chore_auth.domain.events import DomainEvent
 from chore_auth.domain.model import AccessClaims, RefreshToken, Session, User
@@ -75,11 +76,11 @@ class Tokens:
     async def add(self, token: RefreshToken) -> None:
         self.store.tokens[token.id] = token
 
-    async def mark_used(self, token_id: UUID, now: datetime) -> bool:
+    async def mark_used(self, token_id: UUID, now: datetime, *, sealed_successor: bytes) -> bool:
         token = self.store.tokens[token_id]
         if token.used_at is not None:
             return False
-        self.store.tokens[token_id] = replace(token, used_at=now)
+        self.store.tokens[token_id] = replace(token, used_at=now, sealed_successor=sealed_successor)
         return True
 
 
@@ -189,6 +190,9 @@ def fake_deps(
         tokens=FakeTokens(),
         new_refresh_token=new_refresh,
         hash_refresh_token=lambda t: hashlib.sha256(t.encode()).hexdigest(),
+        # The real sealing: pure functions of their arguments, nothing to fake.
+        seal_successor=seal_successor,
+        open_successor=open_successor,
         sessions=SessionPolicy(reuse_grace=timedelta(seconds=5)),
         login_throttle=LoginThrottle(
             per_address=ThrottlePolicy(10, timedelta(minutes=15)),

@@ -156,3 +156,16 @@ async def test_logout_then_revoke_again_announces_once() -> None:
     await sessions.logout(deps, Caller(user_id, tokens.session_id), now=NOW)
     revoked = [e for e in store.published if isinstance(e, SessionRevoked)]
     assert [e.reason for e in revoked] == [RevokeReason.LOGOUT]
+
+
+async def test_a_retry_inside_the_grace_gets_the_same_refresh_token_again() -> None:
+    store = Store()
+    await signed_up(store)
+    deps = fake_deps(store)
+    first = await login.login(deps, login.Login("pat@example.com", PASSWORD, "1.1.1.1"), now=NOW)
+    soon = NOW + timedelta(seconds=1)
+    rotated = await sessions.refresh(deps, first.refresh_token, now=soon)
+    retries = [await sessions.refresh(deps, first.refresh_token, now=soon) for _ in range(3)]
+    assert {r.refresh_token for r in retries} == {rotated.refresh_token}
+    assert len(store.tokens) == 2  # the login's token and its one successor
+    assert all(r.session_id == first.session_id for r in retries)

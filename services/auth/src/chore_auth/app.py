@@ -16,7 +16,12 @@ from pathlib import Path
 from aiohttp import web
 
 from chore_auth.adapters.passwords import PasswordHasher
-from chore_auth.adapters.refresh_tokens import hash_refresh_token, new_refresh_token
+from chore_auth.adapters.refresh_tokens import (
+    hash_refresh_token,
+    new_refresh_token,
+    open_successor,
+    seal_successor,
+)
 from chore_auth.adapters.signing import KeyRing
 from chore_auth.adapters.uow import AuthUnitOfWork
 from chore_auth.api.routes import routes
@@ -115,6 +120,8 @@ def _auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIt
             tokens=verifier,
             new_refresh_token=new_refresh_token,
             hash_refresh_token=hash_refresh_token,
+            seal_successor=seal_successor,
+            open_successor=open_successor,
             sessions=SessionPolicy(
                 access_ttl=timedelta(seconds=settings.access_ttl_s),
                 refresh_ttl=timedelta(seconds=settings.refresh_ttl_s),

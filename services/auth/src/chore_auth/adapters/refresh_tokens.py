@@ -2,6 +2,11 @@
 
 A fast hash is enough here (unlike passwords): the token is random and long, so the
 stored hash cannot be reversed by guessing, and lookup by hash stays one index probe.
+
+A rotated token's row also keeps its successor *sealed under the token itself*
+(AES-GCM, key derived from the token with HKDF), so a retry inside the reuse grace gets
+the very token the first refresh issued, not a second live one. Opening the seal takes
+the plain token, which only its holder has: the database alone yields no usable token.
 """
 
 from __future__ import annotations
@@ -9,7 +14,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 PREFIX = "rt_"
+_SEAL_INFO = b"chore-auth refresh token successor v1"
+_NONCE_BYTES = 12
 
 
 def new_refresh_token() -> tuple[str, str]:
@@ -19,4 +31,29 @@ def new_refresh_token() -> tuple[str, str]:
 
 
 def hash_refresh_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(_bytes(token)).hexdigest()
+
+
+def seal_successor(token: str, successor: str) -> bytes:
+    """`successor`, readable only with `token` (nonce + ciphertext + tag)."""
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    return nonce + AESGCM(_seal_key(token)).encrypt(nonce, successor.encode(), None)
+
+
+def open_successor(token: str, sealed: bytes) -> str | None:
+    """The successor sealed under `token`; None if `sealed` was not made with it."""
+    nonce, body = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+    try:
+        return AESGCM(_seal_key(token)).decrypt(nonce, body, None).decode()
+    except (InvalidTag, ValueError):
+        return None
+
+
+def _seal_key(token: str) -> bytes:
+    # HKDF, not the stored SHA-256: the key must not be derivable from the database.
+    kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO)
+    return kdf.derive(_bytes(token))
+
+
+def _bytes(token: str) -> bytes:
+    return token.encode("utf-8", "surrogatepass")

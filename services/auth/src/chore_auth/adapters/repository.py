@@ -57,6 +57,7 @@ def _refresh(row: Any) -> RefreshToken:
         issued_at=row.issued_at,
         expires_at=row.expires_at,
         used_at=row.used_at,
+        sealed_successor=row.sealed_successor,
     )
 
 
@@ -164,12 +165,12 @@ class RefreshTokenRepository:
             )
         )
 
-    async def mark_used(self, token_id: UUID, now: datetime) -> bool:
+    async def mark_used(self, token_id: UUID, now: datetime, *, sealed_successor: bytes) -> bool:
         """Compare-and-set: True for the one caller that turned it from unused to used."""
         result = await self.db.execute(
             update(refresh_tokens)
             .where(refresh_tokens.c.id == token_id, refresh_tokens.c.used_at.is_(None))
-            .values(used_at=now)
+            .values(used_at=now, sealed_successor=sealed_successor)
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -80,6 +81,8 @@ refresh_tokens = Table(
     Column("issued_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("used_at", UtcDateTime(), nullable=True),
+    # Set with used_at: the successor, sealed under this token (never the token itself).
+    Column("sealed_successor", LargeBinary(128), nullable=True),
     Index("ix_refresh_tokens_session_id", "session_id"),
 )
 

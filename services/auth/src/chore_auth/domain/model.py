@@ -56,6 +56,9 @@ class RefreshToken:
     issued_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+    # The token this one was rotated to, sealed so that only this token's holder can read it
+    # (adapters.refresh_tokens): what a retry inside the reuse grace gets back.
+    sealed_successor: bytes | None = None
 
 
 @dataclass(frozen=True)

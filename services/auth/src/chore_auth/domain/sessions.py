@@ -3,8 +3,9 @@
 A refresh token is single-use. Presenting one that was already used means two parties hold
 it, so the whole session is revoked (OAuth 2.0 Security BCP 4.14). A client that retries a
 refresh it never saw the answer to would trip that too, so a used token presented again
-within a short grace is treated as that retry, as GoTrue's reuse interval does: it gets a
-fresh pair for the same session instead of a revocation.
+within a short grace is treated as that retry: it gets the refresh token the first refresh
+issued (and a fresh access token), never a second live refresh token, so a session is always
+one chain and reuse detection keeps working (docs/auth.md compares GoTrue).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class SessionPolicy:
 
 class RefreshVerdict(enum.Enum):
     ROTATE = "rotate"  # unused and valid: mark used, issue the next one
-    GRACE_RETRY = "grace_retry"  # used moments ago: a client retry, issue a sibling
+    GRACE_RETRY = "grace_retry"  # used moments ago: a client retry, hand its successor back
     REUSE = "reuse"  # used before the grace: stolen or replayed, revoke the session
     DEAD = "dead"  # expired token, or its session is over: refuse, nothing to revoke
 

@@ -13,6 +13,8 @@ from chore_auth.usecases.ports import (
     RefreshTokenHasher,
     RefreshTokenMaker,
     Signer,
+    SuccessorOpener,
+    SuccessorSealer,
     TokenReader,
     UowFactory,
 )
@@ -30,6 +32,8 @@ class Deps:
     tokens: TokenReader
     new_refresh_token: RefreshTokenMaker
     hash_refresh_token: RefreshTokenHasher
+    seal_successor: SuccessorSealer
+    open_successor: SuccessorOpener
     sessions: SessionPolicy
     login_throttle: LoginThrottle
     on_revoked: OnRevoked = field(default=_ignore)

@@ -30,7 +30,9 @@ class Sessions(Protocol):
 class RefreshTokens(Protocol):
     async def by_hash(self, token_hash: str) -> RefreshToken | None: ...
     async def add(self, token: RefreshToken) -> None: ...
-    async def mark_used(self, token_id: UUID, now: datetime) -> bool: ...
+    async def mark_used(
+        self, token_id: UUID, now: datetime, *, sealed_successor: bytes
+    ) -> bool: ...
 
 
 class Throttle(Protocol):
@@ -89,6 +91,10 @@ UowFactory = Callable[[], UnitOfWork]
 # () -> (token for the client, hash to store); token -> hash to look up.
 RefreshTokenMaker = Callable[[], tuple[str, str]]
 RefreshTokenHasher = Callable[[str], str]
+# (token, its successor) -> the successor sealed under the token; (token, sealed) -> the
+# successor, or None when the seal is not the token's.
+SuccessorSealer = Callable[[str, str], bytes]
+SuccessorOpener = Callable[[str, bytes], str | None]
 # Told about each committed revocation so this replica refuses the session at once,
 # without waiting for its own event to come back over NATS.
 OnRevoked = Callable[[UUID], None]

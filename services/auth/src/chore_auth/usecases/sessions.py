@@ -4,14 +4,14 @@ and introspection."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
 from chore_auth.domain import sessions
 from chore_auth.domain.errors import InvalidRefreshToken, SessionNotFound
 from chore_auth.domain.events import RevokeReason
-from chore_auth.domain.model import Session
+from chore_auth.domain.model import RefreshToken, Session, User
 from chore_auth.domain.sessions import RefreshVerdict
 from chore_auth.usecases.accounts import live_session
 from chore_auth.usecases.deps import Caller, Deps, IssuedTokens
@@ -30,11 +30,28 @@ async def refresh(deps: Deps, refresh_token: str, *, now: datetime) -> IssuedTok
         if token is None or session is None or user is None:
             raise InvalidRefreshToken("Refresh token is not valid.")
         verdict = sessions.judge_refresh(token, session, now=now, policy=deps.sessions)
-        if verdict is RefreshVerdict.ROTATE and not await uow.refresh_tokens.mark_used(
-            token.id, now
-        ):
-            # A concurrent refresh used it between our read and our write: judge it as used.
-            token = replace(token, used_at=now)
+        if verdict is RefreshVerdict.ROTATE:
+            plain, new_hash = deps.new_refresh_token()
+            sealed = deps.seal_successor(refresh_token, plain)
+            if await uow.refresh_tokens.mark_used(token.id, now, sealed_successor=sealed):
+                await uow.refresh_tokens.add(
+                    sessions.issue_refresh(
+                        session,
+                        token_id=uuid4(),
+                        token_hash=new_hash,
+                        now=now,
+                        policy=deps.sessions,
+                    )
+                )
+                session = sessions.touch(session, now=now, policy=deps.sessions)
+                await uow.sessions.save(session)
+                await uow.commit()
+                return _issue(deps, user, session, plain, now=now)
+            # A concurrent refresh used it between our read and our write: read its row
+            # again (the winner's successor is committed now) and judge it as used.
+            token = await uow.refresh_tokens.by_hash(token_hash)
+            if token is None:
+                raise InvalidRefreshToken("Refresh token is not valid.")
             verdict = sessions.judge_refresh(token, session, now=now, policy=deps.sessions)
         if verdict is RefreshVerdict.DEAD:
             raise InvalidRefreshToken("Refresh token is not valid.")
@@ -48,19 +65,32 @@ async def refresh(deps: Deps, refresh_token: str, *, now: datetime) -> IssuedTok
             raise InvalidRefreshToken(
                 "Refresh token was already used; the session has been revoked."
             )
-        plain, new_hash = deps.new_refresh_token()
-        await uow.refresh_tokens.add(
-            sessions.issue_refresh(
-                session, token_id=uuid4(), token_hash=new_hash, now=now, policy=deps.sessions
-            )
-        )
-        session = sessions.touch(session, now=now, policy=deps.sessions)
-        await uow.sessions.save(session)
-        await uow.commit()
+        # A retry inside the grace: the token the first refresh issued, never a new one,
+        # so the session keeps a single chain of refresh tokens.
+        successor = await _successor(deps, uow, token, refresh_token)
+        if successor is None:
+            raise InvalidRefreshToken("Refresh token is not valid.")
+    return _issue(deps, user, session, successor, now=now)
+
+
+async def _successor(deps: Deps, uow: UnitOfWork, token: RefreshToken, plain: str) -> str | None:
+    """The token `token` was rotated to, if its row holds one sealed under `plain`."""
+    if token.sealed_successor is None:
+        return None  # rotated before successors were kept: nothing to hand back
+    successor = deps.open_successor(plain, token.sealed_successor)
+    if successor is None:
+        return None
+    found = await uow.refresh_tokens.by_hash(deps.hash_refresh_token(successor))
+    return successor if found is not None and found.session_id == token.session_id else None
+
+
+def _issue(
+    deps: Deps, user: User, session: Session, refresh_token: str, *, now: datetime
+) -> IssuedTokens:
     claims = sessions.access_claims(user, session, jti=uuid4(), now=now, policy=deps.sessions)
     return IssuedTokens(
         access_token=deps.signer.sign(claims),
-        refresh_token=plain,
+        refresh_token=refresh_token,
         expires_in=int(deps.sessions.access_ttl.total_seconds()),
         session_id=session.id,
     )
