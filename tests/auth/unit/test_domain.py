@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chore_auth.domain import accounts, sessions, throttle
-from chore_auth.domain.errors import InvalidRole, WeakPassword
+from chore_auth.domain.errors import InvalidEmail, InvalidRole, WeakPassword
 from chore_auth.domain.events import RevokeReason, SessionRevoked, UserRegistered
 from chore_auth.domain.model import Role
 from chore_auth.domain.sessions import RefreshVerdict, SessionPolicy
@@ -197,3 +198,26 @@ def test_an_address_that_failed_on_an_attacked_account_waits_for_either_window()
     with pytest.raises(RateLimited) as caught:
         throttle.admit_login(counts(2, 2, 4), LOGIN, now=NOW)
     assert caught.value.retry_after == 300  # the account's window started 10 min ago
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "José@Example.com",
+        "Jose\u0301@Example.com",
+        "jo\u200bsé@example.com",
+        "\ufeffjosé@example.com\u200e",
+        "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in "josé@example.com"),
+        "  josé@EXAMPLE.com ",
+    ],
+)
+def test_every_spelling_of_an_address_normalizes_to_one(typed: str) -> None:
+    normal = accounts.normalize_email(typed)
+    assert normal == unicodedata.normalize("NFC", "josé@example.com")
+    assert accounts.normalize_email(normal) == normal
+
+
+@pytest.mark.parametrize("bad", ["@example.com", "pat@example", "pat@@example.com", "pa t@x.co"])
+def test_a_normalized_address_must_still_look_like_one(bad: str) -> None:
+    with pytest.raises(InvalidEmail):
+        accounts.check_email(bad)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime
 from uuid import UUID
 
-from chore_auth.domain.errors import InvalidRole, WeakPassword
+from chore_auth.domain.errors import InvalidEmail, InvalidRole, WeakPassword
 from chore_auth.domain.events import UserRegistered
 from chore_auth.domain.model import SELF_SERVICE_ROLES, Role, User
 
@@ -14,8 +16,27 @@ PASSWORD_MAX = 128
 
 
 def normalize_email(email: str) -> str:
-    # One account per mailbox however the address is typed.
-    return email.strip().lower()
+    """One account per mailbox however the address is typed or pasted.
+
+    Format characters (category Cf: zero-width space and joiners, BOM, soft hyphen, bidi
+    controls) are invisible, so they go; NFKC makes composed and decomposed accents one
+    form and folds compatibility forms (full-width letters); the whole address is
+    lower-cased, as before, and normalised again because lower-casing can leave marks out
+    of canonical order. The result is a fixed point: normalising it changes nothing.
+    """
+    visible = "".join(c for c in email if unicodedata.category(c) != "Cf")
+    folded = unicodedata.normalize("NFKC", visible).lower()
+    return unicodedata.normalize("NFKC", folded).strip()
+
+
+# The shape the API checks (api.schemas.EMAIL_PATTERN), checked again once normalised:
+# "\u200b@example.com" passes at the edge and is "@example.com" here.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def check_email(email: str) -> None:
+    if _EMAIL.fullmatch(email) is None:
+        raise InvalidEmail("Email must look like name@example.com.")
 
 
 def check_password_rules(password: str) -> None:
@@ -36,9 +57,11 @@ def new_user(
     """A new account and its `UserRegistered` event. Only an operator may create admins."""
     if role not in SELF_SERVICE_ROLES and not operator:
         raise InvalidRole("Role must be client or tasker.")
+    email = normalize_email(email)
+    check_email(email)
     user = User(
         id=user_id,
-        email=normalize_email(email),
+        email=email,
         name=name.strip(),
         role=role,
         password_hash=password_hash,

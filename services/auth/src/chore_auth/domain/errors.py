@@ -40,6 +40,11 @@ class WeakPassword(InvalidInput):
     title = "Password does not meet the rules"
 
 
+class InvalidEmail(InvalidInput):
+    code = "invalid_email"
+    title = "Email is not an address"
+
+
 class InvalidRole(InvalidInput):
     code = "invalid_role"
     title = "Role not allowed"

@@ -32,6 +32,7 @@ async def register(
     """A new account; `operator=True` (the CLI) may create admins."""
     accounts.check_password_rules(cmd.password)
     email = accounts.normalize_email(cmd.email)
+    accounts.check_email(email)
     async with uow_factory() as uow:
         if await uow.users.by_email(email) is not None:
             raise EmailTaken("An account with this email already exists.")
