@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chore_auth.adapters.tables import outbox, users
 from chore_auth.settings import AuthSettings
 from chore_common.db import create_engine
+from chore_common.http import idempotency
 
 from .helpers import PASSWORD, Client, unique_email
 
@@ -95,3 +96,34 @@ async def test_the_openapi_document_offers_the_key_on_sign_up(auth: Client) -> N
     params = paths["/auth/register"]["post"]["parameters"]
     assert {"Idempotency-Key"} == {p["name"] for p in params if p["in"] == "header"}
     assert "parameters" not in paths["/auth/login"]["post"]
+
+
+async def test_a_sign_up_the_api_refuses_costs_no_password_grade_fingerprint(
+    auth: Client, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key's scrypt fingerprint (16 MiB, ~40 ms) runs only for a body that validates."""
+    hashed: list[bytes] = []
+    real = idempotency.secret_fingerprint
+
+    def counted(body: bytes, salt: str) -> str:
+        hashed.append(body)
+        return real(body, salt)
+
+    monkeypatch.setattr(idempotency, "secret_fingerprint", counted)
+    refused = [
+        {"email": "not an email", "password": PASSWORD, "name": "Pat", "role": "client"},
+        {"email": unique_email(), "password": "short", "name": "Pat", "role": "client"},
+        {"email": unique_email(), "password": PASSWORD, "name": "Pat", "role": "admin"},
+        {"password": PASSWORD},
+    ]
+    for i, body in enumerate(refused * 5):
+        resp = await auth.post("/auth/register", json=body, headers={"Idempotency-Key": f"r-{i}"})
+        assert resp.status == 422
+        assert resp.content_type == "application/problem+json"
+    assert hashed == []
+    resp = await auth.post(
+        "/auth/register", json=sign_up(unique_email()), headers={"Idempotency-Key": "valid"}
+    )
+    assert resp.status == 201
+    assert len(hashed) == 1
+    assert await count(engine, select(func.count()).select_from(users)) == 1

@@ -19,8 +19,10 @@ from chore_common.auth.principal import PRINCIPAL, Principal
 from chore_common.db import ENGINE, add_idempotency_table, create_engine, new_metadata
 from chore_common.db.idempotency import SqlIdempotencyStore
 from chore_common.db.tables import IDEMPOTENCY as KEYS
+from chore_common.http import idempotency
 from chore_common.http.app import create_service_app
 from chore_common.http.idempotency import idempotency_context, idempotent
+from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import StrictModel, parse_body
 from chore_common.testing.demo_app import DemoSettings
 
@@ -63,6 +65,21 @@ async def create_thing(request: web.Request) -> web.Response:
     )
 
 
+class SecretIn(StrictModel):
+    name: str
+    password: str
+
+
+declared = ApiRoutes()
+
+
+@declared.post("/secrets", body=SecretIn, status=201, auth=False)
+@idempotent
+async def create_secret(request: web.Request) -> web.Response:
+    await parse_body(request, SecretIn)
+    return web.json_response({"id": uuid.uuid4().hex}, status=201)
+
+
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     made = create_engine(database_url)
@@ -84,6 +101,7 @@ async def client(engine: AsyncEngine) -> AsyncIterator[Client]:
     app.cleanup_ctx.append(provide_engine)
     app.cleanup_ctx.append(idempotency_context(lambda a: SqlIdempotencyStore(a[ENGINE])))
     app.router.add_post("/things", create_thing)
+    app.add_routes(declared)
     made: Client = TestClient(TestServer(app, host="127.0.0.1"))
     await made.start_server()
     yield made
@@ -250,3 +268,29 @@ async def test_a_keyed_body_over_the_size_limit_is_the_usual_413(client: Client)
     )
     assert resp.status == 413
     assert (await resp.json())["code"] == "body_too_large"
+
+
+async def test_a_body_the_declared_model_refuses_costs_no_fingerprint_and_claims_no_key(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[bytes] = []
+    real = idempotency.secret_fingerprint
+
+    def counted(body: bytes, salt: str) -> str:
+        hashed.append(body)
+        return real(body, salt)
+
+    monkeypatch.setattr(idempotency, "secret_fingerprint", counted)
+    for body in ({"password": "pw"}, {"name": 1, "password": "pw"}, {"x": 1}):
+        resp = await client.post("/secrets", json=body, headers=headers("s-1"))
+        assert resp.status == 422
+        assert resp.content_type == "application/problem+json"
+    malformed = {**headers("s-1"), "Content-Type": "application/json"}
+    assert (await client.post("/secrets", data=b"{", headers=malformed)).status == 400
+    assert (await client.post("/secrets", data=b"{}", headers=headers("s-1"))).status == 415
+    assert hashed == []
+    resp = await client.post(
+        "/secrets", json={"name": "a", "password": "pw"}, headers=headers("s-1")
+    )
+    assert resp.status == 201
+    assert len(hashed) == 1
