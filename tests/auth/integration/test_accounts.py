@@ -133,3 +133,14 @@ async def test_me_without_a_token_is_401_problem_json_with_a_bearer_challenge(
     assert resp.content_type == "application/problem+json"
     assert resp.headers["WWW-Authenticate"] == "Bearer"
     assert (await resp.json())["code"] == "missing_token"
+
+
+async def test_head_answers_where_get_does_with_the_same_token(auth: Client) -> None:
+    tokens = await login(auth, await register(auth))
+    for path in ("/auth/me", "/auth/sessions"):
+        got = await auth.get(path, headers=bearer(tokens["access_token"]))
+        head = await auth.head(path, headers=bearer(tokens["access_token"]))
+        assert (got.status, head.status) == (200, 200), path
+        assert await head.read() == b""
+        assert (await auth.head(path)).status == 401
+    assert (await auth.head("/auth/.well-known/jwks.json")).status == 200

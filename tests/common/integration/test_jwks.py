@@ -315,3 +315,17 @@ async def test_a_websocket_style_token_in_sec_websocket_protocol_is_accepted(dem
     token = auth.token(next(iter(auth.keys)))
     resp = await client.get("/private", headers={"Sec-WebSocket-Protocol": f"bearer, {token}"})
     assert resp.status == 200
+
+
+async def test_head_passes_the_same_gate_as_get(demo: Any) -> None:
+    client, auth = demo
+    headers = {"Authorization": f"Bearer {auth.token(next(iter(auth.keys)))}"}
+    got = await client.get("/private", headers=headers)
+    head = await client.head("/private", headers=headers)
+    assert (got.status, head.status) == (200, 200)
+    assert head.headers["Content-Length"] == got.headers["Content-Length"]
+    assert await head.read() == b""
+    refused = await client.head("/private")
+    assert refused.status == 401
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
+    assert (await client.head("/public")).status == 200

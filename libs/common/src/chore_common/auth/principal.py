@@ -98,8 +98,10 @@ def _gate_of(request: web.Request) -> Gate | None:
     gate: Gate | None = getattr(handler, REQUIRES_ATTR, None)
     if gate is not None:
         return gate
+    # aiohttp answers HEAD with the GET route's handler, so HEAD passes the GET's gate.
+    method = "GET" if request.method == "HEAD" else request.method
     for op in getattr(handler, OPERATION_ATTR, ()):
-        if op.method == request.method and op.auth:
+        if op.method == method and op.auth:
             return Gate(frozenset())
     return None
 
