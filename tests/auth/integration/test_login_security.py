@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from chore_auth.adapters.tables import users
+from chore_auth.adapters.tables import login_failures, users
 from chore_common.db import create_engine
 
 from .helpers import PASSWORD, Client, bearer, login, register, unique_email
@@ -246,3 +246,27 @@ async def test_a_burst_from_many_addresses_gets_one_guess_per_address(auth: Clie
         *(timed_login(auth, account.email, "guess", address) for address in addresses)
     )
     assert [status for _, (status, _, _) in again] == [429] * 12
+
+
+async def test_failure_counters_are_forgotten_once_their_window_ends(
+    start_auth: Callable[..., Awaitable[Client]], database_url: str
+) -> None:
+    auth = await start_auth(login_window_s=1)
+    await timed_login(auth, unique_email("ghost"), "wrong password!", "10.10.0.1")
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            assert (
+                await conn.execute(select(func.count()).select_from(login_failures))
+            ).scalar_one() == 3
+        deadline = time.monotonic() + 10
+        left = 3
+        while left and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            async with engine.connect() as conn:
+                left = (
+                    await conn.execute(select(func.count()).select_from(login_failures))
+                ).scalar_one()
+    finally:
+        await engine.dispose()
+    assert left == 0

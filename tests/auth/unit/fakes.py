@@ -105,6 +105,12 @@ class Throttle:
     async def clear(self, key: str) -> None:
         self.store.failures.pop(key, None)
 
+    async def forget_started_before(self, cutoff: datetime) -> int:
+        ended = [k for k, f in self.store.failures.items() if f.window_start < cutoff]
+        for key in ended:
+            del self.store.failures[key]
+        return len(ended)
+
 
 class FakeUnitOfWork:
     """Writes land in the shared store only on commit, like a transaction."""

@@ -169,3 +169,18 @@ async def test_a_retry_inside_the_grace_gets_the_same_refresh_token_again() -> N
     assert {r.refresh_token for r in retries} == {rotated.refresh_token}
     assert len(store.tokens) == 2  # the login's token and its one successor
     assert all(r.session_id == first.session_id for r in retries)
+
+
+async def test_counters_whose_window_ended_are_forgotten_and_live_ones_kept() -> None:
+    store = Store()
+    deps = fake_deps(store)
+    with pytest.raises(InvalidCredentials):
+        await login.login(deps, login.Login("old@example.com", "nope", "10.0.0.1"), now=NOW)
+    later = NOW + timedelta(minutes=10)
+    with pytest.raises(InvalidCredentials):
+        await login.login(deps, login.Login("new@example.com", "nope", "10.0.0.2"), now=later)
+    assert len(store.failures) == 6
+    forgotten = await login.forget_ended_windows(deps, now=NOW + timedelta(minutes=16))
+    assert forgotten == 3
+    assert sorted(key.split(":")[0] for key in store.failures) == ["account", "account_ip", "ip"]
+    assert store.failures[login.throttle_keys("new@example.com", "10.0.0.2").address].count == 1

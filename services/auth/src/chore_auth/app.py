@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from chore_auth.domain.sessions import SessionPolicy
 from chore_auth.domain.throttle import LoginThrottle, ThrottlePolicy
 from chore_auth.keys import DEPS, HASHER, KEYRING, REVOKED
 from chore_auth.settings import AuthSettings
+from chore_auth.usecases import login
 from chore_auth.usecases.deps import Deps
 from chore_common.auth.principal import VERIFIER, bearer_middleware
 from chore_common.auth.revocation import RevocationFeed, RevokedSessions
@@ -42,6 +44,7 @@ from chore_common.http.app import create_service_app
 from chore_common.http.idempotency import idempotency_context
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+log = logging.getLogger(__name__)
 
 
 def _version() -> str:
@@ -73,6 +76,18 @@ def create_app(settings: AuthSettings) -> web.Application:
     )
     app.cleanup_ctx.append(_auth_context(settings))
     return app
+
+
+async def _forget_ended_windows_every(deps: Deps, settings: AuthSettings) -> None:
+    # Once a window: a counter lives at most two windows after its last failure.
+    while True:
+        await asyncio.sleep(settings.login_window_s)
+        try:
+            dropped = await login.forget_ended_windows(deps, now=datetime.now(UTC))
+            if dropped:
+                log.info("auth.login_failures_forgotten", extra={"rows": dropped})
+        except Exception:  # the next round tries again; the throttle does not depend on it
+            log.warning("auth.login_failures_forget_failed", exc_info=True)
 
 
 def _auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -139,16 +154,16 @@ def _auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIt
         )
         feed = RevocationFeed(app[NATS_CLIENT], revoked)
         await feed.start()
-        reloader = None
+        tasks = [asyncio.create_task(_forget_ended_windows_every(app[DEPS], settings))]
         if not keyring.from_files:
-            reloader = asyncio.create_task(keyring.reload_every(settings.keys_reload_s))
+            tasks.append(asyncio.create_task(keyring.reload_every(settings.keys_reload_s)))
         try:
             yield
         finally:
-            if reloader is not None:
-                reloader.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await reloader
+                    await task
             await feed.stop()
             hasher.close()
 

@@ -226,6 +226,12 @@ class ThrottleRepository:
     async def clear(self, key: str) -> None:
         await self.db.execute(delete(login_failures).where(login_failures.c.key == key))
 
+    async def forget_started_before(self, cutoff: datetime) -> int:
+        result = await self.db.execute(
+            delete(login_failures).where(login_failures.c.window_start < cutoff)
+        )
+        return int(getattr(result, "rowcount", 0))
+
 
 class SigningKeyRepository:
     def __init__(self, conn: AsyncConnection) -> None:

@@ -52,6 +52,17 @@ def throttle_keys(email: str, client_ip: str) -> ThrottleKeys:
     )
 
 
+async def forget_ended_windows(deps: Deps, *, now: datetime) -> int:
+    """Drop counters whose window has ended: a new attempt would start them over anyway,
+    and without this every address and email an attacker tries stays a row for good."""
+    policy = deps.login_throttle
+    longest = max(policy.per_address.window, policy.per_account.window)
+    async with deps.uow() as uow:
+        dropped = await uow.throttle.forget_started_before(now - longest)
+        await uow.commit()
+    return dropped
+
+
 async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
     keys = throttle_keys(cmd.email, cmd.client_ip)
     email = accounts.normalize_email(cmd.email)
