@@ -75,4 +75,5 @@ def test_the_old_boolean_setting_is_refused_with_its_replacement_named(
     with pytest.raises(SettingsError, match="GATEWAY_TRUSTED_PROXIES"):
         load_settings(GatewaySettings)
     monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", '["10.1.2.3/8", "fd00::/8"]')
-    assert load_settings(GatewaySettings).trusted_proxies == ["10.0.0.0/8", "fd00::/8"]
+    networks = load_settings(GatewaySettings).trusted_proxies
+    assert [str(network) for network in networks] == ["10.0.0.0/8", "fd00::/8"]

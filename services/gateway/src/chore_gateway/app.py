@@ -61,7 +61,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         pools,
         limiter=None if limit is None else RateLimiter(limit, settings.rate_limit_max_clients),
         max_body=settings.max_body_bytes,
-        proxies=TrustedProxies(settings.trusted_proxies),
+        proxies=TrustedProxies(str(network) for network in settings.trusted_proxies),
         timeout_s=settings.upstream_timeout_s,
         client_body_timeout_s=settings.client_body_timeout_s,
     )

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import ClassVar, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chore_common.settings import ServiceSettings
 from chore_gateway.domain.breaker import BreakerPolicy
-from chore_gateway.domain.clients import parse_networks
 from chore_gateway.domain.ratelimit import RateLimit
 
 ROUTED: tuple[str, ...] = ("auth", "tasks", "messaging")
@@ -38,7 +37,9 @@ class GatewaySettings(ServiceSettings):
     rate_limit_rps: float = Field(100.0, ge=0, description="per client IP, on average; 0: off")
     rate_limit_burst: int = Field(200, ge=1, description="requests at once after a quiet spell")
     rate_limit_max_clients: int = Field(100_000, ge=100, description="buckets kept in memory")
-    trusted_proxies: list[str] = Field(
+    # The kit's setting (services trust X-Real-IP from these), with the edge's default: the
+    # gateway trusts no proxy unless told which networks are in front of it.
+    trusted_proxies: list[IPvAnyNetwork] = Field(
         default_factory=list,
         description="JSON list of the networks of proxies in front (the ingress), e.g."
         ' ["10.0.0.0/8"]: behind them the client is the right-most X-Forwarded-For hop'
@@ -81,17 +82,12 @@ class GatewaySettings(ServiceSettings):
         description="JSON list of exact paths the gateway never forwards (404)",
     )
 
-    @field_validator("upstreams", "internal_paths", "trusted_proxies", mode="before")
+    @field_validator("upstreams", "internal_paths", mode="before")
     @classmethod
     def _parse_json(cls, value: object) -> object:
         if isinstance(value, str):
             return json.loads(value)
         return value
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _check_trusted_proxies(cls, value: list[str]) -> list[str]:
-        return parse_networks(value)
 
     @field_validator("trust_forwarded_for")
     @classmethod
