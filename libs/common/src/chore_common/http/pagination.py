@@ -1,7 +1,11 @@
 """Cursor pagination: `?limit=&cursor=` in, `{"items": [...], "next_cursor": ...}` out.
 
-A cursor is opaque to clients (base64url of compact JSON): the service puts whatever its
-keyset needs in it (`{"created_at": ..., "id": ...}`) and may change that shape freely.
+A cursor is opaque to clients (base64url of compact JSON). Every list here pages on the
+keyset (created_at, id), newest first, so services use `encode_keyset` / `decode_keyset`;
+`encode_cursor` / `decode_cursor` carry any other position. A client can still send
+anything as a cursor, so decoding checks every value the way a request field is checked
+(`chore_common.http.fields`): a tampered cursor is `422 invalid_cursor`, never a query the
+database fails on.
 """
 
 from __future__ import annotations
@@ -9,16 +13,33 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from chore_common.errors import InvalidInput
+from chore_common.http.fields import sane_instant
 from chore_common.http.validation import StrictModel
 
 T = TypeVar("T")
 
 MAX_CURSOR_CHARS = 1024
+
+# The length is checked by `decode_cursor` (so a huge cursor is `invalid_cursor` like any
+# other tampered one), and shown in the OpenAPI document for clients and fuzzers.
+Cursor = Annotated[
+    str,
+    Field(
+        description="`next_cursor` of the previous page",
+        json_schema_extra={"maxLength": MAX_CURSOR_CHARS},
+    ),
+]
+
+
+def _invalid() -> InvalidInput:
+    return InvalidInput("The cursor is not one this service issued.", code="invalid_cursor")
 
 
 def encode_cursor(position: dict[str, Any]) -> str:
@@ -29,22 +50,44 @@ def encode_cursor(position: dict[str, Any]) -> str:
 def decode_cursor(cursor: str) -> dict[str, Any]:
     """The position back from `cursor`; anything a client tampered with is a 422."""
     if len(cursor) > MAX_CURSOR_CHARS:
-        raise InvalidInput("The cursor is not one this service issued.", code="invalid_cursor")
+        raise _invalid()
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = json.loads(raw)
     except (binascii.Error, ValueError):
-        raise InvalidInput(
-            "The cursor is not one this service issued.", code="invalid_cursor"
-        ) from None
+        raise _invalid() from None
     if not isinstance(position, dict):
-        raise InvalidInput("The cursor is not one this service issued.", code="invalid_cursor")
+        raise _invalid()
     return position
+
+
+class Keyset(NamedTuple):
+    """Where a newest-first page ended: rows strictly before (created_at, id) come next."""
+
+    created_at: datetime
+    id: UUID
+
+
+def encode_keyset(created_at: datetime, row_id: UUID) -> str:
+    return encode_cursor({"t": created_at.isoformat(), "i": str(row_id)})
+
+
+def decode_keyset(cursor: str) -> Keyset:
+    """The keyset of a cursor from `encode_keyset`: an aware datetime within years
+    1970..9999 and a UUID, else `422 invalid_cursor`."""
+    position = decode_cursor(cursor)
+    moment, row_id = position.get("t"), position.get("i")
+    if not isinstance(moment, str) or not isinstance(row_id, str):
+        raise _invalid()
+    try:
+        return Keyset(sane_instant(datetime.fromisoformat(moment)), UUID(row_id))
+    except ValueError:  # a bad datetime or UUID; the range check raises one too
+        raise _invalid() from None
 
 
 class PageQuery(StrictModel):
     limit: int = Field(20, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=MAX_CURSOR_CHARS)
+    cursor: Cursor | None = None
 
 
 class Page(BaseModel, Generic[T]):

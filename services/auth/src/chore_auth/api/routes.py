@@ -30,7 +30,7 @@ from chore_common.errors import InvalidInput
 from chore_common.http.client_address import client_address
 from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
-from chore_common.http.pagination import PageQuery, decode_cursor, encode_cursor
+from chore_common.http.pagination import PageQuery, decode_keyset, encode_keyset
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_common.keys import SETTINGS
 
@@ -127,26 +127,16 @@ async def list_sessions(request: web.Request) -> web.Response:
     who = caller(request)
     found = await sessions.list_sessions(request.app[DEPS], who, now=utcnow())
     if page.cursor is not None:
-        mark = _position(decode_cursor(page.cursor))
+        mark = decode_keyset(page.cursor)
         found = [s for s in found if (s.created_at, s.id) < mark]
     items = found[: page.limit]
     next_cursor = None
     if len(found) > page.limit:
-        last = items[-1]
-        next_cursor = encode_cursor({"created_at": last.created_at.isoformat(), "id": last.id})
+        next_cursor = encode_keyset(items[-1].created_at, items[-1].id)
     out = SessionsOut(
         items=[SessionOut.of(s, who.session_id) for s in items], next_cursor=next_cursor
     )
     return json_response(out)
-
-
-def _position(cursor: dict[str, object]) -> tuple[datetime, UUID]:
-    try:
-        return datetime.fromisoformat(str(cursor["created_at"])), UUID(str(cursor["id"]))
-    except (KeyError, ValueError):
-        raise InvalidInput(
-            "The cursor is not one this service issued.", code="invalid_cursor"
-        ) from None
 
 
 @routes.delete(

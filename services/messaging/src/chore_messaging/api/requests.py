@@ -7,8 +7,8 @@ from uuid import UUID
 
 from aiohttp import web
 
-from chore_common.errors import InvalidInput, NotFound
-from chore_common.http.pagination import decode_cursor, encode_cursor
+from chore_common.errors import NotFound
+from chore_common.http.pagination import decode_keyset, encode_keyset
 from chore_messaging.usecases.ports import PageKey
 
 
@@ -25,18 +25,8 @@ def path_id(request: web.Request, name: str, missing: type[NotFound]) -> UUID:
 
 
 def page_key(cursor: str | None) -> PageKey | None:
-    if cursor is None:
-        return None
-    position = decode_cursor(cursor)
-    try:
-        return PageKey(datetime.fromisoformat(str(position["t"])), UUID(str(position["i"])))
-    except (KeyError, ValueError):
-        raise InvalidInput(
-            "The cursor is not one this service issued.", code="invalid_cursor"
-        ) from None
+    return None if cursor is None else PageKey(*decode_keyset(cursor))
 
 
 def next_cursor(key: PageKey | None) -> str | None:
-    if key is None:
-        return None
-    return encode_cursor({"t": key.created_at.isoformat(), "i": str(key.id)})
+    return None if key is None else encode_keyset(key.created_at, key.id)
