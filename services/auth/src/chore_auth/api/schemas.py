@@ -12,31 +12,32 @@ from chore_auth.domain.accounts import PASSWORD_MAX, PASSWORD_MIN
 from chore_auth.domain.model import Session, User
 from chore_auth.usecases.deps import IssuedTokens
 from chore_auth.usecases.sessions import Introspection
+from chore_common.http.fields import Name, Text
 from chore_common.http.validation import StrictModel
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class RegisterIn(StrictModel):
-    email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
-    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
-    name: str = Field(min_length=1, max_length=200)
+    email: Text = Field(max_length=254, pattern=EMAIL_PATTERN)
+    password: Text = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    name: Name = Field(min_length=1, max_length=200)
     role: Literal["client", "tasker"]
 
 
 class LoginIn(StrictModel):
-    email: str = Field(min_length=1, max_length=254)
+    email: Text = Field(min_length=1, max_length=254)
     # No minimum here: a short wrong password is a wrong password (401), not a 422 that
     # would tell the password rules apart from the account's.
-    password: str = Field(min_length=1, max_length=1024)
+    password: Text = Field(min_length=1, max_length=1024)
 
 
 class RefreshIn(StrictModel):
-    refresh_token: str = Field(min_length=1, max_length=512)
+    refresh_token: Text = Field(min_length=1, max_length=512)
 
 
 class IntrospectIn(StrictModel):
-    token: str = Field(min_length=1, max_length=4096)
+    token: Text = Field(min_length=1, max_length=4096)
 
 
 class UserOut(BaseModel):

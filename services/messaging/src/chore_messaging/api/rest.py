@@ -10,6 +10,7 @@ from aiohttp import web
 
 from chore_common.auth.principal import principal
 from chore_common.http.openapi import ApiRoutes
+from chore_common.http.pagination import PageQuery
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_messaging.adapters.hub import HUB
 from chore_messaging.api.requests import next_cursor, page_key, path_id, utcnow
@@ -23,7 +24,6 @@ from chore_messaging.api.schemas import (
     NotificationOut,
     NotificationPage,
     NotificationQuery,
-    PageQuery,
 )
 from chore_messaging.domain.errors import ConversationNotFound, NotificationNotFound
 from chore_messaging.keys import UOW

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from chore_common.http.fields import Seq, Text
+from chore_common.http.pagination import PageQuery
 from chore_common.http.validation import StrictModel
 from chore_messaging.domain.model import (
     CLIENT_MSG_ID_MAX,
@@ -16,8 +18,6 @@ from chore_messaging.domain.model import (
     Message,
     Notification,
 )
-
-CURSOR_MAX = 1024
 
 
 class ConversationOut(BaseModel):
@@ -49,17 +49,12 @@ class ConversationPage(BaseModel):
     next_cursor: str | None = None
 
 
-class PageQuery(StrictModel):
-    limit: int = Field(20, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=CURSOR_MAX)
-
-
 class NotificationQuery(PageQuery):
     unread: bool = Field(False, description="only notifications not yet marked read")
 
 
 class HistoryQuery(StrictModel):
-    after_seq: int = Field(0, ge=0)
+    after_seq: Seq = 0
     limit: int = Field(100, ge=1, le=HISTORY_LIMIT_MAX)
 
 
@@ -93,8 +88,8 @@ class MessagePage(BaseModel):
 
 
 class MessageIn(StrictModel):
-    body: str = Field(description="1..4000 characters")
-    client_msg_id: str = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
+    body: Text = Field(description="1..4000 characters")
+    client_msg_id: Text = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
 
 
 class NotificationOut(BaseModel):

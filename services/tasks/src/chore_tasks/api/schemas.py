@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from chore_common.http.fields import Instant, Text
+from chore_common.http.pagination import Cursor
 from chore_common.http.validation import StrictModel
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
 from chore_tasks.domain.lifecycle import REASON_MAX
@@ -24,16 +26,15 @@ from chore_tasks.domain.model import (
 
 # A billion dollars: beyond it a typo, not a chore.
 MAX_CENTS = 100_000_000_000
-CURSOR_MAX = 1024
 
 
 class TaskIn(StrictModel):
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
-    description: str = Field("", max_length=DESCRIPTION_MAX)
-    category: str = Field(min_length=1, max_length=64)
+    title: Text = Field(min_length=1, max_length=TITLE_MAX)
+    description: Text = Field("", max_length=DESCRIPTION_MAX)
+    category: Text = Field(min_length=1, max_length=64)
     budget_cents: int = Field(gt=0, le=MAX_CENTS, strict=True)
-    due_at: AwareDatetime | None = None
-    location: str | None = Field(None, max_length=500)
+    due_at: Instant | None = None
+    location: Text | None = Field(None, max_length=500)
 
 
 class TaskOut(BaseModel):
@@ -76,12 +77,12 @@ class TaskOut(BaseModel):
 
 class TaskQuery(StrictModel):
     status: Status | None = None
-    category: str | None = Field(None, max_length=64)
-    q: str | None = Field(None, max_length=200, description="words in title or description")
+    category: Text | None = Field(None, max_length=64)
+    q: Text | None = Field(None, max_length=200, description="words in title or description")
     owner: Literal["me"] | None = None
     assignee: Literal["me"] | None = None
     limit: int = Field(20, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=CURSOR_MAX)
+    cursor: Cursor | None = None
 
 
 class TaskPage(BaseModel):
@@ -91,7 +92,7 @@ class TaskPage(BaseModel):
 
 class OfferIn(StrictModel):
     price_cents: int = Field(gt=0, le=MAX_CENTS, strict=True)
-    message: str = Field("", max_length=MESSAGE_MAX)
+    message: Text = Field("", max_length=MESSAGE_MAX)
 
 
 class OfferOut(BaseModel):
@@ -118,7 +119,7 @@ class OfferOut(BaseModel):
 
 class OfferQuery(StrictModel):
     limit: int = Field(20, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=CURSOR_MAX)
+    cursor: Cursor | None = None
 
 
 class OfferPage(BaseModel):
@@ -131,12 +132,12 @@ class AssignIn(StrictModel):
 
 
 class CancelIn(StrictModel):
-    reason: str | None = Field(None, max_length=REASON_MAX)
+    reason: Text | None = Field(None, max_length=REASON_MAX)
 
 
 class ReviewIn(StrictModel):
     rating: int = Field(ge=1, le=5, strict=True)
-    comment: str = Field("", max_length=COMMENT_MAX)
+    comment: Text = Field("", max_length=COMMENT_MAX)
 
 
 class ReviewOut(BaseModel):
@@ -196,9 +197,9 @@ class JobQuery(StrictModel):
     kind: JobKind | None = None
     task_id: UUID | None = None
     limit: int = Field(20, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=CURSOR_MAX)
+    cursor: Cursor | None = None
     # Read by the bearer middleware (the admin page in a browser), not by the query.
-    token: str | None = Field(None, max_length=4096, description="access token, browsers only")
+    token: Text | None = Field(None, max_length=4096, description="access token, browsers only")
 
 
 class JobPage(BaseModel):
