@@ -70,6 +70,18 @@ async def test_body_over_the_limit_is_413(client: TestClient[web.Request, web.Ap
     assert (await problem(response))["code"] == "body_too_large"
 
 
+async def test_a_body_that_does_not_decode_as_its_content_encoding_is_400(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    response = await client.post(
+        "/items",
+        data=b'{"name": "broom"}',  # not gzip, whatever the header says
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert response.status == 400
+    assert (await problem(response))["code"] == "malformed_body"
+
+
 async def test_a_body_that_is_not_json_is_415(
     client: TestClient[web.Request, web.Application],
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import exc as sa_exc
 
 from chore_common.errors import (
     Conflict,
@@ -17,11 +18,20 @@ from chore_common.errors import (
     Unauthorized,
     Unavailable,
 )
-from chore_common.http.problem import STATUS, from_exception
+from chore_common.http.problem import (
+    STATUS,
+    ClientDisconnected,
+    database_unreachable,
+    from_exception,
+)
 
 
 class InvalidTransition(Conflict):
     code = "invalid_transition"
+
+
+class _DriverDataError(ValueError):
+    """Shaped like asyncpg's client-side DataError: a driver error that is a ValueError."""
 
 
 @pytest.mark.parametrize(
@@ -52,3 +62,25 @@ def test_an_unmapped_domain_error_is_a_plain_500() -> None:
     assert response.status == 500
     assert isinstance(response.body, bytes)
     assert b"internal detail" not in response.body
+
+
+def test_a_client_that_went_away_is_a_499_not_a_5xx() -> None:
+    response = from_exception(ClientDisconnected(), "rid")
+    assert response.status == 499
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (ConnectionRefusedError(111, "refused"), 503),
+        (sa_exc.InterfaceError("SELECT 1", {}, ConnectionResetError("lost")), 503),
+        (sa_exc.TimeoutError("pool"), 503),
+        # asyncpg's "invalid input for query argument" is an InterfaceError and a ValueError:
+        # a value we sent (a validation gap, our bug), not the database being down.
+        (sa_exc.InterfaceError("SELECT 1", {}, _DriverDataError("out of int64 range")), 500),
+        (sa_exc.DBAPIError("SELECT 1", {}, ValueError("date value out of range")), 500),
+    ],
+)
+def test_only_the_database_being_down_or_busy_is_a_503(exc: Exception, status: int) -> None:
+    assert from_exception(exc, "rid").status == status
+    assert (database_unreachable(exc) is not None) == (status == 503)

@@ -51,7 +51,7 @@ from aiohttp.typedefs import Handler
 from chore_common.auth.principal import PRINCIPAL
 from chore_common.http.openapi import IDEMPOTENT_ATTR, OPERATION_ATTR
 from chore_common.http.problem import HttpProblem
-from chore_common.http.validation import parse_body
+from chore_common.http.validation import parse_body, read_body
 from chore_common.logging import is_sensitive
 
 log = logging.getLogger(__name__)
@@ -269,16 +269,7 @@ def idempotent(
                     detail="Idempotency-Key must be 1 to 255 printable ASCII characters.",
                 )
             await _validate_declared_body(run, request)
-            try:
-                raw = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                # As parse_body would say it: the half-read body cannot be read again.
-                raise HttpProblem(
-                    413,
-                    code="body_too_large",
-                    title="Content Too Large",
-                    detail=f"The body is larger than {request.client_max_size} bytes.",
-                ) from None
+            raw = await read_body(request)
             scope = scope_of(request)
             digest = await _fingerprint(raw, f"{scope} {key}")
             store = request.app[IDEMPOTENCY]

@@ -3,7 +3,9 @@
 Domains raise `chore_common.errors` classes and know no status codes; `STATUS` maps them.
 HTTP-level failures found while parsing a request (bad JSON, wrong content type, body too
 large, validation) raise `HttpProblem`. aiohttp's own `HTTPException`s (unknown route,
-wrong method) pass through with their status but in the same problem+json shape.
+wrong method) pass through with their status but in the same problem+json shape. A client
+that hung up (`ClientDisconnected`) is a 499 that nobody receives: it is logged and counted
+as the client's doing, never as a 5xx of ours.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ STATUS: Final[Mapping[type[DomainError], int]] = {
     RateLimited: 429,
     Unavailable: 503,
 }
+
+
+CLIENT_CLOSED: Final = 499  # nginx's "Client Closed Request": not an HTTP status anyone sees
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its request was read in full: no one to answer, and
+    nothing failed here (a 503 would tell a gateway's breaker that this service is down)."""
 
 
 class HttpProblem(Exception):
@@ -117,6 +127,14 @@ def _code_of_status(status: int) -> str:
 
 def from_exception(exc: BaseException, request_id: str | None) -> web.Response:
     """The problem+json response for `exc`; unknown exceptions give a bare 500."""
+    if isinstance(exc, ClientDisconnected):
+        return problem_response(
+            CLIENT_CLOSED,
+            code="client_closed_request",
+            title="Client Closed Request",
+            detail="The client closed the connection before the request was read.",
+            request_id=request_id,
+        )
     if isinstance(exc, HttpProblem):
         return problem_response(
             exc.status,
@@ -156,9 +174,9 @@ def from_exception(exc: BaseException, request_id: str | None) -> web.Response:
             request_id=request_id,
             headers=passthrough,
         )
-    unavailable = _dependency_down(exc)
-    if unavailable is not None:
-        code, detail = unavailable
+    down = database_unreachable(exc)
+    if down is not None:
+        code, detail = down
         # Logged without a traceback: the cause is outside this process, and a database
         # outage would otherwise print one per request.
         log.warning("http.dependency_unavailable", extra={"code": code, "error": repr(exc)[:300]})
@@ -173,12 +191,17 @@ def from_exception(exc: BaseException, request_id: str | None) -> web.Response:
     return _internal_error(exc, request_id)
 
 
-def _dependency_down(exc: BaseException) -> tuple[str, str] | None:
+def database_unreachable(exc: BaseException) -> tuple[str, str] | None:
     """(code, detail) when `exc` says the database is unreachable or saturated: the request
-    failed for want of the database, not because of a bug: 503 + Retry-After tells the client
-    to come back (a create retried with its Idempotency-Key cannot happen twice)."""
+    failed for want of the database, not because of a bug or of what it sent: 503 +
+    Retry-After tells the client to come back (a create retried with its Idempotency-Key
+    cannot happen twice). Tasks' group commit asks too: only these fail a whole batch."""
     if isinstance(exc, sa_exc.TimeoutError):  # every pooled connection stayed busy
         return "database_busy", "Every database connection is busy; try again shortly."
+    # A driver error that is also a ValueError (asyncpg's "invalid input for query
+    # argument" is an InterfaceError too) is about a value sent, not the connection.
+    if isinstance(getattr(exc, "orig", None), ValueError):
+        return None
     if (
         # refused or reset while connecting; the driver's "connection lost" family
         isinstance(exc, ConnectionError | sa_exc.OperationalError | sa_exc.InterfaceError)

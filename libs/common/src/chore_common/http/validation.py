@@ -1,8 +1,10 @@
 """Typed request bodies and query strings on pydantic, and fast JSON responses.
 
 Failures raise `HttpProblem`, which the problem middleware renders:
-415 not JSON, 400 malformed JSON, 413 body over `client_max_size`, 422 with a field list.
-The field list names fields and reasons but never echoes the input: it may be a password.
+415 not JSON, 400 malformed JSON (or a body that cannot be decoded), 413 body over
+`client_max_size`, 422 with a field list. The field list names fields and reasons but never
+echoes the input: it may be a password. A client that hangs up while its body is read is
+`ClientDisconnected` (a 499 nobody receives), never a 5xx.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pydantic_core
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from chore_common.http.problem import HttpProblem
+from chore_common.http.problem import ClientDisconnected, HttpProblem
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,15 +56,10 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-async def parse_body(request: web.Request, model: type[M]) -> M:
-    if not _is_json(request.content_type):
-        raise HttpProblem(
-            415,
-            code="unsupported_media_type",
-            detail="Send the body as application/json.",
-        )
+async def read_body(request: web.Request) -> bytes:
+    """The whole body (cached by aiohttp: a second call returns it again)."""
     try:
-        raw = await request.read()
+        return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise HttpProblem(
             413,
@@ -70,6 +67,25 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
             title="Content Too Large",
             detail=f"The body is larger than {request.client_max_size} bytes.",
         ) from None
+    except web.RequestPayloadError:
+        # A broken chunk or a Content-Encoding that does not decode: the client's bytes.
+        raise HttpProblem(
+            400, code="malformed_body", detail="The body could not be read as sent."
+        ) from None
+    except ConnectionError:
+        # aiohttp fails the read with "Connection lost" when the client hangs up mid-body
+        # (or the gateway gives up on a slow upload): nothing failed on our side.
+        raise ClientDisconnected from None
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    if not _is_json(request.content_type):
+        raise HttpProblem(
+            415,
+            code="unsupported_media_type",
+            detail="Send the body as application/json.",
+        )
+    raw = await read_body(request)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
