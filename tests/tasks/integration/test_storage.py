@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import timedelta
-from uuid import UUID
+from datetime import datetime, timedelta, timezone
+from uuid import UUID, uuid4
 
 import pytest
 from opentelemetry import trace
@@ -158,6 +158,46 @@ async def test_a_bad_post_in_a_group_fails_alone_and_the_rest_are_kept(
     assert all(isinstance(r, Task) for r in good), good
     tasks, events, _ = await posted_rows(engine)
     assert tasks == {first.id} | {t.id for t in good if isinstance(t, Task)}
+    assert sorted(e[0] for e in events) == sorted(str(t) for t in tasks)
+
+
+async def test_a_post_no_driver_can_write_fails_alone_and_never_another_users_post(
+    uow: Callable[[], TasksUnitOfWork], engine: AsyncEngine
+) -> None:
+    """Four posts whose due date cannot be converted to UTC (year 10000 once the -23:59
+    offset is applied) among 36 good ones: the batch they share fails with an error that is
+    neither IntegrityError nor the database being down, and only the four may fail."""
+    beyond = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=23, minutes=59)))
+    group = GroupCommit(uow)
+    group.start()
+
+    async def poisoned() -> None:
+        task, created = lifecycle.create(
+            task_id=uuid4(),
+            by=client(),
+            title="Poisoned",
+            description="",
+            category="garden",
+            budget_cents=100,
+            due_at=beyond,
+            location=None,
+            now=NOW,
+        )
+        await group.add(task, None, created)
+
+    try:
+        results = await asyncio.gather(
+            *(usecases.create_task(group, create_cmd(n), NOW) for n in range(36)),
+            *(poisoned() for _ in range(4)),
+            return_exceptions=True,
+        )
+    finally:
+        await group.close()
+    good, bad = results[:36], results[36:]
+    assert all(isinstance(r, Task) for r in good), good
+    assert all(isinstance(r, Exception) for r in bad), bad
+    tasks, events, _ = await posted_rows(engine)
+    assert tasks == {t.id for t in good if isinstance(t, Task)}
     assert sorted(e[0] for e in events) == sorted(str(t) for t in tasks)
 
 

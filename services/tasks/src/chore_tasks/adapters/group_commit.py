@@ -7,12 +7,14 @@ written, the tasks posted meanwhile queue and go together in the next transactio
 post goes at once: nothing waits on a timer, so one client sees the same latency as before
 and many clients share the fixed cost.
 
-A 201 still means committed: each request answers only once its batch has committed. If the
-database refuses a row of a batch, each of its posts is retried in a transaction of its own,
-so a bad one fails by itself and the rest are kept; if the database is down, every post of
-the batch gets the 503. Only creations are grouped: they insert new rows and read nothing,
-so sharing a transaction cannot change what any of them decides. Moves of existing tasks
-keep a transaction each.
+A 201 still means committed: each request answers only once its batch has committed. If a
+batch fails for any reason but the database being down or saturated (a row the database
+refuses, a value a driver cannot send, a bug), each of its posts is retried in a
+transaction of its own, so one request's error fails that request alone and the rest are
+kept. If the database is down, every post of the batch gets the 503.
+
+Only creations are grouped: they insert new rows and read nothing, so sharing a transaction
+cannot change what any of them decides. Moves of existing tasks keep a transaction each.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from dataclasses import dataclass, field
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from sqlalchemy.exc import DataError, IntegrityError
 
 from chore_common.errors import Unavailable
+from chore_common.http.problem import database_unreachable
 from chore_common.observability import tracing
 from chore_tasks.domain.events import TaskCreated
 from chore_tasks.domain.jobs import Job
@@ -112,23 +114,34 @@ class GroupCommit:
         try:
             await _write_together(self._uow, batch)
         except Exception as exc:
-            if len(batch) == 1 or not isinstance(exc, IntegrityError | DataError):
-                # Not one post's row refused (the database is down, busy, or a bug): each
-                # post would fail alone the same way, so all get this error (503 when down).
+            if len(batch) == 1 or database_unreachable(exc) is not None:
+                # Alone already, or the database is down or saturated: each post would
+                # fail alone the same way, so all get this error (503 + Retry-After).
                 for post in batch:
                     post.settle(exc)
                 return
-            log.warning("tasks.group_commit_retried_alone", extra={"posts": len(batch)})
-            for post in batch:
-                try:
-                    await _write_together(self._uow, [post])
-                except Exception as alone:
-                    post.settle(alone)
-                else:
-                    post.settle()
+            log.warning(
+                "tasks.group_commit_retried_alone",
+                extra={"posts": len(batch), "error": type(exc).__name__},
+            )
+            await self._write_alone(batch)
             return
         for post in batch:
             post.settle()
+
+    async def _write_alone(self, batch: list[_Post]) -> None:
+        for n, post in enumerate(batch):
+            try:
+                await _write_together(self._uow, [post])
+            except Exception as alone:
+                post.settle(alone)
+                if database_unreachable(alone) is not None:
+                    # The database went down meanwhile: the rest would wait on it in turn.
+                    for rest in batch[n + 1 :]:
+                        rest.settle(alone)
+                    return
+            else:
+                post.settle()
 
 
 class TransactionEach:
