@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 REPLICAS ?= 1
 DATABASE ?= sqlite
 
-.PHONY: help install run demo test test-sqlite lint typecheck fmt bench asyncapi asyncapi-check k8s-validate clean
+.PHONY: help install run demo test test-sqlite fuzz lint typecheck fmt bench asyncapi asyncapi-check k8s-validate clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -41,6 +41,11 @@ test: install ## Run the whole test suite (PostgreSQL when 127.0.0.1:5432 answer
 
 test-sqlite: install ## Run the storage-facing and system tests on SQLite
 	@CHORE_TEST_DB=sqlite $(BIN)/pytest -m "db or system" $(PYTEST_ARGS)
+
+# CI runs the same test with its short default budget (15 s a document) in `make test`.
+FUZZ_SECONDS ?= 120
+fuzz: install ## Schemathesis on each service's OpenAPI through the gateway for FUZZ_SECONDS each (default 120): 0 5xx
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest tests/system/test_fuzz.py -s $(PYTEST_ARGS)
 
 lint: install ## ruff (style, bugs, security) and import-linter (architecture rules)
 	@$(BIN)/ruff check .
