@@ -9,30 +9,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from chore_common.http.fields import Seq, Text
 from chore_messaging.domain.model import CLIENT_MSG_ID_MAX, Message, Notification
-
-# A seq is a BIGINT column: a larger number is no seq (it would fail in the database).
-SEQ_MAX: Final = 2**63 - 1
-
-
-def _storable(text: str) -> str:
-    """Text the database can store: PostgreSQL refuses NUL, and a lone surrogate (JSON's
-    "\\ud800") has no UTF-8 form."""
-    if "\x00" in text:
-        raise ValueError("must not contain NUL (\\u0000)")
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode: a lone surrogate cannot be stored") from None
-    return text
-
-
-StorableText = Annotated[str, AfterValidator(_storable)]
 
 
 class _ClientFrame(BaseModel):
@@ -44,7 +27,7 @@ class Subscribe(_ClientFrame):
 
     type: Literal["subscribe"]
     conversation_id: UUID
-    since_seq: int | None = Field(None, ge=0, le=SEQ_MAX)
+    since_seq: Seq | None = None  # a BIGINT column: a larger number is no seq
 
 
 class Unsubscribe(_ClientFrame):
@@ -55,14 +38,14 @@ class Unsubscribe(_ClientFrame):
 class Send(_ClientFrame):
     type: Literal["send"]
     conversation_id: UUID
-    body: StorableText  # length checked by the domain, for its own error code
-    client_msg_id: StorableText = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
+    body: Text  # its length is checked by the domain, for its own error code
+    client_msg_id: Text = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
 
 
 class Read(_ClientFrame):
     type: Literal["read"]
     conversation_id: UUID
-    seq: int = Field(ge=0, le=SEQ_MAX)
+    seq: Seq
 
 
 class Ping(_ClientFrame):
