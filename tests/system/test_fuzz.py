@@ -72,9 +72,10 @@ def accounts(fuzzed: RunningPlatform) -> dict[str, Any]:
     return signed_in
 
 
-async def server_errors(session: aiohttp.ClientSession, base: str) -> dict[str, float]:
+async def server_errors(session: aiohttp.ClientSession, metrics_url: str) -> dict[str, float]:
     """The gateway's count of 5xx answers by (method route status), readiness probes aside."""
-    async with session.get(f"{base}/metrics") as response:
+    async with session.get(metrics_url) as response:
+        assert response.status == 200
         text = await response.text()
     counts: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
@@ -127,9 +128,9 @@ async def test_schemathesis_finds_no_server_error(
     tmp_path: Path,
     service: str,
 ) -> None:
-    before = await server_errors(session, fuzzed.url)
+    before = await server_errors(session, fuzzed.metrics_url())
     report = await asyncio.to_thread(run_schemathesis, fuzzed.url, service, accounts, tmp_path)
-    after = await server_errors(session, fuzzed.url)
+    after = await server_errors(session, fuzzed.metrics_url())
 
     operations, cases = report["operations"], report["test_cases"]
     print(
