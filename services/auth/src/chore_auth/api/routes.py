@@ -26,7 +26,6 @@ from chore_auth.settings import AuthSettings
 from chore_auth.usecases import accounts, login, sessions
 from chore_auth.usecases.deps import Caller
 from chore_common.auth.principal import principal
-from chore_common.errors import InvalidInput
 from chore_common.http.client_address import client_address
 from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
