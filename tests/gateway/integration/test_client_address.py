@@ -74,6 +74,11 @@ def test_the_old_boolean_setting_is_refused_with_its_replacement_named(
     monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", '["10.0.0.0/33"]')
     with pytest.raises(SettingsError, match="GATEWAY_TRUSTED_PROXIES"):
         load_settings(GatewaySettings)
+    # A network with host bits set is a typo, refused like any other bad value (the kit's
+    # setting, which every service shares).
     monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", '["10.1.2.3/8", "fd00::/8"]')
+    with pytest.raises(SettingsError, match="GATEWAY_TRUSTED_PROXIES"):
+        load_settings(GatewaySettings)
+    monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", '["10.0.0.0/8", "fd00::/8"]')
     networks = load_settings(GatewaySettings).trusted_proxies
     assert [str(network) for network in networks] == ["10.0.0.0/8", "fd00::/8"]

@@ -6,7 +6,6 @@ one-line error naming the environment variable, so a bad deploy fails at start, 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -80,11 +79,7 @@ class ServiceSettings(BaseSettings):
     def _parse_json_list(cls, value: object) -> object:
         # The environment source parses JSON itself; a plain string handed to the
         # constructor (a manifest's value, a test) gets the same treatment.
-        value = json.loads(value) if isinstance(value, str) else value
-        if not isinstance(value, list):
-            return value
-        # `10.1.2.3/8` means the network it is in, as ip_network(strict=False) reads it.
-        return [_network(item) if isinstance(item, str) else item for item in value]
+        return json.loads(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _default_database(self) -> Self:
@@ -115,10 +110,3 @@ def load_settings(cls: type[S], **overrides: object) -> S:
             f"{cls.service_name}: invalid setting {bad}: {first['msg']}"
             f" (got {first.get('input')!r})"[:300]
         ) from None
-
-
-def _network(text: str) -> object:
-    try:
-        return ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
-        return text  # left for the field's own validation to refuse, naming the value
