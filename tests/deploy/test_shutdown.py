@@ -74,6 +74,8 @@ def serve(
     if database_url is not None:
         env[f"{prefix}DATABASE_URL"] = database_url
         env[f"{prefix}MIGRATE_ON_START"] = "true"
+    if service == "gateway":
+        env["GATEWAY_METRICS_PORT"] = "0"  # its own listener: a free port, never the default
     env.update({f"{prefix}{k.upper()}": v for k, v in settings.items()})
     log = tmp_path / f"{service}.log"
     with log.open("wb") as out:
