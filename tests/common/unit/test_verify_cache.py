@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 import pytest
+import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chore_common.auth import (
@@ -21,7 +22,6 @@ from chore_common.auth import (
     TokenVerifier,
     thumbprint,
 )
-from chore_common.auth import verify as verify_module
 
 ISS, AUD = "chore-auth", "chore-platform"
 KEY = Ed25519PrivateKey.generate()
@@ -62,23 +62,23 @@ def verifier(
 
 
 class CountingSignatures:
-    """Wraps the EdDSA algorithm to count signature checks."""
+    """Counts a verifier's full verifications (its calls to PyJWT's `jwt.decode`)."""
 
-    def __init__(self, real: Any) -> None:
-        self.real = real
+    def __init__(self, verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.real = verifier.decode
         self.checks = 0
+        monkeypatch.setattr(verifier, "decode", self.decode)
 
-    def verify(self, *args: Any) -> bool:
+    def decode(self, *args: Any) -> dict[str, Any]:
         self.checks += 1
-        return bool(self.real.verify(*args))
+        return self.real(*args)
 
 
 async def test_a_second_verification_of_the_same_token_is_served_from_the_cache(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    counting = CountingSignatures(verify_module._EDDSA)
-    monkeypatch.setattr(verify_module, "_EDDSA", counting)
     v = verifier()
+    counting = CountingSignatures(v, monkeypatch)
     token = sign(claims(role="tasker"))
     first = await v.verify(token)
     assert first.role == "tasker"
@@ -87,20 +87,19 @@ async def test_a_second_verification_of_the_same_token_is_served_from_the_cache(
     assert (counting.checks, len(v)) == (1, 1)
 
 
-async def test_a_cached_token_past_its_expiry_plus_leeway_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_a_cached_token_past_its_expiry_plus_leeway_is_refused() -> None:
     v = verifier()
     now = time.time()
     token = sign(claims(iat=int(now), exp=int(now) + 60))
     await v.verify(token)
-    monkeypatch.setattr(time, "time", lambda: now + 64)  # inside the 5 s leeway
-    await v.verify(token)
-    monkeypatch.setattr(time, "time", lambda: now + 66)
-    with pytest.raises(ExpiredToken):
+    # time-machine moves every clock (time.time and the datetime PyJWT reads) together.
+    with time_machine.travel(now + 64, tick=False):  # inside the 5 s leeway
         await v.verify(token)
-    with pytest.raises(ExpiredToken):
-        v.verify_cached(token)
+    with time_machine.travel(now + 66, tick=False):
+        with pytest.raises(ExpiredToken):
+            await v.verify(token)
+        with pytest.raises(ExpiredToken):
+            v.verify_cached(token)
     assert len(v) == 0
 
 
@@ -161,9 +160,8 @@ async def test_a_forged_token_is_never_cached() -> None:
 async def test_the_cache_holds_at_most_its_bound_and_drops_the_least_recently_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    counting = CountingSignatures(verify_module._EDDSA)
-    monkeypatch.setattr(verify_module, "_EDDSA", counting)
     v = verifier(size=3)
+    counting = CountingSignatures(v, monkeypatch)
     tokens = [sign(claims()) for _ in range(4)]
     for token in tokens[:3]:
         await v.verify(token)
