@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from chore_common.observability.metrics import register_pool_gauge, unregister_pool_gauge
+from chore_common.telemetry.metrics import register_pool_gauge, unregister_pool_gauge
 from chore_common.testing.demo_app import DemoSettings, create_app
 
 

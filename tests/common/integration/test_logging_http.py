@@ -13,8 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from chore_common.logging import configure_logging, flush_logs, request_id_var
-from chore_common.observability import tracing
+from chore_common.logging import configure_logging, flush_logs, request_id_var, trace_ids
 from chore_common.testing.demo_app import DemoSettings, create_app
 
 TOKEN = "eyJhbGciOiJFZERTQSJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"
@@ -154,7 +153,7 @@ async def test_with_another_handler_in_charge_the_access_line_is_a_record_under_
 
     class Keep(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            seen.append((record, request_id_var.get(), tracing.current_ids()))
+            seen.append((record, request_id_var.get(), trace_ids()))
 
     access = logging.getLogger("chore.access")
     keep = Keep()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chore_common.observability import metrics
+from chore_common.telemetry import metrics
 
 
 def _samples(text: str, service: str) -> dict[str, float]:

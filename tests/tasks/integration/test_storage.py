@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.db import create_engine
 from chore_common.errors import Conflict
-from chore_common.observability import tracing
+from chore_common.telemetry import tracing
 from chore_common.testing.nats import free_port
 from chore_tasks import usecases
 from chore_tasks.adapters.group_commit import GroupCommit, TransactionEach
@@ -94,7 +94,7 @@ async def posted_rows(engine: AsyncEngine) -> tuple[set[UUID], list[tuple[str, s
 
 
 async def test_tasks_posted_together_share_one_commit_each_with_its_own_event_and_trace(
-    uow: Callable[[], TasksUnitOfWork], engine: AsyncEngine
+    uow: Callable[[], TasksUnitOfWork], engine: AsyncEngine, spans: InMemorySpanExporter
 ) -> None:
     commits: list[int] = []
     event.listen(engine.sync_engine, "commit", lambda _conn: commits.append(1))
@@ -102,18 +102,18 @@ async def test_tasks_posted_together_share_one_commit_each_with_its_own_event_an
     group.start()
 
     async def post_traced(n: int) -> tuple[Task, str]:
-        # Each post in a request context of its own, as the HTTP middleware makes it.
-        ids = tracing.new_ids(None)
-        tracing.CURRENT_IDS.set(ids)
-        cmd = CreateTask(
-            actor=client(),
-            title=f"Chore {n}",
-            description="",
-            category="garden",
-            budget_cents=1000 + n,
-            due_at=NOW + timedelta(days=1),
-        )
-        return await usecases.create_task(group, cmd, NOW), ids[0]
+        # Each post in a request span of its own, as the HTTP middleware makes it.
+        with tracing.tracer().start_as_current_span(f"POST {n}") as span:
+            cmd = CreateTask(
+                actor=client(),
+                title=f"Chore {n}",
+                description="",
+                category="garden",
+                budget_cents=1000 + n,
+                due_at=NOW + timedelta(days=1),
+            )
+            trace_id = f"{span.get_span_context().trace_id:032x}"
+            return await usecases.create_task(group, cmd, NOW), trace_id
 
     try:
         posted = await asyncio.gather(*(post_traced(n) for n in range(40)))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chore_common.http.middlewares import RequestTelemetry
 from chore_common.readiness import Readiness
 from chore_common.settings import ServiceSettings
 
 SETTINGS = web.AppKey("chore.settings", ServiceSettings)
 READINESS = web.AppKey("chore.readiness", Readiness)
-TELEMETRY = web.AppKey("chore.telemetry", RequestTelemetry)

@@ -17,20 +17,24 @@ rule is: put secrets in named fields or nowhere, never inside the event text.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, Final, TextIO
 
-from chore_common.observability import tracing
-
-_encode_text: Final = json.encoder.encode_basestring  # C-accelerated, keeps non-ASCII as is
+from chore_common.telemetry.tracing import log_ids
 
 request_id_var: ContextVar[str | None] = ContextVar("chore_request_id", default=None)
+# Set only while a line is logged on behalf of a request that has ended (its access line):
+# that request's (trace id, span id), where the current span would be another one.
+_ended_request_ids: ContextVar[tuple[str, str] | None] = ContextVar(
+    "chore_ended_request_ids", default=None
+)
 
 REDACTED: Final = "[redacted]"
 _SENSITIVE = re.compile(r"authorization|cookie|password|passwd|secret|token|api[_-]?key", re.I)
@@ -45,6 +49,12 @@ _STANDARD = frozenset(
 PROBE_ROUTES: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 # The routes whose successful requests are not access-logged (see configure_logging).
 _unlogged_routes: list[frozenset[str]] = [frozenset()]
+
+
+def unlogged_routes() -> frozenset[str]:
+    """Routes whose requests get an access line only when answered 5xx."""
+    return _unlogged_routes[0]
+
 
 _sensitive_keys: dict[str, bool] = {}
 _SCALARS = (str, int, float, bool, type(None))
@@ -83,9 +93,9 @@ class JsonFormatter(logging.Formatter):
         self._second_text = ""
         self._millis = -1
         self._millis_text = ""
-        self._templates: dict[tuple[str, str, str, bool], str] = {}
 
-    def _timestamp(self, created: float) -> str:
+    def timestamp(self, created: float) -> str:
+        """`created` (unix time) as `2026-12-06T08:07:24.123Z`."""
         # Busy services write several lines a millisecond: the text is made once per ms.
         millis = int(created * 1000)
         if millis == self._millis:
@@ -100,54 +110,17 @@ class JsonFormatter(logging.Formatter):
 
     def head(self, created: float, level: str, event: str, logger: str) -> dict[str, Any]:
         line: dict[str, Any] = {
-            "ts": self._timestamp(created),
+            "ts": self.timestamp(created),
             "level": level,
             "service": self.service,
             "event": event,
             "logger": logger,
             "request_id": request_id_var.get(),
         }
-        ids = tracing.current_ids()
+        ids = trace_ids()
         if ids is not None:
-            line["trace_id"], line["span_id"] = ids[0], ids[1]
+            line["trace_id"], line["span_id"] = ids
         return line
-
-    def request_line(self, logger: str, line: AccessLine) -> str:
-        """The access line of one request, keys in `head` order then the request's: one
-        %-template per route fills in the parts that change (one C call, where an f-string
-        of a dozen parts took a bytecode step each)."""
-        ts, request_id, ids, method, route, path, status, seconds, remote, _ = line
-        key = (logger, method, route, ids is None)
-        template = self._templates.get(key)
-        if template is None:
-            template = self._request_template(*key)
-        rid = "null" if request_id is None else _encode_text(request_id)
-        where = "null" if remote is None else _encode_text(remote)
-        if ids is None:
-            values: tuple[object, ...] = (
-                self._timestamp(ts), rid, _encode_text(path), status, seconds * 1000, where
-            )  # fmt: skip
-        else:
-            values = (
-                self._timestamp(ts), rid, ids[0], ids[1], _encode_text(path), status,
-                seconds * 1000, where,
-            )  # fmt: skip
-        return template % values
-
-    def _request_template(self, logger: str, method: str, route: str, no_ids: bool) -> str:
-        def fixed(value: str) -> str:  # JSON text that %-formatting leaves as it is
-            return _encode_text(value).replace("%", "%%")
-
-        template = (
-            f'{{"ts":"%s","level":"info","service":{fixed(self.service)}'
-            f',"event":"http.request","logger":{fixed(logger)},"request_id":%s'
-            + ("" if no_ids else ',"trace_id":"%s","span_id":"%s"')
-            + f',"method":{fixed(method)},"route":{fixed(route)},"path":%s,"status":%d'
-            ',"duration_ms":%.3f,"remote":%s}\n'
-        )
-        if len(self._templates) < 4096:  # methods come from clients: keep the cache bounded
-            self._templates[logger, method, route, no_ids] = template
-        return template
 
     def format(self, record: logging.LogRecord) -> str:
         line = self.head(record.created, record.levelname.lower(), record.getMessage(), record.name)
@@ -159,12 +132,23 @@ class JsonFormatter(logging.Formatter):
         return self._encoder.encode(line)
 
 
-# One finished request's access line, not yet formatted: (unix time, request id, trace ids,
-# method, route template, path, status, duration in seconds, remote address, and one more
-# item its producer keeps with it, unread here: the request telemetry's metrics).
-AccessLine = tuple[
-    float, str | None, "tracing.TraceIds | None", str, str, str, int, float, str | None, Any
-]
+def trace_ids() -> tuple[str, str] | None:
+    """The (trace id, span id) a line logged now carries: the current span's, or those of
+    the ended request it is logged for (`log_context`)."""
+    return _ended_request_ids.get() or log_ids()
+
+
+@contextlib.contextmanager
+def log_context(request_id: str | None, trace_ids: tuple[str, str] | None) -> Iterator[None]:
+    """Lines logged inside carry this request id and these trace ids (for lines written on
+    behalf of a request after it ended, such as its access line)."""
+    rid_token = request_id_var.set(request_id)
+    ids_token = _ended_request_ids.set(trace_ids)
+    try:
+        yield
+    finally:
+        _ended_request_ids.reset(ids_token)
+        request_id_var.reset(rid_token)
 
 
 class StdoutHandler(logging.StreamHandler[TextIO]):
@@ -262,56 +246,9 @@ def is_configured() -> bool:
     return _handler is not None and _handler in logging.getLogger().handlers
 
 
-def write_request_lines(logger: logging.Logger, lines: Sequence[AccessLine]) -> None:
-    """The `http.request` access lines of finished requests, in one write.
-
-    One line per request is the hottest logging there is, so the parts that never change
-    for a route (service, event, logger, method, route) are rendered once, the rest is
-    formatted by hand (no LogRecord, no dict), and a whole batch goes out in one write.
-    The price is a narrower contract: the fields are fixed, non-sensitive JSON scalars, so
-    no redaction runs here. When our handler is not the one in charge (tests capturing
-    logs with their own handlers), each line goes the standard way, as a record with the
-    same fields under the request's ids.
-    """
-    unlogged = _unlogged_routes[0]
-    if unlogged:
-        lines = [line for line in lines if line[4] not in unlogged or line[6] >= 500]
-    if not lines:
-        return
-    handler = _fast_handler(logger)
-    if handler is None:
-        for line in lines:
-            _log_line(logger, line)
-        return
-    formatter = handler.formatter
-    assert isinstance(formatter, JsonFormatter)
-    name = logger.name
-    handler.write_now("".join([formatter.request_line(name, line) for line in lines]))
-
-
-def _log_line(logger: logging.Logger, line: AccessLine) -> None:
-    if not logger.isEnabledFor(logging.INFO):
-        return
-    _, request_id, ids, method, route, path, status, seconds, remote, _ = line
-    fields = {
-        "method": method,
-        "route": route,
-        "path": path,
-        "status": status,
-        "duration_ms": round(seconds * 1000, 3),
-        "remote": remote,
-    }
-    rid_token = request_id_var.set(request_id)
-    ids_token = tracing.CURRENT_IDS.set(ids)
-    try:
-        logger.info("http.request", extra=fields)
-    finally:
-        tracing.CURRENT_IDS.reset(ids_token)
-        request_id_var.reset(rid_token)
-
-
-def _fast_handler(logger: logging.Logger) -> StdoutHandler | None:
-    """Our handler when a line may skip the LogRecord path, else None."""
+def direct_handler(logger: logging.Logger) -> StdoutHandler | None:
+    """Our JSON handler when `logger`'s INFO lines may be written to it directly, without a
+    LogRecord (the access log's batches); None when something else is in charge of them."""
     handler = _handler
     if (
         handler is None

@@ -24,7 +24,7 @@ parent (see `die_with_parent`) never outlives it for long.
 With `WORKERS=N>1` this process becomes a small supervisor: it spawns N workers that each
 bind the port with SO_REUSEPORT (the kernel spreads connections), forwards stop signals, and
 exits 0 once all of them have. Workers are *spawned*, not forked, so each imports
-prometheus_client after `PROMETHEUS_MULTIPROC_DIR` is set (see observability.metrics).
+prometheus_client after `PROMETHEUS_MULTIPROC_DIR` is set (see telemetry.metrics).
 If one worker dies on its own, the others are stopped and the supervisor exits non-zero:
 the orchestrator restarts the whole unit rather than running it short-handed. Workers get
 SIGTERM when the supervisor dies, however it dies (Linux), and one still running past its
@@ -52,11 +52,13 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from chore_common.http.middlewares import Draining
 from chore_common.keys import READINESS
 from chore_common.logging import configure_logging
-from chore_common.observability.metrics import MULTIPROC_ENV
-from chore_common.settings import ServiceSettings, load_settings
+from chore_common.settings import ServiceSettings, SettingsError, load_settings
+from chore_common.telemetry.metrics import MULTIPROC_ENV
+from chore_common.telemetry.requests import Draining
+from chore_common.telemetry.tracing import TracingConfigError
+from chore_common.telemetry.tracing import check_environment as check_tracing_environment
 
 S = TypeVar("S", bound=ServiceSettings)
 AppFactory = Callable[[S], web.Application]
@@ -97,6 +99,10 @@ RUNNER: web.AppKey[Callable[..., web.AppRunner]] = web.AppKey("chore.runner")
 def main(settings_cls: type[S], create_app: Callable[[S], web.Application]) -> None:
     """Entry point of `python -m chore_<svc>`: settings from the environment, then serve."""
     settings = load_settings(settings_cls)
+    try:
+        check_tracing_environment()
+    except TracingConfigError as exc:
+        raise SettingsError(f"{settings.service_name}: invalid setting {exc}") from None
     serve(create_app, settings)
 
 

@@ -27,7 +27,6 @@ import aiohttp
 from aiohttp import web
 
 from chore_common.errors import NotFound, Unavailable
-from chore_common.http.app import add_traced_route
 from chore_gateway.domain.pool import Health, Pool
 
 
@@ -181,7 +180,7 @@ class Assets:
 
 
 def add_routes(app: web.Application, docs: ApiDocs) -> None:
-    add_traced_route(app, "GET", "/docs", docs.index)
-    add_traced_route(app, "GET", "/docs/", docs.index)
-    add_traced_route(app, ("GET", "HEAD"), "/docs/assets/{name}", Assets().file)
-    add_traced_route(app, "GET", "/docs/{service:[a-z]+}.json", docs.document)
+    app.router.add_get("/docs", docs.index, allow_head=False)
+    app.router.add_get("/docs/", docs.index, allow_head=False)
+    app.router.add_get("/docs/assets/{name}", Assets().file)
+    app.router.add_get("/docs/{service:[a-z]+}.json", docs.document, allow_head=False)

@@ -36,11 +36,10 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from chore_common.bus.dlq import dead_letter
-from chore_common.bus.publisher import TRACEPARENT, TRACER, parent_context
+from chore_common.bus.publisher import TRACER, parent_context
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.db.uow import UnitOfWork
-from chore_common.observability import tracing
 
 log = logging.getLogger(__name__)
 
@@ -341,37 +340,29 @@ class Consumer:
         return uow
 
     async def _run_handler(self, uow: UnitOfWork, item: _Work) -> bool:
-        """Run the handler in a consumer span continuing the producer's trace: an SDK span
-        when spans are exported, else its ids alone (for log lines and the events it emits)."""
-        if tracing.is_exporting():
-            tracer = trace.get_tracer(TRACER)
-            with tracer.start_as_current_span(
-                f"{item.msg.subject} process",
-                context=parent_context(item.msg.headers),
-                kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.message.id": str(item.envelope.id),
-                    "messaging.consumer.group.name": self.spec.durable,
-                },
-            ) as span:
-                return await self._handle(uow, item, span)
-        if not tracing.is_enabled():
-            return await self._handle(uow, item, None)
-        ids = tracing.server_ids((item.msg.headers or {}).get(TRACEPARENT))
-        token = tracing.CURRENT_IDS.set(ids)
-        try:
-            return await self._handle(uow, item, None)
-        finally:
-            tracing.CURRENT_IDS.reset(token)
+        """Run the handler in a CONSUMER span continuing the producer's trace."""
+        tracer = trace.get_tracer(TRACER)
+        with tracer.start_as_current_span(
+            f"{item.msg.subject} process",
+            context=parent_context(item.msg.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.message.id": str(item.envelope.id),
+                "messaging.consumer.group.name": self.spec.durable,
+            },
+            record_exception=False,  # _handle records it with the outcome
+            set_status_on_exception=False,
+        ) as span:
+            return await self._handle(uow, item, span)
 
-    async def _handle(self, uow: UnitOfWork, item: _Work, span: trace.Span | None) -> bool:
+    async def _handle(self, uow: UnitOfWork, item: _Work, span: trace.Span) -> bool:
         started = time.perf_counter()
         try:
             await item.handler(item.envelope, item.payload, uow)
         except Exception as exc:
             item.outcome, item.error = FAILED, f"{type(exc).__name__}: {exc}"
-            if span is not None:
+            if span.is_recording():
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             log.warning(

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 
-from chore_common.observability import tracing
+from chore_common.telemetry import tracing
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chore_common.bus.publisher import MSG_ID, TRACEPARENT, TRACER, parent_context, publish_headers
 from chore_common.db.engine import is_sqlite
 from chore_common.db.tables import OUTBOX
-from chore_common.observability import tracing
 
 log = logging.getLogger(__name__)
 
@@ -292,18 +291,10 @@ class Relay:
     async def _send(self, batch: _Batch) -> None:
         """Publish the batch's rows in order without waiting for their PubAcks."""
         tracer = trace.get_tracer(TRACER)
-        exporting = tracing.is_exporting()
         for row in batch.rows:
             event_id = str(row.event_id)
             stored: dict[str, str] = row.headers or {}
-            if TRACEPARENT in stored and not exporting:
-                # Ids only (nothing exports): the publish is a new span id in the trace of
-                # the request that wrote the row, without building an SDK span to drop.
-                caller = tracing.parse_traceparent(stored[TRACEPARENT])
-                headers = {**stored, MSG_ID: event_id}
-                if caller is not None:
-                    headers[TRACEPARENT] = tracing.traceparent(tracing.new_ids(caller))
-            elif TRACEPARENT in stored:
+            if TRACEPARENT in stored:
                 # Continue the trace of the request that wrote the row.
                 with tracer.start_as_current_span(
                     f"{row.subject} publish",

@@ -14,17 +14,16 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Final
 
+import sqlalchemy.ext.asyncio
 from aiohttp import web
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
-from chore_common.db import sqlite_driver
 from chore_common.keys import READINESS
-from chore_common.observability.metrics import register_pool_gauge, unregister_pool_gauge
-from chore_common.observability.tracing import instrument_engine
 from chore_common.settings import ServiceSettings
+from chore_common.telemetry.metrics import register_pool_gauge, unregister_pool_gauge
 
 SQLITE_PRAGMAS: Final = (
     "PRAGMA journal_mode=WAL",
@@ -57,7 +56,7 @@ def create_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo=echo)
-    return create_async_engine(
+    return _create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
@@ -72,7 +71,17 @@ def create_engine(
     )
 
 
+def _create_async_engine(url: Any, **kwargs: Any) -> AsyncEngine:
+    # Through the module attribute, not a name bound at import: the SQLAlchemy tracing
+    # instrumentation (chore_common.telemetry.sqlalchemy_spans) wraps that attribute, and
+    # every engine created through it afterwards gets statement spans.
+    return sqlalchemy.ext.asyncio.create_async_engine(url, **kwargs)
+
+
 def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
+    # Imported only for SQLite URLs: it builds on SQLAlchemy's aiosqlite dialect internals.
+    from chore_common.db import sqlite_driver
+
     parsed = make_url(url)
     if parsed.get_driver_name() == "aiosqlite":
         # The same driver, one thread trip per statement instead of three or four.
@@ -83,7 +92,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
         kwargs["poolclass"] = StaticPool  # one shared connection, or each would be empty
     else:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(parsed, echo=echo, **kwargs)
+    engine = _create_async_engine(parsed, echo=echo, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: object) -> None:
@@ -127,7 +136,6 @@ def db_context(
             pool_size=settings.db_pool_size,
             pool_timeout_s=settings.db_pool_timeout_s,
         )
-        instrument_engine(engine)
         app[ENGINE] = engine
         readiness = app.get(READINESS)
 

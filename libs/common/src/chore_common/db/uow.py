@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.db.tables import INBOX, OUTBOX
-from chore_common.observability import tracing
+from chore_common.telemetry import tracing
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chore_common.http.middlewares import request_id
 from chore_common.http.problem import problem_response
 from chore_common.keys import READINESS
+from chore_common.telemetry.requests import request_id
 
 _OK = b'{"status":"ok"}'
 
@@ -29,7 +29,7 @@ async def readyz(request: web.Request) -> web.Response:
         code="not_ready",
         title="Service Unavailable",
         detail=f"Not ready ({failing}).",
-        request_id=request_id(request),
+        request_id=request_id(),
         headers={"Retry-After": "1"},
         extra={"checks": checks},
     )

@@ -10,6 +10,7 @@ as the client's doing, never as a 5xx of ours.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from http import HTTPStatus
 from typing import Any, Final
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlalchemy import exc as sa_exc
 
 from chore_common.errors import (
@@ -30,6 +32,7 @@ from chore_common.errors import (
     Unauthorized,
     Unavailable,
 )
+from chore_common.logging import request_id_var
 
 log = logging.getLogger(__name__)
 
@@ -221,3 +224,19 @@ def _internal_error(exc: BaseException, request_id: str | None) -> web.Response:
         detail="Something went wrong on our side. Quote the request id when reporting it.",
         request_id=request_id,
     )
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every exception below it becomes its problem+json response (redirects and 304, which
+    are answers, pass on; so does a cancellation)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return from_exception(exc, request_id_var.get())
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return from_exception(exc, request_id_var.get())

@@ -18,7 +18,7 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from chore_common.observability import tracing
+from chore_common.telemetry import tracing
 from chore_common.testing.databases import chosen_backend, throwaway_database
 from chore_common.testing.nats import NatsServer
 
@@ -70,13 +70,10 @@ def database_url(database_factory: Callable[[], str]) -> str:
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    """Spans are exported for this test (to memory), so code takes its exporting path."""
-    tracing.configure_tracing("tests")  # the platform's SDK provider (exports nothing itself)
-    exporting = tracing.is_exporting()
+    """The spans finished during this test, as an exporter receives them (the SDK has no
+    way to remove a processor: after the test this one's exporter drops what it gets)."""
+    tracing.configure_tracing("tests")  # the platform's SDK provider, configured once
     exporter = InMemorySpanExporter()
     tracing.add_span_processor(SimpleSpanProcessor(exporter))
     yield exporter
-    exporter.shutdown()  # the processor stays registered but records nothing more
-    # The rest of the run keeps the default (ids-only) path, as services run without an
-    # exporter; there is no public way back since production never needs one.
-    tracing._exporting[0] = exporting
+    exporter.shutdown()

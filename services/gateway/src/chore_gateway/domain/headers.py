@@ -2,7 +2,8 @@
 
 Hop-by-hop headers (RFC 9110 7.6.1) describe one connection and are never forwarded, nor
 is any header the `Connection` header names. `Host` is the upstream's; the client's goes on
-as `X-Forwarded-Host`. `traceparent` is replaced by the gateway's own span (its child).
+as `X-Forwarded-Host`. The client's `traceparent` is replaced by the gateway's CLIENT span
+for the upstream call (a child of the caller's span; proxy.py starts it).
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ CLOSE_AUTH: Final = 4401
 CLOSE_TOO_MANY: Final = 4429  # as HTTP 429: the user's cap of open sockets is reached
 
 # The counter's value cell, bumped directly: `Counter.inc` re-validates on every call, and a
-# fan-out calls it once per socket (as chore_common.observability.metrics does per request).
+# fan-out calls it once per socket (as chore_common.telemetry.metrics does per request).
 _FRAMES_OUT_CELL: Any = FRAMES_OUT._value
 
 # Below this many bytes waiting in a socket's transport, frames skip the queue (see above).

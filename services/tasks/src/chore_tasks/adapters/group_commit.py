@@ -30,7 +30,7 @@ from opentelemetry import trace
 
 from chore_common.errors import Unavailable
 from chore_common.http.problem import database_unreachable
-from chore_common.observability import tracing
+from chore_common.telemetry import tracing
 from chore_tasks.domain.events import TaskCreated
 from chore_tasks.domain.jobs import Job
 from chore_tasks.domain.model import Task
@@ -156,10 +156,7 @@ class TransactionEach:
 
 
 async def _write_together(uow_factory: UowFactory, batch: list[_Post]) -> None:
-    if tracing.is_exporting():
-        with _batch_span(batch):
-            await _insert(uow_factory, batch)
-    else:
+    with _batch_span(batch):
         await _insert(uow_factory, batch)
 
 

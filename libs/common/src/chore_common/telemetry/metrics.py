@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import weakref
-from bisect import bisect_left
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -66,89 +64,39 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
-class _Series:
-    """The value cells of one (method, route, status) series, and what is not in them yet.
-
-    `Counter.inc` and `Histogram.observe` re-check observability, validate the amount, walk
-    the buckets linearly and take a lock per cell on every call. On the request path those
-    checks cannot fail (the children exist, durations are non-negative), and in one process
-    on one event loop no lock is needed until the values are read: so observations add up
-    in `pending` (count, sum, then one count per bucket) and `flush` moves them into the
-    cells. With several workers the cells are shared files that any worker's `/metrics`
-    reads, so there each observation goes straight to its cells (`RequestMetrics`).
-    """
-
-    __slots__ = ("bounds", "buckets", "count", "pending", "total")
-
-    def __init__(self, counter: Counter, histogram: Histogram) -> None:
-        self.count: Any = counter._value
-        self.total: Any = histogram._sum
-        self.buckets: list[Any] = list(histogram._buckets)
-        self.bounds: list[float] = list(histogram._upper_bounds)  # ends with +Inf
-        self.pending: list[float] = [0.0] * (2 + len(self.buckets))
-
-    def flush(self) -> None:
-        pending = self.pending
-        if not pending[0]:
-            return
-        self.pending = [0.0] * len(pending)
-        self.count.inc(pending[0])
-        self.total.inc(pending[1])
-        for cell, n in zip(self.buckets, pending[2:], strict=True):
-            if n:
-                cell.inc(n)
-
-
-# Every RequestMetrics of this process, so that `render` can flush them before reading.
-_request_metrics: weakref.WeakSet[RequestMetrics] = weakref.WeakSet()
-
-
 class RequestMetrics:
-    """Request counter + histogram with the label children cached per series.
+    """The request counter and histogram of one app, with each series' children cached.
 
-    `labels()` takes a lock and builds a tuple on every call; the cache keeps the hot path
-    to one dict lookup, a bisect and three additions. The number of series is bounded by
-    routes x methods x statuses because `route` is always a template, never a raw path.
-    In one process the additions are to plain numbers, folded into prometheus_client when
-    `/metrics` is read (`flush_request_metrics`): the write-through path cost ~5 us of a
-    served request's ~70 (bench/README.md).
+    `labels()` takes a lock and builds a tuple on every call; looking the two children up
+    in a dict keyed by (method, route, status) keeps that off the request path. The number
+    of series is bounded by routes x methods x statuses because `route` is always a
+    template, never a raw path (unknown methods are folded into one label, below).
     """
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self._series: dict[tuple[str, str, int], _Series] = {}
-        # Several workers: any of them may serve a scrape, so none may hold observations back.
-        self.write_through = multiprocess_dir() is not None
-        _request_metrics.add(self)
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        series = self._series.get((method, route, status)) or self._series_of(method, route, status)
+        series[0].inc()
+        series[1].observe(seconds)
+
+    def _series_of(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        if method not in KNOWN_METHODS:
+            method = "other"  # clients choose methods: one series for all the odd ones
         key = (method, route, status)
         series = self._series.get(key)
         if series is None:
             labels = (self.service, method, route, str(status))
-            series = _Series(HTTP_REQUESTS.labels(*labels), HTTP_DURATION.labels(*labels))
+            series = (HTTP_REQUESTS.labels(*labels), HTTP_DURATION.labels(*labels))
             self._series[key] = series
-        # The first bucket whose upper bound is >= seconds, as `Histogram.observe` picks it.
-        bucket = bisect_left(series.bounds, seconds)
-        if self.write_through:
-            series.count.inc(1)
-            series.total.inc(seconds)
-            series.buckets[bucket].inc(1)
-            return
-        pending = series.pending
-        pending[0] += 1
-        pending[1] += seconds
-        pending[2 + bucket] += 1
-
-    def flush(self) -> None:
-        for series in list(self._series.values()):
-            series.flush()
+        return series
 
 
-def flush_request_metrics() -> None:
-    """Move every observation not yet in prometheus_client's cells there (before reading)."""
-    for request_metrics in list(_request_metrics):
-        request_metrics.flush()
+KNOWN_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+)
 
 
 def register_pool_gauge(name: str, fn: Callable[[], float], *, service: str = "") -> None:
@@ -176,7 +124,6 @@ def sample_pool_gauges() -> None:
 
 def render() -> tuple[bytes, str]:
     """The exposition text for `/metrics` and its content type."""
-    flush_request_metrics()
     sample_pool_gauges()
     path = multiprocess_dir()
     if path is None:

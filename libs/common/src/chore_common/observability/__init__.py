@@ -1,1 +1,0 @@
-"""Metrics and traces: what every service reports about itself (no aiohttp here)."""
