@@ -52,7 +52,7 @@ class OtlpReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                ok = self.path == "/v1/traces" and receiver._take(body)
+                ok = self.path == "/v1/traces" and receiver.take(body)
                 reply = ExportTraceServiceResponse().SerializeToString() if ok else b""
                 self.send_response(200 if ok else 400)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -79,7 +79,8 @@ class OtlpReceiver:
         self._server.shutdown()
         self._server.server_close()
 
-    def _take(self, body: bytes) -> bool:
+    def take(self, body: bytes) -> bool:
+        """Keep the spans of one export request; False when it is not one."""
         request = ExportTraceServiceRequest()
         try:
             request.ParseFromString(body)

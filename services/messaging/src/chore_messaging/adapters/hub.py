@@ -28,7 +28,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
 from aiohttp import WSMsgType, web
@@ -61,10 +61,6 @@ CLOSE_RESTART: Final = 1012
 CLOSE_SLOW: Final = 1013
 CLOSE_AUTH: Final = 4401
 CLOSE_TOO_MANY: Final = 4429  # as HTTP 429: the user's cap of open sockets is reached
-
-# The counter's value cell, bumped directly: `Counter.inc` re-validates on every call, and a
-# fan-out calls it once per socket (as chore_common.telemetry.metrics does per request).
-_FRAMES_OUT_CELL: Any = FRAMES_OUT._value
 
 # Below this many bytes waiting in a socket's transport, frames skip the queue (see above).
 DIRECT_WRITE_LIMIT: Final = 64 * 1024
@@ -148,7 +144,7 @@ class Connection:
             and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT
         ):
             transport.write(_LastFrame.of(data))
-            _FRAMES_OUT_CELL.inc(1)
+            FRAMES_OUT.inc()
             return True
         try:
             self.queue.put_nowait(data)
