@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 REPLICAS ?= 1
 DATABASE ?= sqlite
 
-.PHONY: help install run demo test test-sqlite fuzz lint typecheck fmt bench asyncapi asyncapi-check k8s-validate clean
+.PHONY: help install run demo test test-sqlite fuzz lowest lint typecheck fmt bench asyncapi asyncapi-check k8s-validate clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ test-sqlite: install ## Run the storage-facing and system tests on SQLite
 FUZZ_SECONDS ?= 120
 fuzz: install ## Schemathesis on each service's OpenAPI through the gateway for FUZZ_SECONDS each (default 120): 0 5xx
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest tests/system/test_fuzz.py -s $(PYTEST_ARGS)
+
+lowest: install ## Unit tests on the lowest dependency versions the bounds allow (uv lowest-direct), in a scratch copy
+	@UV=$(UV) bash tools/lowest.sh
 
 lint: install ## ruff (style, bugs, security) and import-linter (architecture rules)
 	@$(BIN)/ruff check .
