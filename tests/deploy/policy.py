@@ -34,6 +34,8 @@ OTEL_VARS = frozenset(
         "OTEL_TRACES_EXPORTER",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
         "OTEL_RESOURCE_ATTRIBUTES",
         "OTEL_SDK_DISABLED",
     }
@@ -514,6 +516,34 @@ def ingress(docs: list[Doc]) -> list[str]:
     return bad
 
 
+PROD_MAX_SAMPLE_RATIO = 0.25
+
+
+def tracing(docs: list[Doc], *, prod: bool) -> list[str]:
+    """Every service exports spans over OTLP with a parent-based ratio sampler (what `make
+    bench` measures); prod records a share of new traces, not all of them."""
+    bad: list[str] = []
+    for dep in service_deployments(docs).values():
+        env = env_map(docs, main_container(dep))
+        at = _name(dep)
+        value = {name: (var.value or "") for name, var in env.items()}
+        if value.get("OTEL_TRACES_EXPORTER") != "otlp":
+            bad.append(f"{at}: OTEL_TRACES_EXPORTER is not otlp")
+        if value.get("OTEL_TRACES_SAMPLER") != "parentbased_traceidratio":
+            bad.append(f"{at}: OTEL_TRACES_SAMPLER is not parentbased_traceidratio")
+            continue
+        try:
+            ratio = float(value.get("OTEL_TRACES_SAMPLER_ARG", ""))
+        except ValueError:
+            bad.append(f"{at}: OTEL_TRACES_SAMPLER_ARG is not a number")
+            continue
+        if not 0 < ratio <= 1:
+            bad.append(f"{at}: OTEL_TRACES_SAMPLER_ARG {ratio} is not in (0, 1]")
+        elif prod and ratio > PROD_MAX_SAMPLE_RATIO:
+            bad.append(f"{at}: prod samples {ratio} of traces (at most {PROD_MAX_SAMPLE_RATIO})")
+    return bad
+
+
 def secrets(docs: list[Doc], *, prod: bool) -> list[str]:
     """Prod renders no Secret (they come from outside); dev's hold no password or key."""
     bad: list[str] = []
@@ -548,4 +578,5 @@ def check_all(docs: list[Doc], *, prod: bool) -> list[str]:
         bad += check(docs)
     bad += nats(docs, prod=prod)
     bad += secrets(docs, prod=prod)
+    bad += tracing(docs, prod=prod)
     return bad

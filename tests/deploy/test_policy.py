@@ -32,14 +32,14 @@ from .manifests import (
 @pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize(
     "check",
-    [*policy.ALL_CHECKS, policy.nats, policy.secrets],
+    [*policy.ALL_CHECKS, policy.nats, policy.secrets, policy.tracing],
     ids=lambda c: c.__name__,
 )
 def test_rule_holds(
     rendered: dict[str, list[Doc]], overlay: str, check: Callable[..., list[str]]
 ) -> None:
     docs = rendered[overlay]
-    if check in (policy.nats, policy.secrets):
+    if check in (policy.nats, policy.secrets, policy.tracing):
         assert check(docs, prod=overlay == "prod") == []
     else:
         assert check(docs) == []
@@ -356,6 +356,33 @@ def test_prod_without_fsync_is_caught(rendered: dict[str, list[Doc]]) -> None:
                 "sync_interval: always", ""
             )
     assert "nats: prod config lacks `sync_interval: always`" in policy.nats(docs, prod=True)
+
+
+def _configs(docs: list[Doc], service: str) -> list[Doc]:
+    return [
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(f"{service}-config")
+    ]
+
+
+def test_a_service_without_a_sampler_is_caught(rendered: dict[str, list[Doc]]) -> None:
+    docs = copy.deepcopy(rendered["dev"])
+    for cm in _configs(docs, "tasks"):
+        cm["data"].pop("OTEL_TRACES_SAMPLER", None)
+    assert "Deployment/tasks: OTEL_TRACES_SAMPLER is not parentbased_traceidratio" in (
+        policy.tracing(docs, prod=False)
+    )
+
+
+def test_prod_recording_every_trace_is_caught(rendered: dict[str, list[Doc]]) -> None:
+    docs = copy.deepcopy(rendered["prod"])
+    assert policy.tracing(docs, prod=True) == []
+    for cm in _configs(docs, "gateway"):
+        cm["data"]["OTEL_TRACES_SAMPLER_ARG"] = "1.0"
+    assert policy.tracing(docs, prod=True) == [
+        "Deployment/gateway: prod samples 1.0 of traces (at most 0.25)"
+    ]
 
 
 def test_no_secret_values_in_git() -> None:
