@@ -100,6 +100,11 @@ def run_child(name: str, runs: int, out: Path) -> None:
     """In the child: run one suite and write its figures as JSON."""
     module = importlib.import_module(f"bench.{name}")
     figures: list[Figure] = module.run(runs)
+    from bench.deployed import spans_figure
+
+    spans = spans_figure(name)
+    if spans is not None:
+        figures.append(spans)
     out.write_text(json.dumps([f.as_json() for f in figures]))
 
 

@@ -37,6 +37,7 @@ import aiohttp
 from aiohttp import web
 
 from bench.figures import Figure, median
+from bench.machine import server_env
 
 LOGIN_SECONDS = 3.0
 LAG_TICK_S = 0.005
@@ -157,7 +158,10 @@ async def _login_figures(runs: int) -> list[Figure]:
         cmd += ["--db", f"sqlite+aiosqlite:///{tmp}/auth.db", "--nats", nats.url]
         cmd += ["--threads", str(threads)]
         proc = await asyncio.create_subprocess_exec(
-            *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+            *cmd,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=server_env("AUTH_"),
         )
         try:
             base = f"http://127.0.0.1:{port}"

@@ -2,7 +2,8 @@
 
 Two servers run the same handler, each in its own process pinned to core 0: one a bare
 aiohttp app, one built by `chore_common.http.app.create_service_app` (request id, access
-log, metrics, error mapping, tracing configured but not exporting). The load generator runs
+log, metrics, error mapping, and tracing as deployed: the prod overlay's sampler, spans
+exported over OTLP/HTTP to the bench's receiver, see bench/deployed.py). The load generator runs
 on the other core. Each run measures both back to back (alternating which goes first), and
 the figure's ratio is the median of those per-run stack/bare ratios: a burst of other work on
 the machine then moves both halves of a pair, not the ratio. Rates are requests per second of

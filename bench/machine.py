@@ -56,14 +56,11 @@ def describe() -> dict[str, Any]:
 
 
 def server_env(*own_prefixes: str) -> dict[str, str]:
-    """The environment a bench server starts with: this one without any `OTEL_*` (or
-    `own_prefixes`, the server's own settings) a developer may have set, and tracing
-    configured but not exporting, as the figures say: spans are made, ids reach the logs,
-    none leave the process."""
-    drop = ("OTEL_", *own_prefixes)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(OTEL_SDK_DISABLED="false", OTEL_TRACES_EXPORTER="none")
-    return env
+    """The environment a bench server starts with: the deployed configuration
+    (`bench.deployed`: the prod overlay's tracing, exporting to the bench's receiver)."""
+    from bench.deployed import server_env as deployed_env
+
+    return deployed_env(*own_prefixes)
 
 
 def cpu_ticks() -> list[int] | None:

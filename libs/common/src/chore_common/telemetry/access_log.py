@@ -19,8 +19,7 @@ import asyncio
 import json
 import logging
 import threading
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from chore_common.logging import (
     JsonFormatter,
@@ -37,9 +36,9 @@ _encode_text: Final = json.encoder.encode_basestring  # C-accelerated, keeps non
 access_log = logging.getLogger("chore.access")
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """How one request ended: what its access line says."""
+class RequestRecord(NamedTuple):
+    """How one request ended: what its access line says. A NamedTuple, not a dataclass: one
+    is made per request, and a frozen dataclass's __init__ costs three times as much."""
 
     at: float  # unix time it finished
     request_id: str | None

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 TRACER_NAME: Final = "chore"
 TRACEPARENT: Final = "traceparent"
-_TRACER = trace.get_tracer(TRACER_NAME)  # a proxy: it follows the provider installed later
+# A proxy until configure_tracing installs the SDK (it then hands out the SDK's tracer).
+_tracer: list[trace.Tracer] = [trace.get_tracer(TRACER_NAME)]
 _provider: list[TracerProvider] = []
 
 
@@ -49,7 +50,7 @@ class TracingConfigError(ValueError):
 
 def tracer() -> trace.Tracer:
     """The platform's tracer, for the modules that start spans of their own."""
-    return _TRACER
+    return _tracer[0]
 
 
 def is_disabled() -> bool:
@@ -160,6 +161,7 @@ def configure_tracing(service: str) -> None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _provider.append(provider)
+    _tracer[0] = provider.get_tracer(TRACER_NAME)
     _instrument_libraries(provider)
     log.info(
         "tracing.configured",
