@@ -325,7 +325,8 @@ def run(runs: int) -> list[Figure]:
             unit="req/core-s",
             ceiling=round(bare_core, 1),
             ratio=round(median(pair_ratios), 3),
-            target=">= 0.60",
+            # Issue 23: measured as deployed (sampled traces exported over OTLP), not untraced.
+            target=">= 0.50",
             note=note,
         ),
     ]

@@ -318,7 +318,8 @@ def run(runs: int) -> list[Figure]:
             unit="req/core-s",
             ceiling=round(median([s.core_rps for s in bare]), 1),
             ratio=round(median(ratios), 3),
-            target=">= 0.80",
+            # Issue 23: measured as deployed (the common middleware, client spans, OTLP).
+            target=">= 0.70",
             note=(
                 f"median of {pairs} back-to-back pairs (ratios {min(ratios):.2f}.."
                 f"{max(ratios):.2f}), per second of the proxy process's CPU; wall req/s:"
