@@ -13,19 +13,16 @@ import contextlib
 import importlib
 import importlib.util
 import json
-import operator
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.figures import Figure
+from bench.figures import Figure, fmt, verdict
 from bench.machine import cpu_ticks, describe, steal_share
 
 # In order; later issues add their module and nothing else.
@@ -34,14 +31,6 @@ TOTAL_BUDGET_S = 560.0  # the whole bench stays under 10 minutes
 STEAL_WARNING = 0.05  # steal time above this share of the CPU is worth a warning
 SUITE_BUDGET_S = 180.0  # no single suite may eat the others' time
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    ">": operator.gt,
-    "<": operator.lt,
-}
-_TARGET = re.compile(r"^\s*(value|ratio)?\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
 
 
 @dataclass
@@ -52,38 +41,10 @@ class SuiteOutcome:
     detail: str = ""
 
 
-def verdict(figure: Figure) -> str:
-    """PASS/MISS against the figure's target; '' when it has none.
-
-    A target may name what it bounds ("ratio >= 0.6", "value <= 1"); unnamed, it bounds the
-    ratio for figures named *_ratio (and having one), else the value.
-    """
-    if not figure.target:
-        return ""
-    match = _TARGET.match(figure.target)
-    if match is None:
-        return "?"
-    subject, op, bound = match.groups()
-    if subject is None:
-        subject = "ratio" if figure.name.endswith("ratio") and figure.ratio is not None else "value"
-    measured = figure.ratio if subject == "ratio" else figure.value
-    if measured is None:
-        return "?"
-    return "PASS" if _OPS[op](measured, float(bound)) else "MISS"
-
-
-def _fmt(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
-
-
 def table(figures: list[Figure]) -> str:
     head = ("figure", "value", "unit", "ceiling", "ratio", "target", "")
     rows = [head] + [
-        (f.name, _fmt(f.value), f.unit, _fmt(f.ceiling), _fmt(f.ratio), f.target or "-", verdict(f))
+        (f.name, fmt(f.value), f.unit, fmt(f.ceiling), fmt(f.ratio), f.target or "-", verdict(f))
         for f in figures
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
