@@ -29,7 +29,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bench.figures import Figure, median
+from bench.figures import Description, Figure, median
 from bench.loadgen import generator_cpu, measure_rps
 from bench.machine import server_env
 from chore_common.settings import ServiceSettings
@@ -40,6 +40,36 @@ PATH = "/items/1"
 CONNECTIONS = 64
 DURATION_S = 2.0
 WARMUP_S = 0.7
+
+DESCRIPTIONS = {
+    "common.stack_added_us": Description(
+        measures="The common stack's own CPU per request without sockets: prepared requests"
+        " go straight into each app's request handler (routing, middlewares, handler,"
+        " response object), bare and stack alternating in one process pinned to core 0;"
+        " tracing as deployed. The value is stack minus bare.",
+        ceiling="the bare app's own CPU per request in the same rounds",
+        limits="The kit's telemetry middleware (request id, the SDK's SERVER span started"
+        " and ended, a counter and a histogram on cached label children, an access record"
+        " kept for a batch) and the problem middleware, plus aiohttp's dispatch of those"
+        " two. Under load over loopback the stack costs more than this: see"
+        " common.stack_rps_ratio.",
+    ),
+    "common.stack_rps_ratio": Description(
+        measures="Requests per second of server CPU for one small JSON handler behind"
+        " `create_service_app` (request id, SERVER span, request metric, access line,"
+        " problem mapping), tracing as deployed; 64 connections, server on core 0, load"
+        " generator on core 1. The ratio is the median of back-to-back pair ratios.",
+        ceiling="the same handler on a bare aiohttp app, served by the same runner"
+        " (`chore_common.serving.serve`) on the same core, in the same runs",
+        limits="The stack's work per request (common.stack_added_us), and what it does to"
+        " the server's socket I/O: served, a piece of the stack costs 3-5 times its"
+        " in-process cost (code and data touched per request, not instructions, set the"
+        " price), and a slower server leaves the load generator idle more often, so each"
+        " response write has to wake it on the other core (an inter-processor interrupt,"
+        " dear on a VM). Sampled spans are exported by the SDK's batch thread, which"
+        " shares the server's core.",
+    ),
+}
 
 
 def _payload() -> dict[str, object]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bench.figures import Figure
+from bench.figures import Description, Figure
 from chore_common.testing.otlp import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +26,16 @@ PROD = ROOT / "deploy" / "k8s" / "overlays" / "prod" / "kustomization.yaml"
 TRACING_VARS = ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_EXPORTER_OTLP_PROTOCOL")
 
 _receiver: list[OtlpReceiver] = []
+
+SPANS_DESCRIPTION = Description(
+    measures="Spans the suite's servers exported over OTLP/HTTP, with the prod overlay's"
+    " tracing, to the receiver the bench starts (its target: more than none). It shows that"
+    " the figures beside it were measured with the export on.",
+    ceiling="",
+    limits="The prod sampler's ratio: only sampled traces are recorded and exported, so the"
+    " count follows the requests the suite made; a request not sampled gets a"
+    " non-recording span.",
+)
 
 
 def _literals(kustomization: Path, config: str) -> dict[str, str]:

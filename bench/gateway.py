@@ -3,9 +3,9 @@
 Three servers, each its own process pinned to core 0 (the load generator has the other):
 - an upstream: a bare aiohttp app answering `GET /tasks/items/1` with a small JSON, and
   `/readyz` for the gateway's health checks (on the generator's core for the rate pairs);
-- the gateway (`chore_gateway`, as `make run` starts it: rate limit on with a bucket too
-  big to refuse, breaker, request ids, tracing configured but not exporting, access log to
-  /dev/null) with that upstream as its tasks pool;
+- the gateway (`chore_gateway`, as deployed: rate limit on with a bucket too big to refuse,
+  breaker, request ids, the prod overlay's tracing exporting to the bench's receiver (see
+  bench/deployed.py), access log to /dev/null) with that upstream as its tasks pool;
 - a bare pooled aiohttp reverse proxy: one ClientSession, hop-by-hop headers dropped, body
   read and returned; no middleware.
 
@@ -39,7 +39,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bench.common_stack import cpu_seconds, wait_seconds
-from bench.figures import Figure, median
+from bench.figures import Description, Figure, median
 from bench.loadgen import generator_cpu, measure_latency, measure_rps, percentile
 from bench.machine import server_env
 from chore_common.testing.nats import free_port
@@ -50,6 +50,33 @@ CONNECTIONS = 64
 DURATION_S = 1.5
 WARMUP_S = 0.7
 LATENCY_REQUESTS = 1500
+
+DESCRIPTIONS = {
+    "gateway.added_p50_ms": Description(
+        measures="What the gateway adds to a request: p50 through the gateway minus p50"
+        " straight to the upstream, one client, one request at a time, alternating. The"
+        " gateway runs as deployed: rate limit on (with a bucket too big to refuse), breaker,"
+        " request ids, the prod overlay's tracing, access log.",
+        ceiling="the p50 straight to the upstream, a bare aiohttp handler",
+        limits="One more loopback hop, and the gateway's CPU per request"
+        " (gateway.vs_bare_proxy_ratio).",
+    ),
+    "gateway.vs_bare_proxy_ratio": Description(
+        measures="Proxied requests per second of the proxy process's own CPU, gateway over"
+        " a bare proxy, median of back-to-back pairs; 64 connections, the proxy on core 0,"
+        " the upstream and the load generator on core 1.",
+        ceiling="a bare pooled aiohttp reverse proxy under the same runner: one"
+        " ClientSession, hop-by-hop headers dropped, body read and returned, no middleware",
+        limits="The gateway's own work per request: the common telemetry middleware (request"
+        " id, SERVER span, metric, access record) and the problem middleware, which as"
+        " middlewares also cost aiohttp's dispatch; the aiohttp-client instrumentation's"
+        " CLIENT span, which writes `traceparent`; the other headers it adds (X-Request-ID,"
+        " X-Forwarded-For/-Proto/-Host), handled by aiohttp's client per request; rate limit,"
+        " pool, breaker and header rules. Time here tracks distinct code and data touched"
+        " per request more than instructions (`python -m bench.gateway instructions`"
+        " counts those), and the machine's speed drifts within seconds, hence 13 pairs.",
+    ),
+}
 
 
 # --- the servers ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.common_stack import cpu_seconds, wait_seconds
-from bench.figures import Figure, median
+from bench.figures import Description, Figure, median
 from bench.loadgen import generator_cpu, percentile
 from bench.machine import server_env
 from chore_common.testing.nats import free_port
@@ -59,6 +59,38 @@ CROSS_SENDERS = 40  # sends rotate over sockets: each stays under the per-socket
 WS_PATH = "/messaging/ws"
 BARE_PATH = "/ws"
 RELAY_SUBJECT = "bench.relay"
+
+DESCRIPTIONS = {
+    "messaging.fanout1000_ratio": Description(
+        measures=f"Deliveries per second of server CPU: one message sent into a conversation"
+        f" with {SOCKETS:,} open sockets on one replica (half of them each participant's),"
+        " fanned out to all of them; the next is sent once the last socket has it. The"
+        " service runs as deployed (its runner, real NATS, SQLite, tokens verified through"
+        " JWKS, default limits).",
+        ceiling=f"a bare aiohttp app that sends the frame it receives, the same text, to its"
+        f" {SOCKETS:,} sockets",
+        limits="The writes to the sockets. The message is stored first (one transaction),"
+        " then its WebSocket frame is built once and the same bytes are written straight to"
+        " each socket's transport while it keeps up, with no task wake-up per socket; a"
+        " socket that falls behind goes through its bounded queue. The receivers are one"
+        " epoll client on the other core, which reports its own CPU.",
+    ),
+    "messaging.fanout1000_last_p50_ms": Description(
+        measures=f"Send -> the last of those {SOCKETS:,} sockets has the message, wall clock,"
+        " p50 (p99 and per-socket percentiles in the note); no target, the rate is the"
+        " figure judged.",
+        ceiling="the bare broadcast's same latency",
+        limits="The store before the fan-out, then the writes to every socket.",
+    ),
+    "messaging.cross_replica_p50_ms": Description(
+        measures="A message sent on replica A's WebSocket -> the frame on replica B's"
+        " socket, one at a time, p50 (p99 in the note).",
+        ceiling="two bare aiohttp WebSocket processes bridged by one core-NATS subject (what"
+        " any cross-process relay pays)",
+        limits="The storing transaction on A (the seq is allocated in it), then core NATS to"
+        " B and B's release in seq order to its sockets.",
+    ),
+}
 
 
 def _log(message: str) -> None:

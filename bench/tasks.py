@@ -45,7 +45,7 @@ from bench.common_stack import (
 from bench.common_stack import (
     server as common_server,
 )
-from bench.figures import Figure, median
+from bench.figures import Description, Figure, median
 from bench.loadgen import measure_latency, measure_rps, percentile
 from bench.machine import server_env
 from chore_common.testing.nats import free_port
@@ -55,6 +55,55 @@ CREATE_CONNECTIONS = 32
 DURATION_S = 2.0
 LATENCY_REQUESTS = 600
 RAW_TABLE = "bench_rows"
+
+DESCRIPTIONS = {
+    "tasks.create_p50_ms": Description(
+        measures="POST /tasks through the real service, one client, one request at a time,"
+        " p50: token verification, body validation, the task row and its outbox row in one"
+        " commit, the relay publishing; SQLite.",
+        ceiling="the p50 of one raw one-row transaction on the same database, from a client"
+        " at concurrency 1",
+        limits="SQLite's single writer: every write transaction takes the write lock at"
+        " BEGIN IMMEDIATE. The relay marks published rows sent together, up to 0.1 s later,"
+        " so no marking transaction per request queues in front of the next post"
+        " (ADR 0002).",
+    ),
+    "tasks.create_vs_db_ratio": Description(
+        measures=f"POST /tasks per second with {CREATE_CONNECTIONS} clients on SQLite,"
+        " measured back to back with the raw transactions.",
+        ceiling="raw one-row INSERT transactions per second on the same database at the same"
+        " concurrency (SQLAlchemy async, the service's engine settings)",
+        limits="Commits. Posts arriving together share one transaction (group commit, up to"
+        " 64: `adapters/group_commit.py`), so on SQLite the ratio can pass 1; the note gives"
+        " the ratio with one transaction per post (`TASKS_GROUP_COMMIT=false`), measured in"
+        " the same rounds.",
+    ),
+    "tasks.create_vs_db_ratio_pg": Description(
+        measures=f"POST /tasks per second with {CREATE_CONNECTIONS} clients on PostgreSQL,"
+        " measured back to back with the raw transactions.",
+        ceiling="raw one-row INSERT transactions per second on the same database at the same"
+        " concurrency (SQLAlchemy async, the service's engine settings)",
+        limits="Round trips to PostgreSQL and its commit flushes, shared by the posts of a"
+        " group commit as on SQLite; the pool is fixed at 20 connections, no overflow"
+        " (ADR 0001). The note gives the ratio with one transaction per post.",
+    ),
+    "tasks.get_cached_rps_ratio": Description(
+        measures="Cached GET /tasks/{id} per second of server CPU: the bearer token verified"
+        " on every request (a token seen before: the verified-token cache), then the"
+        " event-invalidated read cache; 64 connections.",
+        ceiling="a bare aiohttp JSON handler (common.stack_rps_ratio's bare server) in the"
+        " same runs",
+        limits="The common stack (common.stack_rps_ratio) plus the service's auth middleware"
+        " and the cache lookup; tasks.token_verify_share gives the token check's part.",
+    ),
+    "tasks.token_verify_share": Description(
+        measures="The share of a cached GET's CPU spent verifying its bearer token (a token"
+        " seen before); the note gives a token's first sight too. Informational.",
+        ceiling="",
+        limits="The verified-token cache: a token seen again costs a dict lookup and the"
+        " checks of what can change (expiry, revocation, the key still served).",
+    ),
+}
 
 
 # -- a stand-in token issuer: JWKS over HTTP, tokens signed like auth's ----------------------
