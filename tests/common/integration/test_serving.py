@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
