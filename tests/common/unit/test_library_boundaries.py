@@ -23,8 +23,8 @@ ALLOWED = {
     # A dialect on SQLAlchemy's aiosqlite adapter and aiosqlite's connection thread.
     "chore_common/db/sqlite_driver.py",
 }
-# Underscore names that are public API: SQLAlchemy's Row and the namedtuple protocol.
-PUBLIC_UNDERSCORE = frozenset({"_mapping", "_asdict", "_fields", "_replace", "_make", "_t"})
+# Underscore names that are public API: SQLAlchemy's Row, the namedtuple protocol, os._exit.
+PUBLIC_UNDERSCORE = frozenset({"_mapping", "_asdict", "_fields", "_replace", "_make", "_t", "_exit"})
 
 
 def production_modules() -> list[Path]:
