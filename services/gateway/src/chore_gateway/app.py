@@ -26,7 +26,7 @@ from chore_gateway.domain.ratelimit import RateLimiter
 from chore_gateway.health import HealthChecker
 from chore_gateway.keys import PROXY
 from chore_gateway.metrics_port import metrics_listener
-from chore_gateway.protocol import GatewayRunner
+from chore_gateway.protocol import GatewayRunner, no_hidden_retries
 from chore_gateway.proxy import Proxy
 from chore_gateway.settings import GatewaySettings
 
@@ -112,10 +112,8 @@ def _client_context(settings: GatewaySettings, proxy: Proxy, api_docs: docs.ApiD
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             cookie_jar=aiohttp.DummyCookieJar(),  # clients' cookies are theirs, never kept
         )
-        # aiohttp would send an idempotent request again, to the same replica, when its
-        # connection breaks (aio-libs/aiohttp#10790: no public switch). The proxy retries
-        # itself, once and on another replica (domain/retries.py), so that one is off.
-        session._retry_connection = False
+        # The proxy retries itself, once and on another replica (domain/retries.py).
+        no_hidden_retries(session)
         # The proxy starts each upstream call's CLIENT span itself (proxy.py): the contrib
         # instrumentation's per-call trace-config signals cost ~13 % of a proxied request.
         AioHttpClientInstrumentor.uninstrument_session(session)

@@ -18,6 +18,12 @@ runner (`GatewayRunner`, used by `chore_common.serving` through the app's RUNNER
 its connections with `GatewayProtocol`, a subclass of aiohttp's `RequestHandler`. It reads
 that class's connection state (`_waiter`, `_messages`, `_upgraded`); the tests in
 tests/gateway/integration/test_edge_process.py fail if an aiohttp upgrade changes it.
+
+This is the gateway's one module that reaches into aiohttp's private parts (the gateway pins
+aiohttp to the minor version tested). The third is on the client side: `no_hidden_retries`
+turns off the client session's own retry of an idempotent request on the same connection
+pool (aio-libs/aiohttp#10790: no public switch), since the proxy retries itself, once and
+on another replica.
 """
 
 from __future__ import annotations
@@ -28,14 +34,14 @@ import logging
 from http import HTTPStatus
 from typing import Any, Final
 
-from aiohttp import http_exceptions, web
+from aiohttp import ClientSession, http_exceptions, web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from chore_common.http.app import SERVER_NAME
-from chore_common.http.middlewares import REQUEST_ID_HEADER, new_request_id
 from chore_common.http.problem import PROBLEM_JSON, TYPE_BASE, problem_response
 from chore_common.keys import SETTINGS
+from chore_common.telemetry.requests import REQUEST_ID_HEADER, new_request_id
 from chore_gateway import metrics
 
 log = logging.getLogger(__name__)
@@ -180,6 +186,11 @@ class GatewayServer(web.Server):
         return GatewayProtocol(
             self, loop=self._loop, head_timeout_s=self.head_timeout_s, **self._kwargs
         )
+
+
+def no_hidden_retries(session: ClientSession) -> None:
+    """`session` no longer sends a request again by itself when its connection breaks."""
+    session._retry_connection = False
 
 
 class GatewayRunner(web.AppRunner):

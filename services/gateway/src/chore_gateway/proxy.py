@@ -90,7 +90,7 @@ def _closing(exc: HttpProblem) -> web.Response:
     """The problem as a response that also ends the connection: the rest of the client's
     body is still on its way (or never coming), so the connection cannot carry another
     request."""
-    response = problem.from_exception(exc, request_id_var.get())
+    response = problem.from_exception(exc, request_id())
     response.force_close()
     return response
 
