@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 
 from chore_common.testing.otlp import OtlpReceiver, ReceivedSpan
 
@@ -44,6 +45,9 @@ async def offer_under(platform: RunningPlatform, traceparent: str) -> None:
     tasks publishes and messaging consumes (it opens the conversation)."""
     tag = uuid.uuid4().hex[:8]
     async with aiohttp.ClientSession() as session:
+        # Once any test configured tracing in this process, aiohttp sessions are instrumented
+        # and would send a traceparent of their own instead of the caller's given here.
+        AioHttpClientInstrumentor.uninstrument_session(session)
         api = demo.Api(session, platform.url)
         ann = await demo.log_in(api, await demo.sign_up(api, "Ann", "client", tag))
         bob = await demo.log_in(api, await demo.sign_up(api, "Bob", "tasker", tag))
@@ -83,8 +87,12 @@ async def test_a_sampled_request_is_one_span_tree_from_the_gateway_to_the_consum
     trace_id, caller = secrets.token_hex(16), secrets.token_hex(8)
     await offer_under(platform, f"00-{trace_id}-{caller}-01")
 
+    # Each process exports on its own schedule: wait until every part of the tree is in.
+    parts = {("gateway", "SERVER"), ("gateway", "CLIENT"), ("tasks", "SERVER"),
+             ("tasks", "PRODUCER"), ("messaging", "CONSUMER")}  # fmt: skip
+
     def complete(spans: list[ReceivedSpan]) -> bool:
-        return any(s.kind == "CONSUMER" and s.service == "messaging" for s in spans)
+        return parts <= {(s.service, s.kind) for s in spans}
 
     spans = spans_until(receiver, trace_id, complete)
     gateway = one(spans, "gateway", "SERVER", caller)
