@@ -130,7 +130,7 @@ def _scraped_names(url: str) -> set[str]:
 def test_every_query_names_metrics_a_running_platform_exports(
     tmp_path: Path, db_backend: str
 ) -> None:
-    from tests.system.helpers import launch_platform
+    from system.helpers import launch_platform  # tests/ is on sys.path (rootdir-relative packages)
 
     with launch_platform(tmp_path / "var", db_backend, 1) as platform:
         urls = [
