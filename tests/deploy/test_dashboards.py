@@ -2,7 +2,8 @@
 parses as PromQL (`promtool check rules` on a rule file holding each query as a recording
 rule) and names only metrics that exist: the services' metric definitions in the code, the
 alert rules' recorded series, and, in the slow test, what a running platform's replicas really
-answer on /metrics (the platform as `make run` starts it, via tests/system/helpers.py).
+answer on /metrics (the platform as `make run` starts it, via tests/system/helpers.py), which
+the alert rules are held to as well.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .test_alert_rules import exported_names, metric_names, recorded_names, run_promtool
+from .test_alert_rules import (
+    EXTERNAL,
+    PROPOSED,
+    exported_names,
+    metric_names,
+    recorded_names,
+    rule_groups,
+    run_promtool,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "k8s" / "base" / "grafana"
@@ -141,3 +150,6 @@ def test_every_query_names_metrics_a_running_platform_exports(
         urls.append(platform.metrics_url())
         scraped = set().union(*(_scraped_names(url) for url in urls))
     assert not _unknown(scraped | recorded_names()), f"scraped {sorted(scraped)}"
+    # The alert rules too: what they read is scraped, recorded, or listed as not the services'.
+    rules_read = {n for g in rule_groups() for r in g["rules"] for n in metric_names(r["expr"])}
+    assert rules_read - scraped - recorded_names() == EXTERNAL | PROPOSED
