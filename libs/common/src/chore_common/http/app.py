@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as distribution_version
 
 from aiohttp import web
 
@@ -71,6 +73,15 @@ async def _mark_shutting_down(app: web.Application) -> None:
     # on_shutdown runs before in-flight requests are awaited: a /readyz probe that arrives
     # on a kept-alive connection meanwhile gets 503, not "ready".
     app[READINESS].shutting_down = True
+
+
+def installed_version(distribution: str) -> str:
+    """The version of an installed distribution (`chore-tasks`), "0.0.0" when it is not one
+    (run from a source tree): what a service's OpenAPI document names."""
+    try:
+        return distribution_version(distribution)
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 def create_service_app(
