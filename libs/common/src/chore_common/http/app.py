@@ -27,12 +27,12 @@ from chore_common.http.health import healthz, readyz
 from chore_common.http.openapi import OPENAPI, OpenApiDocument, openapi_handler
 from chore_common.http.problem import problem_middleware
 from chore_common.keys import READINESS, SETTINGS
-from chore_common.logging import configure_logging, flush_logs
-from chore_common.logging import is_configured as is_logging_configured
 from chore_common.readiness import Readiness
 from chore_common.settings import ServiceSettings
 from chore_common.telemetry import metrics
 from chore_common.telemetry.access_log import ACCESS_LOG
+from chore_common.telemetry.logs import configure_logging, flush_logs
+from chore_common.telemetry.logs import is_configured as is_logging_configured
 from chore_common.telemetry.requests import RequestTelemetry
 from chore_common.telemetry.tracing import configure_tracing, shutdown_tracing
 
