@@ -32,7 +32,7 @@ from chore_common.errors import (
     Unauthorized,
     Unavailable,
 )
-from chore_common.telemetry.logs import request_id_var
+from chore_common.telemetry.requests import request_id
 
 log = logging.getLogger(__name__)
 
@@ -249,8 +249,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return from_exception(exc, request_id_var.get())
+        return from_exception(exc, request_id())
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        return from_exception(exc, request_id_var.get())
+        return from_exception(exc, request_id())
