@@ -172,6 +172,8 @@ class Splice:
 async def _copy(
     src: AnyWebSocket, dst: AnyWebSocket, deadline: Deadline | None, stall_s: float
 ) -> Ending:
+    """Messages from src to dst until either ends; with a deadline, each write is due within
+    `stall_s` (the client's time: it must take what it is sent)."""
     time = asyncio.get_running_loop().time
     text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
     while True:
