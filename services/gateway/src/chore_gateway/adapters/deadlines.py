@@ -45,7 +45,7 @@ class Deadline:
 
     def __init__(self, due: dict[Deadline, float]) -> None:
         self._due = due  # the sweeper's
-        self._timeout = asyncio.timeout(None)
+        self._timeout = asyncio.timeout_at(None)  # never armed: the sweeper expires it
         self._open = False  # entered, and neither left nor expired: it may still move
         self.late: type[DeadlineExceeded] = UpstreamLate  # whose time runs
 
