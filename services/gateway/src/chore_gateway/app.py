@@ -8,26 +8,19 @@ service).
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from aiohttp import web
 
-from chore_common.http.app import create_service_app
+from chore_common.http.app import create_service_app, installed_version
 from chore_gateway.api import routes
 from chore_gateway.bootstrap import bootstrap
 from chore_gateway.settings import GatewaySettings
 
 
-def _version() -> str:
-    try:
-        return version("chore-gateway")
-    except PackageNotFoundError:
-        return "0.0.0"
-
-
 def create_app(settings: GatewaySettings) -> web.Application:
     # /metrics names every upstream address: it listens on a port of its own, not here.
-    app = create_service_app(settings, title="gateway", version=_version(), metrics_route=False)
+    app = create_service_app(
+        settings, title="gateway", version=installed_version("chore-gateway"), metrics_route=False
+    )
     bootstrap(app, settings)
     routes.add_routes(app, settings)
     return app
