@@ -87,7 +87,7 @@ def test_probe_and_scrape_paths_are_served(rendered: dict[str, list[Doc]], servi
     scrape = dep["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]
     if service == "gateway":
         # /metrics has a port of its own, and the public app must not serve it.
-        from chore_gateway.metrics_port import create_metrics_app
+        from chore_gateway.adapters.metrics_port import create_metrics_app
 
         assert scrape not in served
         metrics_app = create_metrics_app()

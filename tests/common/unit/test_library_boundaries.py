@@ -23,7 +23,7 @@ ALLOWED = {
     # A dialect on SQLAlchemy's aiosqlite adapter and aiosqlite's connection thread.
     "libs/common/src/chore_common/db/sqlite_driver.py",
     # aiohttp's server protocol (head timeout, problem+json parse errors), its client retry.
-    "services/gateway/src/chore_gateway/protocol.py",
+    "services/gateway/src/chore_gateway/adapters/protocol.py",
 }
 # Underscore names that are public API: SQLAlchemy's Row, the namedtuple protocol, os._exit.
 PUBLIC_UNDERSCORE = frozenset(

@@ -224,8 +224,8 @@ def test_internal_paths_must_be_exact_paths() -> None:
 async def test_the_gateways_own_paths_answer_problems_with_request_ids_counted_and_logged(
     start_gateway: StartGateway, http: aiohttp.ClientSession
 ) -> None:
-    """The gateway runs no middleware (each route carries its telemetry): an unknown path,
-    a wrong method and a missing asset must still get problem+json, an id and a count."""
+    """Not only the proxied routes: an unknown path, a wrong method and a missing asset
+    get problem+json, an id and a count from the kit's middlewares too."""
     from chore_common.testing.nats import free_port
 
     gw = await start_gateway({"tasks": [f"http://127.0.0.1:{free_port()}"]})

@@ -1,11 +1,37 @@
-"""Typed app keys of the gateway."""
+"""Typed app keys of the gateway, and the ports they hold.
+
+The gateway has no use cases, so what its api needs of the adapters is declared here: the
+route table takes each pool's handler from the `Proxy` port (adapters/proxy.py) and `/docs`
+reads the services' documents through `DocumentSource` (adapters/documents.py).
+bootstrap.py puts the adapters behind these keys.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from chore_gateway.proxy import Proxy
+from chore_gateway.domain.pool import Pool
 
-PROXY = web.AppKey("gateway.proxy", Proxy)
-# Where /metrics listens, once it does (metrics_port.py): the URL to scrape.
+
+class Proxy(Protocol):
+    """The routed services' pools, and the handler that proxies a request to one."""
+
+    pools: dict[str, Pool]
+
+    def handler(self, pool: Pool) -> Handler: ...
+
+
+class DocumentSource(Protocol):
+    async def fetch(self, pool: Pool) -> dict[str, Any] | None:
+        """A service's OpenAPI document, from one of `pool`'s addresses; None if none
+        serves it."""
+        ...
+
+
+PROXY: web.AppKey[Proxy] = web.AppKey("gateway.proxy")
+DOCUMENTS: web.AppKey[DocumentSource] = web.AppKey("gateway.documents")
+# Where /metrics listens, once it does (adapters/metrics_port.py): the URL to scrape.
 METRICS_URL = web.AppKey("gateway.metrics_url", str)

@@ -42,7 +42,7 @@ from chore_common.http.app import SERVER_NAME
 from chore_common.http.problem import PROBLEM_JSON, TYPE_BASE, problem_response
 from chore_common.keys import SETTINGS
 from chore_common.telemetry.requests import REQUEST_ID_HEADER, new_request_id
-from chore_gateway import metrics
+from chore_gateway.adapters import metrics
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ serves the few files the page needs under `/docs/assets/`. The page loads nothin
 elsewhere, and its CSP says so to the browser: scripts, styles, images and fetches only from
 the gateway's own origin, the one inline script pinned by its hash, no validator badge.
 
-Each service's document is fetched from one of its healthy addresses' `/openapi.json`, kept
-`docs_cache_s`, and served at `/docs/<service>.json`; the top bar's "Select a definition"
-switches between them (and `?urls.primaryName=tasks` links to one). Their paths already carry
-the service prefix (`/tasks/...`), so "Try it out" goes through the gateway, on the page's
-own origin.
+Each service's document is fetched from one of its healthy addresses' `/openapi.json`
+(adapters/documents.py, through the `DocumentSource` port), kept `docs_cache_s`, and served
+at `/docs/<service>.json`; the top bar's "Select a definition" switches between them (and
+`?urls.primaryName=tasks` links to one). Their paths already carry the service prefix
+(`/tasks/...`), so "Try it out" goes through the gateway, on the page's own origin.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import hashlib
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-import aiohttp
 from aiohttp import web
 
 from chore_common.errors import NotFound, Unavailable
-from chore_gateway.domain.pool import Health, Pool
+from chore_gateway.domain.pool import Pool
+from chore_gateway.keys import DocumentSource
 
 
 def _swagger_ui_folder() -> Path:
@@ -103,12 +103,17 @@ def _csp(script: str) -> str:
 
 class ApiDocs:
     def __init__(
-        self, pools: dict[str, Pool], *, cache_s: float, hidden: frozenset[str] = frozenset()
+        self,
+        pools: dict[str, Pool],
+        documents: DocumentSource,
+        *,
+        cache_s: float,
+        hidden: frozenset[str] = frozenset(),
     ) -> None:
         self.pools = pools
+        self.documents = documents
         self.cache_s = cache_s
         self.hidden = hidden  # paths the gateway does not forward: not offered to try
-        self.session: aiohttp.ClientSession | None = None
         self._cache: dict[str, tuple[float, bytes]] = {}
         urls = [{"url": f"/docs/{name}.json", "name": name} for name in pools]
         # "<" escaped: no service name can close the <script> it is written into.
@@ -138,29 +143,19 @@ class ApiDocs:
         return web.Response(body=cached[1], content_type="application/json")
 
     async def _fetch(self, pool: Pool) -> bytes:
-        assert self.session is not None
-        ordered = sorted(pool.addresses, key=lambda a: a.health is not Health.UP)
-        for address in ordered:
-            try:
-                async with self.session.get(
-                    address.base + "/openapi.json", timeout=aiohttp.ClientTimeout(total=3)
-                ) as response:
-                    if response.status != 200:
-                        continue
-                    document: dict[str, Any] = await response.json()
-            except (aiohttp.ClientError, TimeoutError, ValueError):
-                continue
-            # Served from the gateway's origin: a server list naming the service's own
-            # address would send "Try it out" around the gateway.
-            document.pop("servers", None)
-            paths = document.get("paths")
-            if isinstance(paths, dict):
-                for path in self.hidden & paths.keys():
-                    del paths[path]
-            return json.dumps(document).encode()
-        raise Unavailable(
-            f"The {pool.name} service's API document could not be fetched.", retry_after=1
-        )
+        document = await self.documents.fetch(pool)
+        if document is None:
+            raise Unavailable(
+                f"The {pool.name} service's API document could not be fetched.", retry_after=1
+            )
+        # Served from the gateway's origin: a server list naming the service's own
+        # address would send "Try it out" around the gateway.
+        document.pop("servers", None)
+        paths = document.get("paths")
+        if isinstance(paths, dict):
+            for path in self.hidden & paths.keys():
+                del paths[path]
+        return json.dumps(document).encode()
 
 
 class Assets:
@@ -177,10 +172,3 @@ class Assets:
         if path is None:
             raise NotFound("No such asset.")
         return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
-
-
-def add_routes(app: web.Application, docs: ApiDocs) -> None:
-    app.router.add_get("/docs", docs.index, allow_head=False)
-    app.router.add_get("/docs/", docs.index, allow_head=False)
-    app.router.add_get("/docs/assets/{name}", Assets().file)
-    app.router.add_get("/docs/{service:[a-z]+}.json", docs.document, allow_head=False)

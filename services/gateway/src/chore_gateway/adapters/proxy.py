@@ -27,15 +27,9 @@ from chore_common.http import problem
 from chore_common.http.problem import HttpProblem
 from chore_common.telemetry import tracing
 from chore_common.telemetry.requests import new_request_id, request_id, set_request_id_header
-from chore_gateway import metrics
-from chore_gateway.deadlines import CLIENT_LATE, Deadlines
-from chore_gateway.domain.breaker import FAILURE_STATUSES, BreakerState
-from chore_gateway.domain.clients import TrustedProxies
-from chore_gateway.domain.headers import downstream_response_headers, upstream_request_headers
-from chore_gateway.domain.pool import Address, Health, Pool
-from chore_gateway.domain.ratelimit import RateLimiter
-from chore_gateway.domain.retries import Failure, may_retry
-from chore_gateway.websocket import (
+from chore_gateway.adapters import metrics
+from chore_gateway.adapters.deadlines import ClientLate, Deadline, Deadlines, UpstreamLate
+from chore_gateway.adapters.websocket import (
     CLOSE_TIMEOUT_S,
     MAX_MESSAGE_BYTES,
     Splice,
@@ -44,6 +38,12 @@ from chore_gateway.websocket import (
     refused,
     stall_limit,
 )
+from chore_gateway.domain.breaker import FAILURE_STATUSES, BreakerState
+from chore_gateway.domain.clients import TrustedProxies
+from chore_gateway.domain.headers import downstream_response_headers, upstream_request_headers
+from chore_gateway.domain.pool import Address, Health, Pool
+from chore_gateway.domain.ratelimit import RateLimiter
+from chore_gateway.domain.retries import Failure, may_retry
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +158,6 @@ class Proxy:
     # --- HTTP --------------------------------------------------------------------------
 
     async def forward(self, pool: Pool, request: web.Request) -> web.StreamResponse:
-        session = self.session
-        assert session is not None, "the proxy's client session starts with the app"
         now = self.loop.time()
         headers_in = request.headers
         peer = request.remote
@@ -208,11 +206,6 @@ class Proxy:
     ) -> web.StreamResponse:
         """Send the request to one of `pool`'s addresses (a second one when a retry is safe)
         and pass the answer back."""
-        session = self.session
-        assert session is not None
-        headers_in = request.headers
-        path = request.raw_path
-        task = request.task  # the handler's task (asyncio.current_task costs more)
         body: bytes | None = None
         upload: _Upload | None = None
         if request.body_exists:  # most requests have none: no Content-Length to parse
@@ -221,7 +214,7 @@ class Proxy:
                 raise body_too_large(self.max_body)
             if length is None or length <= BUFFER_LIMIT:
                 try:
-                    body, whole = await self._read_body(request, task)
+                    body, whole = await self._read_body(request)
                 except HttpProblem as exc:
                     return _closing(exc)
                 if not whole:  # chunked and larger than the buffer: stream the rest
@@ -229,88 +222,115 @@ class Proxy:
             else:
                 upload = _Upload(b"")
             now = self.loop.time()  # the upstream's time starts once the body is in
-        method = request.method
-        deadlines = self.deadlines
         due = now + self.timeout_s  # a retry runs within the same deadline
         exclude: Address | None = None
         while True:
             address = pool.pick(now, exclude)
-            deadlines.set(task, due)
-            if upload is not None:
-                upload.over = False  # the body's arrivals are the client's time again
-            upstream: aiohttp.ClientResponse | None = None
-            try:
-                upstream = await session.request(
-                    method,
-                    URL(address.base + path, encoded=True),
-                    headers=headers,
-                    data=body if upload is None else self._stream_body(request, task, upload),
-                    allow_redirects=False,
-                )
-                if upload is not None:
-                    upload.over = True  # an early answer: the rest of the body is not timed
-                status = upstream.status
-                got = upstream.headers
-                # A list: aiohttp copies it into the response's own CIMultiDict once.
-                out_headers = downstream_response_headers(got.items(), got.get("Connection"))
-                length = upstream.content_length
-                if (length is None or length > BUFFER_LIMIT) and not (
-                    status in _NO_BODY_STATUS or method == "HEAD"
-                ):
-                    self._answered(address, now, status)
-                    deadlines.clear(task)
-                    return await self._stream_back(
-                        request, upstream, out_headers, address, task
-                    )  # it releases the upstream response
-                data = await upstream.read()  # the deadline covers the body too
-                self._answered(address, now, status)
-                return web.Response(
-                    status=status, reason=upstream.reason, body=data, headers=out_headers
-                )
-            except asyncio.CancelledError as exc:
-                why = Deadlines.reason(exc)
-                if why is None:  # the client went away, or the server is stopping
-                    address.breaker.release()
-                    raise
-                task.uncancel()
-                if why == CLIENT_LATE:
-                    address.breaker.release()
-                    return _closing(self._client_timeout())
-                self._failed(address, now, "timeout")
-                raise self._timeout(pool) from None
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
-                self._down(address, now, "connect")  # nothing was sent
-                failure = Failure.CONNECT
-            except aiohttp.ClientError:
-                if upload is not None and upload.verdict is not None:
-                    # Our own side stopped the body (the client's fault), not the upstream.
-                    address.breaker.release()
-                    if upload.verdict is BodyTooLarge:
-                        raise body_too_large(self.max_body) from None
-                    return _closing(_incomplete_body())
-                # A connection that broke under a request is how a replica that died (or is
-                # going) shows: it gets no more until a health check passes, or the pooled
-                # connections left to it would fail request after request.
-                self._down(address, now, "disconnect")
-                failure = Failure.RESET
-            except BaseException:
-                address.breaker.release()
-                raise
-            finally:
-                if upload is not None:
-                    upload.over = True
-                deadlines.clear(task)
-                if upstream is not None:
-                    upstream.release()
+            answer = await self._attempt(pool, address, request, headers, body, upload, now, due)
+            if not isinstance(answer, Failure):
+                return answer
             if (
                 exclude is None
                 and (upload is None or not upload.started)
-                and may_retry(failure, method, idempotency_key="Idempotency-Key" in headers_in)
+                and may_retry(
+                    answer, request.method, idempotency_key="Idempotency-Key" in request.headers
+                )
             ):
                 exclude = address
-                metrics.RETRIES.labels(pool.name, failure).inc()
+                metrics.RETRIES.labels(pool.name, answer).inc()
                 continue
             raise self._unreachable(pool)
+
+    async def _attempt(
+        self,
+        pool: Pool,
+        address: Address,
+        request: web.Request,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        upload: _Upload | None,
+        now: float,
+        due: float,
+    ) -> web.StreamResponse | Failure:
+        """One call to `address`, within the request's deadline: the answer passed back, or
+        the failure that a retry on another address may mend."""
+        if upload is not None:
+            upload.over = False  # the body's arrivals are the client's time again
+        try:
+            async with self.deadlines.watch() as deadline:
+                deadline.upstream(due)
+                return await self._call(address, request, headers, body, upload, deadline, now)
+        except UpstreamLate:
+            self._failed(address, now, "timeout")
+            raise self._timeout(pool) from None
+        except ClientLate:
+            address.breaker.release()
+            return _closing(self._client_timeout())
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+            self._down(address, now, "connect")  # nothing was sent
+            return Failure.CONNECT
+        except aiohttp.ClientError:
+            if upload is not None and upload.verdict is not None:
+                # Our own side stopped the body (the client's fault), not the upstream.
+                address.breaker.release()
+                if upload.verdict is BodyTooLarge:
+                    raise body_too_large(self.max_body) from None
+                return _closing(_incomplete_body())
+            # A connection that broke under a request is how a replica that died (or is
+            # going) shows: it gets no more until a health check passes, or the pooled
+            # connections left to it would fail request after request.
+            self._down(address, now, "disconnect")
+            return Failure.RESET
+        except BaseException:  # the client went away, or the server is stopping
+            address.breaker.release()
+            raise
+        finally:
+            if upload is not None:
+                upload.over = True
+
+    async def _call(
+        self,
+        address: Address,
+        request: web.Request,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        upload: _Upload | None,
+        deadline: Deadline,
+        now: float,
+    ) -> web.StreamResponse:
+        """Send the request to `address` and pass its answer on: whole when it is small
+        and sized, else as it comes."""
+        session = self.session
+        assert session is not None, "the proxy's client session starts with the app"
+        method = request.method
+        upstream = await session.request(
+            method,
+            URL(address.base + request.raw_path, encoded=True),
+            headers=headers,
+            data=body if upload is None else self._stream_body(request, upload, deadline),
+            allow_redirects=False,
+        )
+        try:
+            if upload is not None:
+                upload.over = True  # an early answer: the rest of the body is not timed
+            status = upstream.status
+            got = upstream.headers
+            # A list: aiohttp copies it into the response's own CIMultiDict once.
+            out_headers = downstream_response_headers(got.items(), got.get("Connection"))
+            length = upstream.content_length
+            if (length is None or length > BUFFER_LIMIT) and not (
+                status in _NO_BODY_STATUS or method == "HEAD"
+            ):
+                self._answered(address, now, status)
+                deadline.pause()  # each chunk gets a deadline of its own
+                return await self._stream_back(request, upstream, out_headers, address)
+            data = await upstream.read()  # the deadline covers the body too
+            self._answered(address, now, status)
+            return web.Response(
+                status=status, reason=upstream.reason, body=data, headers=out_headers
+            )
+        finally:
+            upstream.release()
 
     def _answered(self, address: Address, now: float, status: int) -> None:
         """The upstream answered: a failure only if it says a dependency failed it."""
@@ -323,50 +343,44 @@ class Proxy:
         elif breaker.failures:
             breaker.success()  # the count of failures in a row starts again
 
-    async def _read_body(
-        self, request: web.Request, task: asyncio.Task[object]
-    ) -> tuple[bytes, bool]:
+    async def _read_body(self, request: web.Request) -> tuple[bytes, bool]:
         """The body, read against the client's deadline (reset by each arrival): (bytes,
         True) when it ended, or (its first bytes, False) once past BUFFER_LIMIT (chunked)."""
         content = request.content
-        deadlines = self.deadlines
         loop = self.loop
         chunks: list[bytes] = []
         seen = 0
         try:
-            while True:
-                deadlines.set(task, loop.time() + self.client_body_timeout_s, CLIENT_LATE)
-                chunk = await content.readany()
-                if not chunk:
-                    return b"".join(chunks), True
-                chunks.append(chunk)
-                seen += len(chunk)
-                if seen > self.max_body:
-                    raise body_too_large(self.max_body)
-                if seen > BUFFER_LIMIT:
-                    return b"".join(chunks), False
-        except asyncio.CancelledError as exc:
-            if Deadlines.reason(exc) != CLIENT_LATE:
-                raise
-            task.uncancel()
+            async with self.deadlines.watch() as deadline:
+                while True:
+                    deadline.client(loop.time() + self.client_body_timeout_s)
+                    chunk = await content.readany()
+                    if not chunk:
+                        return b"".join(chunks), True
+                    chunks.append(chunk)
+                    seen += len(chunk)
+                    if seen > self.max_body:
+                        raise body_too_large(self.max_body)
+                    if seen > BUFFER_LIMIT:
+                        return b"".join(chunks), False
+        except ClientLate:
             raise self._client_timeout() from None
         except (ConnectionError, web.RequestPayloadError):
             raise _incomplete_body() from None
-        finally:
-            deadlines.clear(task)
 
     async def _stream_body(
-        self, request: web.Request, task: asyncio.Task[object], upload: _Upload
+        self, request: web.Request, upload: _Upload, deadline: Deadline
     ) -> AsyncIterator[bytes]:
+        """The body for aiohttp's writer task, moving the attempt's deadline as it goes."""
         upload.started = True
-        deadlines, loop = self.deadlines, self.loop
+        loop = self.loop
         seen = len(upload.prefix)
         if upload.prefix:
             yield upload.prefix
         content = request.content
         while True:
             if not upload.over:
-                deadlines.set(task, loop.time() + self.client_body_timeout_s, CLIENT_LATE)
+                deadline.client(loop.time() + self.client_body_timeout_s)
             try:
                 chunk = await content.readany()
             except (ConnectionError, web.RequestPayloadError):
@@ -374,7 +388,7 @@ class Proxy:
                 raise ClientBodyBroken from None
             if not upload.over:
                 # Handing it over, and the wait for the answer after the last: its time.
-                deadlines.set(task, loop.time() + self.timeout_s)
+                deadline.upstream(loop.time() + self.timeout_s)
             if not chunk:
                 return
             seen += len(chunk)
@@ -389,7 +403,6 @@ class Proxy:
         upstream: aiohttp.ClientResponse,
         out_headers: list[tuple[str, str]],
         address: Address,
-        task: asyncio.Task[object],
     ) -> web.StreamResponse:
         """A large or unsized answer, passed on chunk by chunk as it comes."""
         response = web.StreamResponse(
@@ -399,33 +412,16 @@ class Proxy:
             response.content_length = upstream.content_length
         set_request_id_header(response)
         await response.prepare(request)
-        content = upstream.content
         try:
-            while True:
-                self.deadlines.set(task, self.loop.time() + self.timeout_s)
-                try:
-                    chunk = await content.readany()
-                except asyncio.CancelledError as exc:
-                    if not Deadlines.is_late(exc):
-                        raise
-                    task.uncancel()
-                    raise TimeoutError from None
-                finally:
-                    self.deadlines.clear(task)  # a slow client is not the upstream's fault
-                if not chunk:
-                    break
-                await response.write(chunk)
+            await self._copy_body(upstream, response)
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Too late for an error status: cut the client's connection so it sees a
             # truncated body, not a complete-looking one.
-            self._failed(
-                address,
-                self.loop.time(),
-                "timeout" if isinstance(exc, TimeoutError) else "disconnect",
-            )
+            late = isinstance(exc, TimeoutError)
+            self._failed(address, self.loop.time(), "timeout" if late else "disconnect")
+            error = "TimeoutError" if late else type(exc).__name__  # as the log always said
             log.warning(
-                "gateway.stream_broken",
-                extra={"upstream": address.service, "error": type(exc).__name__},
+                "gateway.stream_broken", extra={"upstream": address.service, "error": error}
             )
             if request.transport is not None:
                 request.transport.close()
@@ -436,6 +432,21 @@ class Proxy:
             upstream.release()
         await response.write_eof()
         return response
+
+    async def _copy_body(
+        self, upstream: aiohttp.ClientResponse, response: web.StreamResponse
+    ) -> None:
+        """The upstream's body to the client; each chunk due within the upstream timeout."""
+        content = upstream.content
+        loop = self.loop
+        async with self.deadlines.watch() as deadline:
+            while True:
+                deadline.upstream(loop.time() + self.timeout_s)
+                chunk = await content.readany()
+                deadline.pause()  # a slow client is not the upstream's fault
+                if not chunk:
+                    return
+                await response.write(chunk)
 
     def _upstream_headers(
         self,
@@ -528,9 +539,7 @@ class Proxy:
         self, request: web.Request, pool: Pool, headers: list[tuple[str, str]], now: float
     ) -> web.StreamResponse:
         """Check the client's handshake, open our own WebSocket to an address of the pool,
-        accept the client's, then splice the two (chore_gateway.websocket)."""
-        session = self.session
-        assert session is not None
+        accept the client's, then splice the two (adapters/websocket.py)."""
         offered = [
             p.strip()
             for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
@@ -539,6 +548,41 @@ class Proxy:
         problem = handshake_problem(request, offered)
         if problem is not None:
             raise problem
+        upstream = await self._open_upstream_socket(request, pool, headers, offered, now)
+        try:
+            client = client_socket(upstream.protocol)
+            set_request_id_header(client)
+            await client.prepare(request)
+            self.sockets.add(client)
+            try:
+                splice = Splice(
+                    client,
+                    upstream,
+                    request.transport,
+                    deadlines=self.deadlines,
+                    stall_s=stall_limit(request.app),
+                    service=pool.name,
+                )
+                await splice.run()
+            finally:
+                self.sockets.discard(client)
+            return client
+        finally:
+            if not upstream.closed:  # the splice was cut short (cancelled, shutdown, error)
+                await upstream.close(code=1001, message=b"gateway going away")
+
+    async def _open_upstream_socket(
+        self,
+        request: web.Request,
+        pool: Pool,
+        headers: list[tuple[str, str]],
+        offered: list[str],
+        now: float,
+    ) -> aiohttp.ClientWebSocketResponse:
+        """Our WebSocket to an address of `pool`, on another one if the first cannot be
+        reached."""
+        session = self.session
+        assert session is not None
         exclude: Address | None = None
         while True:
             address = pool.pick(now, exclude)
@@ -575,26 +619,5 @@ class Proxy:
             except BaseException:
                 address.breaker.release()
                 raise
-            break
-        address.breaker.success()
-        try:
-            client = client_socket(upstream.protocol)
-            set_request_id_header(client)
-            await client.prepare(request)
-            self.sockets.add(client)
-            try:
-                splice = Splice(
-                    client,
-                    upstream,
-                    request.transport,
-                    deadlines=self.deadlines,
-                    stall_s=stall_limit(request.app),
-                    service=pool.name,
-                )
-                await splice.run()
-            finally:
-                self.sockets.discard(client)
-            return client
-        finally:
-            if not upstream.closed:  # the splice was cut short (cancelled, shutdown, error)
-                await upstream.close(code=1001, message=b"gateway going away")
+            address.breaker.success()
+            return upstream

@@ -13,7 +13,7 @@ import logging
 
 import aiohttp
 
-from chore_gateway import metrics
+from chore_gateway.adapters import metrics
 from chore_gateway.domain.pool import Address, Health, Pool
 
 log = logging.getLogger(__name__)

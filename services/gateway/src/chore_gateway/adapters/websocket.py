@@ -32,7 +32,7 @@ from aiohttp import web
 
 from chore_common.http.problem import HttpProblem
 from chore_common.keys import SETTINGS
-from chore_gateway.deadlines import Deadlines
+from chore_gateway.adapters.deadlines import ClientLate, Deadline, Deadlines
 from chore_gateway.domain.websocket_close import End, Ending, closing_for
 from chore_gateway.settings import GatewaySettings
 
@@ -146,44 +146,14 @@ class Splice:
 
     async def _relay(self, src: AnyWebSocket, dst: AnyWebSocket, *, stall: bool) -> Ending:
         """Copy messages from src to dst until either ends. With `stall`, a write that waits
-        longer than `stall_s` ends it: the proxy's deadline sweeper cancels this task (a dict
+        longer than `stall_s` ends it: the client's deadline (adapters/deadlines.py, a dict
         entry per message, no timer)."""
-        deadlines = self.deadlines if stall else None
-        task = asyncio.current_task()
-        assert task is not None
-        time = asyncio.get_running_loop().time
-        stall_s = self.stall_s
-        text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
+        if not stall:
+            return await _copy(src, dst, None, 0.0)
         try:
-            while True:
-                msg = await src.receive()
-                kind = msg.type
-                if kind is text or kind is binary:
-                    if deadlines is not None:
-                        deadlines.set(task, time() + stall_s)
-                    try:
-                        if kind is text:
-                            await dst.send_str(msg.data)
-                        else:
-                            await dst.send_bytes(msg.data)
-                    except (ConnectionError, aiohttp.ClientError, RuntimeError):
-                        return Ending(End.DESTINATION_LOST)
-                    finally:
-                        if deadlines is not None:
-                            deadlines.clear(task)
-                elif kind is aiohttp.WSMsgType.CLOSE:
-                    return Ending(End.CLOSED, int(msg.data or 0), str(msg.extra or ""))
-                elif kind in (
-                    aiohttp.WSMsgType.CLOSING,  # our own close (shutdown) began
-                    aiohttp.WSMsgType.CLOSED,
-                    aiohttp.WSMsgType.ERROR,
-                ):
-                    return Ending(End.SOURCE_LOST)
-                # PING/PONG are answered by each side itself (autoping)
-        except asyncio.CancelledError as exc:
-            if not Deadlines.is_late(exc):
-                raise
-            task.uncancel()
+            async with self.deadlines.watch() as deadline:
+                return await _copy(src, dst, deadline, self.stall_s)
+        except ClientLate:
             return Ending(End.STALLED)
 
     async def _close_client(self, code: int, reason: str, *, cut: bool) -> None:
@@ -197,6 +167,40 @@ class Splice:
                 if sock is not None:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
             transport.abort()
+
+
+async def _copy(
+    src: AnyWebSocket, dst: AnyWebSocket, deadline: Deadline | None, stall_s: float
+) -> Ending:
+    """Messages from src to dst until either ends; with a deadline, each write is due within
+    `stall_s` (the client's time: it must take what it is sent)."""
+    time = asyncio.get_running_loop().time
+    text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
+    while True:
+        msg = await src.receive()
+        kind = msg.type
+        if kind is text or kind is binary:
+            if deadline is not None:
+                deadline.client(time() + stall_s)
+            try:
+                if kind is text:
+                    await dst.send_str(msg.data)
+                else:
+                    await dst.send_bytes(msg.data)
+            except (ConnectionError, aiohttp.ClientError, RuntimeError):
+                return Ending(End.DESTINATION_LOST)
+            finally:
+                if deadline is not None:
+                    deadline.pause()
+        elif kind is aiohttp.WSMsgType.CLOSE:
+            return Ending(End.CLOSED, int(msg.data or 0), str(msg.extra or ""))
+        elif kind in (
+            aiohttp.WSMsgType.CLOSING,  # our own close (shutdown) began
+            aiohttp.WSMsgType.CLOSED,
+            aiohttp.WSMsgType.ERROR,
+        ):
+            return Ending(End.SOURCE_LOST)
+        # PING/PONG are answered by each side itself (autoping)
 
 
 async def _close(ws: AnyWebSocket, code: int, reason: str) -> None:

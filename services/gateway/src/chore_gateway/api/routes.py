@@ -1,0 +1,42 @@
+"""The gateway's route table: `/docs`, the paths it never forwards, and one pool per routed
+service (`/auth/*`, `/tasks/*`, `/messaging/*`).
+
+Every route goes on the app from the kit's `create_service_app`, the ordinary aiohttp way,
+so each one runs under the common telemetry and problem middlewares (app.py).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chore_gateway.api import docs
+from chore_gateway.keys import DOCUMENTS, PROXY
+from chore_gateway.settings import GatewaySettings
+
+
+def add_routes(app: web.Application, settings: GatewaySettings) -> None:
+    proxy = app[PROXY]
+    api_docs = docs.ApiDocs(
+        proxy.pools,
+        app[DOCUMENTS],
+        cache_s=settings.docs_cache_s,
+        hidden=frozenset(settings.internal_paths),
+    )
+    router = app.router
+    router.add_get("/docs", api_docs.index, allow_head=False)
+    router.add_get("/docs/", api_docs.index, allow_head=False)
+    router.add_get("/docs/assets/{name}", docs.Assets().file)
+    router.add_get("/docs/{service:[a-z]+}.json", api_docs.document, allow_head=False)
+    for path in settings.internal_paths:
+        # An exact path is looked up before any prefix: these never reach a pool.
+        router.add_route("*", path, _not_routed)
+    for name, pool in proxy.pools.items():
+        route = proxy.handler(pool)
+        # Both resources sit under the router's "/{name}" key and are tried in the order
+        # they were added: the one nearly every request matches goes first.
+        router.add_route("*", f"/{name}/{{tail:.*}}", route)
+        router.add_route("*", f"/{name}", route)
+
+
+async def _not_routed(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPNotFound()  # the same answer as any unknown path: nothing to learn
