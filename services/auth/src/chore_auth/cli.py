@@ -19,13 +19,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from chore_auth.adapters.passwords import PasswordHasher
-from chore_auth.adapters.signing import KeyRing, generate_key
+from chore_auth.adapters.signing import generate_key
 from chore_auth.adapters.uow import AuthUnitOfWork
 from chore_auth.app import create_app, migrate
+from chore_auth.bootstrap import key_ring, password_hasher
 from chore_auth.domain.model import Role
 from chore_auth.settings import AuthSettings
-from chore_auth.usecases import accounts, keys
+from chore_auth.usecases import accounts, signing_keys
 from chore_common.db import create_engine
 from chore_common.errors import DomainError
 from chore_common.settings import load_settings
@@ -104,12 +104,7 @@ async def _uow_factory(settings: AuthSettings) -> AsyncIterator[Callable[[], Aut
 
 
 async def _create_admin(settings: AuthSettings, email: str, name: str, password: str) -> None:
-    hasher = PasswordHasher(
-        memory_kib=settings.argon2_memory_kib,
-        time_cost=settings.argon2_time_cost,
-        parallelism=settings.argon2_parallelism,
-        threads=1,
-    )
+    hasher = password_hasher(settings, threads=1)
     cmd = accounts.Register(email=email, password=password, name=name, role=Role.ADMIN)
     try:
         async with _uow_factory(settings) as uow:
@@ -126,7 +121,7 @@ async def _rotate(settings: AuthSettings, publish_delay_s: float) -> None:
             "the next key file into the current slot (see docs/auth.md)"
         )
     async with _uow_factory(settings) as uow:
-        rotated = await keys.rotate_keys(
+        rotated = await signing_keys.rotate_keys(
             uow,
             generate_key,
             now=datetime.now(UTC),
@@ -140,13 +135,7 @@ async def _rotate(settings: AuthSettings, publish_delay_s: float) -> None:
 
 async def _list_keys(settings: AuthSettings) -> None:
     async with _uow_factory(settings) as uow:
-        keyring = KeyRing(
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            token_ttl_s=settings.access_ttl_s,
-            leeway_s=settings.leeway_s,
-            uow=uow,
-        )
+        keyring = key_ring(settings, uow, from_files=False)
         await keyring.load()
         now = datetime.now(UTC)
         signing = keyring.signing_key(now).kid

@@ -82,20 +82,37 @@ class Signer(Protocol):
     def sign(self, claims: AccessClaims) -> str: ...
 
 
+class KeyRing(Signer, Protocol):
+    """The signing keys: they sign access tokens, and the JWKS route publishes them."""
+
+    def jwks(self, now: datetime) -> dict[str, list[dict[str, str]]]: ...
+
+
 class TokenReader(Protocol):
     async def verify(self, token: str) -> Any:
         """Verified claims (`sub`, `sid`, `role`, `exp`) or `Unauthorized`."""
         ...
 
 
+class RefreshTokenMint(Protocol):
+    """Opaque refresh tokens: the client gets the token, the database only its hash."""
+
+    def new_token(self) -> tuple[str, str]:
+        """(token for the client, hash to store)."""
+        ...
+
+    def hash_token(self, token: str) -> str: ...
+
+    def seal_successor(self, token: str, successor: str) -> bytes:
+        """The token `token` was rotated to, readable only with `token`."""
+        ...
+
+    def open_successor(self, token: str, sealed: bytes) -> str | None:
+        """The successor sealed under `token`; None when the seal is not the token's."""
+        ...
+
+
 UowFactory = Callable[[], UnitOfWork]
-# () -> (token for the client, hash to store); token -> hash to look up.
-RefreshTokenMaker = Callable[[], tuple[str, str]]
-RefreshTokenHasher = Callable[[str], str]
-# (token, its successor) -> the successor sealed under the token; (token, sealed) -> the
-# successor, or None when the seal is not the token's.
-SuccessorSealer = Callable[[str, str], bytes]
-SuccessorOpener = Callable[[str, bytes], str | None]
 # Told about each committed revocation so this replica refuses the session at once,
 # without waiting for its own event to come back over NATS.
 OnRevoked = Callable[[UUID], None]
