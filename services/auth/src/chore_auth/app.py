@@ -1,12 +1,12 @@
 """`create_app(settings)`: the auth service as an aiohttp application.
 
-Resources start in order and stop in reverse: database, NATS (+ streams), outbox relay,
-then auth's own (bootstrap.py: keys, password hasher, the revocation feed its verifier reads).
+Resources start in order and stop in reverse: the kit's (database, idempotency store, NATS
++ streams, outbox relay), then auth's own from bootstrap.py (keys, password hasher, the
+token verifier and the revocation feed it reads).
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from aiohttp import web
@@ -14,23 +14,11 @@ from aiohttp import web
 from chore_auth.api.routes import ROUTES
 from chore_auth.bootstrap import auth_context
 from chore_auth.settings import AuthSettings
+from chore_common.assembly import storage_app
 from chore_common.auth.principal import bearer_middleware
-from chore_common.bus.connection import NATS_CLIENT, nats_context
-from chore_common.bus.relay import relay_context
-from chore_common.db import ENGINE, db_context
-from chore_common.db.idempotency import SqlIdempotencyStore
-from chore_common.db.migrations import migrate_context, upgrade_head
-from chore_common.http.app import create_service_app
-from chore_common.http.idempotency import idempotency_context
+from chore_common.db.migrations import upgrade_head
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-
-
-def _version() -> str:
-    try:
-        return version("chore-auth")
-    except PackageNotFoundError:
-        return "0.0.0"
 
 
 def migrate(settings: AuthSettings) -> None:
@@ -38,21 +26,10 @@ def migrate(settings: AuthSettings) -> None:
 
 
 def create_app(settings: AuthSettings) -> web.Application:
-    app = create_service_app(settings, title="auth", version=_version())
+    # Auth verifies its own tokens: its verifier reads the key ring (bootstrap.auth_context).
+    app = storage_app(settings, migrations=MIGRATIONS, verifier=False)
     for routes in ROUTES:
         app.add_routes(routes)
     app.middlewares.append(bearer_middleware)
-    if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
-        app.cleanup_ctx.append(migrate_context(settings.database_url, MIGRATIONS))
-    app.cleanup_ctx.append(db_context(settings))
-    app.cleanup_ctx.append(idempotency_context(lambda a: SqlIdempotencyStore(a[ENGINE])))
-    app.cleanup_ctx.append(nats_context(settings))
-    app.cleanup_ctx.append(
-        relay_context(
-            settings.service_name,
-            engine=lambda a: a[ENGINE],
-            js=lambda a: a[NATS_CLIENT].jetstream(),
-        )
-    )
     app.cleanup_ctx.append(auth_context(settings))
     return app
