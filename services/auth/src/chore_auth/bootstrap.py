@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +38,7 @@ from chore_common.auth.revocation import RevocationFeed, RevokedSessions
 from chore_common.auth.verify import TokenVerifier
 from chore_common.bus.connection import NATS_CLIENT
 from chore_common.bus.relay import RELAY
+from chore_common.clock import utcnow
 from chore_common.db import ENGINE
 
 log = logging.getLogger(__name__)
@@ -137,9 +138,7 @@ async def _forget_ended_windows_every(app: web.Application, window_s: float) -> 
     while True:
         await asyncio.sleep(window_s)
         try:
-            dropped = await login.forget_ended_windows(
-                app[UOW], app[LOGIN_THROTTLE], now=datetime.now(UTC)
-            )
+            dropped = await login.forget_ended_windows(app[UOW], app[LOGIN_THROTTLE], now=utcnow())
             if dropped:
                 log.info("auth.login_failures_forgotten", extra={"rows": dropped})
         except Exception:  # the next round tries again; the throttle does not depend on it
@@ -151,4 +150,3 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-

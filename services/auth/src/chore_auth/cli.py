@@ -17,7 +17,7 @@ import getpass
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from chore_auth.adapters.signing import generate_key
 from chore_auth.adapters.uow import AuthUnitOfWork
@@ -26,6 +26,7 @@ from chore_auth.bootstrap import key_ring, password_hasher
 from chore_auth.domain.model import Role
 from chore_auth.settings import AuthSettings
 from chore_auth.usecases import accounts, signing_keys
+from chore_common.clock import utcnow
 from chore_common.db import create_engine
 from chore_common.errors import DomainError
 from chore_common.settings import load_settings
@@ -108,7 +109,7 @@ async def _create_admin(settings: AuthSettings, email: str, name: str, password:
     cmd = accounts.Register(email=email, password=password, name=name, role=Role.ADMIN)
     try:
         async with _uow_factory(settings) as uow:
-            user = await accounts.register(uow, hasher, cmd, now=datetime.now(UTC), operator=True)
+            user = await accounts.register(uow, hasher, cmd, now=utcnow(), operator=True)
     finally:
         hasher.close()
     print(f"admin created: {user.id}")
@@ -124,7 +125,7 @@ async def _rotate(settings: AuthSettings, publish_delay_s: float) -> None:
         rotated = await signing_keys.rotate_keys(
             uow,
             generate_key,
-            now=datetime.now(UTC),
+            now=utcnow(),
             publish_delay=timedelta(seconds=publish_delay_s),
             keep_after_retire=timedelta(seconds=settings.access_ttl_s + settings.leeway_s),
         )
@@ -137,7 +138,7 @@ async def _list_keys(settings: AuthSettings) -> None:
     async with _uow_factory(settings) as uow:
         keyring = key_ring(settings, uow, from_files=False)
         await keyring.load()
-        now = datetime.now(UTC)
+        now = utcnow()
         signing = keyring.signing_key(now).kid
         for key in keyring.published(now):
             state = (

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chore_auth.api.requests import caller, utcnow
+from chore_auth.api.requests import caller
 from chore_auth.api.schemas import RegisterIn, UserOut
 from chore_auth.domain.model import Role
 from chore_auth.keys import HASHER, UOW
 from chore_auth.usecases import accounts
+from chore_common.clock import utcnow
 from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import json_response, parse_body

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chore_auth.api.requests import utcnow
 from chore_auth.api.schemas import JwksOut
 from chore_auth.keys import KEYRING
 from chore_auth.settings import AuthSettings
+from chore_common.clock import utcnow
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import json_response
 from chore_common.keys import SETTINGS

@@ -1,8 +1,7 @@
-"""Reading what auth's handlers need from a request: who asks, which session, and the clock."""
+"""Reading what auth's handlers need from a request: who asks, and which session."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from aiohttp import web
@@ -12,17 +11,14 @@ from chore_auth.usecases.commands import Caller
 from chore_common.auth.principal import principal
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def caller(request: web.Request) -> Caller:
     who = principal(request)
     return Caller(user_id=who.user_id, session_id=who.session_id)
 
 
 def session_id(request: web.Request) -> UUID:
-    # A malformed id names nothing that exists: 404, like any unknown id.
+    # A malformed id names nothing that exists: the same 404 as an unknown or foreign one
+    # (usecases.sessions.revoke_session), detail included.
     try:
         return UUID(request.match_info["session_id"])
     except ValueError:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chore_auth.api.requests import caller, session_id, utcnow
+from chore_auth.api.requests import caller, session_id
 from chore_auth.api.schemas import SessionOut, SessionsOut
 from chore_auth.keys import ON_REVOKED, UOW
 from chore_auth.usecases import sessions
+from chore_common.clock import utcnow
 from chore_common.http.openapi import ApiRoutes
-from chore_common.http.pagination import PageQuery, decode_keyset, encode_keyset
+from chore_common.http.pagination import PageQuery, next_cursor, page_key
 from chore_common.http.validation import json_response, parse_query
+from chore_common.paging import PageKey
 
 routes = ApiRoutes()
 TAGS = ("auth",)
@@ -35,15 +37,13 @@ async def list_sessions(request: web.Request) -> web.Response:
     page = parse_query(request, PageQuery)
     who = caller(request)
     found = await sessions.list_sessions(request.app[UOW], who, now=utcnow())
-    if page.cursor is not None:
-        mark = decode_keyset(page.cursor)
+    mark = page_key(page.cursor)
+    if mark is not None:
         found = [s for s in found if (s.created_at, s.id) < mark]
     items = found[: page.limit]
-    next_cursor = None
-    if len(found) > page.limit:
-        next_cursor = encode_keyset(items[-1].created_at, items[-1].id)
+    last = PageKey(items[-1].created_at, items[-1].id) if len(found) > page.limit else None
     out = SessionsOut(
-        items=[SessionOut.of(s, who.session_id) for s in items], next_cursor=next_cursor
+        items=[SessionOut.of(s, who.session_id) for s in items], next_cursor=next_cursor(last)
     )
     return json_response(out)
 

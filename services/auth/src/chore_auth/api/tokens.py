@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chore_auth.api.requests import utcnow
 from chore_auth.api.schemas import IntrospectIn, IntrospectOut, LoginIn, RefreshIn, TokensOut
 from chore_auth.keys import (
     HASHER,
@@ -17,6 +16,7 @@ from chore_auth.keys import (
 )
 from chore_auth.usecases import login, sessions
 from chore_common.auth.principal import VERIFIER
+from chore_common.clock import utcnow
 from chore_common.http.client_address import client_address
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import json_response, parse_body

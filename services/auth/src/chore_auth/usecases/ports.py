@@ -3,14 +3,15 @@ unit tests pass fakes with the same shape)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from uuid import UUID
 
 from chore_auth.domain.events import DomainEvent
 from chore_auth.domain.model import AccessClaims, RefreshToken, Session, User
 from chore_auth.domain.throttle import Failures
+from chore_common import ports
 
 
 class Users(Protocol):
@@ -52,7 +53,7 @@ class SigningKeys(Protocol):
     async def delete_retired_before(self, cutoff: datetime) -> int: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(ports.UnitOfWork[DomainEvent], Protocol):
     # Read-only properties, so an adapter's concrete repository types satisfy them.
     @property
     def users(self) -> Users: ...
@@ -64,12 +65,6 @@ class UnitOfWork(Protocol):
     def throttle(self) -> Throttle: ...
     @property
     def signing_keys(self) -> SigningKeys: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    async def commit(self) -> None: ...
-    def record(self, event: DomainEvent) -> None: ...
-    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None: ...
 
 
 class Hasher(Protocol):

@@ -80,7 +80,9 @@ async def _rotate(
 ) -> Session:
     """The successor token stored and the session touched, committed."""
     await uow.refresh_tokens.add(
-        sessions.issue_refresh(session, token_id=uuid4(), token_hash=new_hash, now=now, policy=policy)
+        sessions.issue_refresh(
+            session, token_id=uuid4(), token_hash=new_hash, now=now, policy=policy
+        )
     )
     session = sessions.touch(session, now=now, policy=policy)
     await uow.sessions.save(session)
