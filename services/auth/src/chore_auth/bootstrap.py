@@ -37,9 +37,9 @@ from chore_common.auth.principal import VERIFIER
 from chore_common.auth.revocation import RevocationFeed, RevokedSessions
 from chore_common.auth.verify import TokenVerifier
 from chore_common.bus.connection import NATS_CLIENT
-from chore_common.bus.relay import RELAY
 from chore_common.clock import utcnow
 from chore_common.db import ENGINE
+from chore_common.outbox.relay import RELAY
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from chore_auth.domain.model import Role
 from chore_auth.keys import HASHER, UOW
 from chore_auth.usecases import accounts
 from chore_common.clock import utcnow
-from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import json_response, parse_body
+from chore_common.idempotency.middleware import idempotent
 
 routes = ApiRoutes()
 TAGS = ("auth",)
