@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +39,7 @@ from chore_common.auth.revocation import RevocationFeed, RevokedSessions
 from chore_common.auth.verify import TokenVerifier
 from chore_common.bus.connection import NATS_CLIENT
 from chore_common.clock import utcnow
-from chore_common.db import ENGINE
+from chore_common.db import ENGINE, create_engine
 from chore_common.outbox.relay import RELAY
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,17 @@ def login_throttle(settings: AuthSettings) -> LoginThrottle:
         per_address=ThrottlePolicy(settings.login_ip_max_failures, window),
         per_account=ThrottlePolicy(settings.login_account_max_failures, window),
     )
+
+
+@asynccontextmanager
+async def command_uow(settings: AuthSettings) -> AsyncIterator[Callable[[], AuthUnitOfWork]]:
+    """Units of work for an operator command (cli.py), on an engine of its own."""
+    engine = create_engine(settings.database_url, pool_size=2)
+    try:
+        # No relay here: the running service's relay picks the outbox rows up on its poll.
+        yield lambda: AuthUnitOfWork(engine, producer=settings.service_name)
+    finally:
+        await engine.dispose()
 
 
 def auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:
