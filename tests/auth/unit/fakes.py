@@ -174,11 +174,6 @@ class FakeSigner:
         return f"access:{claims.sid}:{claims.jti}"
 
 
-class FakeTokens:
-    async def verify(self, token: str) -> Any:
-        raise NotImplementedError
-
-
 class FakeMint:
     """Counted tokens, a plain SHA-256, and the real sealing (pure, nothing to fake)."""
 
@@ -207,7 +202,6 @@ class FakePorts:
     hasher: FakeHasher
     on_revoked: Callable[[UUID], None]
     signer: FakeSigner = field(default_factory=FakeSigner)
-    tokens: FakeTokens = field(default_factory=FakeTokens)
     mint: FakeMint = field(default_factory=FakeMint)
     session_policy: SessionPolicy = field(
         default_factory=lambda: SessionPolicy(reuse_grace=timedelta(seconds=5))
