@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Self
 from uuid import UUID
@@ -16,7 +16,6 @@ from chore_auth.domain.events import DomainEvent
 from chore_auth.domain.model import AccessClaims, RefreshToken, Session, User
 from chore_auth.domain.sessions import SessionPolicy
 from chore_auth.domain.throttle import Failures, LoginThrottle, ThrottlePolicy, record_failure
-from chore_auth.usecases.deps import Deps
 
 
 class Store:
@@ -175,34 +174,70 @@ class FakeSigner:
         return f"access:{claims.sid}:{claims.jti}"
 
 
-class FakeTokens:
-    async def verify(self, token: str) -> Any:
-        raise NotImplementedError
+class FakeMint:
+    """Counted tokens, a plain SHA-256, and the real sealing (pure, nothing to fake)."""
+
+    def __init__(self) -> None:
+        self.counter = itertools.count()
+
+    def new_token(self) -> tuple[str, str]:
+        token = f"rt_{next(self.counter)}"
+        return token, self.hash_token(token)
+
+    def hash_token(self, token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def seal_successor(self, token: str, successor: str) -> bytes:
+        return seal_successor(token, successor)
+
+    def open_successor(self, token: str, sealed: bytes) -> str | None:
+        return open_successor(token, sealed)
+
+
+@dataclass
+class FakePorts:
+    """The ports the app's keys hold, as fakes; `login`/`refresh` are the use cases' keywords."""
+
+    uow: Callable[[], FakeUnitOfWork]
+    hasher: FakeHasher
+    on_revoked: Callable[[UUID], None]
+    signer: FakeSigner = field(default_factory=FakeSigner)
+    mint: FakeMint = field(default_factory=FakeMint)
+    session_policy: SessionPolicy = field(
+        default_factory=lambda: SessionPolicy(reuse_grace=timedelta(seconds=5))
+    )
+    login_throttle: LoginThrottle = field(
+        default_factory=lambda: LoginThrottle(
+            per_address=ThrottlePolicy(10, timedelta(minutes=15)),
+            per_account=ThrottlePolicy(3, timedelta(minutes=15)),
+        )
+    )
+
+    @property
+    def login(self) -> dict[str, Any]:
+        return {
+            "hasher": self.hasher,
+            "signer": self.signer,
+            "mint": self.mint,
+            "session_policy": self.session_policy,
+            "login_throttle": self.login_throttle,
+        }
+
+    @property
+    def refresh(self) -> dict[str, Any]:
+        return {
+            "mint": self.mint,
+            "signer": self.signer,
+            "session_policy": self.session_policy,
+            "on_revoked": self.on_revoked,
+        }
 
 
 def fake_deps(
     store: Store, hasher: FakeHasher | None = None, revoked: list[UUID] | None = None
-) -> Deps:
-    counter = itertools.count()
-
-    def new_refresh() -> tuple[str, str]:
-        token = f"rt_{next(counter)}"
-        return token, hashlib.sha256(token.encode()).hexdigest()
-
-    return Deps(
+) -> FakePorts:
+    return FakePorts(
         uow=lambda: FakeUnitOfWork(store),
         hasher=hasher or FakeHasher(),
-        signer=FakeSigner(),
-        tokens=FakeTokens(),
-        new_refresh_token=new_refresh,
-        hash_refresh_token=lambda t: hashlib.sha256(t.encode()).hexdigest(),
-        # The real sealing: pure functions of their arguments, nothing to fake.
-        seal_successor=seal_successor,
-        open_successor=open_successor,
-        sessions=SessionPolicy(reuse_grace=timedelta(seconds=5)),
-        login_throttle=LoginThrottle(
-            per_address=ThrottlePolicy(10, timedelta(minutes=15)),
-            per_account=ThrottlePolicy(3, timedelta(minutes=15)),
-        ),
         on_revoked=(revoked.append if revoked is not None else lambda _: None),
     )

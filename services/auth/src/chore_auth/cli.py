@@ -15,18 +15,15 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from chore_auth.adapters.passwords import PasswordHasher
-from chore_auth.adapters.signing import KeyRing, generate_key
-from chore_auth.adapters.uow import AuthUnitOfWork
+from chore_auth.adapters.signing import generate_key
 from chore_auth.app import create_app, migrate
+from chore_auth.bootstrap import command_uow, key_ring, password_hasher
 from chore_auth.domain.model import Role
 from chore_auth.settings import AuthSettings
-from chore_auth.usecases import accounts, keys
-from chore_common.db import create_engine
+from chore_auth.usecases import accounts, signing_keys
+from chore_common.clock import utcnow
 from chore_common.errors import DomainError
 from chore_common.settings import load_settings
 
@@ -93,27 +90,12 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-@asynccontextmanager
-async def _uow_factory(settings: AuthSettings) -> AsyncIterator[Callable[[], AuthUnitOfWork]]:
-    engine = create_engine(settings.database_url, pool_size=2)
-    try:
-        # No relay here: the running service's relay picks the outbox rows up on its poll.
-        yield lambda: AuthUnitOfWork(engine, producer=settings.service_name)
-    finally:
-        await engine.dispose()
-
-
 async def _create_admin(settings: AuthSettings, email: str, name: str, password: str) -> None:
-    hasher = PasswordHasher(
-        memory_kib=settings.argon2_memory_kib,
-        time_cost=settings.argon2_time_cost,
-        parallelism=settings.argon2_parallelism,
-        threads=1,
-    )
+    hasher = password_hasher(settings, threads=1)
     cmd = accounts.Register(email=email, password=password, name=name, role=Role.ADMIN)
     try:
-        async with _uow_factory(settings) as uow:
-            user = await accounts.register(uow, hasher, cmd, now=datetime.now(UTC), operator=True)
+        async with command_uow(settings) as uow:
+            user = await accounts.register(uow, hasher, cmd, now=utcnow(), operator=True)
     finally:
         hasher.close()
     print(f"admin created: {user.id}")
@@ -125,11 +107,11 @@ async def _rotate(settings: AuthSettings, publish_delay_s: float) -> None:
             "chore-auth: keys come from files (AUTH_SIGNING_KEY_FILE); rotate them by moving "
             "the next key file into the current slot (see docs/auth.md)"
         )
-    async with _uow_factory(settings) as uow:
-        rotated = await keys.rotate_keys(
+    async with command_uow(settings) as uow:
+        rotated = await signing_keys.rotate_keys(
             uow,
             generate_key,
-            now=datetime.now(UTC),
+            now=utcnow(),
             publish_delay=timedelta(seconds=publish_delay_s),
             keep_after_retire=timedelta(seconds=settings.access_ttl_s + settings.leeway_s),
         )
@@ -139,16 +121,10 @@ async def _rotate(settings: AuthSettings, publish_delay_s: float) -> None:
 
 
 async def _list_keys(settings: AuthSettings) -> None:
-    async with _uow_factory(settings) as uow:
-        keyring = KeyRing(
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            token_ttl_s=settings.access_ttl_s,
-            leeway_s=settings.leeway_s,
-            uow=uow,
-        )
+    async with command_uow(settings) as uow:
+        keyring = key_ring(settings, uow, from_files=False)
         await keyring.load()
-        now = datetime.now(UTC)
+        now = utcnow()
         signing = keyring.signing_key(now).kid
         for key in keyring.published(now):
             state = (

@@ -57,3 +57,19 @@ def _seal_key(token: str) -> bytes:
 
 def _bytes(token: str) -> bytes:
     return token.encode("utf-8", "surrogatepass")
+
+
+class RefreshTokenMint:
+    """The functions above as the use cases' port (usecases.ports.RefreshTokenMint)."""
+
+    def new_token(self) -> tuple[str, str]:
+        return new_refresh_token()
+
+    def hash_token(self, token: str) -> str:
+        return hash_refresh_token(token)
+
+    def seal_successor(self, token: str, successor: str) -> bytes:
+        return seal_successor(token, successor)
+
+    def open_successor(self, token: str, sealed: bytes) -> str | None:
+        return open_successor(token, sealed)

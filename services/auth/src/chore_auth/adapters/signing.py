@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from chore_auth.adapters.uow import AuthUnitOfWork
 from chore_auth.domain.model import AccessClaims
 from chore_common.auth.jwks import public_jwk, thumbprint
+from chore_common.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class KeyRing:
             async with self._uow() as uow:
                 # Every first key activates at the epoch, and activates_at is unique: of
                 # replicas starting side by side on an empty table, exactly one key gets in.
-                await uow.signing_keys.add(kid, pem, now=datetime.now(UTC), activates_at=_EPOCH)
+                await uow.signing_keys.add(kid, pem, now=utcnow(), activates_at=_EPOCH)
                 await uow.commit()
         except IntegrityError:
             return  # another replica generated one at the same moment: use theirs
@@ -201,7 +202,7 @@ class KeyRing:
 
     def get(self, kid: str) -> Ed25519PublicKey | None:
         key = self._by_kid.get(kid)
-        if key is None or key not in self.published(datetime.now(UTC)):
+        if key is None or key not in self.published(utcnow()):
             return None
         return key.public
 

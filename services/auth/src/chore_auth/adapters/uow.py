@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from chore_auth.adapters.outbox import to_contract
+from chore_auth.adapters.contracts import to_contract
 from chore_auth.adapters.repository import (
     RefreshTokenRepository,
     SessionRepository,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from chore_auth.domain.accounts import PASSWORD_MAX, PASSWORD_MIN
 from chore_auth.domain.model import Session, User
-from chore_auth.usecases.deps import IssuedTokens
+from chore_auth.usecases.commands import IssuedTokens
 from chore_auth.usecases.sessions import Introspection
 from chore_common.http.fields import Name, Text
 from chore_common.http.validation import StrictModel

@@ -1,4 +1,4 @@
-"""What happened, in domain words; adapters/outbox.py turns these into published contracts."""
+"""What happened, in domain words; adapters/contracts.py turns these into published contracts."""
 
 from __future__ import annotations
 

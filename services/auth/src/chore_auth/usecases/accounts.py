@@ -9,7 +9,7 @@ from uuid import uuid4
 from chore_auth.domain import accounts
 from chore_auth.domain.errors import EmailTaken, SessionRevoked
 from chore_auth.domain.model import Role, User
-from chore_auth.usecases.deps import Caller, Deps
+from chore_auth.usecases.commands import Caller
 from chore_auth.usecases.ports import Hasher, UnitOfWork, UowFactory
 
 
@@ -54,8 +54,8 @@ async def register(
     return user
 
 
-async def me(deps: Deps, caller: Caller, *, now: datetime) -> User:
-    async with deps.uow() as uow:
+async def me(uow_factory: UowFactory, caller: Caller, *, now: datetime) -> User:
+    async with uow_factory() as uow:
         await live_session(uow, caller, now=now)
         user = await uow.users.get(caller.user_id)
     if user is None:

@@ -15,7 +15,11 @@ from uuid import uuid4
 
 from chore_auth.domain import accounts, sessions, throttle
 from chore_auth.domain.errors import InvalidCredentials
-from chore_auth.usecases.deps import Deps, IssuedTokens
+from chore_auth.domain.sessions import SessionPolicy
+from chore_auth.domain.throttle import LoginThrottle
+from chore_auth.usecases.commands import IssuedTokens
+from chore_auth.usecases.ports import Hasher, RefreshTokenMint, Signer, UnitOfWork, UowFactory
+from chore_auth.usecases.sessions import issue
 from chore_common.errors import RateLimited
 
 log = logging.getLogger(__name__)
@@ -52,83 +56,96 @@ def throttle_keys(email: str, client_ip: str) -> ThrottleKeys:
     )
 
 
-async def forget_ended_windows(deps: Deps, *, now: datetime) -> int:
+async def forget_ended_windows(
+    uow_factory: UowFactory, login_throttle: LoginThrottle, *, now: datetime
+) -> int:
     """Drop counters whose window has ended: a new attempt would start them over anyway,
     and without this every address and email an attacker tries stays a row for good."""
-    policy = deps.login_throttle
-    longest = max(policy.per_address.window, policy.per_account.window)
-    async with deps.uow() as uow:
+    longest = max(login_throttle.per_address.window, login_throttle.per_account.window)
+    async with uow_factory() as uow:
         dropped = await uow.throttle.forget_started_before(now - longest)
         await uow.commit()
     return dropped
 
 
-async def login(deps: Deps, cmd: Login, *, now: datetime) -> IssuedTokens:
+async def login(
+    uow_factory: UowFactory,
+    cmd: Login,
+    *,
+    now: datetime,
+    hasher: Hasher,
+    signer: Signer,
+    mint: RefreshTokenMint,
+    session_policy: SessionPolicy,
+    login_throttle: LoginThrottle,
+) -> IssuedTokens:
     keys = throttle_keys(cmd.email, cmd.client_ip)
-    email = accounts.normalize_email(cmd.email)
-    policy = deps.login_throttle
-    async with deps.uow() as uow:
-        counts = throttle.LoginCounts(
-            address=await uow.throttle.count_attempt(
-                keys.address, now=now, window=policy.per_address.window
-            ),
-            account_at_address=await uow.throttle.count_attempt(
-                keys.account_at_address, now=now, window=policy.per_account.window
-            ),
-            account=await uow.throttle.count_attempt(
-                keys.account, now=now, window=policy.per_account.window
-            ),
-        )
-        try:
-            throttle.admit_login(counts, policy, now=now)
-        except RateLimited:
-            # Leaving the unit of work uncommitted rolls the counts back: refused attempts
-            # do not extend the lock.
-            log.info(
-                "auth.login_throttled",
-                extra={
-                    "address_failures": counts.address.count - 1,
-                    "account_failures": counts.account.count - 1,
-                },
-            )
-            raise
-        user = await uow.users.by_email(email)
+    async with uow_factory() as uow:
+        counts = await _count_attempt(uow, keys, login_throttle, now=now)
+        user = await uow.users.by_email(accounts.normalize_email(cmd.email))
         await uow.commit()
     # Always one argon2id check: for an unknown email, against a dummy hash (None).
-    matches = await deps.hasher.verify(
-        user.password_hash if user is not None else None, cmd.password
-    )
+    matches = await hasher.verify(user.password_hash if user is not None else None, cmd.password)
     if user is None or not matches:
         log.info("auth.login_failed")  # no email: it may be a typo of a password
         raise InvalidCredentials()  # the attempt is counted already
 
     new_hash = None
-    if deps.hasher.needs_rehash(user.password_hash):
-        new_hash = await deps.hasher.hash(cmd.password)
+    if hasher.needs_rehash(user.password_hash):
+        new_hash = await hasher.hash(cmd.password)
     session = sessions.open_session(
-        user, session_id=uuid4(), now=now, policy=deps.sessions, user_agent=cmd.user_agent
+        user, session_id=uuid4(), now=now, policy=session_policy, user_agent=cmd.user_agent
     )
-    refresh_token, refresh_hash = deps.new_refresh_token()
-    async with deps.uow() as uow:
-        # The owner is in: this address's failures on the account were theirs (typos), so
-        # they leave the account's count too; other addresses' failures stay counted.
-        # Rows in the order they were counted in, so two logins never wait on each other.
-        await uow.throttle.refund(keys.address)
-        await uow.throttle.clear(keys.account_at_address)
-        await uow.throttle.refund(keys.account, by=counts.account_at_address.count)
+    refresh_token, refresh_hash = mint.new_token()
+    async with uow_factory() as uow:
+        await _refund_owner(uow, keys, counts)
         if new_hash is not None:
             await uow.users.set_password_hash(user.id, new_hash, now)
         await uow.sessions.add(session)
         await uow.refresh_tokens.add(
             sessions.issue_refresh(
-                session, token_id=uuid4(), token_hash=refresh_hash, now=now, policy=deps.sessions
+                session, token_id=uuid4(), token_hash=refresh_hash, now=now, policy=session_policy
             )
         )
         await uow.commit()
-    claims = sessions.access_claims(user, session, jti=uuid4(), now=now, policy=deps.sessions)
-    return IssuedTokens(
-        access_token=deps.signer.sign(claims),
-        refresh_token=refresh_token,
-        expires_in=int(deps.sessions.access_ttl.total_seconds()),
-        session_id=session.id,
+    return issue(signer, session_policy, user, session, refresh_token, now=now)
+
+
+async def _count_attempt(
+    uow: UnitOfWork, keys: ThrottleKeys, policy: LoginThrottle, *, now: datetime
+) -> throttle.LoginCounts:
+    """Count this attempt against the address and the account; RateLimited when over."""
+    counts = throttle.LoginCounts(
+        address=await uow.throttle.count_attempt(
+            keys.address, now=now, window=policy.per_address.window
+        ),
+        account_at_address=await uow.throttle.count_attempt(
+            keys.account_at_address, now=now, window=policy.per_account.window
+        ),
+        account=await uow.throttle.count_attempt(
+            keys.account, now=now, window=policy.per_account.window
+        ),
     )
+    try:
+        throttle.admit_login(counts, policy, now=now)
+    except RateLimited:
+        # Leaving the unit of work uncommitted rolls the counts back: refused attempts
+        # do not extend the lock.
+        log.info(
+            "auth.login_throttled",
+            extra={
+                "address_failures": counts.address.count - 1,
+                "account_failures": counts.account.count - 1,
+            },
+        )
+        raise
+    return counts
+
+
+async def _refund_owner(uow: UnitOfWork, keys: ThrottleKeys, counts: throttle.LoginCounts) -> None:
+    # The owner is in: this address's failures on the account were theirs (typos), so
+    # they leave the account's count too; other addresses' failures stay counted.
+    # Rows in the order they were counted in, so two logins never wait on each other.
+    await uow.throttle.refund(keys.address)
+    await uow.throttle.clear(keys.account_at_address)
+    await uow.throttle.refund(keys.account, by=counts.account_at_address.count)

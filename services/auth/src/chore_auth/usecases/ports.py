@@ -3,14 +3,15 @@ unit tests pass fakes with the same shape)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from uuid import UUID
 
 from chore_auth.domain.events import DomainEvent
 from chore_auth.domain.model import AccessClaims, RefreshToken, Session, User
 from chore_auth.domain.throttle import Failures
+from chore_common import ports
 
 
 class Users(Protocol):
@@ -52,7 +53,7 @@ class SigningKeys(Protocol):
     async def delete_retired_before(self, cutoff: datetime) -> int: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(ports.UnitOfWork[DomainEvent], Protocol):
     # Read-only properties, so an adapter's concrete repository types satisfy them.
     @property
     def users(self) -> Users: ...
@@ -65,12 +66,6 @@ class UnitOfWork(Protocol):
     @property
     def signing_keys(self) -> SigningKeys: ...
 
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    async def commit(self) -> None: ...
-    def record(self, event: DomainEvent) -> None: ...
-    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None: ...
-
 
 class Hasher(Protocol):
     async def hash(self, password: str) -> str: ...
@@ -82,20 +77,37 @@ class Signer(Protocol):
     def sign(self, claims: AccessClaims) -> str: ...
 
 
+class KeyRing(Signer, Protocol):
+    """The signing keys: they sign access tokens, and the JWKS route publishes them."""
+
+    def jwks(self, now: datetime) -> dict[str, list[dict[str, str]]]: ...
+
+
 class TokenReader(Protocol):
     async def verify(self, token: str) -> Any:
         """Verified claims (`sub`, `sid`, `role`, `exp`) or `Unauthorized`."""
         ...
 
 
+class RefreshTokenMint(Protocol):
+    """Opaque refresh tokens: the client gets the token, the database only its hash."""
+
+    def new_token(self) -> tuple[str, str]:
+        """(token for the client, hash to store)."""
+        ...
+
+    def hash_token(self, token: str) -> str: ...
+
+    def seal_successor(self, token: str, successor: str) -> bytes:
+        """The token `token` was rotated to, readable only with `token`."""
+        ...
+
+    def open_successor(self, token: str, sealed: bytes) -> str | None:
+        """The successor sealed under `token`; None when the seal is not the token's."""
+        ...
+
+
 UowFactory = Callable[[], UnitOfWork]
-# () -> (token for the client, hash to store); token -> hash to look up.
-RefreshTokenMaker = Callable[[], tuple[str, str]]
-RefreshTokenHasher = Callable[[str], str]
-# (token, its successor) -> the successor sealed under the token; (token, sealed) -> the
-# successor, or None when the seal is not the token's.
-SuccessorSealer = Callable[[str, str], bytes]
-SuccessorOpener = Callable[[str, bytes], str | None]
 # Told about each committed revocation so this replica refuses the session at once,
 # without waiting for its own event to come back over NATS.
 OnRevoked = Callable[[UUID], None]

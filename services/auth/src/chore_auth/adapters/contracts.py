@@ -1,4 +1,4 @@
-"""Domain events -> published contracts (chore_common.contracts.auth)."""
+"""Domain events -> published contracts (chore_common.contracts.auth): the one outbox mapping."""
 
 from __future__ import annotations
 
