@@ -1,24 +1,20 @@
 """`create_app(settings)`: the messaging service as an aiohttp application.
 
-Resources start in order and stop in reverse: database, NATS (+ streams), outbox relay,
-token verifier (JWKS + the revocation feed), then messaging's own from `bootstrap`: the unit
-of work, the sockets and the fan-out (sockets close 1012 on shutdown, before in-flight
-requests are awaited), and the consumer of tasks events.
+The kit's resources start first (`storage_app`: migrations, database, NATS, outbox relay,
+token verifier) and stop last; then messaging's own from `bootstrap`: the unit of work, the
+sockets and the fan-out (sockets close 1012 on shutdown, before in-flight requests are
+awaited), and the consumer of tasks events.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from aiohttp import web
 
-from chore_common.auth.principal import bearer_middleware, verifier_context
-from chore_common.bus.connection import NATS_CLIENT, nats_context
-from chore_common.bus.relay import relay_context
-from chore_common.db import ENGINE, db_context
-from chore_common.db.migrations import migrate_context, upgrade_head
-from chore_common.http.app import create_service_app
+from chore_common.assembly import storage_app
+from chore_common.auth.principal import bearer_middleware
+from chore_common.db.migrations import upgrade_head
 from chore_messaging.api.routes import ROUTES
 from chore_messaging.bootstrap import bootstrap
 from chore_messaging.settings import MessagingSettings
@@ -26,33 +22,14 @@ from chore_messaging.settings import MessagingSettings
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def _version() -> str:
-    try:
-        return version("chore-messaging")
-    except PackageNotFoundError:
-        return "0.0.0"
-
-
 def migrate(settings: MessagingSettings) -> None:
     upgrade_head(settings.database_url, MIGRATIONS)
 
 
 def create_app(settings: MessagingSettings) -> web.Application:
-    app = create_service_app(settings, title="messaging", version=_version())
+    app = storage_app(settings, migrations=MIGRATIONS, idempotency=False)
     for routes in ROUTES:
         app.add_routes(routes)
     app.middlewares.append(bearer_middleware)
-    if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
-        app.cleanup_ctx.append(migrate_context(settings.database_url, MIGRATIONS))
-    app.cleanup_ctx.append(db_context(settings))
-    app.cleanup_ctx.append(nats_context(settings))
-    app.cleanup_ctx.append(
-        relay_context(
-            settings.service_name,
-            engine=lambda a: a[ENGINE],
-            js=lambda a: a[NATS_CLIENT].jetstream(),
-        )
-    )
-    app.cleanup_ctx.append(verifier_context(settings))
     bootstrap(app, settings)
     return app

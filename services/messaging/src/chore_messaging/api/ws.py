@@ -16,9 +16,9 @@ from uuid import UUID
 from aiohttp import WSMsgType, web
 
 from chore_common.auth.principal import principal, requires
+from chore_common.clock import utcnow
 from chore_common.errors import DomainError
 from chore_messaging.api import frames
-from chore_messaging.api.requests import utcnow
 from chore_messaging.domain.limits import (
     CLOSE_AUTH,
     CLOSE_IDLE,

@@ -6,31 +6,16 @@ hands them to the app through `keys.py`. Repositories never commit; the use case
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Protocol, TypeVar
 from uuid import UUID
 
+from chore_common.paging import Page, PageKey
+from chore_common.ports import UnitOfWork
 from chore_messaging.domain.events import DomainEvent
 from chore_messaging.domain.model import Conversation, Message, Notification
 
-T = TypeVar("T")
 W_contra = TypeVar("W_contra", contravariant=True)
-
-
-@dataclass(frozen=True, slots=True)
-class PageKey:
-    """Keyset position (created_at, id): inserts never shift a page."""
-
-    created_at: datetime
-    id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_key: PageKey | None
 
 
 class ConversationRepository(Protocol):
@@ -95,10 +80,7 @@ class NotificationRepository(Protocol):
     ) -> Notification | None: ...
 
 
-AfterCommit = Callable[[], Awaitable[None]]
-
-
-class MessagingUnitOfWork(Protocol):
+class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     # Read-only members, so the SQL unit of work's concrete repositories satisfy them.
     @property
     def conversations(self) -> ConversationRepository: ...
@@ -106,16 +88,6 @@ class MessagingUnitOfWork(Protocol):
     def messages(self) -> MessageRepository: ...
     @property
     def notifications(self) -> NotificationRepository: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...
-    def record(self, event: DomainEvent) -> None:
-        """Publish `event` once this transaction commits."""
-        ...
-
-    def after_commit(self, callback: AfterCommit) -> None: ...
 
 
 class Fanout(Protocol):
