@@ -1,4 +1,5 @@
-"""Domain events -> published contracts (chore_common.contracts.messaging): the one outbox mapping."""
+"""Domain events -> published contracts (chore_common.contracts.messaging): the one mapping
+the outbox sees."""
 
 from __future__ import annotations
 

@@ -98,8 +98,8 @@ class Channel:
         self.ready: asyncio.Task[None] = asyncio.create_task(self._start(), name="channel-start")
 
     async def _start(self) -> None:
-        nc = self.fanout.nc
-        self._nats = await nc.subscribe(conversation_subject(self.conversation_id), cb=self._on_nats)
+        nc, subject = self.fanout.nc, conversation_subject(self.conversation_id)
+        self._nats = await nc.subscribe(subject, cb=self._on_nats)
         await nc.flush()  # the server has our interest: nothing published from now on is missed
         # Everything up to here was committed before this read: subscribers get it by replay.
         self.order.delivered = await self.fanout.last_seq(self.conversation_id)

@@ -175,9 +175,7 @@ class Connection:
 class SocketRegistry:
     """This replica's sockets, by user and by session (the `Sockets` port)."""
 
-    def __init__(
-        self, *, max_per_user: int, queue_size: int, close_timeout_s: float = 2.0
-    ) -> None:
+    def __init__(self, *, max_per_user: int, queue_size: int, close_timeout_s: float = 2.0) -> None:
         self.max_per_user = max_per_user
         self.queue_size = queue_size
         self.close_timeout_s = close_timeout_s
