@@ -1,8 +1,8 @@
 """The one place messaging's adapters are built: the unit of work, this replica's sockets,
 the NATS fan-out and the consumer of tasks events. They reach the app as ports (`keys.py`).
 
-Started after the kit's resources (database, NATS, relay, token verifier), stopped before
-them: sockets close 1012 first, then the channels, then the consumer has finished.
+They start after the kit's resources (database, NATS, relay, token verifier) and stop
+before them: the sockets close 1012 first, then the channels; the consumer finishes its batch.
 """
 
 from __future__ import annotations
@@ -33,19 +33,24 @@ Context = Callable[[web.Application], AsyncIterator[None]]
 
 
 def bootstrap(app: web.Application, settings: MessagingSettings) -> None:
-    """Hand messaging's adapters to `app` (after the kit's resources are in place)."""
-    app[MESSAGING_SETTINGS] = settings
+    """Build messaging's adapters and hand them to `app` as ports, with their lifecycles."""
+    uow = uow_factory(app, settings)
     sockets = SocketRegistry(
         max_per_user=settings.ws_max_per_user,
         queue_size=settings.ws_send_queue,
         close_timeout_s=settings.ws_close_timeout_s,
     )
+    fanout = nats_fanout(settings, sockets, uow)
+    app[MESSAGING_SETTINGS] = settings
+    app[UOW] = uow
     app[SOCKETS] = sockets
-    app.cleanup_ctx.append(_messaging_context(settings, sockets))
+    app[FANOUT] = fanout
+    app[SUBSCRIPTIONS] = fanout
+    app.cleanup_ctx.append(_sockets_context(sockets, fanout))
     if settings.consumer_enabled:
         app.cleanup_ctx.append(
             consumer_context(
-                lambda a: tasks_consumer(a[NATS_CLIENT].jetstream(), a[UOW], a[FANOUT]),
+                lambda a: tasks_consumer(a[NATS_CLIENT].jetstream(), uow, fanout),
                 grace_s=settings.shutdown_grace_s,
             )
         )
@@ -59,19 +64,20 @@ def bootstrap(app: web.Application, settings: MessagingSettings) -> None:
 
 
 def uow_factory(app: web.Application, settings: MessagingSettings) -> UowFactory:
-    engine, relay = app[ENGINE], app[RELAY]
+    """Units of work on the app's engine and relay (both there once the app has started)."""
+    # SQLite: this process's transactions queue here first (adapters/uow.py says why).
     writer_lock = asyncio.Lock() if settings.is_sqlite else None
 
     def uow() -> MessagingUnitOfWork:
         return MessagingUnitOfWork(
-            engine, producer=settings.service_name, relay=relay, writer_lock=writer_lock
+            app[ENGINE], producer=settings.service_name, relay=app[RELAY], writer_lock=writer_lock
         )
 
     return uow
 
 
-def fanout(
-    app: web.Application, settings: MessagingSettings, sockets: SocketRegistry, uow: UowFactory
+def nats_fanout(
+    settings: MessagingSettings, sockets: SocketRegistry, uow: UowFactory
 ) -> NatsFanout:
     async def last_seq(conversation_id: UUID) -> int:
         async with uow() as work:
@@ -83,7 +89,6 @@ def fanout(
             return await work.messages.between(conversation_id, after, before)
 
     return NatsFanout(
-        app[NATS_CLIENT],
         sockets,
         last_seq=last_seq,
         between=between,
@@ -94,20 +99,15 @@ def fanout(
     )
 
 
-def _messaging_context(settings: MessagingSettings, sockets: SocketRegistry) -> Context:
+def _sockets_context(sockets: SocketRegistry, fanout: NatsFanout) -> Context:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        uow = uow_factory(app, settings)
-        nats_fanout = fanout(app, settings, sockets, uow)
-        await nats_fanout.start()
+        await fanout.start(app[NATS_CLIENT])
         stop_listening = app[REVOKED].on_revoke(sockets.revoke_session)
-        app[UOW] = uow
-        app[FANOUT] = nats_fanout
-        app[SUBSCRIPTIONS] = nats_fanout
         try:
             yield
         finally:
             stop_listening()
             await sockets.close_all(CLOSE_RESTART, "service restarting")
-            await nats_fanout.stop()
+            await fanout.stop()
 
     return ctx

@@ -188,9 +188,10 @@ class NatsFanout:
     """This replica's channels over core NATS: the `Fanout` port (delivery after a commit)
     and the `Subscriptions` port (which conversations each local socket follows)."""
 
+    nc: NATS  # from `start`
+
     def __init__(
         self,
-        nc: NATS,
         sockets: SocketRegistry,
         *,
         last_seq: LastSeq,
@@ -200,7 +201,6 @@ class NatsFanout:
         gap_s: float = 0.25,
         replay_hold: int = 1024,
     ) -> None:
-        self.nc = nc
         self.sockets = sockets
         self.last_seq = last_seq
         self.between = between
@@ -213,7 +213,8 @@ class NatsFanout:
         self._users_sub: NatsSubscription | None = None
         self._watcher: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def start(self, nc: NATS) -> None:
+        self.nc = nc
         self._users_sub = await self.nc.subscribe(
             fanout_subject(USERS_TOPIC), cb=self._on_notification
         )
