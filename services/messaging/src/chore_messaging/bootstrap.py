@@ -16,8 +16,8 @@ from aiohttp import web
 from chore_common.auth.principal import REVOKED
 from chore_common.bus.connection import NATS_CLIENT
 from chore_common.bus.consumer import consumer_context
-from chore_common.bus.relay import RELAY
 from chore_common.db import ENGINE
+from chore_common.outbox.relay import RELAY
 from chore_messaging.adapters.consumers import tasks_consumer
 from chore_messaging.adapters.fanout import NatsFanout
 from chore_messaging.adapters.sockets import SocketRegistry

@@ -15,9 +15,9 @@ from aiohttp import web
 from chore_common.assembly import storage_app
 from chore_common.auth.principal import bearer_middleware
 from chore_common.bus.connection import NATS_CLIENT
-from chore_common.bus.relay import RELAY
 from chore_common.db import ENGINE
 from chore_common.db.migrations import upgrade_head
+from chore_common.outbox.relay import RELAY
 from chore_tasks.adapters.cache import INVALIDATOR, cache_context
 from chore_tasks.adapters.group_commit import GroupCommit, TransactionEach
 from chore_tasks.adapters.scheduler import Scheduler, scheduler_context

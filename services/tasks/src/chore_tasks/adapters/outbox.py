@@ -23,7 +23,7 @@ from chore_common.contracts.tasks import (
     TaskReminderDueV1,
     TaskStartedV1,
 )
-from chore_common.db import Outbox
+from chore_common.outbox.record import Outbox
 from chore_tasks.domain.events import (
     DomainEvent,
     OfferCreated,
