@@ -440,7 +440,7 @@ def _drain_s(running: Running) -> float:
 
 def _fetch_timeout_s() -> float:
     """The longest idle poll of any event consumer (messaging's is the one there is)."""
-    from chore_messaging.adapters.consumer import SPEC
+    from chore_messaging.adapters.consumers import SPEC
 
     return SPEC.idle_fetch_s
 

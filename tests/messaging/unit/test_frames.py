@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from chore_messaging import frames
+from chore_messaging.api import frames
 from chore_messaging.domain.model import Message, Notification, NotificationKind
 
 

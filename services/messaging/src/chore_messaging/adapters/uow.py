@@ -7,11 +7,13 @@ import asyncio
 from typing import Any, Self
 
 from chore_common.uow import UnitOfWork
+from chore_messaging.adapters.contracts import to_contract
 from chore_messaging.adapters.repository import (
     ConversationRepository,
     MessageRepository,
     NotificationRepository,
 )
+from chore_messaging.domain.events import DomainEvent
 
 
 class MessagingUnitOfWork(UnitOfWork):
@@ -48,3 +50,7 @@ class MessagingUnitOfWork(UnitOfWork):
         finally:
             if self._writer_lock is not None:
                 self._writer_lock.release()
+
+    def record(self, event: DomainEvent) -> None:
+        """Publish `event` once this transaction commits (outbox row, same transaction)."""
+        self.outbox.add(to_contract(event))

@@ -1,4 +1,4 @@
-"""GET /messaging/ws: one WebSocket per client, JSON frames (chore_messaging.frames).
+"""GET /messaging/ws: one WebSocket per client, JSON frames (api/frames.py).
 
 The token comes as `Sec-WebSocket-Protocol: bearer, <jwt>` (answered with the `bearer`
 subprotocol) or `?token=`; a bad one is refused before the upgrade (401). Then each frame
@@ -18,27 +18,24 @@ from aiohttp import WSMsgType, web
 from chore_common.auth.principal import principal, requires
 from chore_common.clock import utcnow
 from chore_common.errors import DomainError
-from chore_messaging import frames
-from chore_messaging.adapters.hub import (
+from chore_messaging.api import frames
+from chore_messaging.domain.limits import (
     CLOSE_AUTH,
+    CLOSE_IDLE,
+    CLOSE_INTERNAL,
     CLOSE_RATE,
-    CLOSE_TOO_MANY,
-    HUB,
-    Connection,
-    Hub,
+    FloodGuard,
+    Verdict,
 )
-from chore_messaging.adapters.metrics import CLOSES, FRAMES_IN
-from chore_messaging.domain.limits import FloodGuard, Verdict
 from chore_messaging.domain.model import FRAME_MAX_BYTES
-from chore_messaging.keys import MESSAGING_SETTINGS, UOW, UowFactory
+from chore_messaging.keys import FANOUT, MESSAGING_SETTINGS, SOCKETS, SUBSCRIPTIONS, UOW, UowFactory
 from chore_messaging.settings import MessagingSettings
 from chore_messaging.usecases import messages
+from chore_messaging.usecases.ports import Fanout, Socket, Subscriptions
 
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
-CLOSE_IDLE = 1000
-CLOSE_INTERNAL = 1011
 
 
 @routes.get("/messaging/ws")
@@ -46,7 +43,7 @@ CLOSE_INTERNAL = 1011
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     who = principal(request)
     settings = request.app[MESSAGING_SETTINGS]
-    hub = request.app[HUB]
+    sockets = request.app[SOCKETS]
     ws = web.WebSocketResponse(
         protocols=("bearer",),
         heartbeat=settings.ws_heartbeat_s,
@@ -55,31 +52,21 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         timeout=settings.ws_close_timeout_s,
     )
     await ws.prepare(request)
-    if hub.open_for(who.user_id) >= settings.ws_max_per_user:
-        # After the upgrade, not before: a browser sees a close code and reason, never the
-        # status of a refused handshake. Nothing awaits between this count and `hub.add`.
-        CLOSES.labels(str(CLOSE_TOO_MANY)).inc()
-        await ws.close(
-            code=CLOSE_TOO_MANY,
-            message=f"too many connections: at most {settings.ws_max_per_user} per user".encode(),
-            drain=False,
-        )
-        return ws
-    conn = Connection(
-        ws,
-        user_id=who.user_id,
-        session_id=who.session_id,
-        queue_size=settings.ws_send_queue,
-        close_timeout_s=settings.ws_close_timeout_s,
-        transport=request.transport,
+    conn = await sockets.connect(
+        ws, user_id=who.user_id, session_id=who.session_id, transport=request.transport
     )
-    hub.add(conn)
+    if conn is None:  # over the user's cap: closed 4429
+        return ws
+    subscriptions = request.app[SUBSCRIPTIONS]
     loop = asyncio.get_running_loop()
     expiry = loop.call_later(
         max(0.0, who.expires_at - time.time()), conn.close_soon, CLOSE_AUTH, "token expired"
     )
+    session = SocketSession(
+        ws, conn, subscriptions, request.app[FANOUT], request.app[UOW], settings
+    )
     try:
-        await SocketSession(conn, hub, request.app[UOW], settings).run()
+        await session.run()
     except Exception:
         # After the upgrade an HTTP 500 cannot be sent (the error middleware would write
         # one into the socket): close with 1011, the WebSocket's "internal error".
@@ -87,8 +74,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         conn.close_soon(CLOSE_INTERNAL, "internal error")
     finally:
         expiry.cancel()
-        await hub.remove(conn)
-        await conn.finish()
+        await subscriptions.leave(conn)
+        await sockets.disconnect(conn)
     return ws
 
 
@@ -96,10 +83,18 @@ class SocketSession:
     """The reader loop of one socket and what each client frame does."""
 
     def __init__(
-        self, conn: Connection, hub: Hub, uow: UowFactory, settings: MessagingSettings
+        self,
+        ws: web.WebSocketResponse,
+        conn: Socket,
+        subscriptions: Subscriptions,
+        fanout: Fanout,
+        uow: UowFactory,
+        settings: MessagingSettings,
     ) -> None:
+        self.ws = ws
         self.conn = conn
-        self.hub = hub
+        self.subscriptions = subscriptions
+        self.fanout = fanout
         self.uow = uow
         self.settings = settings
         self.guard = FloodGuard(
@@ -109,7 +104,7 @@ class SocketSession:
         )
 
     async def run(self) -> None:
-        ws, conn = self.conn.ws, self.conn
+        ws, conn = self.ws, self.conn
         loop = asyncio.get_running_loop()
         while not conn.closing:
             try:
@@ -122,14 +117,14 @@ class SocketSession:
                 if verdict is Verdict.ALLOW:
                     await self.handle(msg.data)
                 elif verdict is Verdict.REJECT:
-                    FRAMES_IN.labels("rate_limited").inc()
+                    conn.received("rate_limited")
                     conn.push(frames.error_frame("rate_limited", "slow down: frame refused"))
                 else:
-                    FRAMES_IN.labels("rate_limited").inc()
+                    conn.received("rate_limited")
                     conn.close_soon(CLOSE_RATE, "rate limit exceeded")
                     return
             elif msg.type is WSMsgType.BINARY:
-                FRAMES_IN.labels("binary").inc()
+                conn.received("binary")
                 conn.push(frames.error_frame("invalid_json", "frames are JSON text"))
             else:  # CLOSE, CLOSING, CLOSED, ERROR (too big: aiohttp has closed with 1009)
                 return
@@ -139,10 +134,10 @@ class SocketSession:
         try:
             frame = frames.parse_client_frame(text)
         except frames.FrameError as exc:
-            FRAMES_IN.labels("invalid").inc()
+            conn.received("invalid")
             conn.push(frames.error_frame(exc.code, exc.detail))
             return
-        FRAMES_IN.labels(frame.type).inc()
+        conn.received(frame.type)
         conversation_id = getattr(frame, "conversation_id", None)
         client_msg_id = getattr(frame, "client_msg_id", None)
         try:
@@ -153,7 +148,7 @@ class SocketSession:
             elif isinstance(frame, frames.Subscribe):
                 await self.subscribe(frame.conversation_id, frame.since_seq)
             elif isinstance(frame, frames.Unsubscribe):
-                await self.hub.unsubscribe(conn, frame.conversation_id)
+                await self.subscriptions.unsubscribe(conn, frame.conversation_id)
             else:
                 await messages.mark_read(self.uow(), frame.conversation_id, conn.user_id, frame.seq)
         except DomainError as exc:
@@ -183,7 +178,7 @@ class SocketSession:
             body=frame.body,
             client_msg_id=frame.client_msg_id,
         )
-        sent = await messages.send_message(self.uow(), cmd, utcnow(), self.hub)
+        sent = await messages.send_message(self.uow(), cmd, utcnow(), self.fanout)
         ack = frames.AckFrame(
             client_msg_id=frame.client_msg_id,
             seq=sent.message.seq,
@@ -196,15 +191,15 @@ class SocketSession:
     async def subscribe(self, conversation_id: UUID, since_seq: int | None) -> None:
         """Attach (live frames held), replay after `since_seq`, then release the held ones
         above the last replayed seq: every message once, in order, across the seam."""
-        conn, hub = self.conn, self.hub
+        conn, subscriptions = self.conn, self.subscriptions
         await messages.conversation_for(self.uow(), conversation_id, conn.user_id)
-        await hub.unsubscribe(conn, conversation_id)  # a second subscribe restarts the first
-        sub = hub.attach(conn, conversation_id)
+        await subscriptions.unsubscribe(conn, conversation_id)  # a second one restarts the first
+        sub = subscriptions.attach(conn, conversation_id)
         try:
-            await asyncio.shield(sub.channel.ready)
-            last = await self._replay(conversation_id, since_seq, sub.channel.order.delivered)
+            live_from = await sub.ready()
+            last = await self._replay(conversation_id, since_seq, live_from)
         except BaseException:
-            await hub.unsubscribe(conn, conversation_id)
+            await subscriptions.unsubscribe(conn, conversation_id)
             raise
         sub.go_live(last)
         subscribed = frames.SubscribedFrame(conversation_id=conversation_id, last_seq=sub.last_seq)

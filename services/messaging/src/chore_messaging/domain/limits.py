@@ -1,5 +1,5 @@
-"""Per-socket flow rules, pure: a token bucket for what a client sends, and the in-order
-release of what a conversation delivers.
+"""Per-socket flow rules, pure: a token bucket for what a client sends, the in-order
+release of what a conversation delivers, and the close codes that end a socket.
 
 Time comes in as a number (monotonic seconds), so the rules are tested without a clock.
 """
@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
+
+# Close codes the server ends a socket with (docs/messaging.md has the table).
+CLOSE_IDLE: Final = 1000
+CLOSE_RATE: Final = 1008
+CLOSE_TOO_BIG: Final = 1009
+CLOSE_INTERNAL: Final = 1011
+CLOSE_RESTART: Final = 1012
+CLOSE_SLOW: Final = 1013
+CLOSE_AUTH: Final = 4401
+CLOSE_TOO_MANY: Final = 4429  # as HTTP 429: the user's cap of open sockets is reached
 
 
 class Verdict(Enum):

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from chore_common.contracts.messaging import MessageSentV1
 from chore_common.paging import Page, PageKey
 from chore_messaging.domain import model
 from chore_messaging.domain.errors import ConversationNotFound
+from chore_messaging.domain.events import MessageSent
 from chore_messaging.domain.model import Conversation, Message
 from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
 
@@ -53,8 +53,8 @@ async def send_message(
             if first is None:  # cannot happen: the insert just collided with it
                 raise ConversationNotFound("no such conversation")
             return Sent(first, duplicate=True)
-        uow.outbox.add(
-            MessageSentV1(
+        uow.record(
+            MessageSent(
                 message_id=message.id,
                 conversation_id=conversation.id,
                 task_id=conversation.task_id,

@@ -1,19 +1,21 @@
-"""What messaging's use cases need from storage and from the fan-out, as protocols.
+"""What messaging's use cases and api need from storage, sockets and the fan-out, as protocols.
 
-`adapters/` implements them on SQLAlchemy and NATS. Repositories never commit; the use
-case commits once.
+`adapters/` implements them on SQLAlchemy, aiohttp's WebSockets and NATS; `bootstrap.py`
+hands them to the app through `keys.py`. Repositories never commit; the use case commits once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Protocol, TypeVar
 from uuid import UUID
 
-from chore_common.contracts.registry import Contract
 from chore_common.paging import Page, PageKey
+from chore_common.ports import UnitOfWork
+from chore_messaging.domain.events import DomainEvent
 from chore_messaging.domain.model import Conversation, Message, Notification
+
+W_contra = TypeVar("W_contra", contravariant=True)
 
 
 class ConversationRepository(Protocol):
@@ -78,14 +80,7 @@ class NotificationRepository(Protocol):
     ) -> Notification | None: ...
 
 
-class Outbox(Protocol):
-    def add(self, event: Contract) -> object: ...
-
-
-AfterCommit = Callable[[], Awaitable[None]]
-
-
-class MessagingUnitOfWork(Protocol):
+class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     # Read-only members, so the SQL unit of work's concrete repositories satisfy them.
     @property
     def conversations(self) -> ConversationRepository: ...
@@ -93,14 +88,6 @@ class MessagingUnitOfWork(Protocol):
     def messages(self) -> MessageRepository: ...
     @property
     def notifications(self) -> NotificationRepository: ...
-    @property
-    def outbox(self) -> Outbox: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...
-    def after_commit(self, callback: AfterCommit) -> None: ...
 
 
 class Fanout(Protocol):
@@ -109,3 +96,74 @@ class Fanout(Protocol):
     async def message_stored(self, conversation: Conversation, message: Message) -> None: ...
 
     async def notify(self, notifications: list[Notification]) -> None: ...
+
+
+class Socket(Protocol):
+    """One client's WebSocket on this replica: a bounded outgoing queue and one way to close."""
+
+    @property
+    def user_id(self) -> UUID: ...
+    @property
+    def session_id(self) -> UUID: ...
+    @property
+    def closing(self) -> bool: ...
+
+    def push(self, data: bytes) -> bool:
+        """Queue an encoded text frame; a reader too slow to take it is closed 1013."""
+        ...
+
+    async def put(self, data: bytes, *, stall_s: float) -> None:
+        """Queue `data` once there is room (a replay paces itself on the reader)."""
+        ...
+
+    def received(self, kind: str) -> None:
+        """Count one frame from the client, by kind."""
+        ...
+
+    def close_soon(self, code: int, reason: str) -> None: ...
+
+    async def finish(self) -> None:
+        """After the reader loop ended: stop writing, wait for a close in progress."""
+        ...
+
+
+class Sockets(Protocol[W_contra]):
+    """This replica's open sockets; `W_contra` is the web framework's WebSocket."""
+
+    async def connect(
+        self, ws: W_contra, *, user_id: UUID, session_id: UUID, transport: object = None
+    ) -> Socket | None:
+        """Register a prepared WebSocket (`transport`: its connection's, for direct writes);
+        None, and it is closed 4429, when the user holds too many open."""
+        ...
+
+    async def disconnect(self, socket: Socket) -> None:
+        """Forget `socket` and stop its writer."""
+        ...
+
+    async def close_all(self, code: int, reason: str) -> None: ...
+
+
+class Subscription(Protocol):
+    """One socket's interest in one conversation; live frames are held until `go_live`."""
+
+    @property
+    def last_seq(self) -> int: ...
+
+    async def ready(self) -> int:
+        """Once the conversation's feed listens: the last seq it has released live."""
+        ...
+
+    def go_live(self, last_seq: int) -> None:
+        """Release the held frames above `last_seq`, then deliver live."""
+        ...
+
+
+class Subscriptions(Protocol):
+    """Which conversations each socket follows, on this replica."""
+
+    def attach(self, socket: Socket, conversation_id: UUID) -> Subscription: ...
+    async def unsubscribe(self, socket: Socket, conversation_id: UUID) -> None: ...
+    async def leave(self, socket: Socket) -> None:
+        """Unsubscribe `socket` from every conversation (it is going away)."""
+        ...

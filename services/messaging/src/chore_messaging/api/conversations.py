@@ -1,4 +1,5 @@
-"""The REST mirror: conversations, history, sending, notifications.
+"""/messaging/conversations: the caller's conversations, their history, sending (the REST
+mirror of the WebSocket).
 
 A conversation the caller does not take part in is a 404, exactly like one that does not
 exist: existence is not leaked (docs/messaging.md).
@@ -14,7 +15,6 @@ from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import PageQuery, next_cursor, page_key
 from chore_common.http.requests import path_id
 from chore_common.http.validation import json_response, parse_body, parse_query
-from chore_messaging.adapters.hub import HUB
 from chore_messaging.api.schemas import (
     ConversationOut,
     ConversationPage,
@@ -22,17 +22,13 @@ from chore_messaging.api.schemas import (
     MessageIn,
     MessageOut,
     MessagePage,
-    NotificationOut,
-    NotificationPage,
-    NotificationQuery,
 )
-from chore_messaging.domain.errors import ConversationNotFound, NotificationNotFound
-from chore_messaging.keys import UOW
-from chore_messaging.usecases import messages, notifications
+from chore_messaging.domain.errors import ConversationNotFound
+from chore_messaging.keys import FANOUT, UOW
+from chore_messaging.usecases import messages
 
 routes = ApiRoutes()
 CONVERSATIONS = ("conversations",)
-NOTIFICATIONS = ("notifications",)
 
 
 @routes.get(
@@ -97,44 +93,5 @@ async def send_message(request: web.Request) -> web.Response:
         body=body.body,
         client_msg_id=body.client_msg_id,
     )
-    sent = await messages.send_message(request.app[UOW](), cmd, utcnow(), request.app[HUB])
+    sent = await messages.send_message(request.app[UOW](), cmd, utcnow(), request.app[FANOUT])
     return json_response(MessageOut.of(sent.message), status=200 if sent.duplicate else 201)
-
-
-@routes.get(
-    "/messaging/notifications",
-    query=NotificationQuery,
-    response=NotificationPage,
-    tags=NOTIFICATIONS,
-    summary="The caller's notifications, newest first",
-)
-async def list_notifications(request: web.Request) -> web.Response:
-    query = parse_query(request, NotificationQuery)
-    page = await notifications.list_notifications(
-        request.app[UOW](),
-        principal(request).user_id,
-        limit=query.limit,
-        after=page_key(query.cursor),
-        unread_only=query.unread,
-    )
-    out = NotificationPage(
-        items=[NotificationOut.of(n) for n in page.items], next_cursor=next_cursor(page.next_key)
-    )
-    return json_response(out)
-
-
-@routes.post(
-    "/messaging/notifications/{notification_id}/read",
-    response=NotificationOut,
-    tags=NOTIFICATIONS,
-    summary="Mark one of the caller's notifications read (idempotent)",
-    errors=(404,),
-)
-async def read_notification(request: web.Request) -> web.Response:
-    note = await notifications.mark_notification_read(
-        request.app[UOW](),
-        path_id(request, "notification_id", NotificationNotFound),
-        principal(request).user_id,
-        utcnow(),
-    )
-    return json_response(NotificationOut.of(note))

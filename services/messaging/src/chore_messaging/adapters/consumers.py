@@ -8,10 +8,11 @@ acknowledged and ignored: offers carry the owner, so nothing is needed from them
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from chore_common.bus.consumer import Consumer, ConsumerSpec, Handler
+from chore_common.clock import utcnow
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.contracts.tasks import (
@@ -39,7 +40,7 @@ UseCase = Callable[[MessagingUnitOfWork, Any, Any, datetime, Fanout], Awaitable[
 
 def _handler(use_case: UseCase, fanout: Fanout) -> Handler:
     async def handle(envelope: Envelope, payload: Any, uow: UnitOfWork) -> None:
-        await use_case(uow, envelope.id, payload, datetime.now(UTC), fanout)  # type: ignore[arg-type]
+        await use_case(uow, envelope.id, payload, utcnow(), fanout)  # type: ignore[arg-type]
 
     return handle
 

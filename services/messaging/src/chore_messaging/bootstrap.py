@@ -1,0 +1,113 @@
+"""The one place messaging's adapters are built: the unit of work, this replica's sockets,
+the NATS fan-out and the consumer of tasks events. They reach the app as ports (`keys.py`).
+
+They start after the kit's resources (database, NATS, relay, token verifier) and stop
+before them: the sockets close 1012 first, then the channels; the consumer finishes its batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from uuid import UUID
+
+from aiohttp import web
+
+from chore_common.auth.principal import REVOKED
+from chore_common.bus.connection import NATS_CLIENT
+from chore_common.bus.consumer import consumer_context
+from chore_common.db import ENGINE
+from chore_common.outbox.relay import RELAY
+from chore_messaging.adapters.consumers import tasks_consumer
+from chore_messaging.adapters.fanout import NatsFanout
+from chore_messaging.adapters.sockets import SocketRegistry
+from chore_messaging.adapters.uow import MessagingUnitOfWork
+from chore_messaging.api import frames
+from chore_messaging.domain.limits import CLOSE_RESTART
+from chore_messaging.domain.model import Message
+from chore_messaging.keys import FANOUT, MESSAGING_SETTINGS, SOCKETS, SUBSCRIPTIONS, UOW
+from chore_messaging.settings import MessagingSettings
+
+UowFactory = Callable[[], MessagingUnitOfWork]
+Context = Callable[[web.Application], AsyncIterator[None]]
+
+
+def bootstrap(app: web.Application, settings: MessagingSettings) -> None:
+    """Build messaging's adapters and hand them to `app` as ports, with their lifecycles."""
+    uow = uow_factory(app, settings)
+    sockets = SocketRegistry(
+        max_per_user=settings.ws_max_per_user,
+        queue_size=settings.ws_send_queue,
+        close_timeout_s=settings.ws_close_timeout_s,
+    )
+    fanout = nats_fanout(settings, sockets, uow)
+    app[MESSAGING_SETTINGS] = settings
+    app[UOW] = uow
+    app[SOCKETS] = sockets
+    app[FANOUT] = fanout
+    app[SUBSCRIPTIONS] = fanout
+    app.cleanup_ctx.append(_sockets_context(sockets, fanout))
+    if settings.consumer_enabled:
+        app.cleanup_ctx.append(
+            consumer_context(
+                lambda a: tasks_consumer(a[NATS_CLIENT].jetstream(), uow, fanout),
+                grace_s=settings.shutdown_grace_s,
+            )
+        )
+
+    async def close_sockets(app: web.Application) -> None:
+        # on_shutdown runs before aiohttp waits for in-flight handlers: every socket handler
+        # ends here, with 1012 so clients reconnect (elsewhere) and resume with since_seq.
+        await sockets.close_all(CLOSE_RESTART, "service restarting")
+
+    app.on_shutdown.append(close_sockets)
+
+
+def uow_factory(app: web.Application, settings: MessagingSettings) -> UowFactory:
+    """Units of work on the app's engine and relay (both there once the app has started)."""
+    # SQLite: this process's transactions queue here first (adapters/uow.py says why).
+    writer_lock = asyncio.Lock() if settings.is_sqlite else None
+
+    def uow() -> MessagingUnitOfWork:
+        return MessagingUnitOfWork(
+            app[ENGINE], producer=settings.service_name, relay=app[RELAY], writer_lock=writer_lock
+        )
+
+    return uow
+
+
+def nats_fanout(
+    settings: MessagingSettings, sockets: SocketRegistry, uow: UowFactory
+) -> NatsFanout:
+    async def last_seq(conversation_id: UUID) -> int:
+        async with uow() as work:
+            found = await work.conversations.get(conversation_id)
+            return 0 if found is None else found.last_seq
+
+    async def between(conversation_id: UUID, after: int, before: int) -> list[Message]:
+        async with uow() as work:
+            return await work.messages.between(conversation_id, after, before)
+
+    return NatsFanout(
+        sockets,
+        last_seq=last_seq,
+        between=between,
+        message_frame=frames.message_frame,
+        notification_frame=frames.notification_frame,
+        gap_s=settings.fanout_gap_s,
+        replay_hold=settings.ws_send_queue,
+    )
+
+
+def _sockets_context(sockets: SocketRegistry, fanout: NatsFanout) -> Context:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await fanout.start(app[NATS_CLIENT])
+        stop_listening = app[REVOKED].on_revoke(sockets.revoke_session)
+        try:
+            yield
+        finally:
+            stop_listening()
+            await sockets.close_all(CLOSE_RESTART, "service restarting")
+            await fanout.stop()
+
+    return ctx
