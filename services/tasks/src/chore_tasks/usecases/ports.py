@@ -8,6 +8,7 @@ uniqueness rule raises the domain's `Conflict` (`offer_exists`, `already_reviewe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, Self, TypeVar
@@ -99,12 +100,6 @@ class JobRepository(Protocol):
     async def list(self, query: JobFilter) -> Page[Job]: ...
 
 
-class Outbox(Protocol):
-    def add(self, event: DomainEvent) -> object:
-        """Record an event to publish; written in the same transaction as the change."""
-        ...
-
-
 class TaskReadCache(Protocol):
     """Recently read tasks; `get` never returns a version older than one it was told of."""
 
@@ -130,9 +125,14 @@ class TasksUnitOfWork(Protocol):
     def reviews(self) -> ReviewRepository: ...
     @property
     def jobs(self) -> JobRepository: ...
-    @property
-    def outbox(self) -> Outbox: ...
+
+    def record(self, event: DomainEvent) -> None:
+        """Publish `event` once this transaction commits (written in the same transaction)."""
+        ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
     async def commit(self) -> None: ...
+
+
+UowFactory = Callable[[], TasksUnitOfWork]
