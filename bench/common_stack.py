@@ -229,7 +229,7 @@ def in_process_costs() -> dict[str, list[float]]:
 
     from aiohttp.test_utils import make_mocked_request
 
-    from chore_common.logging import configure_logging
+    from chore_common.telemetry.logs import configure_logging
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {SERVER_CPU})

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from chore_common.logging import configure_logging, flush_logs, request_id_var, trace_ids
+from chore_common.telemetry.logs import configure_logging, flush_logs, request_id_var, trace_ids
 from chore_common.testing.demo_app import DemoSettings, create_app
 
 TOKEN = "eyJhbGciOiJFZERTQSJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from chore_common.logging import REDACTED, JsonFormatter, redact, request_id_var
 from chore_common.telemetry.access_log import AccessLog, RequestRecord
+from chore_common.telemetry.logs import REDACTED, JsonFormatter, redact, request_id_var
 
 
 @pytest.mark.parametrize(

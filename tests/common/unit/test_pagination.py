@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from chore_common.errors import InvalidInput
 from chore_common.http.pagination import (
     MAX_CURSOR_CHARS,
-    Keyset,
     Page,
     PageQuery,
     decode_cursor,
@@ -19,6 +18,7 @@ from chore_common.http.pagination import (
     encode_cursor,
     encode_keyset,
 )
+from chore_common.paging import PageKey
 
 
 def test_a_cursor_round_trips_and_is_url_safe() -> None:
@@ -52,7 +52,7 @@ def test_a_page_serialises_as_items_and_next_cursor() -> None:
 def test_a_keyset_round_trips_in_utc_order() -> None:
     moment = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
     row_id = uuid4()
-    assert decode_keyset(encode_keyset(moment, row_id)) == Keyset(moment, row_id)
+    assert decode_keyset(encode_keyset(moment, row_id)) == PageKey(moment, row_id)
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,14 @@ from typing import Self, TypeVar
 from uuid import UUID
 
 from chore_common.errors import Conflict
+from chore_common.paging import Page, PageKey
 from chore_tasks.domain import jobs as job_rules
 from chore_tasks.domain import policies
 from chore_tasks.domain.errors import StaleVersion
 from chore_tasks.domain.events import DomainEvent
 from chore_tasks.domain.jobs import Job, JobStatus, RetryPolicy
 from chore_tasks.domain.model import Offer, OfferStatus, Review, Task
-from chore_tasks.usecases.ports import JobFilter, Page, PageKey, TaskFilter
+from chore_tasks.usecases.ports import JobFilter, TaskFilter
 
 T = TypeVar("T")
 

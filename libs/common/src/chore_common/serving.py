@@ -53,8 +53,8 @@ from typing import TypeVar
 from aiohttp import web
 
 from chore_common.keys import READINESS
-from chore_common.logging import configure_logging
 from chore_common.settings import ServiceSettings, SettingsError, load_settings
+from chore_common.telemetry.logs import configure_logging
 from chore_common.telemetry.metrics import MULTIPROC_ENV
 from chore_common.telemetry.requests import Draining
 from chore_common.telemetry.tracing import TracingConfigError

@@ -93,6 +93,18 @@ class ServiceSettings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+class StorageSettings(ServiceSettings):
+    """A service that owns a database (and migrates it): see `chore_common.assembly`."""
+
+    migrate_on_start: bool | None = Field(
+        None, description="apply migrations at start; unset means only on SQLite (local dev)"
+    )
+
+    @property
+    def migrates_on_start(self) -> bool:
+        return self.migrate_on_start or (self.migrate_on_start is None and self.is_sqlite)
+
+
 def env_name(cls: type[ServiceSettings], field: str) -> str:
     prefix = str(cls.model_config.get("env_prefix", ""))
     return f"{prefix}{field}".upper()

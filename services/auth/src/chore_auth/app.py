@@ -11,7 +11,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from aiohttp import web
@@ -32,26 +31,17 @@ from chore_auth.keys import DEPS, HASHER, KEYRING, REVOKED
 from chore_auth.settings import AuthSettings
 from chore_auth.usecases import login
 from chore_auth.usecases.deps import Deps
+from chore_common.assembly import storage_app
 from chore_common.auth.principal import VERIFIER, bearer_middleware
 from chore_common.auth.revocation import RevocationFeed, RevokedSessions
 from chore_common.auth.verify import TokenVerifier
-from chore_common.bus.connection import NATS_CLIENT, nats_context
-from chore_common.bus.relay import RELAY, relay_context
-from chore_common.db import ENGINE, db_context
-from chore_common.db.idempotency import SqlIdempotencyStore
-from chore_common.db.migrations import migrate_context, upgrade_head
-from chore_common.http.app import create_service_app
-from chore_common.http.idempotency import idempotency_context
+from chore_common.bus.connection import NATS_CLIENT
+from chore_common.bus.relay import RELAY
+from chore_common.db import ENGINE
+from chore_common.db.migrations import upgrade_head
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 log = logging.getLogger(__name__)
-
-
-def _version() -> str:
-    try:
-        return version("chore-auth")
-    except PackageNotFoundError:
-        return "0.0.0"
 
 
 def migrate(settings: AuthSettings) -> None:
@@ -59,21 +49,10 @@ def migrate(settings: AuthSettings) -> None:
 
 
 def create_app(settings: AuthSettings) -> web.Application:
-    app = create_service_app(settings, title="auth", version=_version())
+    # Auth verifies its own tokens: its verifier reads the key ring (see _auth_context).
+    app = storage_app(settings, migrations=MIGRATIONS, verifier=False)
     app.add_routes(routes)
     app.middlewares.append(bearer_middleware)
-    if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
-        app.cleanup_ctx.append(migrate_context(settings.database_url, MIGRATIONS))
-    app.cleanup_ctx.append(db_context(settings))
-    app.cleanup_ctx.append(idempotency_context(lambda a: SqlIdempotencyStore(a[ENGINE])))
-    app.cleanup_ctx.append(nats_context(settings))
-    app.cleanup_ctx.append(
-        relay_context(
-            settings.service_name,
-            engine=lambda a: a[ENGINE],
-            js=lambda a: a[NATS_CLIENT].jetstream(),
-        )
-    )
     app.cleanup_ctx.append(_auth_context(settings))
     return app
 

@@ -8,10 +8,10 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from chore_common.settings import ServiceSettings
+from chore_common.settings import StorageSettings
 
 
-class AuthSettings(ServiceSettings):
+class AuthSettings(StorageSettings):
     model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore", validate_default=True)
 
     service_name: ClassVar[str] = "auth"
@@ -52,7 +52,3 @@ class AuthSettings(ServiceSettings):
     )
     keys_reload_s: float = Field(30.0, gt=0, description="how often replicas reread the keys")
     jwks_max_age_s: int = Field(300, ge=0, description="Cache-Control max-age of the JWKS")
-
-    migrate_on_start: bool | None = Field(
-        None, description="apply migrations at start; unset means only on SQLite (local dev)"
-    )

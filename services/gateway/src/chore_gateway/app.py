@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from importlib.metadata import PackageNotFoundError, version
 
 import aiohttp
 from aiohttp import web
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 
-from chore_common.http.app import create_service_app
+from chore_common.http.app import create_service_app, installed_version
 from chore_common.keys import READINESS
 from chore_common.serving import RUNNER
 from chore_gateway import docs, metrics
@@ -31,20 +30,15 @@ from chore_gateway.proxy import Proxy
 from chore_gateway.settings import GatewaySettings
 
 
-def _version() -> str:
-    try:
-        return version("chore-gateway")
-    except PackageNotFoundError:
-        return "0.0.0"
-
-
 class NoReadyAddress(Exception):
     """No address of this service passed its last health check."""
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
     # /metrics names every upstream address: it listens on a port of its own, not here.
-    app = create_service_app(settings, title="gateway", version=_version(), metrics_route=False)
+    app = create_service_app(
+        settings, title="gateway", version=installed_version("chore-gateway"), metrics_route=False
+    )
     app[RUNNER] = GatewayRunner  # head timeout and problem+json parse errors (protocol.py)
     policy = settings.breaker_policy
     pools = {name: Pool(name, bases, policy) for name, bases in settings.upstreams.items()}

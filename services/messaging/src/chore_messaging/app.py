@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from aiohttp import web
 
-from chore_common.auth.principal import REVOKED, bearer_middleware, verifier_context
-from chore_common.bus.connection import NATS_CLIENT, nats_context
+from chore_common.assembly import storage_app
+from chore_common.auth.principal import REVOKED, bearer_middleware
+from chore_common.bus.connection import NATS_CLIENT
 from chore_common.bus.consumer import consumer_context
-from chore_common.bus.relay import RELAY, relay_context
-from chore_common.db import ENGINE, db_context
-from chore_common.db.migrations import migrate_context, upgrade_head
-from chore_common.http.app import create_service_app
+from chore_common.bus.relay import RELAY
+from chore_common.db import ENGINE
+from chore_common.db.migrations import upgrade_head
 from chore_messaging.adapters.consumer import tasks_consumer
 from chore_messaging.adapters.hub import CLOSE_RESTART, HUB, Hub
 from chore_messaging.adapters.uow import MessagingUnitOfWork
@@ -34,35 +33,16 @@ from chore_messaging.settings import MessagingSettings
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def _version() -> str:
-    try:
-        return version("chore-messaging")
-    except PackageNotFoundError:
-        return "0.0.0"
-
-
 def migrate(settings: MessagingSettings) -> None:
     upgrade_head(settings.database_url, MIGRATIONS)
 
 
 def create_app(settings: MessagingSettings) -> web.Application:
-    app = create_service_app(settings, title="messaging", version=_version())
+    app = storage_app(settings, migrations=MIGRATIONS, idempotency=False)
     app[MESSAGING_SETTINGS] = settings
     app.add_routes(rest_routes)
     app.add_routes(ws_routes)
     app.middlewares.append(bearer_middleware)
-    if settings.migrate_on_start or (settings.migrate_on_start is None and settings.is_sqlite):
-        app.cleanup_ctx.append(migrate_context(settings.database_url, MIGRATIONS))
-    app.cleanup_ctx.append(db_context(settings))
-    app.cleanup_ctx.append(nats_context(settings))
-    app.cleanup_ctx.append(
-        relay_context(
-            settings.service_name,
-            engine=lambda a: a[ENGINE],
-            js=lambda a: a[NATS_CLIENT].jetstream(),
-        )
-    )
-    app.cleanup_ctx.append(verifier_context(settings))
     app.cleanup_ctx.append(_messaging_context(settings))
     if settings.consumer_enabled:
         app.cleanup_ctx.append(

@@ -7,10 +7,10 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from chore_common.settings import ServiceSettings
+from chore_common.settings import StorageSettings
 
 
-class MessagingSettings(ServiceSettings):
+class MessagingSettings(StorageSettings):
     model_config = SettingsConfigDict(
         env_prefix="MESSAGING_", extra="ignore", validate_default=True
     )
@@ -19,9 +19,6 @@ class MessagingSettings(ServiceSettings):
 
     port: int = Field(8083, ge=0, le=65535)
 
-    migrate_on_start: bool | None = Field(
-        None, description="apply migrations at start; unset means only on SQLite (local dev)"
-    )
     consumer_enabled: bool = Field(True, description="apply tasks events in this process")
 
     ws_heartbeat_s: float = Field(20.0, gt=0, description="WebSocket ping interval")

@@ -8,20 +8,16 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from chore_common.settings import ServiceSettings
+from chore_common.settings import StorageSettings
 from chore_tasks.domain.jobs import RetryPolicy
 
 
-class TasksSettings(ServiceSettings):
+class TasksSettings(StorageSettings):
     model_config = SettingsConfigDict(env_prefix="TASKS_", extra="ignore", validate_default=True)
 
     service_name: ClassVar[str] = "tasks"
 
     port: int = Field(8082, ge=0, le=65535)
-
-    migrate_on_start: bool | None = Field(
-        None, description="apply migrations at start; unset means only on SQLite (local dev)"
-    )
 
     scheduler_enabled: bool = Field(True, description="run due jobs in this process")
     scheduler_poll_s: float = Field(1.0, gt=0, le=60, description="how often to look for due jobs")

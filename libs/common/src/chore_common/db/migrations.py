@@ -8,6 +8,9 @@
 `upgrade_head(url, script_location)` applies every revision from code, a CLI or a test.
 It works with or without a running event loop: when one is running (an async test, an
 app's startup) the async migration runs on a fresh loop in a worker thread.
+
+Revision bodies several services share live here too (`create_idempotency_keys`), so each
+service's revision file keeps its own ids and calls them.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp import web
-from alembic import command
+from alembic import command, op
 from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
@@ -106,3 +110,29 @@ def run_env(context: Any, target_metadata: MetaData) -> None:
             await engine.dispose()
 
     _run_to_completion(migrate)
+
+
+def create_idempotency_keys() -> None:
+    """Upgrade body of the revision adding `idempotency_keys` (`add_idempotency_table`)."""
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("scope", sa.String(length=512), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=True),
+        sa.Column("headers", sa.JSON(), nullable=True),
+        sa.Column("body", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_idempotency_keys")),
+    )
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_idempotency_keys_created_at"), ["created_at"], unique=False
+        )
+
+
+def drop_idempotency_keys() -> None:
+    """Downgrade body of the same revision."""
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_idempotency_keys_created_at"))
+    op.drop_table("idempotency_keys")

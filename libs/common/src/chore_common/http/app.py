@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as distribution_version
 
 from aiohttp import web
 
@@ -25,12 +27,12 @@ from chore_common.http.health import healthz, readyz
 from chore_common.http.openapi import OPENAPI, OpenApiDocument, openapi_handler
 from chore_common.http.problem import problem_middleware
 from chore_common.keys import READINESS, SETTINGS
-from chore_common.logging import configure_logging, flush_logs
-from chore_common.logging import is_configured as is_logging_configured
 from chore_common.readiness import Readiness
 from chore_common.settings import ServiceSettings
 from chore_common.telemetry import metrics
 from chore_common.telemetry.access_log import ACCESS_LOG
+from chore_common.telemetry.logs import configure_logging, flush_logs
+from chore_common.telemetry.logs import is_configured as is_logging_configured
 from chore_common.telemetry.requests import RequestTelemetry
 from chore_common.telemetry.tracing import configure_tracing, shutdown_tracing
 
@@ -71,6 +73,15 @@ async def _mark_shutting_down(app: web.Application) -> None:
     # on_shutdown runs before in-flight requests are awaited: a /readyz probe that arrives
     # on a kept-alive connection meanwhile gets 503, not "ready".
     app[READINESS].shutting_down = True
+
+
+def installed_version(distribution: str) -> str:
+    """The version of an installed distribution (`chore-tasks`), "0.0.0" when it is not one
+    (run from a source tree): what a service's OpenAPI document names."""
+    try:
+        return distribution_version(distribution)
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 def create_service_app(

@@ -52,7 +52,7 @@ from chore_common.auth.principal import PRINCIPAL
 from chore_common.http.openapi import IDEMPOTENT_ATTR, OPERATION_ATTR
 from chore_common.http.problem import HttpProblem
 from chore_common.http.validation import parse_body, read_body
-from chore_common.logging import is_sensitive
+from chore_common.telemetry.logs import is_sensitive
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """Cursor pagination: `?limit=&cursor=` in, `{"items": [...], "next_cursor": ...}` out.
 
 A cursor is opaque to clients (base64url of compact JSON). Every list here pages on the
-keyset (created_at, id), newest first, so services use `encode_keyset` / `decode_keyset`;
+keyset (created_at, id), newest first (`chore_common.paging.PageKey`), so handlers use
+`page_key` / `next_cursor` (or `decode_keyset` / `encode_keyset`);
 `encode_cursor` / `decode_cursor` carry any other position. A client can still send
 anything as a cursor, so decoding checks every value the way a request field is checked
 (`chore_common.http.fields`): a tampered cursor is `422 invalid_cursor`, never a query the
@@ -14,7 +15,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Annotated, Any, Generic, NamedTuple, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field
 from chore_common.errors import InvalidInput
 from chore_common.http.fields import sane_instant
 from chore_common.http.validation import StrictModel
+from chore_common.paging import PageKey
 
 T = TypeVar("T")
 
@@ -61,18 +63,11 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     return position
 
 
-class Keyset(NamedTuple):
-    """Where a newest-first page ended: rows strictly before (created_at, id) come next."""
-
-    created_at: datetime
-    id: UUID
-
-
 def encode_keyset(created_at: datetime, row_id: UUID) -> str:
     return encode_cursor({"t": created_at.isoformat(), "i": str(row_id)})
 
 
-def decode_keyset(cursor: str) -> Keyset:
+def decode_keyset(cursor: str) -> PageKey:
     """The keyset of a cursor from `encode_keyset`: an aware datetime within years
     1970..9999 and a UUID, else `422 invalid_cursor`."""
     position = decode_cursor(cursor)
@@ -80,9 +75,19 @@ def decode_keyset(cursor: str) -> Keyset:
     if not isinstance(moment, str) or not isinstance(row_id, str):
         raise _invalid()
     try:
-        return Keyset(sane_instant(datetime.fromisoformat(moment)), UUID(row_id))
+        return PageKey(sane_instant(datetime.fromisoformat(moment)), UUID(row_id))
     except ValueError:  # a bad datetime or UUID; the range check raises one too
         raise _invalid() from None
+
+
+def page_key(cursor: str | None) -> PageKey | None:
+    """Where the requested page starts: None for the first page."""
+    return None if cursor is None else decode_keyset(cursor)
+
+
+def next_cursor(key: PageKey | None) -> str | None:
+    """The cursor of the page after `key`; None on the last page."""
+    return None if key is None else encode_keyset(key.created_at, key.id)
 
 
 class PageQuery(StrictModel):

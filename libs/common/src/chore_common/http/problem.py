@@ -32,7 +32,7 @@ from chore_common.errors import (
     Unauthorized,
     Unavailable,
 )
-from chore_common.logging import request_id_var
+from chore_common.telemetry.logs import request_id_var
 
 log = logging.getLogger(__name__)
 

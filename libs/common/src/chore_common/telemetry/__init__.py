@@ -8,6 +8,8 @@
 - `telemetry.metrics`: the Prometheus metrics every service has, `/metrics` rendering,
   event-loop lag, pool gauges.
 - `telemetry.access_log`: the `http.request` lines, written in batches.
+- `telemetry.logs`: JSON log lines with request and trace ids, secrets redacted;
+  `configure_logging`, `request_id_var`.
 
 Everything else calls these small APIs; no other module starts a server span, parses a
 `traceparent` or formats an access line.

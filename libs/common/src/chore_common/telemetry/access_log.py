@@ -21,7 +21,7 @@ import logging
 import threading
 from typing import Final, NamedTuple
 
-from chore_common.logging import (
+from chore_common.telemetry.logs import (
     JsonFormatter,
     direct_handler,
     hold_lines_from,

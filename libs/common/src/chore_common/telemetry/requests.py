@@ -28,9 +28,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from chore_common.logging import request_id_var
 from chore_common.telemetry import tracing
 from chore_common.telemetry.access_log import ACCESS_LOG, AccessLog, RequestRecord
+from chore_common.telemetry.logs import request_id_var
 from chore_common.telemetry.metrics import UNMATCHED, RequestMetrics
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"

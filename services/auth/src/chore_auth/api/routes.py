@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from aiohttp import web
@@ -26,6 +25,7 @@ from chore_auth.settings import AuthSettings
 from chore_auth.usecases import accounts, login, sessions
 from chore_auth.usecases.deps import Caller
 from chore_common.auth.principal import principal
+from chore_common.clock import utcnow
 from chore_common.http.client_address import client_address
 from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
@@ -36,10 +36,6 @@ from chore_common.keys import SETTINGS
 routes = ApiRoutes()
 TAGS = ("auth",)
 NO_STORE = {"Cache-Control": "no-store"}  # token responses must not be cached (RFC 6749 5.1)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def caller(request: web.Request) -> Caller:

@@ -15,9 +15,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chore_common.paging import Page, PageKey
 from chore_messaging.adapters.tables import CONVERSATIONS, MESSAGES, NOTIFICATIONS
 from chore_messaging.domain.model import Conversation, Message, Notification, NotificationKind
-from chore_messaging.usecases.ports import Page, PageKey
 
 C, M, N = CONVERSATIONS, MESSAGES, NOTIFICATIONS
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from chore_common.auth.principal import principal
+from chore_common.clock import utcnow
 from chore_common.http.openapi import ApiRoutes
-from chore_common.http.pagination import PageQuery
+from chore_common.http.pagination import PageQuery, next_cursor, page_key
+from chore_common.http.requests import path_id
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_messaging.adapters.hub import HUB
-from chore_messaging.api.requests import next_cursor, page_key, path_id, utcnow
 from chore_messaging.api.schemas import (
     ConversationOut,
     ConversationPage,

@@ -16,6 +16,7 @@ from uuid import UUID
 from aiohttp import WSMsgType, web
 
 from chore_common.auth.principal import principal, requires
+from chore_common.clock import utcnow
 from chore_common.errors import DomainError
 from chore_messaging import frames
 from chore_messaging.adapters.hub import (
@@ -27,7 +28,6 @@ from chore_messaging.adapters.hub import (
     Hub,
 )
 from chore_messaging.adapters.metrics import CLOSES, FRAMES_IN
-from chore_messaging.api.requests import utcnow
 from chore_messaging.domain.limits import FloodGuard, Verdict
 from chore_messaging.domain.model import FRAME_MAX_BYTES
 from chore_messaging.keys import MESSAGING_SETTINGS, UOW, UowFactory

@@ -7,10 +7,11 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from chore_common.contracts.messaging import MessageSentV1
+from chore_common.paging import Page, PageKey
 from chore_messaging.domain import model
 from chore_messaging.domain.errors import ConversationNotFound
 from chore_messaging.domain.model import Conversation, Message
-from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork, Page, PageKey
+from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from chore_common.paging import Page, PageKey
 from chore_messaging.domain.errors import NotificationNotFound
 from chore_messaging.domain.model import Notification
-from chore_messaging.usecases.ports import MessagingUnitOfWork, Page, PageKey
+from chore_messaging.usecases.ports import MessagingUnitOfWork
 
 
 async def list_notifications(

@@ -7,29 +7,13 @@ case commits once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Protocol, Self
 from uuid import UUID
 
 from chore_common.contracts.registry import Contract
+from chore_common.paging import Page, PageKey
 from chore_messaging.domain.model import Conversation, Message, Notification
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class PageKey:
-    """Keyset position (created_at, id): inserts never shift a page."""
-
-    created_at: datetime
-    id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_key: PageKey | None
 
 
 class ConversationRepository(Protocol):

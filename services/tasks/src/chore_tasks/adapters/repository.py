@@ -31,11 +31,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.errors import Conflict
+from chore_common.paging import Page, PageKey
 from chore_tasks.adapters.tables import JOBS, OFFERS, REVIEWS, TASKS
 from chore_tasks.domain.errors import StaleVersion
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
 from chore_tasks.domain.model import Offer, OfferStatus, Review, Role, Status, Task
-from chore_tasks.usecases.ports import JobFilter, Page, PageKey, TaskFilter
+from chore_tasks.usecases.ports import JobFilter, TaskFilter
 
 T = TypeVar("T", Task, Offer, Job)
 

@@ -18,13 +18,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chore_common.clock import utcnow
 from chore_common.db import is_sqlite
 from chore_common.errors import Conflict
 from chore_tasks.adapters.repository import job_of, values_of
@@ -43,10 +44,6 @@ JOBS_RUN = Counter(
     ["kind", "outcome"],
 )
 _CLAIMED_FIELDS = ("status", "attempts", "locked_until", "version", "updated_at")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Scheduler:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from chore_common.auth.principal import requires
+from chore_common.clock import utcnow
 from chore_common.http.openapi import ApiRoutes
+from chore_common.http.pagination import next_cursor, page_key
+from chore_common.http.requests import path_id
 from chore_common.http.validation import json_response, parse_query
 from chore_tasks import usecases
 from chore_tasks.api.admin_page import jobs_page, wants_html
-from chore_tasks.api.requests import actor, next_cursor, page_key, path_id, utcnow
+from chore_tasks.api.requests import actor
 from chore_tasks.api.schemas import JobOut, JobPage, JobQuery
 from chore_tasks.domain.errors import JobNotFound
 from chore_tasks.keys import UOW, WAKE_SCHEDULER

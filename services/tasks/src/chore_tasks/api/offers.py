@@ -5,12 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from chore_common.auth.principal import requires
+from chore_common.clock import utcnow
 from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
+from chore_common.http.pagination import next_cursor, page_key
+from chore_common.http.requests import path_id
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_tasks import usecases
-from chore_tasks.api.requests import actor, next_cursor, page_key, path_id, utcnow
+from chore_tasks.api.requests import actor
 from chore_tasks.api.schemas import OfferIn, OfferOut, OfferPage, OfferQuery
+from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.keys import UOW
 from chore_tasks.usecases.commands import ListOffers, MakeOffer
 
@@ -32,7 +36,7 @@ TAGS = ("offers",)
 async def make_offer(request: web.Request) -> web.Response:
     body = await parse_body(request, OfferIn)
     cmd = MakeOffer(
-        task_id=path_id(request, "task_id"),
+        task_id=path_id(request, "task_id", TaskNotFound),
         actor=actor(request),
         price_cents=body.price_cents,
         message=body.message,
@@ -52,7 +56,7 @@ async def make_offer(request: web.Request) -> web.Response:
 async def list_offers(request: web.Request) -> web.Response:
     query = parse_query(request, OfferQuery)
     cmd = ListOffers(
-        task_id=path_id(request, "task_id"),
+        task_id=path_id(request, "task_id", TaskNotFound),
         actor=actor(request),
         limit=query.limit,
         after=page_key(query.cursor),
@@ -62,3 +66,4 @@ async def list_offers(request: web.Request) -> web.Response:
         items=[OfferOut.of(o) for o in page.items], next_cursor=next_cursor(page.next_key)
     )
     return json_response(out)
+

@@ -5,12 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from chore_common.auth.principal import requires
+from chore_common.clock import utcnow
 from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
+from chore_common.http.requests import path_id
 from chore_common.http.validation import json_response, parse_body
 from chore_tasks import usecases
-from chore_tasks.api.requests import actor, path_id, utcnow
+from chore_tasks.api.requests import actor
 from chore_tasks.api.schemas import ReviewIn, ReviewOut
+from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.keys import UOW
 from chore_tasks.usecases.commands import ReviewTask
 
@@ -33,7 +36,7 @@ TAGS = ("offers",)
 async def review_task(request: web.Request) -> web.Response:
     body = await parse_body(request, ReviewIn)
     cmd = ReviewTask(
-        task_id=path_id(request, "task_id"),
+        task_id=path_id(request, "task_id", TaskNotFound),
         actor=actor(request),
         rating=body.rating,
         comment=body.comment,

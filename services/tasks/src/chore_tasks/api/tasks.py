@@ -5,20 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from chore_common.auth.principal import requires
+from chore_common.clock import utcnow
 from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
+from chore_common.http.pagination import next_cursor, page_key
+from chore_common.http.requests import if_match, not_modified, path_id
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_tasks import usecases
-from chore_tasks.api.requests import (
-    actor,
-    if_match,
-    next_cursor,
-    not_modified,
-    page_key,
-    path_id,
-    utcnow,
-)
+from chore_tasks.api.requests import actor
 from chore_tasks.api.schemas import AssignIn, CancelIn, TaskIn, TaskOut, TaskPage, TaskQuery
+from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.domain.model import Task
 from chore_tasks.keys import NEW_TASKS, RETRY, TASK_BODIES, TASK_CACHE, UOW
 from chore_tasks.usecases.commands import (
@@ -108,7 +104,7 @@ async def browse_tasks(request: web.Request) -> web.Response:
     errors=(304, 404),
 )
 async def get_task(request: web.Request) -> web.Response:
-    cmd = GetTask(task_id=path_id(request, "task_id"), actor=actor(request))
+    cmd = GetTask(task_id=path_id(request, "task_id", TaskNotFound), actor=actor(request))
     app = request.app
     task = await usecases.get_task(app[UOW](), cmd, utcnow(), cache=app.get(TASK_CACHE))
     if not_modified(request, task.etag):
@@ -128,7 +124,7 @@ async def get_task(request: web.Request) -> web.Response:
 async def assign_task(request: web.Request) -> web.Response:
     body = await parse_body(request, AssignIn)
     cmd = AssignTask(
-        task_id=path_id(request, "task_id"),
+        task_id=path_id(request, "task_id", TaskNotFound),
         offer_id=body.offer_id,
         actor=actor(request),
         if_match=if_match(request),
@@ -148,7 +144,9 @@ async def assign_task(request: web.Request) -> web.Response:
 @requires("tasker")
 async def start_task(request: web.Request) -> web.Response:
     cmd = StartTask(
-        task_id=path_id(request, "task_id"), actor=actor(request), if_match=if_match(request)
+        task_id=path_id(request, "task_id", TaskNotFound),
+        actor=actor(request),
+        if_match=if_match(request),
     )
     task = await usecases.start_task(request.app[UOW](), cmd, utcnow())
     return task_response(request, task)
@@ -164,7 +162,9 @@ async def start_task(request: web.Request) -> web.Response:
 @requires("tasker")
 async def complete_task(request: web.Request) -> web.Response:
     cmd = CompleteTask(
-        task_id=path_id(request, "task_id"), actor=actor(request), if_match=if_match(request)
+        task_id=path_id(request, "task_id", TaskNotFound),
+        actor=actor(request),
+        if_match=if_match(request),
     )
     task = await usecases.complete_task(request.app[UOW](), cmd, utcnow())
     return task_response(request, task)
@@ -182,7 +182,7 @@ async def complete_task(request: web.Request) -> web.Response:
 async def cancel_task(request: web.Request) -> web.Response:
     body = await parse_body(request, CancelIn) if request.body_exists else CancelIn()
     cmd = CancelTask(
-        task_id=path_id(request, "task_id"),
+        task_id=path_id(request, "task_id", TaskNotFound),
         actor=actor(request),
         reason=body.reason,
         if_match=if_match(request),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chore_common.paging import Page
 from chore_tasks.domain import jobs, policies
 from chore_tasks.domain.errors import JobNotFound
 from chore_tasks.domain.jobs import Job
 from chore_tasks.usecases.access import check_limit
 from chore_tasks.usecases.commands import JobCommand, ListJobs
-from chore_tasks.usecases.ports import JobFilter, Page, TasksUnitOfWork
+from chore_tasks.usecases.ports import JobFilter, TasksUnitOfWork
 
 
 async def list_jobs(uow: TasksUnitOfWork, cmd: ListJobs, now: datetime) -> Page[Job]:

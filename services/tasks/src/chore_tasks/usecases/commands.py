@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from chore_common.paging import PageKey
 from chore_tasks.domain.jobs import JobKind, JobStatus
 from chore_tasks.domain.model import Actor, Status
-from chore_tasks.usecases.ports import PageKey
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import uuid4
 
+from chore_common.paging import Page
 from chore_tasks.domain import offers, policies
 from chore_tasks.domain.model import Offer
 from chore_tasks.usecases.access import check_limit, visible_task
 from chore_tasks.usecases.commands import ListOffers, MakeOffer
-from chore_tasks.usecases.ports import Page, TasksUnitOfWork
+from chore_tasks.usecases.ports import TasksUnitOfWork
 
 
 async def make_offer(uow: TasksUnitOfWork, cmd: MakeOffer, now: datetime) -> Offer:

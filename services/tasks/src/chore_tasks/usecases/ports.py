@@ -10,29 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Protocol, Self
 from uuid import UUID
 
+from chore_common.paging import Page, PageKey
 from chore_tasks.domain.events import DomainEvent, TaskCreated
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
 from chore_tasks.domain.model import Actor, Offer, Review, Status, Task
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class PageKey:
-    """Where a page ends: keyset pagination on (created_at, id), so inserts never shift pages."""
-
-    created_at: datetime
-    id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_key: PageKey | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

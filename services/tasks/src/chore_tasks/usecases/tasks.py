@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import uuid4
 
+from chore_common.paging import Page
 from chore_tasks.domain import jobs, lifecycle, policies
 from chore_tasks.domain.errors import OfferNotFound
 from chore_tasks.domain.jobs import RetryPolicy
@@ -21,7 +22,6 @@ from chore_tasks.usecases.commands import (
 )
 from chore_tasks.usecases.ports import (
     NewTasks,
-    Page,
     TaskFilter,
     TaskReadCache,
     TasksUnitOfWork,
