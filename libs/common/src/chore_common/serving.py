@@ -46,7 +46,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import TypeVar
 
@@ -243,21 +244,10 @@ def _supervise(create_app: Callable[[S], web.Application], settings: S) -> int:
         )
         for i in range(settings.workers)
     ]
-    stopping = False
-    kill_at = float("inf")
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping, kill_at
-        if not stopping:
-            # Each worker ends itself at its deadline; a second more, and this one does it.
-            kill_at = time.monotonic() + stop_deadline_s(settings) + 1.0
-        stopping = True
-        for worker in workers:
-            if worker.is_alive() and worker.pid is not None:
-                os.kill(worker.pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    # Each worker ends itself at its deadline; a second more, and the supervisor does it.
+    supervisor = _Supervisor(workers, kill_after_s=stop_deadline_s(settings) + 1.0)
+    signal.signal(signal.SIGTERM, supervisor.forward)
+    signal.signal(signal.SIGINT, supervisor.forward)
     for worker in workers:
         worker.start()
     log.info(
@@ -268,31 +258,55 @@ def _supervise(create_app: Callable[[S], web.Application], settings: S) -> int:
             "pid": os.getpid(),
         },
     )
-
-    from prometheus_client.multiprocess import mark_process_dead
-
-    exit_code = 0
-    running = list(workers)
-    while running:
-        for worker in list(running):
-            worker.join(timeout=0.2)
-            if worker.exitcode is None:
-                if time.monotonic() > kill_at:
-                    log.error("service.worker_killed", extra={"worker": worker.name})
-                    worker.kill()
-                continue
-            running.remove(worker)
-            mark_process_dead(worker.pid, metrics_dir)  # type: ignore[no-untyped-call]
-            if worker.exitcode != 0 and not exit_code:
-                exit_code = 1
-            if not stopping:
-                log.error(
-                    "service.worker_died",
-                    extra={"worker": worker.name, "exitcode": worker.exitcode},
-                )
-                exit_code = exit_code or 1
-                forward(signal.SIGTERM, None)
+    exit_code = supervisor.wait(metrics_dir)
     if own_dir:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     log.info("service.stopped", extra={"exit_code": exit_code})
     return exit_code
+
+
+class _Supervisor:
+    """The workers of one supervisor and their stop: a stop signal is forwarded to each; one
+    still running `kill_after_s` after the first signal is killed."""
+
+    def __init__(self, workers: Sequence[BaseProcess], *, kill_after_s: float) -> None:
+        self.workers = workers
+        self.kill_after_s = kill_after_s
+        self.stopping = False
+        self.kill_at = float("inf")
+
+    def forward(self, signum: int, frame: FrameType | None) -> None:
+        if not self.stopping:
+            self.kill_at = time.monotonic() + self.kill_after_s
+        self.stopping = True
+        for worker in self.workers:
+            if worker.is_alive() and worker.pid is not None:
+                os.kill(worker.pid, signal.SIGTERM)
+
+    def wait(self, metrics_dir: str) -> int:
+        """Until every worker has ended: 0 if all ended 0 after a stop signal, else 1 (a
+        worker that dies on its own stops the others)."""
+        from prometheus_client.multiprocess import mark_process_dead
+
+        exit_code = 0
+        running = list(self.workers)
+        while running:
+            for worker in list(running):
+                worker.join(timeout=0.2)
+                if worker.exitcode is None:
+                    if time.monotonic() > self.kill_at:
+                        log.error("service.worker_killed", extra={"worker": worker.name})
+                        worker.kill()
+                    continue
+                running.remove(worker)
+                mark_process_dead(worker.pid, metrics_dir)  # type: ignore[no-untyped-call]
+                if worker.exitcode != 0 and not exit_code:
+                    exit_code = 1
+                if not self.stopping:
+                    log.error(
+                        "service.worker_died",
+                        extra={"worker": worker.name, "exitcode": worker.exitcode},
+                    )
+                    exit_code = exit_code or 1
+                    self.forward(signal.SIGTERM, None)
+        return exit_code

@@ -72,6 +72,48 @@ def _collect_schemas(contract: type[Contract], into: dict[str, Any]) -> None:
     into[contract.__name__] = schema
 
 
+INFO = {
+    "title": "Chore platform events",
+    "version": "1.0.0",
+    "description": (
+        "Events of the chore marketplace platform on NATS JetStream. Every message is "
+        "an envelope {id, type, version, occurred_at, producer, data}; `version` is the "
+        "payload's major version. Delivery is at least once: consumers keep an inbox "
+        "of handled ids. Generated from chore_common.contracts; do not edit by hand."
+    ),
+}
+SERVERS = {
+    "local": {
+        "host": "127.0.0.1:4222",
+        "protocol": "nats",
+        "description": "Embedded nats-server with JetStream (make run)",
+    }
+}
+
+
+def _channel(contract: type[Contract]) -> dict[str, Any]:
+    producer = producer_of(contract.TYPE)
+    return {
+        "address": contract.TYPE,
+        "description": (
+            f"Published by {producer} through its outbox into stream "
+            f"{STREAMS.get(producer, producer.upper())}."
+        ),
+        "messages": {},
+    }
+
+
+def _message(contract: type[Contract], name: str) -> dict[str, Any]:
+    return {
+        "name": contract.TYPE,
+        "title": f"{contract.TYPE} v{contract.VERSION}",
+        "summary": (contract.__doc__ or contract.TYPE).strip().splitlines()[0],
+        "contentType": "application/json",
+        "headers": {"$ref": "#/components/schemas/NatsHeaders"},
+        "payload": {"$ref": f"#/components/schemas/{name}Envelope"},
+    }
+
+
 def document() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -80,27 +122,9 @@ def document() -> dict[str, Any]:
     for contract in registered():
         cid = _channel_id(contract.TYPE)
         name = _message_name(contract)
-        producer = producer_of(contract.TYPE)
-        channel = channels.setdefault(
-            cid,
-            {
-                "address": contract.TYPE,
-                "description": (
-                    f"Published by {producer} through its outbox into stream "
-                    f"{STREAMS.get(producer, producer.upper())}."
-                ),
-                "messages": {},
-            },
-        )
+        channel = channels.setdefault(cid, _channel(contract))
         channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
-        messages[name] = {
-            "name": contract.TYPE,
-            "title": f"{contract.TYPE} v{contract.VERSION}",
-            "summary": (contract.__doc__ or contract.TYPE).strip().splitlines()[0],
-            "contentType": "application/json",
-            "headers": {"$ref": "#/components/schemas/NatsHeaders"},
-            "payload": {"$ref": f"#/components/schemas/{name}Envelope"},
-        }
+        messages[name] = _message(contract, name)
         schemas[f"{name}Envelope"] = _envelope_schema(contract)
         _collect_schemas(contract, schemas)
         operations[f"publish{_camel(contract.TYPE)}"] = {
@@ -111,24 +135,9 @@ def document() -> dict[str, Any]:
     schemas["NatsHeaders"] = _headers_schema()
     return {
         "asyncapi": "3.0.0",
-        "info": {
-            "title": "Chore platform events",
-            "version": "1.0.0",
-            "description": (
-                "Events of the chore marketplace platform on NATS JetStream. Every message is "
-                "an envelope {id, type, version, occurred_at, producer, data}; `version` is the "
-                "payload's major version. Delivery is at least once: consumers keep an inbox "
-                "of handled ids. Generated from chore_common.contracts; do not edit by hand."
-            ),
-        },
+        "info": INFO,
         "defaultContentType": "application/json",
-        "servers": {
-            "local": {
-                "host": "127.0.0.1:4222",
-                "protocol": "nats",
-                "description": "Embedded nats-server with JetStream (make run)",
-            }
-        },
+        "servers": SERVERS,
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))},

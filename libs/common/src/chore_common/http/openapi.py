@@ -19,7 +19,7 @@ ADR 0001 says why this is ours and not a library.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Final, Literal
@@ -273,75 +273,14 @@ def _problem_response(status: int) -> dict[str, Any]:
 
 def build_document(title: str, version: str, operations: Iterable[Operation]) -> dict[str, Any]:
     ops = sorted(operations, key=lambda o: (o.path, o.method))
-    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
-    for op in ops:
-        for model in (op.body, op.query):
-            if model is not None and (model, "validation") not in wanted:
-                wanted.append((model, "validation"))
-        if op.response is not None and (op.response, "serialization") not in wanted:
-            wanted.append((op.response, "serialization"))
-    key_map, defs = models_json_schema(wanted, ref_template=REF_TEMPLATE)
+    key_map, defs = models_json_schema(_schema_models(ops), ref_template=REF_TEMPLATE)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
-
-    def ref(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
-        return dict(key_map[(model, mode)])
-
-    def component(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
-        name = str(key_map[(model, mode)]["$ref"]).rsplit("/", 1)[-1]
-        found: dict[str, Any] = schemas[name]
-        return found
-
+    components = _Components(key_map, schemas)
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:
-        spec: dict[str, Any] = {
-            "operationId": op.handler_name,
-            "summary": op.summary or op.handler_name.replace("_", " "),
-            "tags": list(op.tags),
-            "security": [{"bearerAuth": []}] if op.auth else [],
-        }
-        params: list[dict[str, Any]] = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in _PATH_PARAM.findall(op.path)
-        ]
-        if op.query is not None:
-            query_schema = component(op.query, "validation")
-            required = set(query_schema.get("required", ()))
-            for name, prop in query_schema.get("properties", {}).items():
-                params.append(
-                    {"name": name, "in": "query", "required": name in required, "schema": prop}
-                )
-        if op.idempotent:
-            params.append(dict(IDEMPOTENCY_KEY_PARAM))
-        if params:
-            spec["parameters"] = params
-        if op.body is not None:
-            spec["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": ref(op.body, "validation")}},
-            }
-        ok: dict[str, Any] = {"description": HTTPStatus(op.status).phrase}
-        if op.response is not None:
-            ok["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
-        responses: dict[str, Any] = {str(op.status): ok}
-        implied: set[int] = set(op.errors)
-        if op.body is not None:
-            implied |= {400, 413, 415, 422}
-        if op.query is not None:
-            implied.add(422)
-        if op.auth:
-            implied.add(401)
-        if op.idempotent:
-            implied |= {400, 409, 422}
-        for status in sorted(implied):
-            responses[str(status)] = _problem_response(status)
-        responses["default"] = {
-            "description": "Unexpected error",
-            "content": _problem_response(500)["content"],
-        }
-        spec["responses"] = responses
+        spec = _operation_spec(op, components)
         paths.setdefault(_PATH_PARAM.sub(r"{\1}", op.path), {})[op.method.lower()] = spec
-
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -353,6 +292,93 @@ def build_document(title: str, version: str, operations: Iterable[Operation]) ->
             },
         },
     }
+
+
+def _schema_models(ops: Sequence[Operation]) -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    for op in ops:
+        for model in (op.body, op.query):
+            if model is not None and (model, "validation") not in wanted:
+                wanted.append((model, "validation"))
+        if op.response is not None and (op.response, "serialization") not in wanted:
+            wanted.append((op.response, "serialization"))
+    return wanted
+
+
+@dataclass(frozen=True)
+class _Components:
+    """The models' schemas of one document: a `$ref` to each, or the schema itself."""
+
+    key_map: Mapping[tuple[Any, JsonSchemaMode], Mapping[str, Any]]
+    schemas: dict[str, Any]
+
+    def ref(self, model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
+        return dict(self.key_map[(model, mode)])
+
+    def component(self, model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
+        name = str(self.key_map[(model, mode)]["$ref"]).rsplit("/", 1)[-1]
+        found: dict[str, Any] = self.schemas[name]
+        return found
+
+
+def _operation_spec(op: Operation, components: _Components) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "operationId": op.handler_name,
+        "summary": op.summary or op.handler_name.replace("_", " "),
+        "tags": list(op.tags),
+        "security": [{"bearerAuth": []}] if op.auth else [],
+    }
+    params = _parameters(op, components)
+    if params:
+        spec["parameters"] = params
+    if op.body is not None:
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": components.ref(op.body, "validation")}},
+        }
+    spec["responses"] = _responses(op, components)
+    return spec
+
+
+def _parameters(op: Operation, components: _Components) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PATH_PARAM.findall(op.path)
+    ]
+    if op.query is not None:
+        query_schema = components.component(op.query, "validation")
+        required = set(query_schema.get("required", ()))
+        for name, prop in query_schema.get("properties", {}).items():
+            params.append(
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+            )
+    if op.idempotent:
+        params.append(dict(IDEMPOTENCY_KEY_PARAM))
+    return params
+
+
+def _responses(op: Operation, components: _Components) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": HTTPStatus(op.status).phrase}
+    if op.response is not None:
+        schema = components.ref(op.response, "serialization")
+        ok["content"] = {"application/json": {"schema": schema}}
+    responses: dict[str, Any] = {str(op.status): ok}
+    implied: set[int] = set(op.errors)
+    if op.body is not None:
+        implied |= {400, 413, 415, 422}
+    if op.query is not None:
+        implied.add(422)
+    if op.auth:
+        implied.add(401)
+    if op.idempotent:
+        implied |= {400, 409, 422}
+    for status in sorted(implied):
+        responses[str(status)] = _problem_response(status)
+    responses["default"] = {
+        "description": "Unexpected error",
+        "content": _problem_response(500)["content"],
+    }
+    return responses
 
 
 async def openapi_handler(request: web.Request) -> web.Response:

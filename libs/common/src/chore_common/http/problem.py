@@ -32,7 +32,7 @@ from chore_common.errors import (
     Unauthorized,
     Unavailable,
 )
-from chore_common.telemetry.logs import request_id_var
+from chore_common.telemetry.requests import request_id
 
 log = logging.getLogger(__name__)
 
@@ -149,49 +149,63 @@ def from_exception(exc: BaseException, request_id: str | None) -> web.Response:
             headers=exc.headers,
         )
     if isinstance(exc, DomainError):
-        status = _status_of(exc)
-        if status == 500:
-            return _internal_error(exc, request_id)
-        headers: dict[str, str] = {}
-        if isinstance(exc, Unauthorized):
-            headers["WWW-Authenticate"] = "Bearer"
-        if isinstance(exc, RateLimited | Unavailable):
-            headers["Retry-After"] = str(exc.retry_after)
-        return problem_response(
-            status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            request_id=request_id,
-            headers=headers,
-        )
+        return _domain_problem(exc, request_id)
     if isinstance(exc, web.HTTPException):
-        # aiohttp's own: keep the status and the headers that matter (Allow on 405).
-        passthrough = {k: v for k, v in exc.headers.items() if k.lower() in ("allow",)}
-        status = exc.status
-        return problem_response(
-            status,
-            code=_code_of_status(status),
-            title=exc.reason,
-            detail=exc.text if exc.text and not exc.text.startswith(f"{status}:") else exc.reason,
-            request_id=request_id,
-            headers=passthrough,
-        )
+        return _aiohttp_problem(exc, request_id)
     down = database_unreachable(exc)
     if down is not None:
-        code, detail = down
-        # Logged without a traceback: the cause is outside this process, and a database
-        # outage would otherwise print one per request.
-        log.warning("http.dependency_unavailable", extra={"code": code, "error": repr(exc)[:300]})
-        return problem_response(
-            503,
-            code=code,
-            title="Service Unavailable",
-            detail=detail,
-            request_id=request_id,
-            headers={"Retry-After": "1"},
-        )
+        return _database_problem(exc, down, request_id)
     return _internal_error(exc, request_id)
+
+
+def _domain_problem(exc: DomainError, request_id: str | None) -> web.Response:
+    status = _status_of(exc)
+    if status == 500:
+        return _internal_error(exc, request_id)
+    headers: dict[str, str] = {}
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, RateLimited | Unavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+    return problem_response(
+        status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        request_id=request_id,
+        headers=headers,
+    )
+
+
+def _aiohttp_problem(exc: web.HTTPException, request_id: str | None) -> web.Response:
+    # aiohttp's own: keep the status and the headers that matter (Allow on 405).
+    passthrough = {k: v for k, v in exc.headers.items() if k.lower() in ("allow",)}
+    status = exc.status
+    return problem_response(
+        status,
+        code=_code_of_status(status),
+        title=exc.reason,
+        detail=exc.text if exc.text and not exc.text.startswith(f"{status}:") else exc.reason,
+        request_id=request_id,
+        headers=passthrough,
+    )
+
+
+def _database_problem(
+    exc: BaseException, down: tuple[str, str], request_id: str | None
+) -> web.Response:
+    code, detail = down
+    # Logged without a traceback: the cause is outside this process, and a database
+    # outage would otherwise print one per request.
+    log.warning("http.dependency_unavailable", extra={"code": code, "error": repr(exc)[:300]})
+    return problem_response(
+        503,
+        code=code,
+        title="Service Unavailable",
+        detail=detail,
+        request_id=request_id,
+        headers={"Retry-After": "1"},
+    )
 
 
 def database_unreachable(exc: BaseException) -> tuple[str, str] | None:
@@ -235,8 +249,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return from_exception(exc, request_id_var.get())
+        return from_exception(exc, request_id())
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        return from_exception(exc, request_id_var.get())
+        return from_exception(exc, request_id())
