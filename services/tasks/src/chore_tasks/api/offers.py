@@ -66,4 +66,3 @@ async def list_offers(request: web.Request) -> web.Response:
         items=[OfferOut.of(o) for o in page.items], next_cursor=next_cursor(page.next_key)
     )
     return json_response(out)
-

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, Self
+from typing import Protocol
 from uuid import UUID
 
 from chore_common.paging import Page, PageKey
+from chore_common.ports import UnitOfWork
 from chore_tasks.domain.events import DomainEvent, TaskCreated
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
 from chore_tasks.domain.model import Actor, Offer, Review, Status, Task
@@ -98,8 +99,8 @@ class NewTasks(Protocol):
     async def add(self, task: Task, expiry: Job | None, event: TaskCreated) -> None: ...
 
 
-class TasksUnitOfWork(Protocol):
-    """`async with uow:` opens a transaction; leaving without `commit()` rolls it back."""
+class TasksUnitOfWork(UnitOfWork[DomainEvent], Protocol):
+    """The kit's unit of work (`async with`, `commit`, `record(event)`) over tasks' stores."""
 
     @property
     def tasks(self) -> TaskRepository: ...
@@ -109,14 +110,6 @@ class TasksUnitOfWork(Protocol):
     def reviews(self) -> ReviewRepository: ...
     @property
     def jobs(self) -> JobRepository: ...
-
-    def record(self, event: DomainEvent) -> None:
-        """Publish `event` once this transaction commits (written in the same transaction)."""
-        ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    async def commit(self) -> None: ...
 
 
 UowFactory = Callable[[], TasksUnitOfWork]
