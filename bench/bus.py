@@ -33,20 +33,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.figures import Description, Figure, median
 from chore_common.bus.connection import connect
 from chore_common.bus.consumer import Consumer, ConsumerSpec
-from chore_common.bus.relay import Relay
 from chore_common.bus.streams import ensure_streams
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
-from chore_common.db import (
-    UnitOfWork,
-    add_inbox_table,
-    add_outbox_table,
-    create_engine,
-    new_metadata,
-)
-from chore_common.db.tables import INBOX, OUTBOX
+from chore_common.db import create_engine, new_metadata
+from chore_common.inbox import INBOX, add_inbox_table
+from chore_common.outbox.relay import Relay
+from chore_common.outbox.table import OUTBOX, add_outbox_table
 from chore_common.testing.databases import postgres_reachable, throwaway_database
 from chore_common.testing.nats import NatsServer
+from chore_common.uow import UnitOfWork
 
 ROOT = str(Path(__file__).resolve().parents[1])
 BACKLOG = 20_000

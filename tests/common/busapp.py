@@ -24,17 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.bus.connection import connect
 from chore_common.bus.consumer import Consumer, ConsumerSpec
-from chore_common.bus.relay import Relay
 from chore_common.bus.streams import ensure_streams
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
-from chore_common.db import (
-    UnitOfWork,
-    add_inbox_table,
-    add_outbox_table,
-    create_engine,
-    new_metadata,
-)
+from chore_common.db import create_engine, new_metadata
+from chore_common.inbox import add_inbox_table
+from chore_common.outbox.relay import Relay
+from chore_common.outbox.table import add_outbox_table
+from chore_common.uow import UnitOfWork
 
 metadata = new_metadata()
 add_outbox_table(metadata)

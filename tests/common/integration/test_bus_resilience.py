@@ -20,9 +20,9 @@ from chore_common.bus.connection import (
     NATS_CLIENT,
     nats_context,
 )
-from chore_common.bus.relay import Relay
 from chore_common.db import ENGINE, db_context
 from chore_common.keys import READINESS
+from chore_common.outbox.relay import Relay
 from chore_common.readiness import Readiness
 from chore_common.settings import ServiceSettings
 from chore_common.testing.databases import PG_ADMIN_URL

@@ -13,9 +13,9 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from chore_common.bus.relay import Relay
-from chore_common.db import UnitOfWork
+from chore_common.outbox.relay import Relay
 from chore_common.testing.nats import NatsServer, free_port
+from chore_common.uow import UnitOfWork
 
 pytestmark = pytest.mark.db
 

@@ -18,10 +18,10 @@ from prometheus_client import REGISTRY
 
 from chore_common.bus.dlq import list_dead_letters
 from chore_common.bus.publisher import publish
-from chore_common.bus.relay import Relay
 from chore_common.contracts.envelope import Envelope
-from chore_common.db import UnitOfWork
+from chore_common.outbox.relay import Relay
 from chore_common.testing.nats import NatsServer
+from chore_common.uow import UnitOfWork
 
 pytestmark = pytest.mark.db
 

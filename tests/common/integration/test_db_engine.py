@@ -11,8 +11,9 @@ from common.busapp import APPLIED, PingedV1, create_schema
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chore_common.db import UnitOfWork, create_engine, database_check
-from chore_common.db.tables import OUTBOX
+from chore_common.db import create_engine, database_check
+from chore_common.outbox.table import OUTBOX
+from chore_common.uow import UnitOfWork
 
 pytestmark = pytest.mark.db
 

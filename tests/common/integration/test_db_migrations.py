@@ -15,8 +15,10 @@ pytestmark = pytest.mark.db
 ENV_PY = """
 from alembic import context
 
-from chore_common.db import add_inbox_table, add_outbox_table, new_metadata
+from chore_common.db import new_metadata
 from chore_common.db.migrations import run_env
+from chore_common.inbox import add_inbox_table
+from chore_common.outbox.table import add_outbox_table
 
 metadata = new_metadata()
 add_outbox_table(metadata)
@@ -27,7 +29,9 @@ run_env(context, metadata)
 FIRST_REVISION = """
 from alembic import op
 
-from chore_common.db import add_inbox_table, add_outbox_table, new_metadata
+from chore_common.db import new_metadata
+from chore_common.inbox import add_inbox_table
+from chore_common.outbox.table import add_outbox_table
 
 revision = "0001"
 down_revision = None

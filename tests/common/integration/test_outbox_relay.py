@@ -15,10 +15,11 @@ from prometheus_client import REGISTRY
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chore_common.bus.relay import Relay
-from chore_common.db import UnitOfWork, create_engine
-from chore_common.db.tables import OUTBOX
+from chore_common.db import create_engine
+from chore_common.outbox.relay import Relay
+from chore_common.outbox.table import OUTBOX
 from chore_common.testing.nats import NatsServer
+from chore_common.uow import UnitOfWork
 
 pytestmark = pytest.mark.db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from chore_common.http.idempotency import fingerprint, holds_secret, secret_fingerprint
+from chore_common.idempotency.middleware import fingerprint, holds_secret, secret_fingerprint
 
 SIGN_UP = json.dumps({"email": "a@example.com", "password": "correct horse battery"}).encode()
 

@@ -25,12 +25,12 @@ from aiohttp import web
 
 from chore_common.auth.principal import verifier_context
 from chore_common.bus.connection import NATS_CLIENT, nats_context
-from chore_common.bus.relay import relay_context
 from chore_common.db import ENGINE, db_context
-from chore_common.db.idempotency import SqlIdempotencyStore
 from chore_common.db.migrations import migrate_context
 from chore_common.http.app import create_service_app, installed_version
-from chore_common.http.idempotency import idempotency_context
+from chore_common.idempotency.middleware import idempotency_context
+from chore_common.idempotency.store import SqlIdempotencyStore
+from chore_common.outbox.relay import relay_context
 from chore_common.settings import StorageSettings
 
 

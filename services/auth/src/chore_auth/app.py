@@ -36,9 +36,9 @@ from chore_common.auth.principal import VERIFIER, bearer_middleware
 from chore_common.auth.revocation import RevocationFeed, RevokedSessions
 from chore_common.auth.verify import TokenVerifier
 from chore_common.bus.connection import NATS_CLIENT
-from chore_common.bus.relay import RELAY
 from chore_common.db import ENGINE
 from chore_common.db.migrations import upgrade_head
+from chore_common.outbox.relay import RELAY
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from chore_common.assembly import storage_app
 from chore_common.auth.principal import REVOKED, bearer_middleware
 from chore_common.bus.connection import NATS_CLIENT
 from chore_common.bus.consumer import consumer_context
-from chore_common.bus.relay import RELAY
 from chore_common.db import ENGINE
 from chore_common.db.migrations import upgrade_head
+from chore_common.outbox.relay import RELAY
 from chore_messaging.adapters.consumer import tasks_consumer
 from chore_messaging.adapters.hub import CLOSE_RESTART, HUB, Hub
 from chore_messaging.adapters.uow import MessagingUnitOfWork

@@ -20,9 +20,9 @@ from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.bus.connection import NATS_CLIENT
-from chore_common.bus.relay import RELAY
 from chore_common.db import ENGINE
-from chore_common.db.uow import RelayHandoff
+from chore_common.outbox.record import RelayHandoff
+from chore_common.outbox.relay import RELAY
 from chore_tasks.adapters.cache import CacheInvalidator, TaskCache, nats_link
 from chore_tasks.adapters.group_commit import GroupCommit, TransactionEach
 from chore_tasks.adapters.scheduler import Scheduler

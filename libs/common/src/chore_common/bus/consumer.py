@@ -39,7 +39,7 @@ from chore_common.bus.dlq import dead_letter
 from chore_common.bus.publisher import TRACER, parent_context
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
-from chore_common.db.uow import UnitOfWork
+from chore_common.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 

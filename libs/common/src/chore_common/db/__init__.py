@@ -1,5 +1,6 @@
-"""Database kit: engines from a URL, naming convention, outbox/inbox tables,
-the base unit of work and Alembic wiring."""
+"""Database kit: engines from a URL, the naming convention, column types and Alembic
+wiring. The outbox, inbox, idempotency keys and the base unit of work have their own
+homes (`chore_common.outbox`, `.inbox`, `.idempotency`, `.uow`)."""
 
 from chore_common.db.engine import (
     ENGINE,
@@ -9,18 +10,10 @@ from chore_common.db.engine import (
     is_sqlite,
 )
 from chore_common.db.naming import NAMING_CONVENTION, new_metadata
-from chore_common.db.tables import add_idempotency_table, add_inbox_table, add_outbox_table
-from chore_common.db.uow import Inbox, Outbox, UnitOfWork
 
 __all__ = [
     "ENGINE",
     "NAMING_CONVENTION",
-    "Inbox",
-    "Outbox",
-    "UnitOfWork",
-    "add_idempotency_table",
-    "add_inbox_table",
-    "add_outbox_table",
     "create_engine",
     "database_check",
     "db_context",

@@ -33,7 +33,7 @@ from chore_common.http.problem import PROBLEM_JSON
 
 REF_TEMPLATE: Final = "#/components/schemas/{model}"
 OPERATION_ATTR: Final = "__chore_operations__"
-# Set by `chore_common.http.idempotency.idempotent` on the handlers it wraps.
+# Set by `chore_common.idempotency.middleware.idempotent` on the handlers it wraps.
 IDEMPOTENT_ATTR: Final = "__chore_idempotent__"
 IDEMPOTENCY_KEY_PARAM: Final[dict[str, Any]] = {
     "name": "Idempotency-Key",

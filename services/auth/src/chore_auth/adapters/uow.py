@@ -13,7 +13,7 @@ from chore_auth.adapters.repository import (
     UserRepository,
 )
 from chore_auth.domain.events import DomainEvent
-from chore_common.db import UnitOfWork
+from chore_common.uow import UnitOfWork
 
 
 class AuthUnitOfWork(UnitOfWork):

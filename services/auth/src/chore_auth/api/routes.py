@@ -27,10 +27,10 @@ from chore_auth.usecases.deps import Caller
 from chore_common.auth.principal import principal
 from chore_common.clock import utcnow
 from chore_common.http.client_address import client_address
-from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import PageQuery, decode_keyset, encode_keyset
 from chore_common.http.validation import json_response, parse_body, parse_query
+from chore_common.idempotency.middleware import idempotent
 from chore_common.keys import SETTINGS
 
 routes = ApiRoutes()

@@ -23,7 +23,7 @@ from chore_common.contracts.tasks import (
     TaskReminderDueV1,
     TaskStartedV1,
 )
-from chore_common.db.uow import UnitOfWork
+from chore_common.uow import UnitOfWork
 from chore_messaging.usecases import events
 from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
 

@@ -20,8 +20,10 @@ from sqlalchemy import (
     Uuid,
 )
 
-from chore_common.db import add_inbox_table, add_outbox_table, new_metadata
+from chore_common.db import new_metadata
 from chore_common.db.types import UtcDateTime
+from chore_common.inbox import add_inbox_table
+from chore_common.outbox.table import add_outbox_table
 
 TS = UtcDateTime
 

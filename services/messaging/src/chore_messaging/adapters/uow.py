@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Self
 
-from chore_common.db import UnitOfWork
+from chore_common.uow import UnitOfWork
 from chore_messaging.adapters.repository import (
     ConversationRepository,
     MessageRepository,

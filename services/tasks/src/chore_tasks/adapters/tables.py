@@ -20,13 +20,11 @@ from sqlalchemy import (
     text,
 )
 
-from chore_common.db import (
-    add_idempotency_table,
-    add_inbox_table,
-    add_outbox_table,
-    new_metadata,
-)
+from chore_common.db import new_metadata
 from chore_common.db.types import UtcDateTime
+from chore_common.idempotency.table import add_idempotency_table
+from chore_common.inbox import add_inbox_table
+from chore_common.outbox.table import add_outbox_table
 
 TS = UtcDateTime
 

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chore_common.db import UnitOfWork
-from chore_common.db.uow import RelayHandoff
+from chore_common.outbox.record import RelayHandoff
+from chore_common.uow import UnitOfWork
 from chore_tasks.adapters.contracts import contract_of
 from chore_tasks.adapters.repository import (
     JobRepository,

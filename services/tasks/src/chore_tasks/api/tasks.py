@@ -6,11 +6,11 @@ from aiohttp import web
 
 from chore_common.auth.principal import requires
 from chore_common.clock import utcnow
-from chore_common.http.idempotency import idempotent
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import next_cursor, page_key
 from chore_common.http.requests import if_match, not_modified, path_id
 from chore_common.http.validation import json_response, parse_body, parse_query
+from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
 from chore_tasks.api.requests import actor
 from chore_tasks.api.schemas import AssignIn, CancelIn, TaskIn, TaskOut, TaskPage, TaskQuery

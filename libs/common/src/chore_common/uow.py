@@ -1,4 +1,6 @@
 """The base async unit of work: one connection, the outbox, the inbox, commit or roll back.
+Services' adapters subclass it (adding repositories and `record`) to fill in the pure
+`chore_common.ports.UnitOfWork` protocol their use cases see.
 
 Services subclass it and add repositories in `__aenter__`:
 
@@ -21,115 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Any, Protocol, Self
-from uuid import UUID
+from typing import Self
 
-from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chore_common.contracts.envelope import Envelope
-from chore_common.contracts.registry import Contract
-from chore_common.db.tables import INBOX, OUTBOX
-from chore_common.telemetry import tracing
+from chore_common.inbox import Inbox
+from chore_common.outbox.record import Outbox, RelayHandoff
 
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
-
-
-class Outbox:
-    """Collects events during a unit of work; rows are inserted right before commit."""
-
-    def __init__(self, conn: AsyncConnection, producer: str) -> None:
-        self.conn = conn
-        self.producer = producer
-        self.pending: list[dict[str, Any]] = []
-        self.flushed: list[dict[str, Any]] = []
-
-    def add(self, event: Contract) -> Envelope:
-        """Record `event` to be published once this transaction commits."""
-        envelope = Envelope.of(event, self.producer)
-        headers: dict[str, str] = {}
-        # The trace of the request that caused the event travels with the row, so the
-        # relay's publish (maybe in another process, later) continues the same trace.
-        tracing.inject(headers)
-        self.pending.append(
-            {
-                "event_id": envelope.id,
-                "subject": envelope.subject,
-                "payload": envelope.to_bytes(),
-                "headers": headers,
-                "created_at": envelope.occurred_at,
-            }
-        )
-        return envelope
-
-    async def flush(self) -> None:
-        if not self.pending:
-            return
-        rows, self.pending = self.pending, []
-        await self.conn.execute(insert(OUTBOX), rows)
-        self.flushed.extend(rows)
-
-
-class Inbox:
-    """Ids of events this consumer applied, written in the handler's own transaction, so
-    "applied" and "recorded" commit together and a redelivery changes nothing."""
-
-    def __init__(self, conn: AsyncConnection, consumer: str) -> None:
-        self.conn = conn
-        self.consumer = consumer
-
-    async def seen(self, event_id: UUID) -> bool:
-        found = await self.conn.execute(
-            select(INBOX.c.event_id).where(
-                INBOX.c.consumer == self.consumer, INBOX.c.event_id == event_id
-            )
-        )
-        return found.first() is not None
-
-    async def seen_among(self, event_ids: Sequence[UUID]) -> set[UUID]:
-        """The ids of `event_ids` already applied (one query for a whole batch)."""
-        if not event_ids:
-            return set()
-        found = await self.conn.execute(
-            select(INBOX.c.event_id).where(
-                INBOX.c.consumer == self.consumer, INBOX.c.event_id.in_(list(event_ids))
-            )
-        )
-        return set(found.scalars())
-
-    async def add_all(self, event_ids: Sequence[UUID]) -> None:
-        if not event_ids:
-            return
-        now = datetime.now(UTC)
-        await self.conn.execute(
-            insert(INBOX),
-            [{"consumer": self.consumer, "event_id": e, "handled_at": now} for e in event_ids],
-        )
-
-    async def forget_before(self, cutoff: datetime) -> int:
-        """Drop this consumer's ids handled before `cutoff` (keep longer than the stream)."""
-        result = await self.conn.execute(
-            delete(INBOX).where(INBOX.c.consumer == self.consumer, INBOX.c.handled_at < cutoff)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-    async def add(self, event_id: UUID) -> None:
-        await self.conn.execute(
-            insert(INBOX).values(
-                consumer=self.consumer, event_id=event_id, handled_at=datetime.now(UTC)
-            )
-        )
-
-
-class RelayHandoff(Protocol):
-    """What the unit of work tells the relay after commit (`chore_common.bus.relay.Relay`)."""
-
-    def handoff(self, messages: Sequence[Mapping[str, Any]]) -> None: ...
 
 
 class UnitOfWork:

@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chore_common.bus.publisher import MSG_ID, TRACEPARENT, TRACER, parent_context, publish_headers
 from chore_common.db.engine import is_sqlite
-from chore_common.db.tables import OUTBOX
+from chore_common.outbox.table import OUTBOX
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,16 @@ class _Batch:
     conn: AsyncConnection | None = None  # PostgreSQL: holds the claim's row locks
     by_event_id: bool = False
     futures: list[tuple[Any, asyncio.Future[PubAck]]] = field(default_factory=list)
+
+
+@dataclass
+class _Pipeline:
+    """A drain in progress: the claim made ahead, the batch whose PubAcks are awaited."""
+
+    claiming: asyncio.Task[_Batch | None] | None
+    finishing: asyncio.Task[tuple[int, bool]] | None = None
+    total: int = 0
+    caught_up: bool = False
 
 
 class Relay:
@@ -177,52 +187,59 @@ class Relay:
         A batch with a failed publish stops the drain, so later rows do not overtake it
         further; the loop retries after a pause.
         """
-        total = 0
-        caught_up = False
-        finishing: asyncio.Task[tuple[int, bool]] | None = None
-        claiming: asyncio.Task[_Batch | None] | None = asyncio.create_task(self._claim(0))
+        pipe = _Pipeline(asyncio.create_task(self._claim(0)))
         self._caught_up = False
         self._draining = True
         self._handed.clear()  # committed and unmarked: this drain reads them
         try:
-            while claiming is not None:
-                batch = await claiming
-                claiming = None
-                if batch is None:
-                    caught_up = True
-                    break
-                if len(batch.rows) == self.batch_size:
-                    # Claim the next batch while this one goes out.
-                    claiming = asyncio.create_task(self._claim(batch.rows[-1].id))
-                try:
-                    await self._send(batch)
-                except BaseException:  # cancelled mid-send (shutdown): release the claim
-                    if batch.conn is not None:
-                        await batch.conn.close()
-                    raise
-                if finishing is not None:
-                    acked, complete = await finishing
-                    finishing = None
-                    total += acked
-                    if not complete:
-                        await self._finish(batch)
-                        break
-                finishing = asyncio.create_task(self._finish(batch))
-                if claiming is None:
-                    caught_up = True
+            while pipe.claiming is not None and await self._step(pipe, pipe.claiming):
+                pass
         finally:
-            if claiming is not None:
-                await _drop_claim(claiming)
-            if finishing is not None:
-                acked, complete = await finishing
-                total += acked
-                caught_up = caught_up and complete
-            self._draining = False
-            if not caught_up and self._handed:
-                self._handed.clear()  # behind: the next drain sends them in order
-                self._drain_asked = True
-        self._caught_up = caught_up
-        return total
+            await self._end_drain(pipe)
+        self._caught_up = pipe.caught_up
+        return pipe.total
+
+    async def _step(self, pipe: _Pipeline, claiming: asyncio.Task[_Batch | None]) -> bool:
+        """Send the claimed batch (claiming the next meanwhile) and settle the one before;
+        False when the drain stops here."""
+        batch = await claiming
+        pipe.claiming = None
+        if batch is None:
+            pipe.caught_up = True
+            return False
+        if len(batch.rows) == self.batch_size:
+            # Claim the next batch while this one goes out.
+            pipe.claiming = asyncio.create_task(self._claim(batch.rows[-1].id))
+        try:
+            await self._send(batch)
+        except BaseException:  # cancelled mid-send (shutdown): release the claim
+            if batch.conn is not None:
+                await batch.conn.close()
+            raise
+        if pipe.finishing is not None:
+            acked, complete = await pipe.finishing
+            pipe.finishing = None
+            pipe.total += acked
+            if not complete:
+                await self._finish(batch)
+                return False
+        pipe.finishing = asyncio.create_task(self._finish(batch))
+        if pipe.claiming is None:
+            pipe.caught_up = True
+        return True
+
+    async def _end_drain(self, pipe: _Pipeline) -> None:
+        """However the drain ends: drop the claim made ahead, settle the last batch."""
+        if pipe.claiming is not None:
+            await _drop_claim(pipe.claiming)
+        if pipe.finishing is not None:
+            acked, complete = await pipe.finishing
+            pipe.total += acked
+            pipe.caught_up = pipe.caught_up and complete
+        self._draining = False
+        if not pipe.caught_up and self._handed:
+            self._handed.clear()  # behind: the next drain sends them in order
+            self._drain_asked = True
 
     async def _publish_handed(self) -> int:
         handed, self._handed = self._handed, []
@@ -491,7 +508,7 @@ async def _drop_claim(claiming: asyncio.Task[_Batch | None]) -> None:
         await batch.conn.close()
 
 
-RELAY = web.AppKey("chore.bus.relay", Relay)
+RELAY = web.AppKey("chore.outbox.relay", Relay)
 
 
 def relay_context(

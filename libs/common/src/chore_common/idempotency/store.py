@@ -1,5 +1,6 @@
-"""The SQL side of `Idempotency-Key` (`chore_common.http.idempotency`): claims, stored
-responses and pruning on the service's `idempotency_keys` table (`add_idempotency_table`).
+"""Where `Idempotency-Key` claims and first responses are kept: the store protocol the
+middleware (`chore_common.idempotency.middleware`) speaks, and its SQL implementation on
+the service's `idempotency_keys` table (`add_idempotency_table`).
 
 Each call is its own short transaction on the engine, never the request's unit of work:
 the claim must be visible to a concurrent request before the handler's work starts.
@@ -7,16 +8,54 @@ the claim must be visible to a concurrent request before the handler's work star
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chore_common.db.tables import IDEMPOTENCY
-from chore_common.http.idempotency import KeyRecord, StoredResponse
+from chore_common.idempotency.table import IDEMPOTENCY
 
 T = IDEMPOTENCY
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A key's row: a claim while `response` is None, else the first 2xx answer."""
+
+    fingerprint: str
+    response: StoredResponse | None
+    created_at: datetime
+
+
+class IdempotencyStore(Protocol):
+    """Where keys live (`SqlIdempotencyStore` below; fakes in tests)."""
+
+    async def claim(
+        self, scope: str, key: str, fingerprint: str, now: datetime
+    ) -> KeyRecord | None:
+        """Insert a claim; None if it is ours, else the row already there."""
+        ...
+
+    async def take_over(
+        self, scope: str, key: str, fingerprint: str, seen: datetime, now: datetime
+    ) -> bool:
+        """Reset an expired or abandoned row to a fresh claim, if it is still as `seen`."""
+        ...
+
+    async def complete(self, scope: str, key: str, response: StoredResponse) -> None: ...
+    async def release(self, scope: str, key: str) -> None: ...
+    async def prune(self, cutoff: datetime) -> int: ...
 
 
 class SqlIdempotencyStore:

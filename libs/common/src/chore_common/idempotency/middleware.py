@@ -40,10 +40,9 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Final, Protocol, overload
+from typing import Final, overload
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -52,6 +51,7 @@ from chore_common.auth.principal import PRINCIPAL
 from chore_common.http.openapi import IDEMPOTENT_ATTR, OPERATION_ATTR
 from chore_common.http.problem import HttpProblem
 from chore_common.http.validation import parse_body, read_body
+from chore_common.idempotency.store import IdempotencyStore, StoredResponse
 from chore_common.telemetry.logs import is_sensitive
 
 log = logging.getLogger(__name__)
@@ -61,42 +61,6 @@ REPLAYED: Final = "Idempotent-Replayed"
 TTL: Final = timedelta(hours=24)
 KEPT_HEADERS: Final = ("Content-Type", "ETag", "Location", "Cache-Control")
 MAX_KEY_LENGTH: Final = 255
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    """A key's row: a claim while `response` is None, else the first 2xx answer."""
-
-    fingerprint: str
-    response: StoredResponse | None
-    created_at: datetime
-
-
-class IdempotencyStore(Protocol):
-    """Where keys live (`chore_common.db.idempotency.SqlIdempotencyStore`)."""
-
-    async def claim(
-        self, scope: str, key: str, fingerprint: str, now: datetime
-    ) -> KeyRecord | None:
-        """Insert a claim; None if it is ours, else the row already there."""
-        ...
-
-    async def take_over(
-        self, scope: str, key: str, fingerprint: str, seen: datetime, now: datetime
-    ) -> bool:
-        """Reset an expired or abandoned row to a fresh claim, if it is still as `seen`."""
-        ...
-
-    async def complete(self, scope: str, key: str, response: StoredResponse) -> None: ...
-    async def release(self, scope: str, key: str) -> None: ...
-    async def prune(self, cutoff: datetime) -> int: ...
 
 
 IDEMPOTENCY: Final = web.AppKey("chore.idempotency", IdempotencyStore)
