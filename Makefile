@@ -29,9 +29,9 @@ $(STAMP): pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyp
 install: $(STAMP) ## Create .venv with every package from uv.lock (installs uv first if missing)
 
 run: install ## Start the whole platform (NATS + SQLite under ./var/); REPLICAS=2, DATABASE=postgres, GATEWAY_PORT=8080
-	@$(BIN)/python tools/platform.py --replicas $(REPLICAS) --database $(DATABASE)
+	@$(BIN)/python tools/stack.py --replicas $(REPLICAS) --database $(DATABASE)
 
-# GATEWAY_PORT (like every <SERVICE>_PORT) reaches tools/platform.py through the environment:
+# GATEWAY_PORT (like every <SERVICE>_PORT) reaches tools/stack.py through the environment:
 # make exports variables given on its command line, so `make run GATEWAY_PORT=9080` works too.
 demo: install ## Play a marketplace day through the gateway of a running `make run` (GATEWAY_URL overrides)
 	@$(BIN)/python tools/demo.py

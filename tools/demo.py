@@ -14,27 +14,21 @@ The steps are also a library: tests/system plays the same day against the platfo
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import os
 import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
-# Run as a script, this folder heads sys.path and tools/platform.py would shadow the stdlib's
-# `platform` module for everything imported below (aiohttp imports it).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+import aiohttp
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Awaitable, Callable, Iterable  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any, TypeVar  # noqa: E402
-
-import aiohttp  # noqa: E402
-
-ROOT = _HERE.parent
+ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"  # noqa: S105 - the demo accounts' password
 EVENT_WAIT_S = 10.0  # events cross NATS in milliseconds; this is the "something is wrong" bound
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""The platform as `make run` starts it (tools/platform.py, a process), and the demo's steps
+"""The platform as `make run` starts it (tools/stack.py, a process), and the demo's steps
 (tools/demo.py) as a library: what the system tests drive the gateway with."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ PLATFORM_ENV = {
 
 
 def _load_tool(name: str) -> ModuleType:
-    # tools/*.py are scripts (platform.py shadows the stdlib module): load them by path.
+    # tools/*.py are scripts, not modules of a package: load them by path.
     spec = importlib.util.spec_from_file_location(
         f"chore_{name}_tool", ROOT / "tools" / f"{name}.py"
     )
@@ -55,7 +55,7 @@ demo = _load_tool("demo")
 
 
 class RunningPlatform:
-    """tools/platform.py as a child process: its printed lines, its state file, its children."""
+    """tools/stack.py as a child process: its printed lines, its state file, its children."""
 
     def __init__(
         self,
@@ -71,7 +71,7 @@ class RunningPlatform:
             env.pop(f"{name}_PORT", None)
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tools" / "platform.py"), "--var-dir", str(var_dir),
+            [sys.executable, str(ROOT / "tools" / "stack.py"), "--var-dir", str(var_dir),
              "--any-port", "--replicas", str(replicas), "--database", backend,
              "--pg-prefix", pg_prefix],
             stdout=subprocess.PIPE,

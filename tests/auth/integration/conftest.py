@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from chore_auth.app import create_app
 from chore_auth.settings import AuthSettings
+from chore_common.testing.apps import StartApp, app_starter
 from chore_common.testing.nats import NatsServer
 
 from .helpers import Client
@@ -32,24 +31,12 @@ def auth_settings(database_url: str, nats_server: NatsServer, tmp_path: Path) ->
 
 
 @pytest.fixture
-async def start_auth(
-    auth_settings: AuthSettings,
-) -> AsyncIterator[Callable[..., Awaitable[Client]]]:
+async def start_auth(auth_settings: AuthSettings) -> AsyncIterator[StartApp]:
     """Start an auth app (optionally with changed settings) on a free port."""
-    clients: list[Client] = []
-
-    async def start(**changes: Any) -> Client:
-        settings = auth_settings.model_copy(update=changes)
-        client: Client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield start
-    for client in reversed(clients):
-        await client.close()
+    async with app_starter(create_app, auth_settings) as start:
+        yield start
 
 
 @pytest.fixture
-async def auth(start_auth: Callable[..., Awaitable[Client]]) -> Client:
+async def auth(start_auth: StartApp) -> Client:
     return await start_auth()

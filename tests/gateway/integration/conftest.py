@@ -8,16 +8,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 
+from chore_common.testing.apps import Client, StartedApps
 from chore_gateway.app import create_app
 from chore_gateway.settings import GatewaySettings
 
 from .upstream import Upstream
 
-Client = TestClient[web.Request, web.Application]
 StartUpstream = Callable[[str], Awaitable[Upstream]]
 StartGateway = Callable[..., Awaitable[Client]]
 
@@ -41,7 +39,7 @@ async def start_upstream() -> AsyncIterator[StartUpstream]:
 async def start_gateway(tmp_path: Any) -> AsyncIterator[StartGateway]:
     """A gateway over the given pools ({"auth": [Upstream or URL, ...]}), health checked
     once before it is handed over."""
-    clients: list[Client] = []
+    started = StartedApps()
 
     async def start(pools: dict[str, list[Upstream | str]], **changes: Any) -> Client:
         upstreams = {
@@ -56,18 +54,15 @@ async def start_gateway(tmp_path: Any) -> AsyncIterator[StartGateway]:
             metrics_port=changes.pop("metrics_port", 0),  # any free port: tests run side by side
             **changes,
         )
-        client: Client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
-        await client.start_server()
+        client = await started.start(create_app(settings))
         # Once any app here configured tracing, new client sessions are instrumented and
         # would replace the test's own traceparent with theirs.
         AioHttpClientInstrumentor.uninstrument_session(client.session)
-        clients.append(client)
         await wait_until(lambda: _checked(client))
         return client
 
     yield start
-    for client in reversed(clients):
-        await client.close()
+    await started.close()
 
 
 def _checked(client: Client) -> bool:

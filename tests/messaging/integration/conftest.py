@@ -19,14 +19,11 @@ from uuid import UUID, uuid4
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.contracts.tasks import OfferCreatedV1
-from chore_common.db import create_engine
-from chore_common.db.migrations import upgrade_head
-from chore_common.testing.issuer import Issuer, User, serve_jwks
+from chore_common.testing.apps import Client, StartApp, app_starter, migrated_engine
+from chore_common.testing.issuer import Issuer, User
 from chore_common.testing.nats import NatsServer
 from chore_messaging.adapters.uow import MessagingUnitOfWork
 from chore_messaging.app import MIGRATIONS, create_app
@@ -34,7 +31,6 @@ from chore_messaging.domain.model import Conversation, Message, Notification
 from chore_messaging.settings import MessagingSettings
 from chore_messaging.usecases import events
 
-Client = TestClient[web.Request, web.Application]
 __all__ = ["Client", "Issuer", "User"]
 
 
@@ -47,17 +43,9 @@ class NoFanout:
 
 
 @pytest.fixture
-async def issuer() -> AsyncIterator[Issuer]:
-    async with serve_jwks() as made:
-        yield made
-
-
-@pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(upgrade_head, database_url, MIGRATIONS)
-    made = create_engine(database_url, pool_size=5)
-    yield made
-    await made.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, pool_size=5) as made:
+        yield made
 
 
 @pytest.fixture
@@ -119,30 +107,15 @@ def messaging_settings(
     )
 
 
-StartMessaging = Callable[..., Awaitable[Client]]
-
-
 @pytest.fixture
-async def start_messaging(
-    messaging_settings: MessagingSettings,
-) -> AsyncIterator[StartMessaging]:
+async def start_messaging(messaging_settings: MessagingSettings) -> AsyncIterator[StartApp]:
     """Start a messaging replica (optionally with changed settings) on a free port."""
-    clients: list[Client] = []
-
-    async def start(**changes: Any) -> Client:
-        settings = messaging_settings.model_copy(update=changes)
-        client: Client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield start
-    for client in reversed(clients):
-        await client.close()
+    async with app_starter(create_app, messaging_settings) as start:
+        yield start
 
 
 @pytest.fixture
-async def messaging(start_messaging: StartMessaging) -> Client:
+async def messaging(start_messaging: StartApp) -> Client:
     return await start_messaging()
 
 

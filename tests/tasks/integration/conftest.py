@@ -9,47 +9,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import nats
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.contracts.envelope import Envelope
-from chore_common.db import create_engine
-from chore_common.db.migrations import upgrade_head
-from chore_common.testing.issuer import Issuer, User, serve_jwks
+from chore_common.testing.apps import Client, StartApp, app_starter, migrated_engine
+from chore_common.testing.issuer import Issuer, User
 from chore_common.testing.nats import NatsServer
 from chore_tasks.adapters.uow import TasksUnitOfWork
 from chore_tasks.app import MIGRATIONS, create_app
 from chore_tasks.settings import TasksSettings
 
-Client = TestClient[web.Request, web.Application]
-__all__ = ["Issuer", "User"]  # the tests import them from here
+__all__ = ["Client", "Issuer", "User"]  # the tests import them from here
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(upgrade_head, database_url, MIGRATIONS)
-    made = create_engine(database_url, pool_size=20)
-    yield made
-    await made.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, pool_size=20) as made:
+        yield made
 
 
 @pytest.fixture
 def uow(engine: AsyncEngine) -> Callable[[], TasksUnitOfWork]:
     return lambda: TasksUnitOfWork(engine, producer="tasks")
-
-
-@pytest.fixture
-async def issuer() -> AsyncIterator[Issuer]:
-    async with serve_jwks() as made:
-        yield made
 
 
 @pytest.fixture
@@ -69,26 +57,14 @@ def tasks_settings(
 
 
 @pytest.fixture
-async def start_tasks(
-    tasks_settings: TasksSettings,
-) -> AsyncIterator[Callable[..., Awaitable[Client]]]:
+async def start_tasks(tasks_settings: TasksSettings) -> AsyncIterator[StartApp]:
     """Start a tasks app (optionally with changed settings) on a free port."""
-    clients: list[Client] = []
-
-    async def start(**changes: Any) -> Client:
-        settings = tasks_settings.model_copy(update=changes)
-        client: Client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield start
-    for client in reversed(clients):
-        await client.close()
+    async with app_starter(create_app, tasks_settings) as start:
+        yield start
 
 
 @pytest.fixture
-async def tasks(start_tasks: Callable[..., Awaitable[Client]]) -> Client:
+async def tasks(start_tasks: StartApp) -> Client:
     return await start_tasks()
 
 

