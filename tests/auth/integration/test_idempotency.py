@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chore_auth.adapters.tables import outbox, users
 from chore_auth.settings import AuthSettings
 from chore_common.db import create_engine
-from chore_common.http import idempotency
+from chore_common.idempotency import middleware as idempotency
 
 from .helpers import PASSWORD, Client, unique_email
 

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.auth.principal import PRINCIPAL, Principal
 from chore_common.db import ENGINE, create_engine, new_metadata
-from chore_common.http import idempotency
 from chore_common.http.app import create_service_app
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.validation import StrictModel, parse_body
+from chore_common.idempotency import middleware as idempotency
 from chore_common.idempotency.middleware import idempotency_context, idempotent
 from chore_common.idempotency.store import SqlIdempotencyStore
 from chore_common.idempotency.table import IDEMPOTENCY as KEYS
