@@ -1,4 +1,5 @@
-"""Request and response bodies of /tasks: what clients send and see, nothing more."""
+"""Request and response bodies of /tasks: what clients send and see, nothing more; and
+`TaskBodies`, the rendered JSON of recent task versions."""
 
 from __future__ import annotations
 
