@@ -107,15 +107,18 @@ def messaging_settings(
     )
 
 
+StartMessaging = StartApp
+
+
 @pytest.fixture
-async def start_messaging(messaging_settings: MessagingSettings) -> AsyncIterator[StartApp]:
+async def start_messaging(messaging_settings: MessagingSettings) -> AsyncIterator[StartMessaging]:
     """Start a messaging replica (optionally with changed settings) on a free port."""
     async with app_starter(create_app, messaging_settings) as start:
         yield start
 
 
 @pytest.fixture
-async def messaging(start_messaging: StartApp) -> Client:
+async def messaging(start_messaging: StartMessaging) -> Client:
     return await start_messaging()
 
 
