@@ -107,18 +107,15 @@ def messaging_settings(
     )
 
 
-StartMessaging = StartApp
-
-
 @pytest.fixture
-async def start_messaging(messaging_settings: MessagingSettings) -> AsyncIterator[StartMessaging]:
+async def start_messaging(messaging_settings: MessagingSettings) -> AsyncIterator[StartApp]:
     """Start a messaging replica (optionally with changed settings) on a free port."""
     async with app_starter(create_app, messaging_settings) as start:
         yield start
 
 
 @pytest.fixture
-async def messaging(start_messaging: StartMessaging) -> Client:
+async def messaging(start_messaging: StartApp) -> Client:
     return await start_messaging()
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from chore_common.testing.apps import StartApp
 from chore_messaging.domain.model import BODY_MAX, FRAME_MAX_BYTES
 
-from .conftest import Client, Connect, Socket, StartMessaging
+from .conftest import Client, Connect, Socket
 from .test_ordering import messages_until, send_frame
 
 pytestmark = pytest.mark.db
@@ -75,7 +76,7 @@ async def test_s7_an_oversized_frame_closes_1009_and_others_carry_on(
 
 
 async def test_s7_a_flood_is_refused_then_closed_1008(
-    start_messaging: StartMessaging, open_conversation, connect: Connect
+    start_messaging: StartApp, open_conversation, connect: Connect
 ) -> None:
     server = await start_messaging(ws_rate_per_s=5, ws_burst=5, ws_flood_strikes=20)
     pair = await open_conversation()
@@ -103,7 +104,7 @@ def rss_mb() -> float:
 # under a stall: the suite-wide 120 s timeout measured the machine, not the service.
 @pytest.mark.timeout(480)
 async def test_r9_a_reader_that_never_reads_is_closed_1013_with_bounded_memory(
-    start_messaging: StartMessaging, open_conversation, connect: Connect, issuer
+    start_messaging: StartApp, open_conversation, connect: Connect, issuer
 ) -> None:
     """20,000 messages (4 conversations x 5,000, so the database is not the bottleneck)
     while one client, in all four, reads nothing. Server and clients share this process,
@@ -179,7 +180,7 @@ async def test_r9_a_reader_that_never_reads_is_closed_1013_with_bounded_memory(
 
 
 async def test_a_user_past_the_socket_cap_is_closed_4429_and_others_are_not(
-    start_messaging: StartMessaging, issuer, connect: Connect
+    start_messaging: StartApp, issuer, connect: Connect
 ) -> None:
     server = await start_messaging(ws_max_per_user=3)
     ann, bob = issuer.user("client"), issuer.user("tasker")

@@ -23,10 +23,11 @@ from chore_common.contracts.tasks import (
     TaskReminderDueV1,
     TaskStartedV1,
 )
+from chore_common.testing.apps import StartApp
 from chore_common.testing.nats import NatsServer
 from chore_messaging.domain.model import conversation_id
 
-from .conftest import Client, Connect, Issuer, StartMessaging, User
+from .conftest import Client, Connect, Issuer, User
 
 pytestmark = pytest.mark.db
 
@@ -75,7 +76,7 @@ async def eventually(client: Client, path: str, user: User, check: Callable[[Any
 
 
 async def test_an_offer_notifies_the_online_owner_by_frame_and_the_offline_one_by_rest(
-    bus: NatsServer, start_messaging: StartMessaging, issuer: Issuer, connect: Connect
+    bus: NatsServer, start_messaging: StartApp, issuer: Issuer, connect: Connect
 ) -> None:
     a = await start_messaging(nats_url=bus.url, consumer_enabled=True)
     b = await start_messaging(nats_url=bus.url, consumer_enabled=True)
@@ -122,7 +123,7 @@ async def test_an_offer_notifies_the_online_owner_by_frame_and_the_offline_one_b
 
 
 async def test_a_redelivered_event_notifies_once(
-    bus: NatsServer, start_messaging: StartMessaging, issuer: Issuer
+    bus: NatsServer, start_messaging: StartApp, issuer: Issuer
 ) -> None:
     server = await start_messaging(nats_url=bus.url, consumer_enabled=True)
     owner, tasker = issuer.user("client"), issuer.user("tasker")
@@ -144,7 +145,7 @@ async def test_a_redelivered_event_notifies_once(
 
 
 async def test_cancelling_the_task_closes_the_conversation_for_writing(
-    bus: NatsServer, start_messaging: StartMessaging, issuer: Issuer, connect: Connect
+    bus: NatsServer, start_messaging: StartApp, issuer: Issuer, connect: Connect
 ) -> None:
     server = await start_messaging(nats_url=bus.url, consumer_enabled=True)
     owner, tasker = issuer.user("client"), issuer.user("tasker")
@@ -189,7 +190,7 @@ async def test_cancelling_the_task_closes_the_conversation_for_writing(
 
 
 async def test_each_task_event_notifies_the_people_it_concerns(
-    bus: NatsServer, start_messaging: StartMessaging, issuer: Issuer
+    bus: NatsServer, start_messaging: StartApp, issuer: Issuer
 ) -> None:
     server = await start_messaging(nats_url=bus.url, consumer_enabled=True)
     owner, tasker, other = issuer.user("client"), issuer.user("tasker"), issuer.user("tasker")

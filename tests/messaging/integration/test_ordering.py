@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from chore_common.testing.apps import StartApp
 from chore_messaging.usecases.messages import SendMessage, send_message
 
-from .conftest import Client, Connect, NoFanout, Socket, StartMessaging
+from .conftest import Client, Connect, NoFanout, Socket
 
 pytestmark = pytest.mark.db
 
@@ -40,7 +41,7 @@ async def messages_until(sock: Socket, count: int, wait_s: float = 60.0) -> list
 
 
 async def test_r7_ten_clients_two_replicas_see_every_seq_once_in_order(
-    start_messaging: StartMessaging, open_conversation, connect: Connect
+    start_messaging: StartApp, open_conversation, connect: Connect
 ) -> None:
     a, b = await start_messaging(), await start_messaging()
     pair = await open_conversation()
@@ -71,7 +72,7 @@ async def test_r7_ten_clients_two_replicas_see_every_seq_once_in_order(
 
 
 async def test_r8_reconnect_to_the_other_replica_with_since_seq(
-    start_messaging: StartMessaging, open_conversation, connect: Connect
+    start_messaging: StartApp, open_conversation, connect: Connect
 ) -> None:
     a, b = await start_messaging(), await start_messaging()
     pair = await open_conversation()
@@ -132,7 +133,7 @@ async def test_resending_a_client_msg_id_stores_nothing_and_acks_the_first_seq(
 
 
 async def test_a_message_sent_over_rest_reaches_sockets_on_both_replicas(
-    start_messaging: StartMessaging, open_conversation, connect: Connect
+    start_messaging: StartApp, open_conversation, connect: Connect
 ) -> None:
     a, b = await start_messaging(), await start_messaging()
     pair = await open_conversation()
@@ -152,7 +153,7 @@ async def test_a_message_sent_over_rest_reaches_sockets_on_both_replicas(
 
 
 async def test_a_replay_longer_than_the_socket_queue_paces_itself(
-    start_messaging: StartMessaging, open_conversation, connect: Connect
+    start_messaging: StartApp, open_conversation, connect: Connect
 ) -> None:
     server = await start_messaging(ws_send_queue=16, replay_page=50)
     pair = await open_conversation()
@@ -187,7 +188,7 @@ async def test_a_replay_longer_than_the_socket_queue_paces_itself(
 
 
 async def test_a_message_missing_from_nats_is_read_back_in_order(
-    start_messaging: StartMessaging, open_conversation, connect: Connect, uow
+    start_messaging: StartApp, open_conversation, connect: Connect, uow
 ) -> None:
     """Seqs 1-3 are stored without any broadcast (as if NATS lost them); seq 4 arrives on
     NATS; the replica holds it, reads 1-3 from the database, then releases 1, 2, 3, 4."""

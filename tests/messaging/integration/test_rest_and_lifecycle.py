@@ -10,9 +10,10 @@ import nats
 import pytest
 
 from chore_common.contracts.envelope import Envelope
+from chore_common.testing.apps import StartApp
 from chore_common.testing.nats import NatsServer
 
-from .conftest import Client, Connect, StartMessaging
+from .conftest import Client, Connect
 from .test_ordering import messages_until, send_frame
 
 pytestmark = pytest.mark.db
@@ -97,7 +98,7 @@ async def test_read_marks_and_live_only_subscriptions(
 
 
 async def test_shutdown_closes_sockets_1012(
-    start_messaging: StartMessaging, open_conversation, connect: Connect
+    start_messaging: StartApp, open_conversation, connect: Connect
 ) -> None:
     server = await start_messaging()
     pair = await open_conversation()
@@ -108,7 +109,7 @@ async def test_shutdown_closes_sockets_1012(
 
 
 async def test_an_idle_socket_is_closed(
-    start_messaging: StartMessaging, connect: Connect, issuer
+    start_messaging: StartApp, connect: Connect, issuer
 ) -> None:
     server = await start_messaging(ws_idle_timeout_s=0.3)
     sock = await connect(server, issuer.user("client"))

@@ -14,9 +14,10 @@ import pytest
 
 from chore_common.contracts.auth import SessionRevokedV1
 from chore_common.contracts.envelope import Envelope
+from chore_common.testing.apps import StartApp
 from chore_common.testing.nats import NatsServer
 
-from .conftest import Client, Connect, Issuer, StartMessaging
+from .conftest import Client, Connect, Issuer
 
 pytestmark = pytest.mark.db
 
@@ -92,7 +93,7 @@ async def test_the_socket_closes_when_the_token_expires(
 
 
 async def test_s3_revoking_a_session_closes_its_sockets_on_both_replicas_within_1s(
-    start_messaging: StartMessaging, connect: Connect, issuer: Issuer, nats_server: NatsServer
+    start_messaging: StartApp, connect: Connect, issuer: Issuer, nats_server: NatsServer
 ) -> None:
     a, b = await start_messaging(), await start_messaging()
     user = issuer.user("client")
