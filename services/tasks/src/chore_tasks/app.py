@@ -13,17 +13,12 @@ from aiohttp import web
 
 from chore_common.assembly import storage_app
 from chore_common.auth.principal import bearer_middleware
-from chore_common.db.migrations import upgrade_head
 from chore_tasks.api.admin_page import sign_in_for_browsers
 from chore_tasks.api.routes import ROUTES
 from chore_tasks.bootstrap import bootstrap
 from chore_tasks.settings import TasksSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-
-
-def migrate(settings: TasksSettings) -> None:
-    upgrade_head(settings.database_url, MIGRATIONS)
 
 
 def create_app(settings: TasksSettings) -> web.Application:
