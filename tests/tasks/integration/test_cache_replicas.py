@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chore_tasks.adapters.cache import CACHE
+from chore_tasks.keys import TASK_CACHE
 
 from .conftest import Client, Issuer, User
 
@@ -72,7 +72,7 @@ async def test_a_cached_read_is_answered_without_the_database_and_with_its_etag(
     )
     task_id = (await resp.json())["id"]
     first = await replica.get(f"/tasks/{task_id}", headers=owner.headers)
-    cache = replica.app[CACHE]
+    cache = replica.app[TASK_CACHE]
     hits = cache.hits
     again = await replica.get(f"/tasks/{task_id}", headers=owner.headers)
     assert cache.hits == hits + 1

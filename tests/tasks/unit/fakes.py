@@ -293,6 +293,9 @@ class FakeUnitOfWork:
         # Nothing to undo: uncommitted work lives only in this object's copies.
         self.db.locks.release_all(self)
 
+    def record(self, event: DomainEvent) -> None:
+        self.outbox.add(event)
+
     async def commit(self) -> None:
         assert not self.committed, "a use case commits once"
         await asyncio.sleep(0)

@@ -10,7 +10,7 @@ import pytest
 
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import contract_for
-from chore_tasks.adapters.outbox import contract_of
+from chore_tasks.adapters.contracts import contract_of
 from chore_tasks.domain import events
 from chore_tasks.domain.events import DomainEvent
 

@@ -1,4 +1,8 @@
-"""Typed application keys of the tasks service."""
+"""Typed application keys of the tasks service: what the bootstrap hands the HTTP layer.
+
+Each is typed with a port (`usecases/ports.py`) or a plain value, never an adapter class,
+so the api knows what it may call and nothing of how it is built.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,13 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from chore_tasks.api.schemas import TaskBodies
 from chore_tasks.domain.jobs import RetryPolicy
-from chore_tasks.usecases.ports import NewTasks, TaskReadCache, TasksUnitOfWork
-
-UowFactory = Callable[[], TasksUnitOfWork]
+from chore_tasks.usecases.ports import NewTasks, TaskReadCache, UowFactory
 
 UOW: web.AppKey[UowFactory] = web.AppKey("tasks.uow")
 NEW_TASKS: web.AppKey[NewTasks] = web.AppKey("tasks.new_tasks")
 RETRY = web.AppKey("tasks.retry", RetryPolicy)
 WAKE_SCHEDULER: web.AppKey[Callable[[], None]] = web.AppKey("tasks.wake_scheduler")
 TASK_CACHE: web.AppKey[TaskReadCache] = web.AppKey("tasks.task_cache")
+TASK_BODIES = web.AppKey("tasks.task_bodies", TaskBodies)

@@ -1,1 +1,2 @@
-"""Storage and messaging adapters: tables, repositories, unit of work, outbox, scheduler, cache."""
+"""Storage and messaging adapters: tables, repositories, unit of work, contracts, scheduler,
+cache."""

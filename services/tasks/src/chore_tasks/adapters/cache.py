@@ -18,10 +18,10 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from aiohttp import web
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from pydantic import BaseModel, ValidationError
@@ -117,6 +117,19 @@ class CacheInvalidator:
             except Exception:  # NATS down: other replicas bypass their caches until back
                 log.warning("cache.broadcast_failed", extra={"task_id": str(task_id)})
 
+    @asynccontextmanager
+    async def listening(self) -> AsyncIterator[None]:
+        """Hear the other replicas' broadcasts and the tasks' published events while inside."""
+        subs = [
+            await listen(self.nc, TOPIC, TaskChanged, self.on_broadcast),
+            await self.nc.subscribe(EVENTS, cb=self.on_event),
+        ]
+        try:
+            yield
+        finally:
+            for sub in subs:
+                await sub.unsubscribe()
+
     async def on_broadcast(self, change: TaskChanged) -> None:
         self.cache.invalidate(change.task_id, change.version)
 
@@ -133,31 +146,3 @@ def nats_link(nc: NATS) -> Callable[[], tuple[bool, int]]:
         return nc.is_connected, int(nc.stats["reconnects"])
 
     return link
-
-
-CACHE = web.AppKey("tasks.cache", TaskCache)
-INVALIDATOR = web.AppKey("tasks.cache_invalidator", CacheInvalidator)
-
-
-def cache_context(
-    size: int, nats: Callable[[web.Application], NATS]
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup_ctx: `app[CACHE]` and `app[INVALIDATOR]`, listening on NATS."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        nc = nats(app)
-        cache = TaskCache(size, link=nats_link(nc))
-        invalidator = CacheInvalidator(cache, nc)
-        app[CACHE] = cache
-        app[INVALIDATOR] = invalidator
-        subs = [
-            await listen(nc, TOPIC, TaskChanged, invalidator.on_broadcast),
-            await nc.subscribe(EVENTS, cb=invalidator.on_event),
-        ]
-        try:
-            yield
-        finally:
-            for sub in subs:
-                await sub.unsubscribe()
-
-    return ctx

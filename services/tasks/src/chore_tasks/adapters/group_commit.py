@@ -34,7 +34,7 @@ from chore_common.telemetry import tracing
 from chore_tasks.domain.events import TaskCreated
 from chore_tasks.domain.jobs import Job
 from chore_tasks.domain.model import Task
-from chore_tasks.keys import UowFactory
+from chore_tasks.usecases.ports import UowFactory
 
 log = logging.getLogger(__name__)
 
@@ -186,5 +186,5 @@ async def _insert(uow_factory: UowFactory, batch: list[_Post]) -> None:
         if expiries:
             await uow.jobs.add(*expiries)
         for post in batch:
-            post.context.run(uow.outbox.add, post.event)
+            post.context.run(uow.record, post.event)
         await uow.commit()

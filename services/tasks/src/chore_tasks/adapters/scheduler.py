@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
 from prometheus_client import Counter
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -34,7 +33,7 @@ from chore_tasks.adapters.tables import JOBS
 from chore_tasks.domain import jobs
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus, RetryPolicy
 from chore_tasks.usecases.commands import RecordJobFailure
-from chore_tasks.usecases.ports import TasksUnitOfWork
+from chore_tasks.usecases.ports import UowFactory
 from chore_tasks.usecases.scheduled import JOB_RUNNERS, JobRunner, record_job_failure
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ class Scheduler:
     def __init__(
         self,
         engine: AsyncEngine,
-        uow: Callable[[], TasksUnitOfWork],
+        uow: UowFactory,
         policy: RetryPolicy,
         *,
         poll_s: float = 1.0,
@@ -155,6 +154,15 @@ class Scheduler:
         self._task = asyncio.create_task(self.run_forever(), name="tasks-scheduler")
         return self._task
 
+    @contextlib.asynccontextmanager
+    async def running(self, *, grace_s: float = 5.0) -> AsyncIterator[None]:
+        """Run while inside; on the way out, stop as `stop` does."""
+        self.start()
+        try:
+            yield
+        finally:
+            await self.stop(grace_s=grace_s)
+
     async def stop(self, *, grace_s: float = 5.0) -> None:
         """Claim nothing more and let running jobs finish; cancel them after `grace_s`
         (their leases lapse and another replica takes them over)."""
@@ -174,23 +182,3 @@ class Scheduler:
 def _claim_params(job: Job) -> dict[str, Any]:
     values = values_of(job)
     return {"b_id": job.id, **{f"b_{name}": values[name] for name in _CLAIMED_FIELDS}}
-
-
-SCHEDULER = web.AppKey("tasks.scheduler", Scheduler)
-
-
-def scheduler_context(
-    make: Callable[[web.Application], Scheduler], *, grace_s: float = 5.0
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup_ctx running the scheduler; stopped before the database closes."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        scheduler = make(app)
-        app[SCHEDULER] = scheduler
-        scheduler.start()
-        try:
-            yield
-        finally:
-            await scheduler.stop(grace_s=grace_s)
-
-    return ctx

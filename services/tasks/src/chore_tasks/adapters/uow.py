@@ -10,13 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.outbox.record import RelayHandoff
 from chore_common.uow import UnitOfWork
-from chore_tasks.adapters.outbox import TasksOutbox
+from chore_tasks.adapters.contracts import contract_of
 from chore_tasks.adapters.repository import (
     JobRepository,
     OfferRepository,
     ReviewRepository,
     TaskRepository,
 )
+from chore_tasks.domain.events import DomainEvent, TaskEvent
 
 TasksChanged = Callable[[list[tuple[UUID, int]]], Awaitable[None]]
 
@@ -29,7 +30,6 @@ class TasksUnitOfWork(UnitOfWork):
     offers: OfferRepository
     reviews: ReviewRepository
     jobs: JobRepository
-    outbox: TasksOutbox
 
     def __init__(
         self,
@@ -42,18 +42,26 @@ class TasksUnitOfWork(UnitOfWork):
     ) -> None:
         super().__init__(engine, producer=producer, wake_relay=wake_relay, relay=relay)
         self._on_tasks_changed = on_tasks_changed
+        self._changed: list[tuple[UUID, int]] = []
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
-        self.outbox = TasksOutbox(self.conn, self.producer)
         self.tasks = TaskRepository(self.conn)
         self.offers = OfferRepository(self.conn)
         self.reviews = ReviewRepository(self.conn)
         self.jobs = JobRepository(self.conn)
+        self._changed = []
         return self
 
+    def record(self, event: DomainEvent) -> None:
+        """Publish `event` as its contract once this transaction commits (outbox row, same
+        transaction); a task event also tells the read caches after the commit."""
+        if isinstance(event, TaskEvent):
+            self._changed.append((event.task_id, event.version))
+        self.outbox.add(contract_of(event))
+
     async def commit(self) -> None:
-        changed, self.outbox.changed = self.outbox.changed, []
+        changed, self._changed = self._changed, []
         await super().commit()
         if changed and self._on_tasks_changed is not None:
             await self._on_tasks_changed(changed)

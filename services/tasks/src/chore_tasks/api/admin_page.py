@@ -27,8 +27,8 @@ from chore_common.errors import Forbidden, Unauthorized
 from chore_tasks import usecases
 from chore_tasks.domain.jobs import Job, JobStatus
 from chore_tasks.domain.model import Actor
-from chore_tasks.keys import UowFactory
 from chore_tasks.usecases.commands import ListJobs
+from chore_tasks.usecases.ports import UowFactory
 
 PATH: Final = "/tasks/admin/jobs"
 PER_STATUS = 50

@@ -1,4 +1,4 @@
-"""/tasks/{task_id}/offers and /review: what taskers offer and what owners say afterwards."""
+"""/tasks/{task_id}/offers: what taskers offer to do an open task."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
 from chore_tasks.api.requests import actor
-from chore_tasks.api.schemas import OfferIn, OfferOut, OfferPage, OfferQuery, ReviewIn, ReviewOut
+from chore_tasks.api.schemas import OfferIn, OfferOut, OfferPage, OfferQuery
 from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.keys import UOW
-from chore_tasks.usecases.commands import ListOffers, MakeOffer, ReviewTask
+from chore_tasks.usecases.commands import ListOffers, MakeOffer
 
 routes = ApiRoutes()
 TAGS = ("offers",)
@@ -66,26 +66,3 @@ async def list_offers(request: web.Request) -> web.Response:
         items=[OfferOut.of(o) for o in page.items], next_cursor=next_cursor(page.next_key)
     )
     return json_response(out)
-
-
-@routes.post(
-    "/tasks/{task_id}/review",
-    body=ReviewIn,
-    response=ReviewOut,
-    status=201,
-    tags=TAGS,
-    summary="Review the assignee of a completed task (owner, once)",
-    errors=(403, 404, 409),
-)
-@requires("client")
-@idempotent
-async def review_task(request: web.Request) -> web.Response:
-    body = await parse_body(request, ReviewIn)
-    cmd = ReviewTask(
-        task_id=path_id(request, "task_id", TaskNotFound),
-        actor=actor(request),
-        rating=body.rating,
-        comment=body.comment,
-    )
-    review = await usecases.review_task(request.app[UOW](), cmd, utcnow())
-    return json_response(ReviewOut.of(review), status=201)

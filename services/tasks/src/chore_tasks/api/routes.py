@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from chore_common.http.openapi import ApiRoutes
-from chore_tasks.api import admin_jobs, offers, tasks
+from chore_tasks.api import admin_jobs, offers, reviews, tasks
 
-ROUTES: tuple[ApiRoutes, ...] = (admin_jobs.routes, tasks.routes, offers.routes)
+ROUTES: tuple[ApiRoutes, ...] = (admin_jobs.routes, tasks.routes, offers.routes, reviews.routes)

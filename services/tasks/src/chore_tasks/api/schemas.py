@@ -1,7 +1,9 @@
-"""Request and response bodies of /tasks: what clients send and see, nothing more."""
+"""Request and response bodies of /tasks: what clients send and see, nothing more; and
+`TaskBodies`, the rendered JSON of recent task versions."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -73,6 +75,29 @@ class TaskOut(BaseModel):
             created_at=task.created_at,
             updated_at=task.updated_at,
         )
+
+
+class TaskBodies:
+    """(task id, version) -> its `TaskOut` JSON, the most recent `size` kept.
+
+    A version never changes, so neither does its body: a cached read then skips the model
+    and the serializer. One per app (`keys.TASK_BODIES`), built by the bootstrap.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._bodies: OrderedDict[tuple[UUID, int], bytes] = OrderedDict()
+
+    def of(self, task: Task) -> bytes:
+        key = (task.id, task.version)
+        bodies = self._bodies
+        body = bodies.get(key)
+        if body is None:
+            out = TaskOut.of(task)
+            body = bodies[key] = out.__pydantic_serializer__.to_json(out)
+            if len(bodies) > self.size:
+                bodies.popitem(last=False)
+        return body
 
 
 class TaskQuery(StrictModel):

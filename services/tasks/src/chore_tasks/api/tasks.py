@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from uuid import UUID
-
 from aiohttp import web
 
 from chore_common.auth.principal import requires
@@ -19,7 +16,7 @@ from chore_tasks.api.requests import actor
 from chore_tasks.api.schemas import AssignIn, CancelIn, TaskIn, TaskOut, TaskPage, TaskQuery
 from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.domain.model import Task
-from chore_tasks.keys import NEW_TASKS, RETRY, TASK_CACHE, UOW
+from chore_tasks.keys import NEW_TASKS, RETRY, TASK_BODIES, TASK_CACHE, UOW
 from chore_tasks.usecases.commands import (
     AssignTask,
     BrowseTasks,
@@ -35,26 +32,9 @@ TAGS = ("tasks",)
 MOVE_ERRORS = (403, 404, 409, 412)
 
 
-RENDERED_MAX = 4096
-# (task id, version) -> its JSON: a version never changes, so neither does its body, and a
-# cached read then skips the model and the serializer.
-_rendered: OrderedDict[tuple[UUID, int], bytes] = OrderedDict()
-
-
-def task_body(task: Task) -> bytes:
-    key = (task.id, task.version)
-    body = _rendered.get(key)
-    if body is None:
-        out = TaskOut.of(task)
-        body = _rendered[key] = out.__pydantic_serializer__.to_json(out)
-        if len(_rendered) > RENDERED_MAX:
-            _rendered.popitem(last=False)
-    return body
-
-
-def task_response(task: Task, status: int = 200) -> web.Response:
+def task_response(request: web.Request, task: Task, status: int = 200) -> web.Response:
     return web.Response(
-        body=task_body(task),
+        body=request.app[TASK_BODIES].of(task),
         status=status,
         content_type="application/json",
         headers={"ETag": task.etag},
@@ -85,7 +65,7 @@ async def create_task(request: web.Request) -> web.Response:
     )
     app = request.app
     task = await usecases.create_task(app[NEW_TASKS], cmd, utcnow(), retry=app[RETRY])
-    response = task_response(task, status=201)
+    response = task_response(request, task, status=201)
     response.headers["Location"] = f"/tasks/{task.id}"
     return response
 
@@ -129,7 +109,7 @@ async def get_task(request: web.Request) -> web.Response:
     task = await usecases.get_task(app[UOW](), cmd, utcnow(), cache=app.get(TASK_CACHE))
     if not_modified(request, task.etag):
         return web.Response(status=304, headers={"ETag": task.etag})
-    return task_response(task)
+    return task_response(request, task)
 
 
 @routes.post(
@@ -150,7 +130,8 @@ async def assign_task(request: web.Request) -> web.Response:
         if_match=if_match(request),
     )
     app = request.app
-    return task_response(await usecases.assign_task(app[UOW](), cmd, utcnow(), retry=app[RETRY]))
+    task = await usecases.assign_task(app[UOW](), cmd, utcnow(), retry=app[RETRY])
+    return task_response(request, task)
 
 
 @routes.post(
@@ -167,7 +148,8 @@ async def start_task(request: web.Request) -> web.Response:
         actor=actor(request),
         if_match=if_match(request),
     )
-    return task_response(await usecases.start_task(request.app[UOW](), cmd, utcnow()))
+    task = await usecases.start_task(request.app[UOW](), cmd, utcnow())
+    return task_response(request, task)
 
 
 @routes.post(
@@ -184,7 +166,8 @@ async def complete_task(request: web.Request) -> web.Response:
         actor=actor(request),
         if_match=if_match(request),
     )
-    return task_response(await usecases.complete_task(request.app[UOW](), cmd, utcnow()))
+    task = await usecases.complete_task(request.app[UOW](), cmd, utcnow())
+    return task_response(request, task)
 
 
 @routes.post(
@@ -204,4 +187,5 @@ async def cancel_task(request: web.Request) -> web.Response:
         reason=body.reason,
         if_match=if_match(request),
     )
-    return task_response(await usecases.cancel_task(request.app[UOW](), cmd, utcnow()))
+    task = await usecases.cancel_task(request.app[UOW](), cmd, utcnow())
+    return task_response(request, task)

@@ -1,6 +1,6 @@
 """What happened to tasks, offers and reviews, in past tense.
 
-Plain facts with no envelope: `adapters/outbox.py` maps each class to its versioned contract
+Plain facts with no envelope: `adapters/contracts.py` maps each class to its versioned contract
 (`tasks.task.assigned` v1, ...) and gives it an event id. Task events carry the task's new
 `version` so a replica's read cache can drop anything older.
 """

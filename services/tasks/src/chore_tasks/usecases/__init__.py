@@ -1,7 +1,7 @@
 """Use cases: one async function per command or query, each owning its transaction.
 
 Each takes a unit of work, a command and `now`; loads, asks the domain, saves with the
-expected version, records events in `uow.outbox`, and commits once.
+expected version, records events with `uow.record`, and commits once.
 """
 
 from chore_tasks.usecases.admin_jobs import delete_job, get_job, list_jobs, retry_job, run_job_now

@@ -28,7 +28,7 @@ async def make_offer(uow: TasksUnitOfWork, cmd: MakeOffer, now: datetime) -> Off
             now=now,
         )
         await uow.offers.add(offer)
-        uow.outbox.add(event)
+        uow.record(event)
         await uow.commit()
     return offer
 

@@ -8,11 +8,13 @@ uniqueness rule raises the domain's `Conflict` (`offer_exists`, `already_reviewe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, Self
+from typing import Protocol
 from uuid import UUID
 
 from chore_common.paging import Page, PageKey
+from chore_common.ports import UnitOfWork
 from chore_tasks.domain.events import DomainEvent, TaskCreated
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
 from chore_tasks.domain.model import Actor, Offer, Review, Status, Task
@@ -83,12 +85,6 @@ class JobRepository(Protocol):
     async def list(self, query: JobFilter) -> Page[Job]: ...
 
 
-class Outbox(Protocol):
-    def add(self, event: DomainEvent) -> object:
-        """Record an event to publish; written in the same transaction as the change."""
-        ...
-
-
 class TaskReadCache(Protocol):
     """Recently read tasks; `get` never returns a version older than one it was told of."""
 
@@ -103,8 +99,8 @@ class NewTasks(Protocol):
     async def add(self, task: Task, expiry: Job | None, event: TaskCreated) -> None: ...
 
 
-class TasksUnitOfWork(Protocol):
-    """`async with uow:` opens a transaction; leaving without `commit()` rolls it back."""
+class TasksUnitOfWork(UnitOfWork[DomainEvent], Protocol):
+    """The kit's unit of work (`async with`, `commit`, `record(event)`) over tasks' stores."""
 
     @property
     def tasks(self) -> TaskRepository: ...
@@ -114,9 +110,6 @@ class TasksUnitOfWork(Protocol):
     def reviews(self) -> ReviewRepository: ...
     @property
     def jobs(self) -> JobRepository: ...
-    @property
-    def outbox(self) -> Outbox: ...
 
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    async def commit(self) -> None: ...
+
+UowFactory = Callable[[], TasksUnitOfWork]

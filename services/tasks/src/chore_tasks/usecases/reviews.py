@@ -27,6 +27,6 @@ async def review_task(uow: TasksUnitOfWork, cmd: ReviewTask, now: datetime) -> R
             now=now,
         )
         await uow.reviews.add(review)
-        uow.outbox.add(event)
+        uow.record(event)
         await uow.commit()
     return review

@@ -38,7 +38,7 @@ async def expire_task(uow: TasksUnitOfWork, cmd: ExpireTask, now: datetime) -> T
             if lifecycle.is_due(task, now):
                 moved, event = lifecycle.expire(task, by=SCHEDULER, now=now)
                 await uow.tasks.save(moved, expected_version=task.version)
-                uow.outbox.add(event)
+                uow.record(event)
             else:
                 # An admin's run-now, or a replica whose clock runs ahead: not yet.
                 wake_at = task.due_at
@@ -74,7 +74,7 @@ async def remind_assignee(
                     title=task.title,
                     due_at=task.due_at,
                 )
-                uow.outbox.add(event)
+                uow.record(event)
         await _finish(uow, job, now, wake_at)
         await uow.commit()
     return event

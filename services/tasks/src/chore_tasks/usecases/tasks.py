@@ -96,7 +96,7 @@ async def assign_task(
         reminder = jobs.reminder_job(moved, job_id=uuid4(), now=now, policy=retry)
         if reminder is not None:
             await uow.jobs.add(reminder)
-        uow.outbox.add(event)
+        uow.record(event)
         await uow.commit()
     return moved
 
@@ -108,7 +108,7 @@ async def start_task(uow: TasksUnitOfWork, cmd: StartTask, now: datetime) -> Tas
         check_if_match(task, cmd.if_match)
         moved, event = lifecycle.start(task, by=cmd.actor, now=now)
         await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
-        uow.outbox.add(event)
+        uow.record(event)
         await uow.commit()
     return moved
 
@@ -120,7 +120,7 @@ async def complete_task(uow: TasksUnitOfWork, cmd: CompleteTask, now: datetime) 
         check_if_match(task, cmd.if_match)
         moved, event = lifecycle.complete(task, by=cmd.actor, now=now)
         await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
-        uow.outbox.add(event)
+        uow.record(event)
         await uow.commit()
     return moved
 
@@ -132,6 +132,6 @@ async def cancel_task(uow: TasksUnitOfWork, cmd: CancelTask, now: datetime) -> T
         check_if_match(task, cmd.if_match)
         moved, event = lifecycle.cancel(task, by=cmd.actor, now=now, reason=cmd.reason)
         await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
-        uow.outbox.add(event)
+        uow.record(event)
         await uow.commit()
     return moved
