@@ -14,6 +14,17 @@ class DomainError(Exception):
     code: str = "error"
     title: str = "Error"
 
+    def __init_subclass__(
+        cls, *, code: str | None = None, title: str | None = None, **kwargs: object
+    ) -> None:
+        # `class TaskNotFound(NotFound, code="task_not_found", title="Task not found"): ...`
+        # declares an error in one line; the base class alone still decides the status.
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+        if title is not None:
+            cls.title = title
+
     def __init__(self, detail: str = "", *, code: str | None = None) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title

@@ -5,46 +5,33 @@ from __future__ import annotations
 from chore_common.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 
-class EmailTaken(Conflict):
-    code = "email_taken"
-    title = "Email already registered"
+class EmailTaken(Conflict, code="email_taken", title="Email already registered"): ...
 
 
-class InvalidCredentials(Unauthorized):
+class InvalidCredentials(Unauthorized, code="invalid_credentials", title="Invalid credentials"):
     """Same class, code and text whether the email is unknown or the password wrong."""
-
-    code = "invalid_credentials"
-    title = "Invalid credentials"
 
     def __init__(self) -> None:
         super().__init__("Email or password is incorrect.")
 
 
-class InvalidRefreshToken(Unauthorized):
-    code = "invalid_refresh_token"
-    title = "Invalid refresh token"
+class InvalidRefreshToken(
+    Unauthorized, code="invalid_refresh_token", title="Invalid refresh token"
+): ...
 
 
-class SessionRevoked(Unauthorized):
-    code = "session_revoked"
-    title = "Session revoked"
+class SessionRevoked(Unauthorized, code="session_revoked", title="Session revoked"): ...
 
 
-class SessionNotFound(NotFound):
-    code = "session_not_found"
-    title = "Session not found"
+class SessionNotFound(NotFound, code="session_not_found", title="Session not found"): ...
 
 
-class WeakPassword(InvalidInput):
-    code = "weak_password"
-    title = "Password does not meet the rules"
+class WeakPassword(
+    InvalidInput, code="weak_password", title="Password does not meet the rules"
+): ...
 
 
-class InvalidEmail(InvalidInput):
-    code = "invalid_email"
-    title = "Email is not an address"
+class InvalidEmail(InvalidInput, code="invalid_email", title="Email is not an address"): ...
 
 
-class InvalidRole(InvalidInput):
-    code = "invalid_role"
-    title = "Role not allowed"
+class InvalidRole(InvalidInput, code="invalid_role", title="Role not allowed"): ...

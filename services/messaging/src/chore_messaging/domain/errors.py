@@ -5,23 +5,16 @@ from __future__ import annotations
 from chore_common.errors import Conflict, InvalidInput, NotFound
 
 
-class ConversationNotFound(NotFound):
+class ConversationNotFound(NotFound, code="conversation_not_found", title="Conversation not found"):
     """Also what a non-participant gets: a conversation's existence is not leaked."""
 
-    code = "conversation_not_found"
-    title = "Conversation not found"
+
+class ConversationClosed(Conflict, code="conversation_closed", title="Conversation closed"): ...
 
 
-class ConversationClosed(Conflict):
-    code = "conversation_closed"
-    title = "Conversation closed"
+class NotificationNotFound(
+    NotFound, code="notification_not_found", title="Notification not found"
+): ...
 
 
-class NotificationNotFound(NotFound):
-    code = "notification_not_found"
-    title = "Notification not found"
-
-
-class InvalidMessage(InvalidInput):
-    code = "invalid_message"
-    title = "Invalid message"
+class InvalidMessage(InvalidInput, code="invalid_message", title="Invalid message"): ...

@@ -11,11 +11,8 @@ if TYPE_CHECKING:
     from chore_tasks.domain.model import Action, Status
 
 
-class InvalidTransition(Conflict):
+class InvalidTransition(Conflict, code="invalid_transition", title="Invalid state transition"):
     """The lifecycle has no move for this (status, action) pair."""
-
-    code = "invalid_transition"
-    title = "Invalid state transition"
 
     def __init__(self, status: Status, action: Action) -> None:
         super().__init__(f"cannot {action.value} a task that is {status.value}")
@@ -23,23 +20,14 @@ class InvalidTransition(Conflict):
         self.action = action
 
 
-class StaleVersion(Conflict):
+class StaleVersion(Conflict, code="concurrent_update", title="Concurrent update"):
     """Someone saved the row after we loaded it; the loser's change is refused whole."""
 
-    code = "concurrent_update"
-    title = "Concurrent update"
+
+class TaskNotFound(NotFound, code="task_not_found", title="Task not found"): ...
 
 
-class TaskNotFound(NotFound):
-    code = "task_not_found"
-    title = "Task not found"
+class OfferNotFound(NotFound, code="offer_not_found", title="Offer not found"): ...
 
 
-class OfferNotFound(NotFound):
-    code = "offer_not_found"
-    title = "Offer not found"
-
-
-class JobNotFound(NotFound):
-    code = "job_not_found"
-    title = "Job not found"
+class JobNotFound(NotFound, code="job_not_found", title="Job not found"): ...
