@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import pydantic_core
 from aiohttp import web
@@ -26,6 +26,19 @@ class StrictModel(BaseModel):
     """Base for request and response models: unknown fields are an error, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class OutModel(BaseModel):
+    """Base for response bodies read off a domain object: `XOut.of(obj)` takes each field from
+    the attribute of the same name (pydantic's `from_attributes`, done in its Rust core), so no
+    schema copies its fields out by hand. Enum members become plain values where the field is `str`.
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, obj: object) -> Self:
+        return cls.model_validate(obj)
 
 
 def field_errors(exc: ValidationError, where: str) -> list[dict[str, str]]:

@@ -9,11 +9,9 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from chore_auth.domain.accounts import PASSWORD_MAX, PASSWORD_MIN
-from chore_auth.domain.model import Session, User
-from chore_auth.usecases.commands import IssuedTokens
-from chore_auth.usecases.sessions import Introspection
+from chore_auth.domain.model import Session
 from chore_common.http.fields import Name, Text
-from chore_common.http.validation import StrictModel
+from chore_common.http.validation import OutModel, StrictModel
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -40,37 +38,19 @@ class IntrospectIn(StrictModel):
     token: Text = Field(min_length=1, max_length=4096)
 
 
-class UserOut(BaseModel):
+class UserOut(OutModel):
     id: UUID
     email: str
     name: str
     role: str
     created_at: datetime
 
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(
-            id=user.id,
-            email=user.email,
-            name=user.name,
-            role=user.role.value,
-            created_at=user.created_at,
-        )
 
-
-class TokensOut(BaseModel):
+class TokensOut(OutModel):
     access_token: str
     refresh_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int = Field(description="seconds until the access token expires")
-
-    @classmethod
-    def of(cls, tokens: IssuedTokens) -> TokensOut:
-        return cls(
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            expires_in=tokens.expires_in,
-        )
 
 
 class SessionOut(BaseModel):
@@ -98,18 +78,12 @@ class SessionsOut(BaseModel):
     next_cursor: str | None = None
 
 
-class IntrospectOut(BaseModel):
+class IntrospectOut(OutModel):
     active: bool
     sub: str | None = None
     sid: str | None = None
     role: str | None = None
     exp: int | None = None
-
-    @classmethod
-    def of(cls, result: Introspection) -> IntrospectOut:
-        return cls(
-            active=result.active, sub=result.sub, sid=result.sid, role=result.role, exp=result.exp
-        )
 
 
 class Jwk(BaseModel):

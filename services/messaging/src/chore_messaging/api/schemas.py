@@ -10,13 +10,11 @@ from pydantic import BaseModel, Field
 
 from chore_common.http.fields import Seq, Text
 from chore_common.http.pagination import PageQuery
-from chore_common.http.validation import StrictModel
+from chore_common.http.validation import OutModel, StrictModel
 from chore_messaging.domain.model import (
     CLIENT_MSG_ID_MAX,
     HISTORY_LIMIT_MAX,
     Conversation,
-    Message,
-    Notification,
 )
 
 
@@ -58,7 +56,7 @@ class HistoryQuery(StrictModel):
     limit: int = Field(100, ge=1, le=HISTORY_LIMIT_MAX)
 
 
-class MessageOut(BaseModel):
+class MessageOut(OutModel):
     id: UUID
     conversation_id: UUID
     seq: int
@@ -66,18 +64,6 @@ class MessageOut(BaseModel):
     body: str
     client_msg_id: str
     sent_at: datetime
-
-    @classmethod
-    def of(cls, m: Message) -> MessageOut:
-        return cls(
-            id=m.id,
-            conversation_id=m.conversation_id,
-            seq=m.seq,
-            sender_id=m.sender_id,
-            body=m.body,
-            client_msg_id=m.client_msg_id,
-            sent_at=m.sent_at,
-        )
 
 
 class MessagePage(BaseModel):
@@ -92,7 +78,7 @@ class MessageIn(StrictModel):
     client_msg_id: Text = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
 
 
-class NotificationOut(BaseModel):
+class NotificationOut(OutModel):
     id: UUID
     kind: str
     task_id: UUID
@@ -100,18 +86,6 @@ class NotificationOut(BaseModel):
     data: dict[str, Any]
     created_at: datetime
     read_at: datetime | None
-
-    @classmethod
-    def of(cls, n: Notification) -> NotificationOut:
-        return cls(
-            id=n.id,
-            kind=n.kind.value,
-            task_id=n.task_id,
-            title=n.title,
-            data=n.data,
-            created_at=n.created_at,
-            read_at=n.read_at,
-        )
 
 
 class NotificationPage(BaseModel):

@@ -12,16 +12,14 @@ from pydantic import BaseModel, Field
 
 from chore_common.http.fields import Instant, Text
 from chore_common.http.pagination import Cursor
-from chore_common.http.validation import StrictModel
-from chore_tasks.domain.jobs import Job, JobKind, JobStatus
+from chore_common.http.validation import OutModel, StrictModel
+from chore_tasks.domain.jobs import JobKind, JobStatus
 from chore_tasks.domain.lifecycle import REASON_MAX
 from chore_tasks.domain.model import (
     COMMENT_MAX,
     DESCRIPTION_MAX,
     MESSAGE_MAX,
     TITLE_MAX,
-    Offer,
-    Review,
     Status,
     Task,
 )
@@ -39,7 +37,7 @@ class TaskIn(StrictModel):
     location: Text | None = Field(None, max_length=500)
 
 
-class TaskOut(BaseModel):
+class TaskOut(OutModel):
     id: UUID
     owner_id: UUID
     title: str
@@ -55,26 +53,6 @@ class TaskOut(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, task: Task) -> TaskOut:
-        return cls(
-            id=task.id,
-            owner_id=task.owner_id,
-            title=task.title,
-            description=task.description,
-            category=task.category,
-            budget_cents=task.budget_cents,
-            due_at=task.due_at,
-            location=task.location,
-            status=task.status,
-            assignee_id=task.assignee_id,
-            offer_id=task.offer_id,
-            cancel_reason=task.cancel_reason,
-            version=task.version,
-            created_at=task.created_at,
-            updated_at=task.updated_at,
-        )
 
 
 class TaskBodies:
@@ -120,7 +98,7 @@ class OfferIn(StrictModel):
     message: Text = Field("", max_length=MESSAGE_MAX)
 
 
-class OfferOut(BaseModel):
+class OfferOut(OutModel):
     id: UUID
     task_id: UUID
     tasker_id: UUID
@@ -128,18 +106,6 @@ class OfferOut(BaseModel):
     message: str
     status: str
     created_at: datetime
-
-    @classmethod
-    def of(cls, offer: Offer) -> OfferOut:
-        return cls(
-            id=offer.id,
-            task_id=offer.task_id,
-            tasker_id=offer.tasker_id,
-            price_cents=offer.price_cents,
-            message=offer.message,
-            status=offer.status.value,
-            created_at=offer.created_at,
-        )
 
 
 class OfferQuery(StrictModel):
@@ -165,7 +131,7 @@ class ReviewIn(StrictModel):
     comment: Text = Field("", max_length=COMMENT_MAX)
 
 
-class ReviewOut(BaseModel):
+class ReviewOut(OutModel):
     id: UUID
     task_id: UUID
     author_id: UUID
@@ -174,20 +140,8 @@ class ReviewOut(BaseModel):
     comment: str
     created_at: datetime
 
-    @classmethod
-    def of(cls, review: Review) -> ReviewOut:
-        return cls(
-            id=review.id,
-            task_id=review.task_id,
-            author_id=review.author_id,
-            subject_id=review.subject_id,
-            rating=review.rating,
-            comment=review.comment,
-            created_at=review.created_at,
-        )
 
-
-class JobOut(BaseModel):
+class JobOut(OutModel):
     id: UUID
     kind: JobKind
     task_id: UUID
@@ -199,22 +153,6 @@ class JobOut(BaseModel):
     locked_until: datetime | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, job: Job) -> JobOut:
-        return cls(
-            id=job.id,
-            kind=job.kind,
-            task_id=job.task_id,
-            run_at=job.run_at,
-            status=job.status,
-            attempts=job.attempts,
-            max_attempts=job.max_attempts,
-            last_error=job.last_error,
-            locked_until=job.locked_until,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-        )
 
 
 class JobQuery(StrictModel):
