@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from aiohttp import web
 
 from chore_common.auth.principal import requires
@@ -20,6 +22,8 @@ from chore_tasks.usecases.commands import JobCommand, ListJobs
 
 routes = ApiRoutes()
 TAGS = ("admin",)
+# Retry and run now: both answer with the job and wake the scheduler.
+job_action = partial(routes.post, response=JobOut, tags=TAGS, errors=(403, 404, 409))
 
 
 def wake_scheduler(request: web.Request) -> None:
@@ -74,12 +78,9 @@ async def get_job(request: web.Request) -> web.Response:
     return json_response(JobOut.of(job))
 
 
-@routes.post(
+@job_action(
     "/tasks/admin/jobs/{job_id}/retry",
-    response=JobOut,
-    tags=TAGS,
     summary="Queue a failed or finished job again with fresh tries (admins)",
-    errors=(403, 404, 409),
 )
 @requires("admin")
 async def retry_job(request: web.Request) -> web.Response:
@@ -88,13 +89,7 @@ async def retry_job(request: web.Request) -> web.Response:
     return json_response(JobOut.of(job))
 
 
-@routes.post(
-    "/tasks/admin/jobs/{job_id}/run",
-    response=JobOut,
-    tags=TAGS,
-    summary="Make a job due now (admins)",
-    errors=(403, 404, 409),
-)
+@job_action("/tasks/admin/jobs/{job_id}/run", summary="Make a job due now (admins)")
 @requires("admin")
 async def run_job_now(request: web.Request) -> web.Response:
     job = await usecases.run_job_now(request.app[UOW](), job_command(request), utcnow())

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
+
 from aiohttp import web
 
 from chore_common.auth.principal import requires
@@ -30,6 +34,20 @@ from chore_tasks.usecases.commands import (
 routes = ApiRoutes()
 TAGS = ("tasks",)
 MOVE_ERRORS = (403, 404, 409, 412)
+# The lifecycle moves share their answer (the task) and their errors.
+lifecycle_move = partial(routes.post, response=TaskOut, tags=TAGS, errors=MOVE_ERRORS)
+
+C = TypeVar("C")
+
+
+def move_command(request: web.Request, command: Callable[..., C], **fields: object) -> C:
+    """A lifecycle move on the task in the path, by the caller, against their If-Match."""
+    return command(
+        task_id=path_id(request, "task_id", TaskNotFound),
+        actor=actor(request),
+        if_match=if_match(request),
+        **fields,
+    )
 
 
 def task_response(request: web.Request, task: Task, status: int = 200) -> web.Response:
@@ -112,80 +130,43 @@ async def get_task(request: web.Request) -> web.Response:
     return task_response(request, task)
 
 
-@routes.post(
+@lifecycle_move(
     "/tasks/{task_id}/assign",
     body=AssignIn,
-    response=TaskOut,
-    tags=TAGS,
     summary="Accept an offer: the task becomes assigned (owner)",
-    errors=MOVE_ERRORS,
 )
 @requires("client")
 async def assign_task(request: web.Request) -> web.Response:
     body = await parse_body(request, AssignIn)
-    cmd = AssignTask(
-        task_id=path_id(request, "task_id", TaskNotFound),
-        offer_id=body.offer_id,
-        actor=actor(request),
-        if_match=if_match(request),
-    )
+    cmd = move_command(request, AssignTask, offer_id=body.offer_id)
     app = request.app
     task = await usecases.assign_task(app[UOW](), cmd, utcnow(), retry=app[RETRY])
     return task_response(request, task)
 
 
-@routes.post(
-    "/tasks/{task_id}/start",
-    response=TaskOut,
-    tags=TAGS,
-    summary="Start the assigned task (assignee)",
-    errors=MOVE_ERRORS,
-)
+@lifecycle_move("/tasks/{task_id}/start", summary="Start the assigned task (assignee)")
 @requires("tasker")
 async def start_task(request: web.Request) -> web.Response:
-    cmd = StartTask(
-        task_id=path_id(request, "task_id", TaskNotFound),
-        actor=actor(request),
-        if_match=if_match(request),
-    )
-    task = await usecases.start_task(request.app[UOW](), cmd, utcnow())
+    task = await usecases.start_task(request.app[UOW](), move_command(request, StartTask), utcnow())
     return task_response(request, task)
 
 
-@routes.post(
-    "/tasks/{task_id}/complete",
-    response=TaskOut,
-    tags=TAGS,
-    summary="Complete the task in progress (assignee)",
-    errors=MOVE_ERRORS,
-)
+@lifecycle_move("/tasks/{task_id}/complete", summary="Complete the task in progress (assignee)")
 @requires("tasker")
 async def complete_task(request: web.Request) -> web.Response:
-    cmd = CompleteTask(
-        task_id=path_id(request, "task_id", TaskNotFound),
-        actor=actor(request),
-        if_match=if_match(request),
-    )
+    cmd = move_command(request, CompleteTask)
     task = await usecases.complete_task(request.app[UOW](), cmd, utcnow())
     return task_response(request, task)
 
 
-@routes.post(
+@lifecycle_move(
     "/tasks/{task_id}/cancel",
     body=CancelIn,
-    response=TaskOut,
-    tags=TAGS,
     summary="Cancel an open or assigned task (owner); the body is optional",
-    errors=MOVE_ERRORS,
 )
 @requires("client")
 async def cancel_task(request: web.Request) -> web.Response:
     body = await parse_body(request, CancelIn) if request.body_exists else CancelIn()
-    cmd = CancelTask(
-        task_id=path_id(request, "task_id", TaskNotFound),
-        actor=actor(request),
-        reason=body.reason,
-        if_match=if_match(request),
-    )
+    cmd = move_command(request, CancelTask, reason=body.reason)
     task = await usecases.cancel_task(request.app[UOW](), cmd, utcnow())
     return task_response(request, task)
