@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 from chore_common.errors import InvalidInput
@@ -22,6 +22,7 @@ from chore_tasks.domain.events import (
     TaskCancelled,
     TaskCompleted,
     TaskCreated,
+    TaskEvent,
     TaskExpired,
     TaskStarted,
 )
@@ -50,6 +51,8 @@ MOVES: Final[Mapping[tuple[Status, Action], Status]] = MappingProxyType(
     }
 )
 REASON_MAX = 500
+
+E = TypeVar("E", bound=TaskEvent)
 
 
 def next_status(status: Status, action: Action) -> Status:
@@ -123,12 +126,10 @@ def assign(
         raise OfferNotFound(f"no offer {offer.id} on task {task.id}")
     moved = replace(move(task, Action.ASSIGN, now), assignee_id=offer.tasker_id, offer_id=offer.id)
     accepted = replace(offer, status=OfferStatus.ACCEPTED)
-    event = TaskAssigned(
-        occurred_at=now,
-        task_id=moved.id,
-        owner_id=moved.owner_id,
-        title=moved.title,
-        version=moved.version,
+    event = _event(
+        TaskAssigned,
+        moved,
+        now,
         assignee_id=offer.tasker_id,
         offer_id=offer.id,
         price_cents=offer.price_cents,
@@ -137,33 +138,20 @@ def assign(
 
 
 def start(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskStarted]:
-    policies.ensure_can_act(task, by, Action.START)
-    moved = move(task, Action.START, now)
-    assert moved.assignee_id is not None  # ensure_can_act refused an unassigned task
-    event = TaskStarted(
-        occurred_at=now,
-        task_id=moved.id,
-        owner_id=moved.owner_id,
-        title=moved.title,
-        version=moved.version,
-        assignee_id=moved.assignee_id,
-    )
-    return moved, event
+    moved, assignee_id = _by_assignee(task, by, Action.START, now)
+    return moved, _event(TaskStarted, moved, now, assignee_id=assignee_id)
 
 
 def complete(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskCompleted]:
-    policies.ensure_can_act(task, by, Action.COMPLETE)
-    moved = move(task, Action.COMPLETE, now)
+    moved, assignee_id = _by_assignee(task, by, Action.COMPLETE, now)
+    return moved, _event(TaskCompleted, moved, now, assignee_id=assignee_id)
+
+
+def _by_assignee(task: Task, by: Actor, action: Action, now: datetime) -> tuple[Task, UUID]:
+    policies.ensure_can_act(task, by, action)
+    moved = move(task, action, now)
     assert moved.assignee_id is not None  # ensure_can_act refused an unassigned task
-    event = TaskCompleted(
-        occurred_at=now,
-        task_id=moved.id,
-        owner_id=moved.owner_id,
-        title=moved.title,
-        version=moved.version,
-        assignee_id=moved.assignee_id,
-    )
-    return moved, event
+    return moved, moved.assignee_id
 
 
 def cancel(
@@ -173,29 +161,25 @@ def cancel(
     if reason is not None:
         require_text("reason", reason, max_len=REASON_MAX, allow_empty=True)
     moved = replace(move(task, Action.CANCEL, now), cancel_reason=reason)
-    event = TaskCancelled(
-        occurred_at=now,
-        task_id=moved.id,
-        owner_id=moved.owner_id,
-        title=moved.title,
-        version=moved.version,
-        assignee_id=moved.assignee_id,
-        reason=reason,
-    )
-    return moved, event
+    return moved, _event(TaskCancelled, moved, now, assignee_id=moved.assignee_id, reason=reason)
 
 
 def expire(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskExpired]:
     policies.ensure_can_act(task, by, Action.EXPIRE)
     moved = move(task, Action.EXPIRE, now)
-    event = TaskExpired(
+    return moved, _event(TaskExpired, moved, now)
+
+
+def _event(kind: type[E], moved: Task, now: datetime, **fields: Any) -> E:
+    """The event of a move: the moved task's id, owner, title and new version, plus `fields`."""
+    return kind(
         occurred_at=now,
         task_id=moved.id,
         owner_id=moved.owner_id,
         title=moved.title,
         version=moved.version,
+        **fields,
     )
-    return moved, event
 
 
 def is_due(task: Task, now: datetime) -> bool:
