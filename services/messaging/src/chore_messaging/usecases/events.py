@@ -8,7 +8,7 @@ pushes its notifications to sockets only after that commit.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from chore_common.contracts.tasks import (
@@ -25,16 +25,24 @@ from chore_messaging.domain.model import Notification, NotificationKind
 from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
 
 
+class _AboutTask(Protocol):
+    """What every tasks event gives a notification: the task and its title."""
+
+    @property
+    def task_id(self) -> UUID: ...
+
+    @property
+    def title(self) -> str: ...
+
+
 async def _notify(
     uow: MessagingUnitOfWork,
     fanout: Fanout,
     event_id: UUID,
-    kind: NotificationKind,
-    *,
-    task_id: UUID,
-    title: str,
-    users: list[UUID],
     now: datetime,
+    event: _AboutTask,
+    kind: NotificationKind,
+    users: list[UUID],
     data: dict[str, Any] | None = None,
 ) -> None:
     made: list[Notification] = []
@@ -43,8 +51,8 @@ async def _notify(
             id=model.notification_id(event_id, user_id),
             user_id=user_id,
             kind=kind,
-            task_id=task_id,
-            title=title[: model.TITLE_MAX],
+            task_id=event.task_id,
+            title=event.title[: model.TITLE_MAX],
             created_at=now,
             data=data or {},
         )
@@ -69,73 +77,39 @@ async def offer_created(
         now=now,
     )
     await uow.conversations.add_if_absent(conversation)
-    await _notify(
-        uow,
-        fanout,
-        event_id,
-        NotificationKind.OFFER_CREATED,
-        task_id=event.task_id,
-        title=event.title,
-        users=[event.owner_id],
-        now=now,
-        data={
-            "offer_id": str(event.offer_id),
-            "tasker_id": str(event.tasker_id),
-            "price_cents": event.price_cents,
-            "conversation_id": str(conversation.id),
-        },
-    )
+    data = {
+        "offer_id": str(event.offer_id),
+        "tasker_id": str(event.tasker_id),
+        "price_cents": event.price_cents,
+        "conversation_id": str(conversation.id),
+    }
+    kind = NotificationKind.OFFER_CREATED
+    await _notify(uow, fanout, event_id, now, event, kind, [event.owner_id], data)
 
 
 async def task_assigned(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskAssignedV1, now: datetime, fanout: Fanout
 ) -> None:
-    await _notify(
-        uow,
-        fanout,
-        event_id,
-        NotificationKind.TASK_ASSIGNED,
-        task_id=event.task_id,
-        title=event.title,
-        users=[event.assignee_id],
-        now=now,
-        data={
-            "offer_id": str(event.offer_id),
-            "conversation_id": str(model.conversation_id(event.task_id, event.assignee_id)),
-        },
-    )
+    conversation_id = model.conversation_id(event.task_id, event.assignee_id)
+    data = {"offer_id": str(event.offer_id), "conversation_id": str(conversation_id)}
+    kind = NotificationKind.TASK_ASSIGNED
+    await _notify(uow, fanout, event_id, now, event, kind, [event.assignee_id], data)
 
 
 async def task_started(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskStartedV1, now: datetime, fanout: Fanout
 ) -> None:
-    await _notify(
-        uow,
-        fanout,
-        event_id,
-        NotificationKind.TASK_STARTED,
-        task_id=event.task_id,
-        title=event.title,
-        users=[event.owner_id],
-        now=now,
-        data={"assignee_id": str(event.assignee_id)},
-    )
+    data = {"assignee_id": str(event.assignee_id)}
+    kind = NotificationKind.TASK_STARTED
+    await _notify(uow, fanout, event_id, now, event, kind, [event.owner_id], data)
 
 
 async def task_completed(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskCompletedV1, now: datetime, fanout: Fanout
 ) -> None:
     await uow.conversations.close_task(event.task_id)
-    await _notify(
-        uow,
-        fanout,
-        event_id,
-        NotificationKind.TASK_COMPLETED,
-        task_id=event.task_id,
-        title=event.title,
-        users=[event.owner_id, event.assignee_id],
-        now=now,
-    )
+    users = [event.owner_id, event.assignee_id]
+    await _notify(uow, fanout, event_id, now, event, NotificationKind.TASK_COMPLETED, users)
 
 
 async def task_cancelled(
@@ -146,33 +120,17 @@ async def task_cancelled(
     users = [c.tasker_id for c in conversations]
     if event.assignee_id is not None:
         users.insert(0, event.assignee_id)
-    await _notify(
-        uow,
-        fanout,
-        event_id,
-        NotificationKind.TASK_CANCELLED,
-        task_id=event.task_id,
-        title=event.title,
-        users=users,
-        now=now,
-        data={"reason": event.reason} if event.reason else None,
-    )
+    data = {"reason": event.reason} if event.reason else None
+    kind = NotificationKind.TASK_CANCELLED
+    await _notify(uow, fanout, event_id, now, event, kind, users, data)
 
 
 async def task_expired(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskExpiredV1, now: datetime, fanout: Fanout
 ) -> None:
     conversations = await uow.conversations.close_task(event.task_id)
-    await _notify(
-        uow,
-        fanout,
-        event_id,
-        NotificationKind.TASK_EXPIRED,
-        task_id=event.task_id,
-        title=event.title,
-        users=[event.owner_id, *(c.tasker_id for c in conversations)],
-        now=now,
-    )
+    users = [event.owner_id, *(c.tasker_id for c in conversations)]
+    await _notify(uow, fanout, event_id, now, event, NotificationKind.TASK_EXPIRED, users)
 
 
 async def reminder_due(
@@ -182,14 +140,6 @@ async def reminder_due(
     now: datetime,
     fanout: Fanout,
 ) -> None:
-    await _notify(
-        uow,
-        fanout,
-        event_id,
-        NotificationKind.REMINDER_DUE,
-        task_id=event.task_id,
-        title=event.title,
-        users=[event.assignee_id],
-        now=now,
-        data={"due_at": event.due_at.isoformat()},
-    )
+    data = {"due_at": event.due_at.isoformat()}
+    kind = NotificationKind.REMINDER_DUE
+    await _notify(uow, fanout, event_id, now, event, kind, [event.assignee_id], data)
