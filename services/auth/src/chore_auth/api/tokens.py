@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from aiohttp import web
 
 from chore_auth.api.schemas import IntrospectIn, IntrospectOut, LoginIn, RefreshIn, TokensOut
+from chore_auth.domain.sessions import SessionPolicy
 from chore_auth.keys import (
     HASHER,
     KEYRING,
@@ -15,6 +18,7 @@ from chore_auth.keys import (
     UOW,
 )
 from chore_auth.usecases import login, sessions
+from chore_auth.usecases.ports import KeyRing, RefreshTokenMint
 from chore_common.auth.principal import VERIFIER
 from chore_common.clock import utcnow
 from chore_common.http.client_address import client_address
@@ -24,6 +28,20 @@ from chore_common.http.validation import json_response, parse_body
 routes = ApiRoutes()
 TAGS = ("auth",)
 NO_STORE = {"Cache-Control": "no-store"}  # token responses must not be cached (RFC 6749 5.1)
+
+
+class _Issuing(TypedDict):
+    """What login and refresh alike need to issue a token pair."""
+
+    signer: KeyRing
+    mint: RefreshTokenMint
+    session_policy: SessionPolicy
+
+
+def _issuing(app: web.Application) -> _Issuing:
+    return _Issuing(
+        signer=app[KEYRING], mint=app[REFRESH_TOKENS], session_policy=app[SESSION_POLICY]
+    )
 
 
 @routes.post(
@@ -49,10 +67,8 @@ async def log_in(request: web.Request) -> web.Response:
         cmd,
         now=utcnow(),
         hasher=app[HASHER],
-        signer=app[KEYRING],
-        mint=app[REFRESH_TOKENS],
-        session_policy=app[SESSION_POLICY],
         login_throttle=app[LOGIN_THROTTLE],
+        **_issuing(app),
     )
     return json_response(TokensOut.of(tokens), headers=NO_STORE)
 
@@ -70,13 +86,7 @@ async def refresh(request: web.Request) -> web.Response:
     body = await parse_body(request, RefreshIn)
     app = request.app
     tokens = await sessions.refresh(
-        app[UOW],
-        body.refresh_token,
-        now=utcnow(),
-        mint=app[REFRESH_TOKENS],
-        signer=app[KEYRING],
-        session_policy=app[SESSION_POLICY],
-        on_revoked=app[ON_REVOKED],
+        app[UOW], body.refresh_token, now=utcnow(), on_revoked=app[ON_REVOKED], **_issuing(app)
     )
     return json_response(TokensOut.of(tokens), headers=NO_STORE)
 
