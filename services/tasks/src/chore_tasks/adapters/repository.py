@@ -14,6 +14,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
+    Insert,
     Select,
     Table,
     and_,
@@ -39,6 +40,7 @@ from chore_tasks.domain.model import Offer, OfferStatus, Review, Role, Status, T
 from chore_tasks.usecases.ports import JobFilter, TaskFilter
 
 T = TypeVar("T", Task, Offer, Job)
+R = TypeVar("R", Task, Offer, Review, Job)
 
 # Built once: SQLAlchemy then reuses their compiled form instead of re-deriving a cache key
 # from fresh per-row values on every request.
@@ -48,6 +50,7 @@ _SAVE_TASK = update(TASKS).where(
 )
 _GET_TASK = select(TASKS).where(TASKS.c.id == bindparam("b_id"))
 _INSERT_OFFER = insert(OFFERS)
+_INSERT_REVIEW = insert(REVIEWS)
 # Rows of kinds a newer version wrote are not this version's to show or touch.
 _KNOWN_KIND = JOBS.c.kind.in_([kind.value for kind in JobKind])
 _INSERT_JOB = insert(JOBS)
@@ -109,6 +112,27 @@ def _ordered(table: Table, *, newest_first: bool) -> Sequence[Any]:
 def _is_unique_violation(exc: IntegrityError) -> bool:
     text = str(exc.orig).lower()
     return "unique" in text or "duplicate key" in text
+
+
+async def _first(
+    conn: AsyncConnection, query: Select[Any], make: Callable[[Mapping[Any, Any]], R]
+) -> R | None:
+    row = (await conn.execute(query)).mappings().first()
+    return make(row) if row else None
+
+
+async def _insert_unique(
+    conn: AsyncConnection, stmt: Insert, values: dict[str, Any], refusal: str, *, code: str
+) -> None:
+    """Insert a row a unique index may refuse; the refusal becomes `Conflict(refusal, code)`."""
+    try:
+        # A savepoint, so the unique index's refusal leaves the transaction usable.
+        async with conn.begin_nested():
+            await conn.execute(stmt, values)
+    except IntegrityError as exc:
+        if _is_unique_violation(exc):
+            raise Conflict(refusal, code=code) from None
+        raise
 
 
 def _rows(items: Sequence[Task | Job]) -> dict[str, Any] | list[dict[str, Any]]:
@@ -183,24 +207,13 @@ class OfferRepository:
         self.conn = conn
 
     async def get(self, offer_id: UUID) -> Offer | None:
-        row = (
-            (await self.conn.execute(select(OFFERS).where(OFFERS.c.id == offer_id)))
-            .mappings()
-            .first()
-        )
-        return offer_of(row) if row else None
+        return await _first(self.conn, select(OFFERS).where(OFFERS.c.id == offer_id), offer_of)
 
     async def add(self, offer: Offer) -> None:
-        try:
-            # A savepoint, so the unique index's refusal leaves the transaction usable.
-            async with self.conn.begin_nested():
-                await self.conn.execute(_INSERT_OFFER, values_of(offer))
-        except IntegrityError as exc:
-            if _is_unique_violation(exc):
-                raise Conflict(
-                    "you already have an open offer on this task", code="offer_exists"
-                ) from None
-            raise
+        refusal = "you already have an open offer on this task"
+        await _insert_unique(
+            self.conn, _INSERT_OFFER, values_of(offer), refusal, code="offer_exists"
+        )
 
     async def save(self, offer: Offer) -> None:
         changes = values_of(offer)
@@ -236,23 +249,14 @@ class ReviewRepository:
         self.conn = conn
 
     async def for_task(self, task_id: UUID) -> Review | None:
-        row = (
-            (await self.conn.execute(select(REVIEWS).where(REVIEWS.c.task_id == task_id)))
-            .mappings()
-            .first()
-        )
-        return review_of(row) if row else None
+        query = select(REVIEWS).where(REVIEWS.c.task_id == task_id)
+        return await _first(self.conn, query, review_of)
 
     async def add(self, review: Review) -> None:
-        try:
-            async with self.conn.begin_nested():
-                await self.conn.execute(insert(REVIEWS).values(values_of(review)))
-        except IntegrityError as exc:
-            if _is_unique_violation(exc):
-                raise Conflict(
-                    "this task has already been reviewed", code="already_reviewed"
-                ) from None
-            raise
+        refusal = "this task has already been reviewed"
+        await _insert_unique(
+            self.conn, _INSERT_REVIEW, values_of(review), refusal, code="already_reviewed"
+        )
 
 
 class JobRepository:
@@ -260,9 +264,7 @@ class JobRepository:
         self.conn = conn
 
     async def get(self, job_id: UUID) -> Job | None:
-        query = select(JOBS).where(JOBS.c.id == job_id, _KNOWN_KIND)
-        row = (await self.conn.execute(query)).mappings().first()
-        return job_of(row) if row else None
+        return await _first(self.conn, select(JOBS).where(JOBS.c.id == job_id, _KNOWN_KIND), job_of)
 
     async def add(self, *jobs: Job) -> None:
         await self.conn.execute(_INSERT_JOB, _rows(jobs))
