@@ -16,15 +16,14 @@ from chore_tasks.usecases.ports import TasksUnitOfWork
 async def make_offer(uow: TasksUnitOfWork, cmd: MakeOffer, now: datetime) -> Offer:
     async with uow:
         task = await visible_task(uow, cmd.task_id, cmd.actor)
-        # The repository also refuses a second open offer (unique index) if two race here.
-        has_open = await uow.offers.has_open(task.id, cmd.actor.user_id)
         offer, event = offers.make_offer(
             task,
             offer_id=uuid4(),
             by=cmd.actor,
             price_cents=cmd.price_cents,
             message=cmd.message,
-            has_open_offer=has_open,
+            # The repository also refuses a second open offer (unique index) if two race here.
+            has_open_offer=await uow.offers.has_open(task.id, cmd.actor.user_id),
             now=now,
         )
         await uow.offers.add(offer)

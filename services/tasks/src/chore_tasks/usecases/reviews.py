@@ -15,15 +15,14 @@ from chore_tasks.usecases.ports import TasksUnitOfWork
 async def review_task(uow: TasksUnitOfWork, cmd: ReviewTask, now: datetime) -> Review:
     async with uow:
         task = await visible_task(uow, cmd.task_id, cmd.actor)
-        # Two racing reviews both see none here; the repository's unique index refuses one.
-        already = await uow.reviews.for_task(task.id) is not None
         review, event = reviews.write_review(
             task,
             review_id=uuid4(),
             by=cmd.actor,
             rating=cmd.rating,
             comment=cmd.comment,
-            already_reviewed=already,
+            # Two racing reviews both see none here; the repository's unique index refuses one.
+            already_reviewed=await uow.reviews.for_task(task.id) is not None,
             now=now,
         )
         await uow.reviews.add(review)
