@@ -8,13 +8,11 @@ from chore_common.auth.principal import requires
 from chore_common.clock import utcnow
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import next_cursor, page_key
-from chore_common.http.requests import path_id
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
-from chore_tasks.api.requests import actor
+from chore_tasks.api.requests import on_task
 from chore_tasks.api.schemas import OfferIn, OfferOut, OfferPage, OfferQuery
-from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.keys import UOW
 from chore_tasks.usecases.commands import ListOffers, MakeOffer
 
@@ -35,12 +33,7 @@ TAGS = ("offers",)
 @idempotent
 async def make_offer(request: web.Request) -> web.Response:
     body = await parse_body(request, OfferIn)
-    cmd = MakeOffer(
-        task_id=path_id(request, "task_id", TaskNotFound),
-        actor=actor(request),
-        price_cents=body.price_cents,
-        message=body.message,
-    )
+    cmd = on_task(request, MakeOffer, price_cents=body.price_cents, message=body.message)
     offer = await usecases.make_offer(request.app[UOW](), cmd, utcnow())
     return json_response(OfferOut.of(offer), status=201)
 
@@ -55,12 +48,7 @@ async def make_offer(request: web.Request) -> web.Response:
 )
 async def list_offers(request: web.Request) -> web.Response:
     query = parse_query(request, OfferQuery)
-    cmd = ListOffers(
-        task_id=path_id(request, "task_id", TaskNotFound),
-        actor=actor(request),
-        limit=query.limit,
-        after=page_key(query.cursor),
-    )
+    cmd = on_task(request, ListOffers, limit=query.limit, after=page_key(query.cursor))
     page = await usecases.list_offers(request.app[UOW](), cmd, utcnow())
     out = OfferPage(
         items=[OfferOut.of(o) for o in page.items], next_cursor=next_cursor(page.next_key)

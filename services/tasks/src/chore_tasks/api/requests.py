@@ -1,13 +1,27 @@
-"""Reading who asks from a request, in the tasks domain's terms."""
+"""Reading who asks, and about which task, from a request, in the tasks domain's terms."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from aiohttp import web
 
 from chore_common.auth.principal import principal
+from chore_common.http.requests import path_id
+from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.domain.model import Actor, Role
+
+C = TypeVar("C")
 
 
 def actor(request: web.Request) -> Actor:
     who = principal(request)
     return Actor(who.user_id, Role.from_token(who.role))
+
+
+def on_task(request: web.Request, command: Callable[..., C], **fields: object) -> C:
+    """`command` on the task in the path (404 if the id is not one), by the caller."""
+    return command(
+        task_id=path_id(request, "task_id", TaskNotFound), actor=actor(request), **fields
+    )

@@ -7,19 +7,15 @@ from aiohttp import web
 from chore_common.auth.principal import requires
 from chore_common.clock import utcnow
 from chore_common.http.openapi import ApiRoutes
-from chore_common.http.requests import path_id
 from chore_common.http.validation import json_response, parse_body
 from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
-from chore_tasks.api.requests import actor
+from chore_tasks.api.requests import on_task
 from chore_tasks.api.schemas import ReviewIn, ReviewOut
-from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.keys import UOW
 from chore_tasks.usecases.commands import ReviewTask
 
 routes = ApiRoutes()
-# Listed with the offers in the API document, as before the split.
-TAGS = ("offers",)
 
 
 @routes.post(
@@ -27,7 +23,7 @@ TAGS = ("offers",)
     body=ReviewIn,
     response=ReviewOut,
     status=201,
-    tags=TAGS,
+    tags=("offers",),  # listed with the offers in the API document, as before the split
     summary="Review the assignee of a completed task (owner, once)",
     errors=(403, 404, 409),
 )
@@ -35,11 +31,6 @@ TAGS = ("offers",)
 @idempotent
 async def review_task(request: web.Request) -> web.Response:
     body = await parse_body(request, ReviewIn)
-    cmd = ReviewTask(
-        task_id=path_id(request, "task_id", TaskNotFound),
-        actor=actor(request),
-        rating=body.rating,
-        comment=body.comment,
-    )
+    cmd = on_task(request, ReviewTask, rating=body.rating, comment=body.comment)
     review = await usecases.review_task(request.app[UOW](), cmd, utcnow())
     return json_response(ReviewOut.of(review), status=201)

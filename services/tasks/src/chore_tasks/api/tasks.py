@@ -12,13 +12,12 @@ from chore_common.auth.principal import requires
 from chore_common.clock import utcnow
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import next_cursor, page_key
-from chore_common.http.requests import if_match, not_modified, path_id
+from chore_common.http.requests import if_match, not_modified
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
-from chore_tasks.api.requests import actor
+from chore_tasks.api.requests import actor, on_task
 from chore_tasks.api.schemas import AssignIn, CancelIn, TaskIn, TaskOut, TaskPage, TaskQuery
-from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.domain.model import Task
 from chore_tasks.keys import NEW_TASKS, RETRY, TASK_BODIES, TASK_CACHE, UOW
 from chore_tasks.usecases.commands import (
@@ -37,17 +36,13 @@ MOVE_ERRORS = (403, 404, 409, 412)
 # The lifecycle moves share their answer (the task) and their errors.
 lifecycle_move = partial(routes.post, response=TaskOut, tags=TAGS, errors=MOVE_ERRORS)
 
+
 C = TypeVar("C")
 
 
 def move_command(request: web.Request, command: Callable[..., C], **fields: object) -> C:
     """A lifecycle move on the task in the path, by the caller, against their If-Match."""
-    return command(
-        task_id=path_id(request, "task_id", TaskNotFound),
-        actor=actor(request),
-        if_match=if_match(request),
-        **fields,
-    )
+    return on_task(request, command, if_match=if_match(request), **fields)
 
 
 def task_response(request: web.Request, task: Task, status: int = 200) -> web.Response:
@@ -122,7 +117,7 @@ async def browse_tasks(request: web.Request) -> web.Response:
     errors=(304, 404),
 )
 async def get_task(request: web.Request) -> web.Response:
-    cmd = GetTask(task_id=path_id(request, "task_id", TaskNotFound), actor=actor(request))
+    cmd = on_task(request, GetTask)
     app = request.app
     task = await usecases.get_task(app[UOW](), cmd, utcnow(), cache=app.get(TASK_CACHE))
     if not_modified(request, task.etag):
