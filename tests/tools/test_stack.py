@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -287,7 +288,8 @@ def test_sigkill_to_the_supervisor_leaves_no_service_running(
 
 PROM_RULES = ROOT / "deploy" / "k8s" / "base" / "prometheus" / "rules"
 NEVER = "0001-01-01T00:00:00Z"  # Prometheus' lastEvaluation of a group not evaluated yet
-PROMETHEUS_WAIT_S = 90.0  # a bound on waiting for the first scrapes, not a figure asserted
+PROMETHEUS_WAIT_S = 90.0  # a bound on waiting for scrapes and evaluations, not a figure asserted
+REQUEST_RATE = "sum by (service) (rate(http_requests_total[1m]))"  # the summary's link
 
 
 def prometheus_api(base: str, path: str) -> Any:
@@ -341,6 +343,9 @@ def test_observe_runs_prometheus_with_every_replica_up_and_the_alert_rules_evalu
         state = platform.state()
         prom = state["prometheus"]
         platform.wait_for(rf"^platform\s*\|\s+prometheus\s+{re.escape(prom)}\s")
+        link = platform.wait_for(r"request rate by service: (\S+)$").group(1)
+        assert link.startswith(f"{prom}/graph?")
+        assert urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["g0.expr"] == [REQUEST_RATE]
         replicas = {name: len(urls) for name, urls in state["services"].items()}
         assert replicas == {"auth": 2, "tasks": 2, "messaging": 2, "gateway": 1}
 
@@ -360,6 +365,23 @@ def test_observe_runs_prometheus_with_every_replica_up_and_the_alert_rules_evalu
             if name != "gateway":
                 scraped = {s["metric"]["instance"] for s in ups if s["metric"]["app"] == name}
                 assert scraped == {url.removeprefix("http://") for url in urls}
+
+        # `make demo` then shows in it: a request rate for every service.
+        demo = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "demo.py"), "--url", state["url"]],
+            capture_output=True, text=True, timeout=120, cwd=ROOT,
+        )  # fmt: skip
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+
+        def rates() -> set[str] | None:
+            query = urllib.parse.quote(f"{REQUEST_RATE} > 0")
+            found = {
+                r["metric"]["service"]
+                for r in prometheus_api(prom, f"query?query={query}")["result"]
+            }
+            return found if found >= set(replicas) else None
+
+        wait_until(rates, "a request rate for every service after the demo")
 
         shipped = {
             group["name"]
