@@ -212,6 +212,33 @@ def any_free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Ports:
+    """The ports one plan hands out: each once, a pinned one only if it is free."""
+
+    def __init__(self) -> None:
+        self.claimed: set[int] = set()
+
+    def claim(self, port: int, who: str, env_name: str) -> int:
+        if port in self.claimed or not port_is_free(port):
+            raise SystemExit(
+                f"platform: port {port} for {who} is in use; set {env_name} or use --any-port"
+            )
+        self.claimed.add(port)
+        return port
+
+    def free_one(self) -> int:
+        port = any_free_port()
+        while port in self.claimed:
+            port = any_free_port()
+        self.claimed.add(port)
+        return port
+
+    def pinned_or_free(self, env_name: str, who: str) -> int:
+        """The port `env_name` pins (it must be free), else any free one (also for `=0`)."""
+        pinned = int(os.environ.get(env_name) or 0)
+        return self.claim(pinned, who, env_name) if pinned else self.free_one()
+
+
 def make_plan(
     specs: list[ServiceSpec],
     replicas: int,
@@ -224,28 +251,10 @@ def make_plan(
     free ports after the highest of those, NATS on NATS_PORT or a free port. With `observe`,
     Prometheus on PROMETHEUS_PORT or a free port, and the gateway's /metrics on
     GATEWAY_METRICS_PORT or a free port (never 9180 by default: it may be taken)."""
-    claimed: set[int] = set()
-
-    def claim(port: int, who: str, env_name: str) -> int:
-        if port in claimed or not port_is_free(port):
-            raise SystemExit(
-                f"platform: port {port} for {who} is in use; set {env_name} or use --any-port"
-            )
-        claimed.add(port)
-        return port
-
-    def free_one() -> int:
-        port = any_free_port()
-        while port in claimed:
-            port = any_free_port()
-        claimed.add(port)
-        return port
-
-    def pinned_or_free(env_name: str, who: str) -> int:
-        pinned = int(os.environ.get(env_name) or 0)
-        return claim(pinned, who, env_name) if pinned else free_one()
-
-    plan = Plan(var_dir=var_dir, database=database, nats_port=pinned_or_free("NATS_PORT", "nats"))
+    taken = Ports()
+    claim, free_one = taken.claim, taken.free_one
+    nats_port = taken.pinned_or_free("NATS_PORT", "nats")
+    plan = Plan(var_dir=var_dir, database=database, nats_port=nats_port)
     bases = {
         s.name: int(os.environ.get(f"{s.prefix}PORT", s.port)) for s in specs
     }  # fmt: skip
@@ -266,7 +275,7 @@ def make_plan(
             if any_port:
                 ports.append(free_one())
                 continue
-            while next_port in claimed or not port_is_free(next_port):
+            while next_port in taken.claimed or not port_is_free(next_port):
                 next_port += 1
             ports.append(claim(next_port, spec.name, f"{spec.prefix}PORT"))
         names = [spec.name] if count == 1 else [f"{spec.name}-{i}" for i in range(1, count + 1)]
@@ -274,11 +283,11 @@ def make_plan(
             Instance(spec, n, p) for n, p in zip(names, ports, strict=True)
         ]
     if observe:
-        plan.prometheus_port = pinned_or_free("PROMETHEUS_PORT", "prometheus")
+        plan.prometheus_port = taken.pinned_or_free("PROMETHEUS_PORT", "prometheus")
         for spec in specs:
-            if spec.own_metrics_port:
-                env_name = f"{spec.prefix}METRICS_PORT"
-                plan.metrics_ports[spec.name] = pinned_or_free(env_name, f"{spec.name} /metrics")
+            if spec.own_metrics_port:  # Prometheus must know it: not left to the service
+                env_name, who = f"{spec.prefix}METRICS_PORT", f"{spec.name} /metrics"
+                plan.metrics_ports[spec.name] = taken.pinned_or_free(env_name, who)
     # Every auth replica, comma-separated: verifiers fail over when one is down.
     auth_ports = [inst.port for inst in plan.instances.get("auth", [])] or [8081]
     plan.jwks_url = ",".join(f"http://{HOST}:{p}/auth/.well-known/jwks.json" for p in auth_ports)
