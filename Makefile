@@ -11,6 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REPLICAS ?= 1
 DATABASE ?= sqlite
+OBSERVE ?=
 
 .PHONY: help install run demo test test-sqlite fuzz lowest lint typecheck fmt bench asyncapi asyncapi-check k8s-validate clean
 
@@ -28,8 +29,9 @@ $(STAMP): pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyp
 
 install: $(STAMP) ## Create .venv with every package from uv.lock (installs uv first if missing)
 
-run: install ## Start the whole platform (NATS + SQLite under ./var/); REPLICAS=2, DATABASE=postgres, GATEWAY_PORT=8080
-	@$(BIN)/python tools/stack.py --replicas $(REPLICAS) --database $(DATABASE)
+# OBSERVE=1 (or true/yes) adds Prometheus: the `prometheus` on PATH (Debian's package).
+run: install ## Start the whole platform (NATS + SQLite under ./var/); REPLICAS=2, DATABASE=postgres, GATEWAY_PORT=8080, OBSERVE=1
+	@$(BIN)/python tools/stack.py --replicas $(REPLICAS) --database $(DATABASE) $(if $(filter 1 true yes,$(OBSERVE)),--observe)
 
 # GATEWAY_PORT (like every <SERVICE>_PORT) reaches tools/stack.py through the environment:
 # make exports variables given on its command line, so `make run GATEWAY_PORT=9080` works too.

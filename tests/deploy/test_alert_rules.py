@@ -183,6 +183,26 @@ def test_scrape_config_parses_and_loads_the_rules(tmp_path: Path) -> None:
         assert path.name in result.stdout, result.stdout
 
 
+def test_compose_prometheus_loads_the_same_rules(tmp_path: Path) -> None:
+    """docker-compose.yml's Prometheus, its files laid out as the compose file mounts them
+    (read from its volumes), passes `promtool check config` with every rule file loaded."""
+    service = load(ROOT / "docker-compose.yml")["services"]["prometheus"]
+    [config_flag] = [a for a in service["command"] if a.startswith("--config.file=")]
+    for volume in service["volumes"]:
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):  # a bind mount (the others are named volumes)
+            copy = shutil.copytree if (ROOT / source).is_dir() else shutil.copy
+            (tmp_path / target.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+            copy(ROOT / source, tmp_path / target.lstrip("/"))
+    config = tmp_path / config_flag.removeprefix("--config.file=").lstrip("/")
+    result = run_promtool("check", "config", config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in RULES:
+        assert path.name in result.stdout, result.stdout
+    jobs = {job["job_name"] for job in load(config)["scrape_configs"]}
+    assert jobs == {"chore-pods"}  # what the TargetDown alert watches
+
+
 def test_every_alert_passes_its_promtool_tests() -> None:
     result = run_promtool("test", "rules", *RULE_TESTS, cwd=PROM / "tests")
     assert result.returncode == 0, result.stdout + result.stderr

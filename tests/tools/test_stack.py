@@ -10,20 +10,23 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
+import yaml
 
 from chore_common.testing.databases import PG_ADMIN_URL
 
@@ -279,3 +282,124 @@ def test_sigkill_to_the_supervisor_leaves_no_service_running(
         for pid in left.values():
             os.kill(pid, signal.SIGKILL)
     assert left == {}, f"still running 5 s after the supervisor died: {left}"
+
+
+# -- OBSERVE=1: a real Prometheus beside the platform ----------------------------------------
+
+PROM_RULES = ROOT / "deploy" / "k8s" / "base" / "prometheus" / "rules"
+NEVER = "0001-01-01T00:00:00Z"  # Prometheus' lastEvaluation of a group not evaluated yet
+PROMETHEUS_WAIT_S = 90.0  # a bound on waiting for scrapes and evaluations, not a figure asserted
+REQUEST_RATE = "sum by (service) (rate(http_requests_total[1m]))"  # the summary's link
+
+
+def prometheus_api(base: str, path: str) -> Any:
+    with urllib.request.urlopen(f"{base}/api/v1/{path}", timeout=10) as response:  # noqa: S310
+        body = json.load(response)
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def wait_until(check: Callable[[], Any], what: str) -> Any:
+    """`check()` once it returns something truthy; its last answer in the failure otherwise."""
+    deadline = time.monotonic() + PROMETHEUS_WAIT_S
+    while not (answer := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: still not so after {PROMETHEUS_WAIT_S:g} s")
+        time.sleep(1.0)
+    return answer
+
+
+def test_observe_without_prometheus_says_how_to_install_it_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "stack.py"), "--var-dir", str(tmp_path / "var"),
+         "--any-port", "--observe"],
+        env={**os.environ, "PATH": str(tmp_path / "empty")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "`prometheus` is not on PATH" in proc.stderr
+    assert "apt-get install prometheus" in proc.stderr
+    assert "started" not in proc.stdout  # refused before any child
+    assert not (tmp_path / "var" / "platform.json").exists()
+
+
+@pytest.mark.slow
+def test_observe_runs_prometheus_with_every_replica_up_and_the_alert_rules_evaluated(
+    tmp_path: Path, db_backend: str
+) -> None:
+    """Done-when 2 of issue 28, through Prometheus' HTTP API: `up == 1` for every replica of
+    every service and the gateway, and the shipped rule groups evaluated, healthy."""
+    if shutil.which("prometheus") is None:
+        pytest.skip(
+            "prometheus is not installed (Debian: apt-get install prometheus; .ci/run does)"
+        )
+    with running(tmp_path, db_backend, "--replicas", "2", "--observe") as platform:
+        platform.wait_for(SUMMARY_LAST_LINE)
+        state = platform.state()
+        prom = state["prometheus"]
+        platform.wait_for(rf"^platform\s*\|\s+prometheus\s+{re.escape(prom)}\s")
+        link = platform.wait_for(r"request rate by service: (\S+)$").group(1)
+        assert link.startswith(f"{prom}/graph?")
+        assert urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["g0.expr"] == [REQUEST_RATE]
+        replicas = {name: len(urls) for name, urls in state["services"].items()}
+        assert replicas == {"auth": 2, "tasks": 2, "messaging": 2, "gateway": 1}
+
+        def all_up() -> list[dict[str, Any]] | None:
+            series = prometheus_api(prom, "query?query=up")["result"]
+            ups = [s for s in series if s["value"][1] == "1"]
+            return ups if len(ups) == sum(replicas.values()) == len(series) else None
+
+        ups = wait_until(all_up, "every replica up == 1")
+        by_app: dict[str, set[str]] = {}
+        for series in ups:
+            assert series["metric"]["job"] == "chore-pods"  # what the TargetDown alert watches
+            by_app.setdefault(series["metric"]["app"], set()).add(series["metric"]["pod"])
+        assert {app: len(pods) for app, pods in by_app.items()} == replicas
+        # A replica's /metrics is on its own port: the target is that replica, not another.
+        for name, urls in state["services"].items():
+            if name != "gateway":
+                scraped = {s["metric"]["instance"] for s in ups if s["metric"]["app"] == name}
+                assert scraped == {url.removeprefix("http://") for url in urls}
+
+        # `make demo` then shows in it: a request rate for every service.
+        demo = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "demo.py"), "--url", state["url"]],
+            capture_output=True, text=True, timeout=120, cwd=ROOT,
+        )  # fmt: skip
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+
+        def rates() -> set[str] | None:
+            query = urllib.parse.quote(f"{REQUEST_RATE} > 0")
+            found = {
+                r["metric"]["service"]
+                for r in prometheus_api(prom, f"query?query={query}")["result"]
+            }
+            return found if found >= set(replicas) else None
+
+        wait_until(rates, "a request rate for every service after the demo")
+
+        shipped = {
+            group["name"]
+            for path in PROM_RULES.glob("*.yaml")
+            for group in yaml.safe_load(path.read_text())["groups"]
+        }
+
+        def all_evaluated() -> list[dict[str, Any]] | None:
+            groups = prometheus_api(prom, "rules")["groups"]
+            done = [g for g in groups if g["lastEvaluation"] != NEVER]
+            return groups if len(done) == len(groups) else None
+
+        groups = wait_until(all_evaluated, "every rule group evaluated")
+        assert {g["name"] for g in groups} == shipped
+        alerts = [r for g in groups for r in g["rules"] if r["type"] == "alerting"]
+        assert alerts, "no alert rule loaded"
+        unhealthy = {r["name"]: r.get("lastError") for g in groups for r in g["rules"]
+                     if r["health"] != "ok"}  # fmt: skip
+        assert unhealthy == {}
+    assert platform.proc.returncode == 0
+    assert not [line for line in platform.lines if "prometheus still running" in line]

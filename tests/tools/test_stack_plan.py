@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -150,3 +152,88 @@ def test_without_access_log_probes_the_services_keep_their_default(tmp_path: Pat
     plan = tool.make_plan(list(tool.SERVICES), 1, "sqlite", tmp_path, any_port=False)
     for insts in plan.instances.values():
         assert not [k for k in plan.env_for(insts[0]) if k.endswith("ACCESS_LOG_PROBES")]
+
+
+# -- OBSERVE=1: Prometheus beside the platform -----------------------------------------------
+
+
+@pytest.fixture
+def no_observe_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROMETHEUS_PORT", raising=False)
+    monkeypatch.delenv("GATEWAY_METRICS_PORT", raising=False)
+
+
+@pytest.mark.usefixtures("all_ports_free", "no_observe_ports")
+def test_observe_scrapes_every_replica_and_the_gateway_on_a_metrics_port_of_its_own(
+    tmp_path: Path,
+) -> None:
+    plan = tool.make_plan(list(tool.SERVICES), 2, "sqlite", tmp_path, False, observe=True)
+    gateway_env = plan.env_for(plan.instances["gateway"][0])
+    metrics_port = int(gateway_env["GATEWAY_METRICS_PORT"])
+    assert metrics_port not in (0, 9180)  # chosen here, so Prometheus knows where to look
+    every_port = [i.port for insts in plan.instances.values() for i in insts]
+    every_port += [plan.nats_port, plan.prometheus_port, metrics_port]
+    assert len(every_port) == len(set(every_port))
+
+    config = tool.prometheus_config(plan)
+    [job] = config["scrape_configs"]
+    assert job["job_name"] == "chore-pods"  # what the TargetDown rule watches
+    targets = {
+        (group["labels"]["app"], group["labels"]["pod"]): group["targets"]
+        for group in job["static_configs"]
+    }
+    assert targets == {
+        ("auth", "auth-1"): ["127.0.0.1:8081"],
+        ("auth", "auth-2"): ["127.0.0.1:8084"],
+        ("tasks", "tasks-1"): ["127.0.0.1:8082"],
+        ("tasks", "tasks-2"): ["127.0.0.1:8085"],
+        ("messaging", "messaging-1"): ["127.0.0.1:8083"],
+        ("messaging", "messaging-2"): ["127.0.0.1:8086"],
+        ("gateway", "gateway"): [f"127.0.0.1:{metrics_port}"],
+    }
+    [rules] = config["rule_files"]
+    shipped = sorted((ROOT / "deploy" / "k8s" / "base" / "prometheus" / "rules").glob("*.yaml"))
+    assert sorted(Path(rules).parent.glob(Path(rules).name)) == shipped != []
+
+
+@pytest.mark.usefixtures("no_observe_ports")
+def test_observe_pins_the_metrics_and_prometheus_ports_that_are_set_and_refuses_busy_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tool, "port_is_free", lambda port: port != 9180)
+    monkeypatch.setenv("PROMETHEUS_PORT", "9091")
+    monkeypatch.setenv("GATEWAY_METRICS_PORT", "9181")
+    plan = tool.make_plan(list(tool.SERVICES), 1, "sqlite", tmp_path, True, observe=True)
+    assert plan.prometheus_port == 9091
+    assert plan.env_for(plan.instances["gateway"][0])["GATEWAY_METRICS_PORT"] == "9181"
+
+    monkeypatch.setenv("GATEWAY_METRICS_PORT", "9180")
+    with pytest.raises(
+        SystemExit, match="port 9180 for gateway /metrics is in use; set GATEWAY_METRICS_PORT"
+    ):
+        tool.make_plan(list(tool.SERVICES), 1, "sqlite", tmp_path, True, observe=True)
+
+
+@pytest.mark.usefixtures("all_ports_free", "no_observe_ports")
+def test_without_observe_the_gateway_picks_its_own_metrics_port(tmp_path: Path) -> None:
+    plan = tool.make_plan(list(tool.SERVICES), 1, "sqlite", tmp_path, any_port=False)
+    assert plan.prometheus_port is None
+    assert plan.env_for(plan.instances["gateway"][0])["GATEWAY_METRICS_PORT"] == "0"
+
+
+@pytest.mark.usefixtures("all_ports_free", "no_observe_ports")
+def test_the_generated_prometheus_config_passes_promtool_with_every_rule_file(
+    tmp_path: Path,
+) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian: apt-get install prometheus; .ci/run does)")
+    plan = tool.make_plan(list(tool.SERVICES), 2, "sqlite", tmp_path, False, observe=True)
+    config = tmp_path / "prometheus.yml"
+    config.write_text(json.dumps(tool.prometheus_config(plan)))
+    result = subprocess.run(
+        [promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for rules in (ROOT / "deploy" / "k8s" / "base" / "prometheus" / "rules").glob("*.yaml"):
+        assert str(rules) in result.stdout
