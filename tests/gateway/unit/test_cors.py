@@ -20,7 +20,7 @@ def test_origins_are_compared_as_browsers_write_them() -> None:
     assert canonical_origin("HTTPS://App.Example.com:443/") == APP
     assert canonical_origin("http://[::1]:8080") == "http://[::1]:8080"
     for bad in ("*", "null", "ftp://x", "https://x/path", "https://u@x", "app.example.com"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="origin"):
             canonical_origin(bad)
 
 

@@ -73,7 +73,8 @@ def test_shared_buckets_debit_what_other_processes_admitted() -> None:
     b = SharedRateLimiter(RateLimit(rate=1.0, burst=10))
     b.heard("a", 0.0)
     a.heard("b", 0.0)
-    assert a.processes == 2 and a.share == 5
+    assert a.processes == 2
+    assert a.share == 5
     for _ in range(4):
         assert a.take("ip", 0.0) == 0.0
     assert not woken
@@ -96,4 +97,5 @@ def test_debt_is_capped_and_silent_peers_are_forgotten() -> None:
     assert limiter.take("ip", 21.0) == 0.0  # refilled in 2 bursts' time
     assert limiter.processes == 2
     limiter.expire(10.0)
-    assert limiter.processes == 1 and limiter.share == 10
+    assert limiter.processes == 1
+    assert limiter.share == 10

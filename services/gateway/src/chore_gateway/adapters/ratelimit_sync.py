@@ -69,6 +69,8 @@ class RateLimitSync:
                 await self.nc.close()
 
     async def _connect(self) -> NATS:
+        # nats-py retries a first connection itself (max_reconnect_attempts=-1), reporting
+        # each failure to error_cb; the loop here is for the errors it raises instead.
         attempt = 0
         while True:
             try:
@@ -132,6 +134,8 @@ class RateLimitSync:
 
     async def _on_error(self, exc: Exception) -> None:
         log.debug("gateway.ratelimit_nats_error", extra={"error": type(exc).__name__})
+        if self.nc is None or not self.nc.is_connected:
+            self._set_shared(False, f"unreachable: {type(exc).__name__}")
 
     async def _on_disconnected(self) -> None:
         if self.nc is not None and self.nc.is_closed:
