@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-POLICY_NAME: Final = "default"
+POLICY_NAME: Final = "default"  # the policy's name in both fields (written out in headers())
+_ceil = math.ceil
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,29 +34,6 @@ class RateLimit:
         return max(1, round(self.rate * self.window_s))
 
 
-class RateLimitFields:
-    """`RateLimit-Policy` and `RateLimit` as draft-ietf-httpapi-ratelimit-headers-10/-11
-    write them (structured-field lists): `"default";q=200;w=2` and `"default";r=42;t=1`.
-
-    The bucket maps onto the draft's quota policy as `q` = requests per `w` seconds at the
-    average rate, `w` = the time an empty bucket takes to fill; `r` is the whole tokens left
-    and `t` the seconds until the bucket is full again (so 0 <= t <= w).
-    """
-
-    __slots__ = ("burst", "policy", "rate")
-
-    def __init__(self, limit: RateLimit) -> None:
-        self.rate = limit.rate
-        self.burst = limit.burst
-        self.policy = ("RateLimit-Policy", f'"{POLICY_NAME}";q={limit.quota};w={limit.window_s}')
-
-    def current(self, left: float) -> tuple[str, str]:
-        """The `RateLimit` field for a bucket holding `left` tokens (negative: in debt)."""
-        remaining = int(left) if left >= 1.0 else 0
-        reset = math.ceil((self.burst - left) / self.rate)
-        return ("RateLimit", f'"{POLICY_NAME}";r={remaining};t={reset}')
-
-
 class RateLimiter:
     """Token buckets keyed by client (IP), bounded in memory.
 
@@ -65,7 +43,7 @@ class RateLimiter:
     which errs on the side of serving.
     """
 
-    __slots__ = ("_buckets", "_full_after", "burst", "fields", "left", "max_clients", "rate")
+    __slots__ = ("_buckets", "_full_after", "burst", "left", "max_clients", "policy", "rate")
 
     def __init__(self, limit: RateLimit, max_clients: int = 100_000) -> None:
         self.rate = limit.rate
@@ -75,7 +53,7 @@ class RateLimiter:
         # key -> [tokens, last update]; a list is cheaper to update in place than a dataclass
         self._buckets: dict[str, list[float]] = {}
         self.left = limit.burst  # the tokens the last take() left in its bucket
-        self.fields = RateLimitFields(limit)
+        self.policy = ("RateLimit-Policy", f'"{POLICY_NAME}";q={limit.quota};w={limit.window_s}')
 
     def take(self, key: str, now: float) -> float:
         """Spend one token of `key`'s bucket: 0.0 when allowed, else seconds until one is.
@@ -98,9 +76,17 @@ class RateLimiter:
         return (1.0 - tokens) / self.rate
 
     def headers(self) -> tuple[tuple[str, str], tuple[str, str]]:
-        """`RateLimit-Policy` and `RateLimit` for the bucket the last take() spent from."""
-        fields = self.fields
-        return fields.policy, fields.current(self.left)
+        """`RateLimit-Policy` and `RateLimit` for the bucket the last take() spent from, as
+        draft-ietf-httpapi-ratelimit-headers-10/-11 write them (structured-field lists):
+        `"default";q=200;w=2` and `"default";r=42;t=1`.
+
+        The bucket maps onto the draft's quota policy as `q` = requests per `w` seconds at
+        the average rate, `w` = the time an empty bucket takes to fill; `r` is the whole
+        tokens left and `t` the seconds until the bucket is full again (0 <= t <= w)."""
+        left = self.left
+        remaining = int(left) if left >= 1.0 else 0
+        reset = _ceil((self.burst - left) / self.rate)
+        return self.policy, ("RateLimit", f'"default";r={remaining};t={reset}')
 
     def debit(self, key: str, count: int, now: float) -> None:
         """`count` tokens of `key`'s bucket were spent elsewhere (another gateway). The debt
