@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chore_gateway.domain.ratelimit import RateLimit, RateLimiter
+from chore_gateway.domain.ratelimit import RateLimit, RateLimiter, SharedRateLimiter
 
 
 def test_a_burst_then_refusals_that_say_how_long_to_wait() -> None:
@@ -46,3 +46,56 @@ def test_memory_is_bounded_and_idle_buckets_go_first() -> None:
 def test_bad_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="rate"):
         RateLimit(rate=0, burst=1)
+
+
+def test_fields_say_the_policy_and_what_is_left() -> None:
+    limiter = RateLimiter(RateLimit(rate=100.0, burst=200))
+    assert limiter.take("ip", 0.0) == 0.0
+    policy, current = limiter.headers()
+    assert policy == ("RateLimit-Policy", '"default";q=200;w=2')
+    assert current == ("RateLimit", '"default";r=199;t=1')
+    for _ in range(199):
+        limiter.take("ip", 0.0)
+    assert limiter.headers()[1] == ("RateLimit", '"default";r=0;t=2')
+    assert limiter.take("ip", 0.0) > 0  # refused: still r=0, full again in 2 s
+    assert limiter.headers()[1] == ("RateLimit", '"default";r=0;t=2')
+    slow = RateLimiter(RateLimit(rate=0.5, burst=3))
+    slow.take("ip", 0.0)
+    assert slow.headers() == (
+        ("RateLimit-Policy", '"default";q=3;w=6'),
+        ("RateLimit", '"default";r=2;t=2'),
+    )
+
+
+def test_shared_buckets_debit_what_other_processes_admitted() -> None:
+    woken: list[int] = []
+    a = SharedRateLimiter(RateLimit(rate=1.0, burst=10), wake=lambda: woken.append(1))
+    b = SharedRateLimiter(RateLimit(rate=1.0, burst=10))
+    b.heard("a", 0.0)
+    a.heard("b", 0.0)
+    assert a.processes == 2
+    assert a.share == 5
+    for _ in range(4):
+        assert a.take("ip", 0.0) == 0.0
+    assert not woken
+    assert a.take("ip", 0.0) == 0.0
+    assert woken == [1]  # its share of the burst spent: send the batch now
+    b.apply("a", a.drain(), 0.0)
+    assert a.drain() == {}
+    # b's bucket holds what a left: 5 more between them, not 10.
+    assert [b.take("ip", 0.0) for _ in range(5)] == [0.0] * 5
+    assert b.take("ip", 0.0) > 0
+    a.apply("b", b.drain(), 0.0)
+    assert a.take("ip", 0.0) > 0
+
+
+def test_debt_is_capped_and_silent_peers_are_forgotten() -> None:
+    limiter = SharedRateLimiter(RateLimit(rate=1.0, burst=10), peer_ttl_s=3.0)
+    limiter.apply("other", {"ip": 1_000_000}, 0.0)
+    limiter.take("ip", 0.0)
+    assert limiter.left == -10.0  # never more than a burst in debt
+    assert limiter.take("ip", 21.0) == 0.0  # refilled in 2 bursts' time
+    assert limiter.processes == 2
+    limiter.expire(10.0)
+    assert limiter.processes == 1
+    assert limiter.share == 10

@@ -1,9 +1,11 @@
 """The one place the gateway's adapters are built and handed to the app (keys.py).
 
-No database and no NATS: the gateway holds no domain state. It owns one pooled client
-session (keep-alive connections to every upstream), shared by the proxy, the health checker
-that runs on it and the `/docs` document fetcher; its own runner for client connections
-(adapters/protocol.py); and `/metrics` on a port of its own (adapters/metrics_port.py).
+No database: the gateway holds no domain state. It owns one pooled client session
+(keep-alive connections to every upstream), shared by the proxy, the health checker that
+runs on it and the `/docs` document fetcher; its own runner for client connections
+(adapters/protocol.py); `/metrics` on a port of its own (adapters/metrics_port.py); with
+`GATEWAY_NATS_URL`, the link that shares the per-IP limit with the other gateways
+(adapters/ratelimit_sync.py); with `GATEWAY_CORS_ORIGINS`, the CORS hook (adapters/cors.py).
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrument
 from chore_common.keys import READINESS
 from chore_common.serving import RUNNER
 from chore_gateway.adapters import metrics
+from chore_gateway.adapters.cors import response_hook
 from chore_gateway.adapters.documents import ServiceDocuments
 from chore_gateway.adapters.health import HealthChecker
 from chore_gateway.adapters.metrics_port import metrics_listener
 from chore_gateway.adapters.protocol import GatewayRunner, no_hidden_retries
 from chore_gateway.adapters.proxy import Proxy
+from chore_gateway.adapters.ratelimit_sync import RateLimitSync, sync_context
 from chore_gateway.domain.clients import TrustedProxies
 from chore_gateway.domain.pool import Pool
-from chore_gateway.domain.ratelimit import RateLimiter
+from chore_gateway.domain.ratelimit import RateLimiter, SharedRateLimiter
 from chore_gateway.keys import DOCUMENTS, PROXY
 from chore_gateway.settings import GatewaySettings
 
@@ -43,13 +47,25 @@ def bootstrap(app: web.Application, settings: GatewaySettings) -> None:
     policy = settings.breaker_policy
     pools = {name: Pool(name, bases, policy) for name, bases in settings.upstreams.items()}
     limit = settings.rate_limit
+    limiter: RateLimiter | None = None
+    if limit is not None and settings.nats_url:
+        shared = SharedRateLimiter(limit, settings.rate_limit_max_clients)
+        sync = RateLimitSync(shared, settings.nats_url, interval_s=settings.rate_limit_sync_s)
+        app.cleanup_ctx.append(sync_context(sync))
+        limiter = shared
+    elif limit is not None:
+        limiter = RateLimiter(limit, settings.rate_limit_max_clients)
+    cors = settings.cors
+    if cors is not None:
+        app.on_response_prepare.append(response_hook(cors))
     proxy = Proxy(
         pools,
-        limiter=None if limit is None else RateLimiter(limit, settings.rate_limit_max_clients),
+        limiter=limiter,
         max_body=settings.max_body_bytes,
         proxies=TrustedProxies(str(network) for network in settings.trusted_proxies),
         timeout_s=settings.upstream_timeout_s,
         client_body_timeout_s=settings.client_body_timeout_s,
+        cors=cors,
     )
     documents = ServiceDocuments()
     app[PROXY] = proxy

@@ -13,15 +13,20 @@ from typing import Any, Protocol
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from chore_gateway.domain.cors import CorsPolicy
 from chore_gateway.domain.pool import Pool
 
 
 class Proxy(Protocol):
-    """The routed services' pools, and the handler that proxies a request to one."""
+    """The routed services' pools, the handler that proxies a request to one, and (with
+    CORS on) the one that answers a preflight for it."""
 
     pools: dict[str, Pool]
+    cors: CorsPolicy | None
 
     def handler(self, pool: Pool) -> Handler: ...
+
+    def preflight(self, pool: Pool) -> Handler: ...
 
 
 class DocumentSource(Protocol):

@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from chore_common.settings import ServiceSettings
 from chore_gateway.domain.breaker import BreakerPolicy
+from chore_gateway.domain.cors import CorsPolicy, canonical_origin
 from chore_gateway.domain.ratelimit import RateLimit
 
 ROUTED: tuple[str, ...] = ("auth", "tasks", "messaging")
@@ -37,6 +38,40 @@ class GatewaySettings(ServiceSettings):
     rate_limit_rps: float = Field(100.0, ge=0, description="per client IP, on average; 0: off")
     rate_limit_burst: int = Field(200, ge=1, description="requests at once after a quiet spell")
     rate_limit_max_clients: int = Field(100_000, ge=100, description="buckets kept in memory")
+    # The kit's setting, without its default: the gateway shares its limit through NATS only
+    # when told where it is (docs/adr/0007-gateway-shared-rate-limit.md).
+    nats_url: str = Field(
+        "", description="NATS to share the per-IP limit between gateways; empty: per process"
+    )
+    rate_limit_sync_s: float = Field(
+        0.05, gt=0, le=5, description="how often each gateway sends what it admitted (NATS)"
+    )
+
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='JSON list of browser origins allowed to call the API, e.g. ["https://app.example.com"];'
+        " empty: no CORS",
+    )
+    cors_allow_methods: list[str] = Field(
+        default_factory=lambda: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        description="JSON list: what a preflight may ask for",
+    )
+    cors_allow_headers: list[str] = Field(
+        default_factory=lambda: [
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "If-Match",
+            "If-None-Match",
+            "X-Request-ID",
+            "traceparent",
+            "tracestate",
+        ],
+        description="JSON list: request headers a preflight may ask for",
+    )
+    cors_max_age_s: int = Field(
+        600, ge=0, le=86_400, description="how long a browser may keep a preflight's answer"
+    )
     # The kit's setting (services trust X-Real-IP from these), with the edge's default: the
     # gateway trusts no proxy unless told which networks are in front of it.
     trusted_proxies: list[IPvAnyNetwork] = Field(
@@ -82,7 +117,14 @@ class GatewaySettings(ServiceSettings):
         description="JSON list of exact paths the gateway never forwards (404)",
     )
 
-    @field_validator("upstreams", "internal_paths", mode="before")
+    @field_validator(
+        "upstreams",
+        "internal_paths",
+        "cors_origins",
+        "cors_allow_methods",
+        "cors_allow_headers",
+        mode="before",
+    )
     @classmethod
     def _parse_json(cls, value: object) -> object:
         if isinstance(value, str):
@@ -98,6 +140,13 @@ class GatewaySettings(ServiceSettings):
                 ' list of the networks of the proxies in front (e.g. ["10.0.0.0/8"])'
             )
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_cors_origins(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError('"*" is not an origin: list each origin allowed to call the API')
+        return [canonical_origin(origin) for origin in value]
 
     @model_validator(mode="after")
     def _metrics_port_of_its_own(self) -> Self:
@@ -132,6 +181,17 @@ class GatewaySettings(ServiceSettings):
         if self.rate_limit_rps <= 0:
             return None
         return RateLimit(rate=self.rate_limit_rps, burst=float(self.rate_limit_burst))
+
+    @property
+    def cors(self) -> CorsPolicy | None:
+        if not self.cors_origins:
+            return None
+        return CorsPolicy(
+            self.cors_origins,
+            methods=self.cors_allow_methods,
+            headers=self.cors_allow_headers,
+            max_age_s=self.cors_max_age_s,
+        )
 
     @property
     def breaker_policy(self) -> BreakerPolicy:

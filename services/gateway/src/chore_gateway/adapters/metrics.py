@@ -38,6 +38,17 @@ RETRIES = Counter(
     "Requests sent again to another address after a connect failure or a reset",
     ["service", "reason"],
 )
+RATELIMIT_SHARED = Gauge(
+    "gateway_ratelimit_shared",
+    "1 while the per-IP limit is shared with the other gateways over NATS, 0 while each"
+    " process limits on its own (NATS unreachable)",
+    multiprocess_mode="livemin",
+)
+RATELIMIT_PROCESSES = Gauge(
+    "gateway_ratelimit_processes",
+    "Gateway processes sharing the per-IP limit, as this one counts them (itself included)",
+    multiprocess_mode="livemax",
+)
 
 _BREAKER_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 

@@ -22,12 +22,13 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from yarl import URL
 
-from chore_common.errors import RateLimited, Unavailable
+from chore_common.errors import Unavailable
 from chore_common.http import problem
 from chore_common.http.problem import HttpProblem
 from chore_common.telemetry import tracing
 from chore_common.telemetry.requests import new_request_id, request_id, set_request_id_header
 from chore_gateway.adapters import metrics
+from chore_gateway.adapters.cors import preflight_handler
 from chore_gateway.adapters.deadlines import ClientLate, Deadline, Deadlines, UpstreamLate
 from chore_gateway.adapters.websocket import (
     CLOSE_TIMEOUT_S,
@@ -40,6 +41,7 @@ from chore_gateway.adapters.websocket import (
 )
 from chore_gateway.domain.breaker import FAILURE_STATUSES, BreakerState
 from chore_gateway.domain.clients import TrustedProxies
+from chore_gateway.domain.cors import CorsPolicy
 from chore_gateway.domain.headers import downstream_response_headers, upstream_request_headers
 from chore_gateway.domain.pool import Address, Health, Pool
 from chore_gateway.domain.ratelimit import RateLimiter
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 # cheaper than chunks, and a retry can send them again); larger ones stream through.
 BUFFER_LIMIT: Final = 64 * 1024
 _NO_BODY_STATUS: Final = frozenset({204, 304})
+Fields = tuple[tuple[str, str], ...]  # response headers the gateway adds (rate limit)
 
 
 class BodyTooLarge(Exception):
@@ -102,6 +105,26 @@ def _incomplete_body() -> HttpProblem:
     )
 
 
+def _rate_limited(wait: float, fields: Fields) -> HttpProblem:
+    metrics.REFUSED.labels("rate_limited").inc()
+    return HttpProblem(
+        429,
+        code="rate_limited",
+        title="Too many requests",
+        detail="Too many requests from this address; slow down.",
+        headers={"Retry-After": str(max(1, math.ceil(wait))), **dict(fields)},
+    )
+
+
+def _websocket_origin_refused(origin: str) -> HttpProblem:
+    metrics.REFUSED.labels("websocket_origin").inc()
+    return HttpProblem(
+        403,
+        code="websocket_origin_refused",
+        detail=f"The origin {origin[:256]!r} may not open a WebSocket to this API.",
+    )
+
+
 def _not_origin_form() -> HttpProblem:
     metrics.REFUSED.labels("invalid_request_target").inc()
     return HttpProblem(
@@ -138,8 +161,10 @@ class Proxy:
         proxies: TrustedProxies,
         timeout_s: float,
         client_body_timeout_s: float = 10.0,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.pools = pools
+        self.cors = cors
         self.timeout_s = timeout_s
         self.client_body_timeout_s = client_body_timeout_s
         self.deadlines = Deadlines()
@@ -155,6 +180,11 @@ class Proxy:
         # Positional: a partial holding keywords copies them into a new dict on every call.
         return functools.partial(self.forward, pool)
 
+    def preflight(self, pool: Pool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """OPTIONS with CORS on: preflights answered here, other OPTIONS forwarded."""
+        assert self.cors is not None, "only routed with CORS on"
+        return preflight_handler(self.cors, self.handler(pool))
+
     # --- HTTP --------------------------------------------------------------------------
 
     async def forward(self, pool: Pool, request: web.Request) -> web.StreamResponse:
@@ -166,14 +196,13 @@ class Proxy:
             trusted, client = True, proxies.client(peer, headers_in.get("X-Forwarded-For"))
         else:
             trusted, client = False, peer or "unknown"
-        if self.limiter is not None:
-            wait = self.limiter.take(client, now)
+        limiter = self.limiter
+        fields: Fields = ()
+        if limiter is not None:
+            wait = limiter.take(client, now)
+            fields = limiter.headers()
             if wait:
-                metrics.REFUSED.labels("rate_limited").inc()
-                raise RateLimited(
-                    "Too many requests from this address; slow down.",
-                    retry_after=max(1, math.ceil(wait)),
-                )
+                raise _rate_limited(wait, fields)
         path = request.raw_path
         if path[:1] != "/":
             raise _not_origin_form()
@@ -185,10 +214,15 @@ class Proxy:
         )
         if websocket:
             span.end()  # it stands for the handshake: the socket itself may live for hours
+            cors = self.cors
+            if cors is not None:
+                origin = headers_in.get("Origin")
+                if not cors.websocket_allowed(origin, headers_in.get("Host")):
+                    raise _websocket_origin_refused(origin or "")
             return await self.websocket(request, pool, headers, now)
         status = 502
         try:
-            response = await self._exchange(pool, request, headers, now)
+            response = await self._exchange(pool, request, headers, now, fields)
             status = response.status
             return response
         except HttpProblem as exc:
@@ -202,7 +236,12 @@ class Proxy:
             span.end()
 
     async def _exchange(
-        self, pool: Pool, request: web.Request, headers: list[tuple[str, str]], now: float
+        self,
+        pool: Pool,
+        request: web.Request,
+        headers: list[tuple[str, str]],
+        now: float,
+        fields: Fields,
     ) -> web.StreamResponse:
         """Send the request to one of `pool`'s addresses (a second one when a retry is safe)
         and pass the answer back."""
@@ -226,7 +265,9 @@ class Proxy:
         exclude: Address | None = None
         while True:
             address = pool.pick(now, exclude)
-            answer = await self._attempt(pool, address, request, headers, body, upload, now, due)
+            answer = await self._attempt(
+                pool, address, request, headers, body, upload, now, due, fields
+            )
             if not isinstance(answer, Failure):
                 return answer
             if (
@@ -251,6 +292,7 @@ class Proxy:
         upload: _Upload | None,
         now: float,
         due: float,
+        fields: Fields,
     ) -> web.StreamResponse | Failure:
         """One call to `address`, within the request's deadline: the answer passed back, or
         the failure that a retry on another address may mend."""
@@ -259,7 +301,9 @@ class Proxy:
         try:
             async with self.deadlines.watch() as deadline:
                 deadline.upstream(due)
-                return await self._call(address, request, headers, body, upload, deadline, now)
+                return await self._call(
+                    address, request, headers, body, upload, deadline, now, fields
+                )
         except UpstreamLate:
             self._failed(address, now, "timeout")
             raise self._timeout(pool) from None
@@ -297,6 +341,7 @@ class Proxy:
         upload: _Upload | None,
         deadline: Deadline,
         now: float,
+        fields: Fields,
     ) -> web.StreamResponse:
         """Send the request to `address` and pass its answer on: whole when it is small
         and sized, else as it comes."""
@@ -317,6 +362,8 @@ class Proxy:
             got = upstream.headers
             # A list: aiohttp copies it into the response's own CIMultiDict once.
             out_headers = downstream_response_headers(got.items(), got.get("Connection"))
+            if fields:
+                out_headers.extend(fields)
             length = upstream.content_length
             if (length is None or length > BUFFER_LIMIT) and not (
                 status in _NO_BODY_STATUS or method == "HEAD"

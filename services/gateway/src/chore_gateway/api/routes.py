@@ -30,12 +30,17 @@ def add_routes(app: web.Application, settings: GatewaySettings) -> None:
     for path in settings.internal_paths:
         # An exact path is looked up before any prefix: these never reach a pool.
         router.add_route("*", path, _not_routed)
+    cors = proxy.cors is not None
     for name, pool in proxy.pools.items():
         route = proxy.handler(pool)
         # Both resources sit under the router's "/{name}" key and are tried in the order
         # they were added: the one nearly every request matches goes first.
-        router.add_route("*", f"/{name}/{{tail:.*}}", route)
-        router.add_route("*", f"/{name}", route)
+        for path in (f"/{name}/{{tail:.*}}", f"/{name}"):
+            if cors:
+                # The same resource: its routes are a dict by method, so this costs the
+                # other methods nothing.
+                router.add_route("OPTIONS", path, proxy.preflight(pool))
+            router.add_route("*", path, route)
 
 
 async def _not_routed(request: web.Request) -> web.StreamResponse:
