@@ -3,6 +3,10 @@
     chore-events [--nats-url URL] streams
     chore-events [--nats-url URL] dlq list [--stream TASKS] [--json]
     chore-events [--nats-url URL] dlq replay [--subject tasks.task.created] [--id EVENT_ID]
+    chore-events [--nats-url URL] new-consumer --stream TASKS --durable NAME
+                 [--from start|SEQ|ISO-TIME] [--filter tasks.task.created]
+    chore-events [--nats-url URL] replay --stream TASKS --since SEQ|ISO-TIME --to PREFIX
+                 [--filter tasks.task.created]
 
 `--nats-url` defaults to $NATS_URL, then nats://127.0.0.1:4222.
 """
@@ -20,6 +24,7 @@ import nats
 from nats.aio.client import Client as NATS
 
 from chore_common.bus.dlq import list_dead_letters, replay
+from chore_common.bus.history import Start, create_consumer, replay_history
 
 
 async def _streams(nc: NATS, out: TextIO) -> int:
@@ -66,6 +71,51 @@ async def _dlq_replay(nc: NATS, out: TextIO, *, subject: str | None, event_id: s
     return 0
 
 
+async def _new_consumer(nc: NATS, out: TextIO, args: argparse.Namespace) -> int:
+    info = await create_consumer(
+        nc.jetstream(),
+        stream=args.stream,
+        durable=args.durable,
+        start=Start.parse(args.start),
+        filter_subject=args.filter,
+    )
+    out.write(
+        f"consumer {info.name} on {info.stream_name}: from {args.start},"
+        f" {info.num_pending} events waiting\n"
+    )
+    return 0
+
+
+async def _replay(nc: NATS, out: TextIO, args: argparse.Namespace) -> int:
+    sent = await replay_history(
+        nc.jetstream(),
+        stream=args.stream,
+        since=Start.parse(args.since),
+        to=args.to,
+        filter_subject=args.filter,
+    )
+    out.write(f"{sent} replayed from {args.stream} to {args.to}.>\n")
+    return 0
+
+
+def _history_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    start_help = "start, a stream sequence, or an ISO date/time (UTC when naive)"
+    new = commands.add_parser(
+        "new-consumer", help="a durable pull consumer that starts at the first event (or later)"
+    )
+    new.add_argument("--stream", required=True, help="e.g. TASKS")
+    new.add_argument("--durable", required=True, help="the consumer's name")
+    new.add_argument("--from", dest="start", default="start", help=start_help)
+    new.add_argument("--filter", help="only this subject (wildcards allowed)")
+    again = commands.add_parser(
+        "replay", help="republish a stream's past events to <to>.<subject>, in order"
+    )
+    again.add_argument("--stream", required=True, help="e.g. TASKS")
+    again.add_argument("--since", required=True, help=start_help.replace("start, ", ""))
+    again.add_argument("--to", required=True, help="subject prefix a stream of yours holds")
+    again.add_argument("--filter", help="only this subject (wildcards allowed)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chore-events", description=__doc__.splitlines()[0])
     p.add_argument(
@@ -82,6 +132,7 @@ def parser() -> argparse.ArgumentParser:
     again = dlq.add_parser("replay", help="republish dead letters on their original subject")
     again.add_argument("--subject", help="only those originally on this subject")
     again.add_argument("--id", dest="event_id", help="only the event with this id")
+    _history_commands(commands)
     return p
 
 
@@ -91,6 +142,10 @@ async def run(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     try:
         if args.command == "streams":
             return await _streams(nc, out)
+        if args.command == "new-consumer":
+            return await _new_consumer(nc, out, args)
+        if args.command == "replay":
+            return await _replay(nc, out, args)
         if args.dlq_command == "list":
             return await _dlq_list(nc, out, stream=args.stream, as_json=args.json)
         return await _dlq_replay(nc, out, subject=args.subject, event_id=args.event_id)
