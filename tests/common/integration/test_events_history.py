@@ -61,6 +61,17 @@ async def test_a_new_consumer_starts_at_the_first_event(server: NatsServer, nc: 
     assert [seq for seq, _ in got] == list(range(1, 21))
 
 
+async def test_an_existing_consumer_is_never_moved(server: NatsServer, nc: NATS) -> None:
+    await cli(server, "new-consumer", "--stream", "TASKS", "--durable", "kept")
+    assert len(await drain(nc, "kept")) == 20
+    again = await cli(server, "new-consumer", "--stream", "TASKS", "--durable", "kept")
+    assert "0 events waiting" in again  # the same request: nothing changes
+    out = io.StringIO()
+    argv = ["--nats-url", server.url, "new-consumer", "--stream", "TASKS", "--durable", "kept"]
+    assert await run([*argv, "--from", "5"], out=out) == 1
+    assert out.getvalue().startswith("refused: ")
+
+
 async def test_a_new_consumer_from_a_sequence_with_a_filter(server: NatsServer, nc: NATS) -> None:
     await cli(
         server, "new-consumer", "--stream", "TASKS", "--durable", "late",

@@ -22,6 +22,7 @@ from typing import TextIO
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.js.errors import APIError
 
 from chore_common.bus.dlq import list_dead_letters, replay
 from chore_common.bus.history import Start, create_consumer, replay_history
@@ -72,13 +73,17 @@ async def _dlq_replay(nc: NATS, out: TextIO, *, subject: str | None, event_id: s
 
 
 async def _new_consumer(nc: NATS, out: TextIO, args: argparse.Namespace) -> int:
-    info = await create_consumer(
-        nc.jetstream(),
-        stream=args.stream,
-        durable=args.durable,
-        start=Start.parse(args.start),
-        filter_subject=args.filter,
-    )
+    try:
+        info = await create_consumer(
+            nc.jetstream(),
+            stream=args.stream,
+            durable=args.durable,
+            start=Start.parse(args.start),
+            filter_subject=args.filter,
+        )
+    except APIError as exc:  # e.g. a durable of that name with another start
+        out.write(f"refused: {exc.description}\n")
+        return 1
     out.write(
         f"consumer {info.name} on {info.stream_name}: from {args.start},"
         f" {info.num_pending} events waiting\n"

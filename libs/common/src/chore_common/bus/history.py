@@ -61,8 +61,9 @@ async def create_consumer(
     filter_subject: str | None = None,
     max_ack_pending: int = 1000,
 ) -> ConsumerInfo:
-    """A durable pull consumer with explicit acks, delivering from `start` on. An existing
-    one of that name is left as it is (the server refuses to move its start)."""
+    """A durable pull consumer with explicit acks, delivering from `start` on. Asking again
+    with the same settings changes nothing; with another start the server refuses (it never
+    moves a durable consumer's position: delete it first)."""
     config = start.apply(
         ConsumerConfig(
             durable_name=durable,
