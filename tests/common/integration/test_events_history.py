@@ -101,3 +101,10 @@ async def test_replay_republishes_history_in_order(server: NatsServer, nc: NATS)
     assert msgs[0].headers is not None
     assert msgs[0].headers[REPLAY_STREAM_HEADER] == "TASKS"
     assert msgs[0].headers[REPLAY_SEQ_HEADER] == "5"
+
+
+async def test_replay_to_a_subject_no_stream_holds_is_refused(server: NatsServer, nc: NATS) -> None:
+    out = io.StringIO()
+    argv = ["replay", "--stream", "TASKS", "--since", "1", "--to", "nowhere"]
+    assert await run(["--nats-url", server.url, *argv], out=out) == 1
+    assert out.getvalue() == "refused: no stream holds nowhere.>; create one for it first\n"

@@ -22,7 +22,7 @@ from typing import TextIO
 
 import nats
 from nats.aio.client import Client as NATS
-from nats.js.errors import APIError
+from nats.js.errors import APIError, NoStreamResponseError
 
 from chore_common.bus.dlq import list_dead_letters, replay
 from chore_common.bus.history import Start, create_consumer, replay_history
@@ -92,13 +92,17 @@ async def _new_consumer(nc: NATS, out: TextIO, args: argparse.Namespace) -> int:
 
 
 async def _replay(nc: NATS, out: TextIO, args: argparse.Namespace) -> int:
-    sent = await replay_history(
-        nc.jetstream(),
-        stream=args.stream,
-        since=Start.parse(args.since),
-        to=args.to,
-        filter_subject=args.filter,
-    )
+    try:
+        sent = await replay_history(
+            nc.jetstream(),
+            stream=args.stream,
+            since=Start.parse(args.since),
+            to=args.to,
+            filter_subject=args.filter,
+        )
+    except NoStreamResponseError:
+        out.write(f"refused: no stream holds {args.to}.>; create one for it first\n")
+        return 1
     out.write(f"{sent} replayed from {args.stream} to {args.to}.>\n")
     return 0
 
