@@ -3,8 +3,9 @@ search, analytics) does to build its state from events that happened before it e
 
     python examples/task_counts/task_counts.py [--nats-url URL] [--durable task-counts]
 
-It creates its durable consumer on first run, starting at the stream's first event (or binds
-to the one `chore-events new-consumer` made), applies every `tasks.task.created` in stream
+Needs only nats-py and the platform's published contracts (`chore_common.contracts`). It
+creates its durable consumer on first run, starting at the stream's first event (or binds to
+the one `chore-events new-consumer` made), applies every `tasks.task.created` in stream
 order, acknowledges each, and once nothing is pending prints the counts as JSON. The counts
 live in memory: a real subscriber keeps them in its own database, with each event's id in
 its inbox in the same transaction (docs/events.md), and then keeps consuming.
@@ -21,9 +22,9 @@ from dataclasses import dataclass, field
 
 import nats
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from chore_common.bus.history import Start, create_consumer
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.tasks import TaskCreatedV1
 
@@ -46,13 +47,18 @@ class TaskCounts:
 
 
 async def ensure_consumer(js: JetStreamContext, durable: str) -> None:
-    """The durable consumer, from the first event, if nobody made it yet."""
+    """The durable consumer, from the first event, if nobody made it yet (what
+    `chore-events new-consumer --stream TASKS --durable NAME --filter tasks.task.created` does)."""
     try:
         await js.consumer_info(STREAM, durable)
     except NotFoundError:
-        await create_consumer(
-            js, stream=STREAM, durable=durable, start=Start(), filter_subject=TaskCreatedV1.TYPE
+        config = ConsumerConfig(
+            durable_name=durable,
+            deliver_policy=DeliverPolicy.ALL,  # the whole history, then whatever comes next
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subject=TaskCreatedV1.TYPE,
         )
+        await js.add_consumer(STREAM, config)
 
 
 async def catch_up(js: JetStreamContext, durable: str, counts: TaskCounts) -> TaskCounts:
