@@ -4,12 +4,14 @@ the dead-letter stream keeps the longest age any service asks for."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Callable
 
 import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from chore_common.bus.cli import run
 from chore_common.bus.streams import ensure_streams
 from chore_common.testing.nats import NatsServer
 
@@ -17,8 +19,13 @@ DAY = 24 * 3600
 
 
 @pytest.fixture
-async def nc(nats_factory: Callable[[], NatsServer]) -> AsyncIterator[NATS]:
-    client = await nats.connect(nats_factory().url)
+def server(nats_factory: Callable[[], NatsServer]) -> NatsServer:
+    return nats_factory()
+
+
+@pytest.fixture
+async def nc(server: NatsServer) -> AsyncIterator[NATS]:
+    client = await nats.connect(server.url)
     yield client
     await client.close()
 
@@ -34,11 +41,17 @@ async def test_defaults_are_a_week_and_no_size_cap(nc: NATS) -> None:
     assert await limits(nc, "DLQ") == (30 * DAY, -1)
 
 
-async def test_the_owner_updates_an_existing_stream_both_ways(nc: NATS) -> None:
+async def test_the_owner_updates_an_existing_stream_both_ways(
+    server: NatsServer, nc: NATS
+) -> None:
     js = nc.jetstream()
     await ensure_streams(js, owner="TASKS")
     await ensure_streams(js, owner="TASKS", max_age_s=90 * DAY, max_bytes=50_000_000)
     assert await limits(nc, "TASKS") == (90 * DAY, 50_000_000)
+    out = io.StringIO()
+    assert await run(["--nats-url", server.url, "streams"], out=out) == 0
+    tasks_line = next(line for line in out.getvalue().splitlines() if line.startswith("TASKS"))
+    assert f"max_age_s={90 * DAY} max_bytes=50000000" in tasks_line
     await ensure_streams(js, owner="TASKS", max_age_s=7 * DAY)
     assert await limits(nc, "TASKS") == (7 * DAY, -1)
 

@@ -36,6 +36,7 @@ async def _streams(nc: NATS, out: TextIO) -> int:
             f"{cfg.name:<10} subjects={','.join(cfg.subjects or [])} messages={state.messages}"
             f" bytes={state.bytes} first_seq={state.first_seq} last_seq={state.last_seq}"
             f" replicas={cfg.num_replicas} max_age_s={int(cfg.max_age or 0)}"
+            f" max_bytes={cfg.max_bytes or -1}"
             f" dup_window_s={int(cfg.duplicate_window or 0)}\n"
         )
         for consumer in await jsm.consumers_info(cfg.name or ""):
