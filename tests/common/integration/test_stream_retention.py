@@ -41,9 +41,7 @@ async def test_defaults_are_a_week_and_no_size_cap(nc: NATS) -> None:
     assert await limits(nc, "DLQ") == (30 * DAY, -1)
 
 
-async def test_the_owner_updates_an_existing_stream_both_ways(
-    server: NatsServer, nc: NATS
-) -> None:
+async def test_the_owner_updates_an_existing_stream_both_ways(server: NatsServer, nc: NATS) -> None:
     js = nc.jetstream()
     await ensure_streams(js, owner="TASKS")
     await ensure_streams(js, owner="TASKS", max_age_s=90 * DAY, max_bytes=50_000_000)
