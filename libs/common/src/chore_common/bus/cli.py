@@ -108,20 +108,19 @@ async def _replay(nc: NATS, out: TextIO, args: argparse.Namespace) -> int:
     return 0
 
 
-def _history_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    start_help = "start, a stream sequence, or an ISO date/time (UTC when naive)"
-    new = commands.add_parser(
-        "new-consumer", help="a durable pull consumer that starts at the first event (or later)"
-    )
+START_HELP = "start, a stream sequence, or an ISO date/time (UTC when naive)"
+
+
+def _new_consumer_args(new: argparse.ArgumentParser) -> None:
     new.add_argument("--stream", required=True, help="e.g. TASKS")
     new.add_argument("--durable", required=True, help="the consumer's name")
-    new.add_argument("--from", dest="start", default="start", help=start_help)
+    new.add_argument("--from", dest="start", default="start", help=START_HELP)
     new.add_argument("--filter", help="only this subject (wildcards allowed)")
-    again = commands.add_parser(
-        "replay", help="republish a stream's past events to <to>.<subject>, in order"
-    )
+
+
+def _replay_args(again: argparse.ArgumentParser) -> None:
     again.add_argument("--stream", required=True, help="e.g. TASKS")
-    again.add_argument("--since", required=True, help=start_help.replace("start, ", ""))
+    again.add_argument("--since", required=True, help=START_HELP.removeprefix("start, "))
     again.add_argument("--to", required=True, help="subject prefix a stream of yours holds")
     again.add_argument("--filter", help="only this subject (wildcards allowed)")
 
@@ -142,7 +141,16 @@ def parser() -> argparse.ArgumentParser:
     again = dlq.add_parser("replay", help="republish dead letters on their original subject")
     again.add_argument("--subject", help="only those originally on this subject")
     again.add_argument("--id", dest="event_id", help="only the event with this id")
-    _history_commands(commands)
+    _new_consumer_args(
+        commands.add_parser(
+            "new-consumer", help="a durable pull consumer from the first event (or later)"
+        )
+    )
+    _replay_args(
+        commands.add_parser(
+            "replay", help="republish a stream's past events to <to>.<subject>, in order"
+        )
+    )
     return p
 
 
