@@ -58,7 +58,7 @@ lint: install ## ruff (style, bugs, security) and import-linter (architecture ru
 	@$(BIN)/lint-imports --no-cache
 
 typecheck: install ## mypy, strict on libs/common and on domain code
-	@$(BIN)/mypy libs/common/src $(wildcard services/*/src)
+	@$(BIN)/mypy libs/common/src $(wildcard services/*/src) $(wildcard examples/*/*.py)
 
 fmt: install ## Format and auto-fix with ruff
 	@$(BIN)/ruff format .

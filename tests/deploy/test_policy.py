@@ -69,6 +69,30 @@ def test_overlays_differ_where_they_should(rendered: dict[str, list[Doc]]) -> No
     )
 
 
+@pytest.mark.parametrize("service", ["auth", "tasks", "messaging"])
+def test_prod_keeps_each_stream_90_days_and_dev_the_default_week(
+    rendered: dict[str, list[Doc]], service: str
+) -> None:
+    """Retention is each owner's setting (docs/events.md "Retention"): prod 90 days under a
+    size cap, dev the settings' default (7 days, no cap)."""
+    cls = settings_class(service)
+    assert cls is not None
+    retention = {}
+    for overlay in OVERLAYS:
+        env = env_map(
+            rendered[overlay], main_container(service_deployments(rendered[overlay])[service])
+        )
+        values = {
+            name.removeprefix(f"{service.upper()}_").lower(): var.value
+            for name, var in env.items()
+            if name.startswith(f"{service.upper()}_STREAM_MAX_")
+        }
+        settings = cls(**values)
+        retention[overlay] = (settings.stream_max_age_s, settings.stream_max_bytes)
+    assert retention["dev"] == (7 * 24 * 3600, -1)
+    assert retention["prod"] == (90 * 24 * 3600, 16 * 1024**3)
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_probe_and_scrape_paths_are_served(rendered: dict[str, list[Doc]], service: str) -> None:
     """The paths the probes and Prometheus use are routes of the service's own app."""

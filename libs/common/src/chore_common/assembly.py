@@ -12,7 +12,8 @@ def create_app(settings: TasksSettings) -> web.Application:
 The app is `create_service_app`'s (the common stack, health, metrics, OpenAPI under the
 version of the installed `chore-<service>`), with its resources started in this order and
 stopped in reverse: migrations (when `migrates_on_start`), the database, the idempotency
-store, NATS (+ streams), the outbox relay, the token verifier (JWKS + the revocation feed).
+store, NATS (+ streams), the poll of the `jetstream_stream_*` gauges, the outbox relay, the
+token verifier (JWKS + the revocation feed).
 Migrations come first because aiohttp runs every cleanup_ctx before any on_startup handler:
 later, the relay would already have met missing tables.
 """
@@ -25,6 +26,7 @@ from aiohttp import web
 
 from chore_common.auth.principal import verifier_context
 from chore_common.bus.connection import NATS_CLIENT, nats_context
+from chore_common.bus.stream_metrics import stream_metrics_context
 from chore_common.db import ENGINE, db_context
 from chore_common.db.migrations import migrate_context
 from chore_common.http.app import create_service_app, installed_version
@@ -51,6 +53,7 @@ def storage_app(
     if idempotency:
         app.cleanup_ctx.append(idempotency_context(lambda a: SqlIdempotencyStore(a[ENGINE])))
     app.cleanup_ctx.append(nats_context(settings))
+    app.cleanup_ctx.append(stream_metrics_context(settings, lambda a: a[NATS_CLIENT]))
     app.cleanup_ctx.append(
         relay_context(service, engine=lambda a: a[ENGINE], js=lambda a: a[NATS_CLIENT].jetstream())
     )

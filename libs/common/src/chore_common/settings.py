@@ -45,7 +45,17 @@ class ServiceSettings(BaseSettings):
     )
     nats_url: str = "nats://127.0.0.1:4222"
     stream_replicas: int = Field(1, ge=1, le=5)
-    stream_max_age_s: int = Field(7 * 24 * 3600, ge=60)
+    stream_max_age_s: int = Field(
+        7 * 24 * 3600, ge=60, description="how long the service's own stream keeps events"
+    )
+    stream_max_bytes: int = Field(
+        -1,
+        ge=-1,
+        description="size cap of the service's own stream (oldest events dropped at it); -1 none",
+    )
+    stream_metrics_interval_s: float = Field(
+        15.0, gt=0, le=3600, description="how often the jetstream_stream_* gauges are refreshed"
+    )
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     shutdown_grace_s: float = Field(10.0, ge=0, le=300)
     shutdown_drain_s: float = Field(

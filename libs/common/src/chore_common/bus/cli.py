@@ -3,6 +3,10 @@
     chore-events [--nats-url URL] streams
     chore-events [--nats-url URL] dlq list [--stream TASKS] [--json]
     chore-events [--nats-url URL] dlq replay [--subject tasks.task.created] [--id EVENT_ID]
+    chore-events [--nats-url URL] new-consumer --stream TASKS --durable NAME
+                 [--from start|SEQ|ISO-TIME] [--filter tasks.task.created]
+    chore-events [--nats-url URL] replay --stream TASKS --since SEQ|ISO-TIME --to PREFIX
+                 [--filter tasks.task.created]
 
 `--nats-url` defaults to $NATS_URL, then nats://127.0.0.1:4222.
 """
@@ -18,8 +22,10 @@ from typing import TextIO
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.js.errors import APIError, NoStreamResponseError
 
 from chore_common.bus.dlq import list_dead_letters, replay
+from chore_common.bus.history import Start, create_consumer, replay_history
 
 
 async def _streams(nc: NATS, out: TextIO) -> int:
@@ -30,6 +36,7 @@ async def _streams(nc: NATS, out: TextIO) -> int:
             f"{cfg.name:<10} subjects={','.join(cfg.subjects or [])} messages={state.messages}"
             f" bytes={state.bytes} first_seq={state.first_seq} last_seq={state.last_seq}"
             f" replicas={cfg.num_replicas} max_age_s={int(cfg.max_age or 0)}"
+            f" max_bytes={cfg.max_bytes or -1}"
             f" dup_window_s={int(cfg.duplicate_window or 0)}\n"
         )
         for consumer in await jsm.consumers_info(cfg.name or ""):
@@ -66,6 +73,58 @@ async def _dlq_replay(nc: NATS, out: TextIO, *, subject: str | None, event_id: s
     return 0
 
 
+async def _new_consumer(nc: NATS, out: TextIO, args: argparse.Namespace) -> int:
+    try:
+        info = await create_consumer(
+            nc.jetstream(),
+            stream=args.stream,
+            durable=args.durable,
+            start=Start.parse(args.start),
+            filter_subject=args.filter,
+        )
+    except APIError as exc:  # e.g. a durable of that name with another start
+        out.write(f"refused: {exc.description}\n")
+        return 1
+    out.write(
+        f"consumer {info.name} on {info.stream_name}: from {args.start},"
+        f" {info.num_pending} events waiting\n"
+    )
+    return 0
+
+
+async def _replay(nc: NATS, out: TextIO, args: argparse.Namespace) -> int:
+    try:
+        sent = await replay_history(
+            nc.jetstream(),
+            stream=args.stream,
+            since=Start.parse(args.since),
+            to=args.to,
+            filter_subject=args.filter,
+        )
+    except NoStreamResponseError:
+        out.write(f"refused: no stream holds {args.to}.>; create one for it first\n")
+        return 1
+    out.write(f"{sent} replayed from {args.stream} to {args.to}.>\n")
+    return 0
+
+
+START_HELP = "start, a stream sequence, or an ISO date/time (UTC when naive)"
+
+
+def _new_consumer_args(new: argparse.ArgumentParser) -> None:
+    new.add_argument("--stream", required=True, help="e.g. TASKS")
+    new.add_argument("--durable", required=True, help="the consumer's name")
+    new.add_argument("--from", dest="start", default="start", help=START_HELP)
+    new.add_argument("--filter", help="only this subject (wildcards allowed)")
+
+
+def _replay_args(again: argparse.ArgumentParser) -> None:
+    again.add_argument("--stream", required=True, help="e.g. TASKS")
+    again.add_argument("--since", required=True, help=START_HELP.removeprefix("start, "))
+    again.add_argument("--to", required=True, help="subject prefix a stream of yours holds")
+    again.add_argument("--filter", help="only this subject (wildcards allowed)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chore-events", description=__doc__.splitlines()[0])
     p.add_argument(
@@ -82,6 +141,16 @@ def parser() -> argparse.ArgumentParser:
     again = dlq.add_parser("replay", help="republish dead letters on their original subject")
     again.add_argument("--subject", help="only those originally on this subject")
     again.add_argument("--id", dest="event_id", help="only the event with this id")
+    _new_consumer_args(
+        commands.add_parser(
+            "new-consumer", help="a durable pull consumer from the first event (or later)"
+        )
+    )
+    _replay_args(
+        commands.add_parser(
+            "replay", help="republish a stream's past events to <to>.<subject>, in order"
+        )
+    )
     return p
 
 
@@ -91,6 +160,10 @@ async def run(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     try:
         if args.command == "streams":
             return await _streams(nc, out)
+        if args.command == "new-consumer":
+            return await _new_consumer(nc, out, args)
+        if args.command == "replay":
+            return await _replay(nc, out, args)
         if args.dlq_command == "list":
             return await _dlq_list(nc, out, stream=args.stream, as_json=args.json)
         return await _dlq_replay(nc, out, subject=args.subject, event_id=args.event_id)

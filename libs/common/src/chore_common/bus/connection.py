@@ -135,6 +135,8 @@ def nats_context(
                 nc.jetstream(),
                 replicas=settings.stream_replicas,
                 max_age_s=settings.stream_max_age_s,
+                max_bytes=settings.stream_max_bytes,
+                owner=settings.service_name.upper(),
             )
         readiness = app.get(READINESS)
 
