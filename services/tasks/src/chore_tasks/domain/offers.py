@@ -107,13 +107,14 @@ def update_offer(
 ) -> tuple[Offer, OfferUpdated]:
     """The tasker changes the price or message of their open offer on an open task."""
     _ensure_own_offer(task, offer, by)
+    moved = move_offer(offer, OfferAction.UPDATE, now)  # the offer's state first, then the task's
     if task.status is not Status.OPEN:
         raise Conflict(f"the task is {task.status.value}", code="task_not_open")
     price = offer.price_cents if price_cents is None else price_cents
     text = offer.message if message is None else message
     require_cents("price_cents", price)
     require_text("message", text, max_len=MESSAGE_MAX, allow_empty=True)
-    moved = replace(move_offer(offer, OfferAction.UPDATE, now), price_cents=price, message=text)
+    moved = replace(moved, price_cents=price, message=text)
     event = OfferUpdated(
         occurred_at=now,
         offer_id=moved.id,
