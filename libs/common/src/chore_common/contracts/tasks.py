@@ -246,8 +246,6 @@ class TaskEditedV1(Contract):
     owner_id: UUID
     title: str
     changes: dict[str, Any]
-    offerer_ids: tuple[UUID, ...] = Field(
-        (), description="taskers with an open offer on the task"
-    )
+    offerer_ids: tuple[UUID, ...] = Field((), description="taskers with an open offer on the task")
     version: int = Field(ge=1)
     edited_at: AwareDatetime
