@@ -107,13 +107,13 @@ def edit(
     """Apply the owner's changes to an open task. Returns the task, the event and, when the
     task has offers, the history entry to keep."""
     policies.ensure_can_act(task, by, Action.EDIT)
+    moved = lifecycle.move(task, Action.EDIT, now)  # the state (409) before the values (422)
     unknown = sorted(set(fields) - set(EDITABLE))
     if unknown:
         raise InvalidInput(f"not editable: {', '.join(unknown)}", code="not_editable")
     changed = {k: v for k, v in fields.items() if getattr(task, k) != v}
     if not changed:
         raise InvalidInput("the edit changes nothing", code="no_change")
-    moved = lifecycle.move(task, Action.EDIT, now)
     for name, value in changed.items():
         EDITABLE[name](value, now)
     moved = replace(moved, **changed)
