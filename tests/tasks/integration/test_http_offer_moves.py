@@ -81,6 +81,8 @@ async def test_a_tasker_withdraws_an_open_offer_once_and_may_offer_again(
     withdraw = f"offers/{made['id']}/withdraw"
     status, body = await move(tasks, task["id"], withdraw, issuer.user("tasker"))
     assert (status, body["code"]) == (404, "offer_not_found")
+    status, body = await move(tasks, task["id"], withdraw, owner)
+    assert status == 403  # the owner sees the offer; only its tasker takes it back
     status, body = await move(tasks, task["id"], withdraw, worker, **{"If-Match": '"7"'})
     assert (status, body["code"]) == (412, "version_mismatch")
     status, body = await move(tasks, task["id"], withdraw, worker, **{"If-Match": '"1"'})
@@ -323,3 +325,5 @@ async def test_the_owner_edits_an_open_task_and_a_task_with_offers_keeps_the_his
     assert (status, body["code"]) == (409, "invalid_transition")
     status, _, _ = await patch(tasks, path, issuer.user("client"), {"title": "Too late"})
     assert status == 404  # assigned: private
+    assert (await history(tasks, task["id"], issuer.user("client")))[0] == 404
+    assert (await history(tasks, task["id"], worker))[0] == 200
