@@ -41,8 +41,13 @@ async def test_a_tasker_updates_their_open_offer_against_its_etag(
 ) -> None:
     owner, worker = issuer.user("client"), issuer.user("tasker")
     task = await post_task(tasks, owner)
-    made = await offer(tasks, task["id"], worker, price=7000)
-    assert made["version"] == 1
+    resp = await tasks.post(
+        f"/tasks/{task['id']}/offers",
+        json={"price_cents": 7000, "message": "Tomorrow morning?"},
+        headers=worker.headers,
+    )
+    made = await resp.json()
+    assert (resp.status, made["version"], resp.headers["ETag"]) == (201, 1, '"1"')
     path = f"/tasks/{task['id']}/offers/{made['id']}"
     status, body, etag = await patch(
         tasks, path, worker, {"price_cents": 6500}, **{"If-Match": '"1"'}
