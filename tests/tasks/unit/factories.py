@@ -63,6 +63,8 @@ def make_offer(task: Task, *, by: Actor | None = None, price_cents: int = 4000) 
         message="I can do it tomorrow",
         status=OfferStatus.OPEN,
         created_at=NOW,
+        version=1,
+        updated_at=NOW,
     )
 
 

@@ -19,6 +19,7 @@ from chore_common.errors import Conflict
 from chore_common.paging import Page, PageKey
 from chore_tasks.domain import jobs as job_rules
 from chore_tasks.domain import policies
+from chore_tasks.domain.edits import TaskEdit
 from chore_tasks.domain.errors import StaleVersion
 from chore_tasks.domain.events import DomainEvent
 from chore_tasks.domain.jobs import Job, JobStatus, RetryPolicy
@@ -52,6 +53,7 @@ class FakeDatabase:
     offers: dict[UUID, Offer] = field(default_factory=dict)
     reviews: dict[UUID, Review] = field(default_factory=dict)
     jobs: dict[UUID, Job] = field(default_factory=dict)
+    edits: dict[UUID, TaskEdit] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list)
     commits: int = 0
     locks: RowLocks = field(default_factory=RowLocks)
@@ -73,7 +75,7 @@ class FakeDatabase:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-def _key(item: Task | Offer | Job) -> tuple[datetime, UUID]:
+def _key(item: Task | Offer | Job | TaskEdit) -> tuple[datetime, UUID]:
     return item.created_at, item.id
 
 
@@ -176,10 +178,22 @@ class FakeOffers(_Tracked):
         self.rows[offer.id] = offer
         self.dirty.add(offer.id)
 
-    async def save(self, offer: Offer) -> None:
+    async def save(self, offer: Offer, *, expected_version: int) -> None:
         await asyncio.sleep(0)
+        current = self.rows.get(offer.id)
+        if current is None or current.version != expected_version:
+            raise StaleVersion(f"offer {offer.id} changed since version {expected_version}")
         self.rows[offer.id] = offer
         self.dirty.add(offer.id)
+
+    async def of_task(self, task_id: UUID, *statuses: OfferStatus) -> list[Offer]:
+        await asyncio.sleep(0)
+        found = [
+            o
+            for o in self.rows.values()
+            if o.task_id == task_id and (not statuses or o.status in statuses)
+        ]
+        return sorted(found, key=_key)
 
     async def has_open(self, task_id: UUID, tasker_id: UUID) -> bool:
         return any(
@@ -220,6 +234,24 @@ class FakeReviews(_Tracked):
             raise Conflict("already reviewed", code="already_reviewed")
         self.rows[review.id] = review
         self.dirty.add(review.id)
+
+
+class FakeEdits:
+    def __init__(self, rows: dict[UUID, TaskEdit]) -> None:
+        self.rows = rows
+
+    async def add(self, edit: TaskEdit) -> None:
+        await asyncio.sleep(0)
+        self.rows[edit.id] = edit
+
+    async def list(self, task_id: UUID, *, limit: int, after: PageKey | None) -> Page[TaskEdit]:
+        await asyncio.sleep(0)
+        mine = [
+            e
+            for e in self.rows.values()
+            if e.task_id == task_id and (after is None or _key(e) > (after.created_at, after.id))
+        ]
+        return _page(sorted(mine, key=_key), _key, limit)
 
 
 class FakeJobs(_Tracked):
@@ -285,6 +317,7 @@ class FakeUnitOfWork:
         self.offers = FakeOffers(offers)
         self.reviews = FakeReviews(dict(db.reviews))
         self.jobs = FakeJobs(dict(db.jobs), db.jobs, db.locks, self)
+        self.edits = FakeEdits(dict(db.edits))
         self.outbox = FakeOutbox()
         self.committed = False
         return self
@@ -308,6 +341,7 @@ class FakeUnitOfWork:
         db.offers.update({k: self.offers.rows[k] for k in self.offers.dirty})
         db.reviews.update({k: self.reviews.rows[k] for k in self.reviews.dirty})
         db.jobs.update({k: self.jobs.rows[k] for k in self.jobs.dirty})
+        db.edits.update(self.edits.rows)
         for gone in self.jobs.deleted:
             db.jobs.pop(gone, None)
         db.events.extend(self.outbox.events)

@@ -26,6 +26,12 @@ SUBJECTS = {
     events.TaskExpired: "tasks.task.expired",
     events.ReviewCreated: "tasks.review.created",
     events.ReminderDue: "tasks.task.reminder_due",
+    events.OfferUpdated: "tasks.offer.updated",
+    events.OfferWithdrawn: "tasks.offer.withdrawn",
+    events.OfferDeclined: "tasks.offer.declined",
+    events.TaskReopened: "tasks.task.reopened",
+    events.TaskReposted: "tasks.task.reposted",
+    events.TaskEdited: "tasks.task.edited",
 }
 
 
@@ -44,7 +50,13 @@ def sample(cls: type[DomainEvent]) -> DomainEvent:
     values: dict[str, object] = {}
     for f in fields(cls):
         hint = str(f.type)
-        if "UUID" in hint:
+        if hint.startswith("tuple"):
+            values[f.name] = (uuid4(),)
+        elif hint.startswith("dict"):
+            values[f.name] = {"budget_cents": 5000}
+        elif f.name == "by":
+            values[f.name] = "owner"
+        elif "UUID" in hint:
             values[f.name] = uuid4()
         elif "datetime" in hint:
             values[f.name] = NOW + timedelta(hours=2)

@@ -230,6 +230,10 @@ def test_every_action_has_a_rule_for_who_may_attempt_it() -> None:
         Action.START: worker,
         Action.COMPLETE: worker,
         Action.EXPIRE: SCHEDULER,
+        Action.WITHDRAW: worker,
+        Action.RELEASE: owner,
+        Action.REPOST: owner,
+        Action.EDIT: owner,
     }
     for action in Action:
         policies.ensure_can_act(task, allowed[action], action)

@@ -7,7 +7,7 @@ cancellations) and to word a notification (`title`), so it never calls the tasks
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
@@ -146,3 +146,106 @@ class TaskReminderDueV1(Contract):
     assignee_id: UUID
     title: str
     due_at: AwareDatetime
+
+
+@register
+class OfferUpdatedV1(Contract):
+    """A tasker changed the price or message of their open offer: the owner hears of it."""
+
+    TYPE: ClassVar = "tasks.offer.updated"
+    VERSION: ClassVar = 1
+
+    offer_id: UUID
+    task_id: UUID
+    owner_id: UUID
+    tasker_id: UUID
+    title: str
+    price_cents: int = Field(ge=0)
+    message: str = ""
+    version: int = Field(ge=1, description="the offer's version after the change")
+    updated_at: AwareDatetime
+
+
+@register
+class OfferWithdrawnV1(Contract):
+    """A tasker took back their open offer: the owner hears of it."""
+
+    TYPE: ClassVar = "tasks.offer.withdrawn"
+    VERSION: ClassVar = 1
+
+    offer_id: UUID
+    task_id: UUID
+    owner_id: UUID
+    tasker_id: UUID
+    title: str
+    version: int = Field(ge=1, description="the offer's version after the change")
+    withdrawn_at: AwareDatetime
+
+
+@register
+class OfferDeclinedV1(Contract):
+    """Another offer on the task was accepted: one event per declined offer, to its tasker."""
+
+    TYPE: ClassVar = "tasks.offer.declined"
+    VERSION: ClassVar = 1
+
+    offer_id: UUID
+    task_id: UUID
+    tasker_id: UUID
+    owner_id: UUID
+    title: str
+    declined_at: AwareDatetime
+
+
+@register
+class TaskReopenedV1(Contract):
+    """The assignee withdrew (`by` "assignee") or the owner released them (`by` "owner"):
+    the task is open again and its declined offers stand again."""
+
+    TYPE: ClassVar = "tasks.task.reopened"
+    VERSION: ClassVar = 1
+
+    task_id: UUID
+    owner_id: UUID
+    title: str
+    by: Literal["assignee", "owner"]
+    reason: str
+    former_assignee_id: UUID
+    reopened_offer_tasker_ids: tuple[UUID, ...] = Field(
+        (), description="taskers whose declined offers are open again"
+    )
+    status: str = "open"
+    version: int = Field(ge=1)
+    reopened_at: AwareDatetime
+
+
+@register
+class TaskRepostedV1(Contract):
+    """An expired task is open again with a new due time."""
+
+    TYPE: ClassVar = "tasks.task.reposted"
+    VERSION: ClassVar = 1
+
+    task_id: UUID
+    owner_id: UUID
+    title: str
+    due_at: AwareDatetime
+    status: str = "open"
+    version: int = Field(ge=1)
+    reposted_at: AwareDatetime
+
+
+@register
+class TaskEditedV1(Contract):
+    """The owner edited an open task: `changes` holds each changed field's new value."""
+
+    TYPE: ClassVar = "tasks.task.edited"
+    VERSION: ClassVar = 1
+
+    task_id: UUID
+    owner_id: UUID
+    title: str
+    changes: dict[str, Any]
+    offerer_ids: tuple[UUID, ...] = Field((), description="taskers with an open offer on the task")
+    version: int = Field(ge=1)
+    edited_at: AwareDatetime

@@ -17,11 +17,17 @@ from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.contracts.tasks import (
     OfferCreatedV1,
+    OfferDeclinedV1,
+    OfferUpdatedV1,
+    OfferWithdrawnV1,
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
+    TaskEditedV1,
     TaskExpiredV1,
     TaskReminderDueV1,
+    TaskReopenedV1,
+    TaskRepostedV1,
     TaskStartedV1,
 )
 from chore_common.uow import UnitOfWork
@@ -31,7 +37,7 @@ from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
 SPEC = ConsumerSpec(
     stream="TASKS",
     durable="messaging",
-    subjects=("tasks.offer.created", "tasks.task.>"),
+    subjects=("tasks.offer.>", "tasks.task.>"),
 )
 
 C = TypeVar("C", bound=Contract)
@@ -57,6 +63,12 @@ def tasks_consumer(
         (TaskCancelledV1, events.task_cancelled),
         (TaskExpiredV1, events.task_expired),
         (TaskReminderDueV1, events.reminder_due),
+        (OfferDeclinedV1, events.offer_declined),
+        (OfferUpdatedV1, events.offer_updated),
+        (OfferWithdrawnV1, events.offer_withdrawn),
+        (TaskReopenedV1, events.task_reopened),
+        (TaskRepostedV1, events.task_reposted),
+        (TaskEditedV1, events.task_edited),
     ]
     for contract, use_case in routes:
         consumer.on(contract, _handler(use_case, fanout))

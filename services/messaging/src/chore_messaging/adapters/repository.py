@@ -113,6 +113,14 @@ class ConversationRepository:
         )
         return await self.of_task(task_id)
 
+    async def reopen_task(self, task_id: UUID) -> list[Conversation]:
+        await self.conn.execute(
+            update(C)
+            .where(C.c.task_id == task_id, C.c.is_open.is_(False))
+            .values(is_open=True, closed_at=None)
+        )
+        return await self.of_task(task_id)
+
     async def of_task(self, task_id: UUID) -> list[Conversation]:
         rows = await self.conn.execute(
             select(C).where(C.c.task_id == task_id).order_by(C.c.created_at, C.c.id)

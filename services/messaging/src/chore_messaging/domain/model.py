@@ -2,7 +2,8 @@
 
 A conversation exists per (task, tasker): opened by the tasker's offer, between the task's
 owner and that tasker. Only those two read or write it. It closes for writing when the task
-is completed, cancelled or expired, and stays readable.
+is completed, cancelled or expired, and stays readable; reposting an expired task opens its
+conversations again.
 """
 
 from __future__ import annotations
@@ -119,6 +120,13 @@ class NotificationKind(StrEnum):
     TASK_CANCELLED = "task_cancelled"  # to the assignee and every tasker who offered
     TASK_EXPIRED = "task_expired"  # to the owner and every tasker who offered
     REMINDER_DUE = "reminder_due"  # to the assignee: due within the hour
+    OFFER_DECLINED = "offer_declined"  # to the tasker: someone else got the task
+    OFFER_UPDATED = "offer_updated"  # to the owner: a tasker changed their offer
+    OFFER_WITHDRAWN = "offer_withdrawn"  # to the owner: a tasker took their offer back
+    # To the other side (owner or former assignee) and taskers whose offers stand again.
+    TASK_REOPENED = "task_reopened"
+    TASK_REPOSTED = "task_reposted"  # to every tasker who offered: the task is open again
+    TASK_EDITED = "task_edited"  # to every tasker with an open offer
 
 
 @dataclass(frozen=True, slots=True)

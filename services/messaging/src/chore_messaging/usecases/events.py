@@ -13,11 +13,17 @@ from uuid import UUID
 
 from chore_common.contracts.tasks import (
     OfferCreatedV1,
+    OfferDeclinedV1,
+    OfferUpdatedV1,
+    OfferWithdrawnV1,
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
+    TaskEditedV1,
     TaskExpiredV1,
     TaskReminderDueV1,
+    TaskReopenedV1,
+    TaskRepostedV1,
     TaskStartedV1,
 )
 from chore_messaging.domain import model
@@ -143,3 +149,69 @@ async def reminder_due(
     data = {"due_at": event.due_at.isoformat()}
     kind = NotificationKind.REMINDER_DUE
     await _notify(uow, fanout, event_id, now, event, kind, [event.assignee_id], data)
+
+
+async def offer_declined(
+    uow: MessagingUnitOfWork, event_id: UUID, event: OfferDeclinedV1, now: datetime, fanout: Fanout
+) -> None:
+    data = {"offer_id": str(event.offer_id)}
+    kind = NotificationKind.OFFER_DECLINED
+    await _notify(uow, fanout, event_id, now, event, kind, [event.tasker_id], data)
+
+
+async def offer_updated(
+    uow: MessagingUnitOfWork, event_id: UUID, event: OfferUpdatedV1, now: datetime, fanout: Fanout
+) -> None:
+    data = {
+        "offer_id": str(event.offer_id),
+        "tasker_id": str(event.tasker_id),
+        "price_cents": event.price_cents,
+    }
+    kind = NotificationKind.OFFER_UPDATED
+    await _notify(uow, fanout, event_id, now, event, kind, [event.owner_id], data)
+
+
+async def offer_withdrawn(
+    uow: MessagingUnitOfWork,
+    event_id: UUID,
+    event: OfferWithdrawnV1,
+    now: datetime,
+    fanout: Fanout,
+) -> None:
+    data = {"offer_id": str(event.offer_id), "tasker_id": str(event.tasker_id)}
+    kind = NotificationKind.OFFER_WITHDRAWN
+    await _notify(uow, fanout, event_id, now, event, kind, [event.owner_id], data)
+
+
+async def task_reopened(
+    uow: MessagingUnitOfWork, event_id: UUID, event: TaskReopenedV1, now: datetime, fanout: Fanout
+) -> None:
+    # The side that did not act hears of it, then each tasker whose offer stands again.
+    other = event.owner_id if event.by == "assignee" else event.former_assignee_id
+    users = [other, *event.reopened_offer_tasker_ids]
+    data = {
+        "by": event.by,
+        "reason": event.reason,
+        "former_assignee_id": str(event.former_assignee_id),
+    }
+    kind = NotificationKind.TASK_REOPENED
+    await _notify(uow, fanout, event_id, now, event, kind, users, data)
+
+
+async def task_reposted(
+    uow: MessagingUnitOfWork, event_id: UUID, event: TaskRepostedV1, now: datetime, fanout: Fanout
+) -> None:
+    # Expiry closed the task's conversations; the task is back, and so are they.
+    conversations = await uow.conversations.reopen_task(event.task_id)
+    data = {"due_at": event.due_at.isoformat()}
+    kind = NotificationKind.TASK_REPOSTED
+    users = [c.tasker_id for c in conversations]
+    await _notify(uow, fanout, event_id, now, event, kind, users, data)
+
+
+async def task_edited(
+    uow: MessagingUnitOfWork, event_id: UUID, event: TaskEditedV1, now: datetime, fanout: Fanout
+) -> None:
+    data = {"changes": sorted(event.changes)}
+    kind = NotificationKind.TASK_EDITED
+    await _notify(uow, fanout, event_id, now, event, kind, list(event.offerer_ids), data)

@@ -38,6 +38,10 @@ class ConversationRepository(Protocol):
         """Close every open conversation of the task; returns all of the task's."""
         ...
 
+    async def reopen_task(self, task_id: UUID) -> list[Conversation]:
+        """Open the task's closed conversations for writing again; returns them all."""
+        ...
+
     async def of_task(self, task_id: UUID) -> list[Conversation]: ...
 
     async def list_for(

@@ -11,25 +11,37 @@ from dataclasses import fields
 from chore_common.contracts.registry import Contract
 from chore_common.contracts.tasks import (
     OfferCreatedV1,
+    OfferDeclinedV1,
+    OfferUpdatedV1,
+    OfferWithdrawnV1,
     ReviewCreatedV1,
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
     TaskCreatedV1,
+    TaskEditedV1,
     TaskExpiredV1,
     TaskReminderDueV1,
+    TaskReopenedV1,
+    TaskRepostedV1,
     TaskStartedV1,
 )
 from chore_tasks.domain.events import (
     DomainEvent,
     OfferCreated,
+    OfferDeclined,
+    OfferUpdated,
+    OfferWithdrawn,
     ReminderDue,
     ReviewCreated,
     TaskAssigned,
     TaskCancelled,
     TaskCompleted,
     TaskCreated,
+    TaskEdited,
     TaskExpired,
+    TaskReopened,
+    TaskReposted,
     TaskStarted,
 )
 
@@ -80,4 +92,10 @@ _MAPPINGS = {
         created_at="occurred_at",
     ),
     ReminderDue: _mapping(ReminderDue, TaskReminderDueV1),
+    OfferUpdated: _mapping(OfferUpdated, OfferUpdatedV1, updated_at="occurred_at"),
+    OfferWithdrawn: _mapping(OfferWithdrawn, OfferWithdrawnV1, withdrawn_at="occurred_at"),
+    OfferDeclined: _mapping(OfferDeclined, OfferDeclinedV1, declined_at="occurred_at"),
+    TaskReopened: _mapping(TaskReopened, TaskReopenedV1, reopened_at="occurred_at"),
+    TaskReposted: _mapping(TaskReposted, TaskRepostedV1, reposted_at="occurred_at"),
+    TaskEdited: _mapping(TaskEdited, TaskEditedV1, edited_at="occurred_at"),
 }

@@ -33,13 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.errors import Conflict
 from chore_common.paging import Page, PageKey
-from chore_tasks.adapters.tables import JOBS, OFFERS, REVIEWS, TASKS
+from chore_tasks.adapters.tables import JOBS, OFFERS, REVIEWS, TASK_EDITS, TASKS
+from chore_tasks.domain.edits import TaskEdit
 from chore_tasks.domain.errors import StaleVersion
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
 from chore_tasks.domain.model import Offer, OfferStatus, Review, Role, Status, Task
 from chore_tasks.usecases.ports import JobFilter, TaskFilter
 
-T = TypeVar("T", Task, Offer, Job)
+T = TypeVar("T", Task, Offer, Job, TaskEdit)
 R = TypeVar("R", Task, Offer, Review, Job)
 
 # Built once: SQLAlchemy then reuses their compiled form instead of re-deriving a cache key
@@ -75,7 +76,7 @@ def job_of(row: Mapping[Any, Any]) -> Job:
     return Job(**{**row, "kind": JobKind(row["kind"]), "status": JobStatus(row["status"])})
 
 
-def values_of(item: Task | Offer | Review | Job) -> dict[str, Any]:
+def values_of(item: Task | Offer | Review | Job | TaskEdit) -> dict[str, Any]:
     return {name: getattr(item, name) for name in item.__dataclass_fields__}
 
 
@@ -215,10 +216,31 @@ class OfferRepository:
             self.conn, _INSERT_OFFER, values_of(offer), refusal, code="offer_exists"
         )
 
-    async def save(self, offer: Offer) -> None:
+    async def save(self, offer: Offer, *, expected_version: int) -> None:
         changes = values_of(offer)
         del changes["id"]
-        await self.conn.execute(update(OFFERS).where(OFFERS.c.id == offer.id).values(changes))
+        stmt = update(OFFERS).where(OFFERS.c.id == offer.id, OFFERS.c.version == expected_version)
+        try:
+            # A savepoint: a reopened offer that meets its tasker's newer open one is refused
+            # by the unique index, and the transaction must stay usable for the error.
+            async with self.conn.begin_nested():
+                result = await self.conn.execute(stmt.values(changes))
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict(
+                    "that tasker already has an open offer on this task", code="offer_exists"
+                ) from None
+            raise
+        if result.rowcount != 1:
+            raise StaleVersion(f"offer {offer.id} changed since version {expected_version}")
+
+    async def of_task(self, task_id: UUID, *statuses: OfferStatus) -> list[Offer]:
+        """The task's offers in these statuses (all when none is given), oldest first."""
+        query = select(OFFERS).where(OFFERS.c.task_id == task_id)
+        if statuses:
+            query = query.where(OFFERS.c.status.in_([s.value for s in statuses]))
+        rows = await self.conn.execute(query.order_by(*_ordered(OFFERS, newest_first=False)))
+        return [offer_of(row) for row in rows.mappings()]
 
     async def has_open(self, task_id: UUID, tasker_id: UUID) -> bool:
         return await self._any(
@@ -257,6 +279,30 @@ class ReviewRepository:
         await _insert_unique(
             self.conn, _INSERT_REVIEW, values_of(review), refusal, code="already_reviewed"
         )
+
+
+def edit_of(row: Mapping[Any, Any]) -> TaskEdit:
+    return TaskEdit(**row)
+
+
+class TaskEditRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, edit: TaskEdit) -> None:
+        await self.conn.execute(insert(TASK_EDITS), values_of(edit))
+
+    async def list(self, task_id: UUID, *, limit: int, after: PageKey | None) -> Page[TaskEdit]:
+        conditions = [
+            TASK_EDITS.c.task_id == task_id,
+            _keyset(TASK_EDITS, after, newest_first=False),
+        ]
+        stmt = (
+            select(TASK_EDITS)
+            .where(*conditions)
+            .order_by(*_ordered(TASK_EDITS, newest_first=False))
+        )
+        return await _page(self.conn, stmt, limit, edit_of)
 
 
 class JobRepository:

@@ -7,6 +7,7 @@ SQLite (which keeps no zone) as on PostgreSQL.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Column,
@@ -69,10 +70,15 @@ OFFERS = Table(
     Column("message", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", TS, nullable=False),
+    # The offer's ETag: a tasker's update or withdrawal names the version it read.
+    Column("version", Integer, nullable=False),
+    Column("updated_at", TS, nullable=False),
     CheckConstraint("price_cents > 0", name="price_positive"),
     Index("ix_offers_task_created", "task_id", "created_at", "id"),
     Index("ix_offers_tasker_task", "tasker_id", "task_id"),
-    # One open offer per tasker per task, even when two requests race past the check.
+    # One open offer per tasker per task, even when two requests race past the check. Only
+    # `open` counts: declined, withdrawn and released offers may sit beside a new one, and a
+    # reopened task's declined offers come back only while no other offer of theirs is open.
     Index(
         "uq_offers_open_per_tasker",
         "task_id",
@@ -81,6 +87,19 @@ OFFERS = Table(
         postgresql_where=text("status = 'open'"),
         sqlite_where=text("status = 'open'"),
     ),
+)
+
+# The owner's edits of a task that has offers: field -> {"from", "to"}, oldest first.
+TASK_EDITS = Table(
+    "task_edits",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("task_id", Uuid, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("editor_id", Uuid, nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_task_edits_task_created", "task_id", "created_at", "id"),
 )
 
 REVIEWS = Table(

@@ -15,6 +15,7 @@ from chore_tasks.adapters.repository import (
     JobRepository,
     OfferRepository,
     ReviewRepository,
+    TaskEditRepository,
     TaskRepository,
 )
 from chore_tasks.domain.events import DomainEvent, TaskEvent
@@ -30,6 +31,7 @@ class TasksUnitOfWork(UnitOfWork):
     offers: OfferRepository
     reviews: ReviewRepository
     jobs: JobRepository
+    edits: TaskEditRepository
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class TasksUnitOfWork(UnitOfWork):
         self.offers = OfferRepository(self.conn)
         self.reviews = ReviewRepository(self.conn)
         self.jobs = JobRepository(self.conn)
+        self.edits = TaskEditRepository(self.conn)
         self._changed = []
         return self
 

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from aiohttp import web
 
 from chore_common.auth.principal import requires
 from chore_common.clock import utcnow
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import next_cursor, page_key
+from chore_common.http.requests import if_match, path_id
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
 from chore_tasks.api.requests import on_task
-from chore_tasks.api.schemas import OfferIn, OfferOut, OfferPage, OfferQuery
+from chore_tasks.api.schemas import OfferIn, OfferOut, OfferPage, OfferPatchIn, OfferQuery
+from chore_tasks.domain.errors import OfferNotFound
+from chore_tasks.domain.model import Offer
 from chore_tasks.keys import UOW
-from chore_tasks.usecases.commands import ListOffers, MakeOffer
+from chore_tasks.usecases.commands import ListOffers, MakeOffer, UpdateOffer, WithdrawOffer
 
 routes = ApiRoutes()
 TAGS = ("offers",)
+C = TypeVar("C")
 
 
 @routes.post(
@@ -35,7 +42,9 @@ async def make_offer(request: web.Request) -> web.Response:
     body = await parse_body(request, OfferIn)
     cmd = on_task(request, MakeOffer, price_cents=body.price_cents, message=body.message)
     offer = await usecases.make_offer(request.app[UOW](), cmd, utcnow())
-    return json_response(OfferOut.of(offer), status=201)
+    response = json_response(OfferOut.of(offer), status=201)
+    response.headers["ETag"] = offer.etag  # for If-Match on its update or withdrawal
+    return response
 
 
 @routes.get(
@@ -54,3 +63,43 @@ async def list_offers(request: web.Request) -> web.Response:
         items=[OfferOut.of(o) for o in page.items], next_cursor=next_cursor(page.next_key)
     )
     return json_response(out)
+
+
+def offer_response(offer: Offer) -> web.Response:
+    response = json_response(OfferOut.of(offer))
+    response.headers["ETag"] = offer.etag
+    return response
+
+
+def on_offer(request: web.Request, command: Callable[..., C], **fields: object) -> C:
+    """`command` on the offer in the path, against the caller's If-Match (the offer's ETag)."""
+    offer_id = path_id(request, "offer_id", OfferNotFound)
+    return on_task(request, command, offer_id=offer_id, if_match=if_match(request), **fields)
+
+
+@routes.patch(
+    "/tasks/{task_id}/offers/{offer_id}",
+    body=OfferPatchIn,
+    response=OfferOut,
+    tags=TAGS,
+    summary="Change the price or message of your open offer (its tasker; If-Match)",
+    errors=(403, 404, 409, 412),
+)
+@requires("tasker")
+async def update_offer(request: web.Request) -> web.Response:
+    body = await parse_body(request, OfferPatchIn)
+    cmd = on_offer(request, UpdateOffer, price_cents=body.price_cents, message=body.message)
+    return offer_response(await usecases.update_offer(request.app[UOW](), cmd, utcnow()))
+
+
+@routes.post(
+    "/tasks/{task_id}/offers/{offer_id}/withdraw",
+    response=OfferOut,
+    tags=TAGS,
+    summary="Withdraw your open offer (its tasker; If-Match)",
+    errors=(403, 404, 409, 412),
+)
+@requires("tasker")
+async def withdraw_offer(request: web.Request) -> web.Response:
+    cmd = on_offer(request, WithdrawOffer)
+    return offer_response(await usecases.withdraw_offer(request.app[UOW](), cmd, utcnow()))

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from chore_common.http.openapi import ApiRoutes
-from chore_tasks.api import admin_jobs, offers, reviews, tasks
+from chore_tasks.api import admin_jobs, edits, offers, reviews, tasks
 
-ROUTES: tuple[ApiRoutes, ...] = (admin_jobs.routes, tasks.routes, offers.routes, reviews.routes)
+ROUTES: tuple[ApiRoutes, ...] = (
+    admin_jobs.routes,
+    tasks.routes,
+    edits.routes,
+    offers.routes,
+    reviews.routes,
+)

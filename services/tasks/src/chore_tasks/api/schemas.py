@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -104,8 +104,55 @@ class OfferOut(OutModel):
     tasker_id: UUID
     price_cents: int
     message: str
-    status: str
+    status: str = Field(description="open, accepted, declined, withdrawn or released")
     created_at: datetime
+    version: int = Field(description="the offer's ETag, for If-Match on its update or withdrawal")
+    updated_at: datetime
+
+
+class OfferPatchIn(StrictModel):
+    """What a tasker changes on their open offer; a field left out stays as it is."""
+
+    price_cents: int | None = Field(None, gt=0, le=MAX_CENTS, strict=True)
+    message: Text | None = Field(None, max_length=MESSAGE_MAX)
+
+
+class ReasonIn(StrictModel):
+    reason: Text = Field(min_length=1, max_length=REASON_MAX)
+
+
+class RepostIn(StrictModel):
+    due_at: Instant
+
+
+class TaskPatchIn(StrictModel):
+    """The fields the owner changes on an open task; a field left out stays as it is, and
+    `due_at` or `location` sent as null is cleared."""
+
+    title: Text | None = Field(None, min_length=1, max_length=TITLE_MAX)
+    description: Text | None = Field(None, max_length=DESCRIPTION_MAX)
+    budget_cents: int | None = Field(None, gt=0, le=MAX_CENTS, strict=True)
+    due_at: Instant | None = None
+    location: Text | None = Field(None, max_length=500)
+
+
+class TaskEditOut(OutModel):
+    id: UUID
+    task_id: UUID
+    editor_id: UUID
+    changes: dict[str, dict[str, Any]] = Field(description='field -> {"from": old, "to": new}')
+    version: int = Field(description="the task's version after the edit")
+    created_at: datetime
+
+
+class TaskEditPage(BaseModel):
+    items: list[TaskEditOut]
+    next_cursor: str | None
+
+
+class HistoryQuery(StrictModel):
+    limit: int = Field(20, ge=1, le=100)
+    cursor: Cursor | None = None
 
 
 class OfferQuery(StrictModel):

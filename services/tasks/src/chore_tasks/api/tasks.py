@@ -17,8 +17,17 @@ from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
 from chore_tasks.api.requests import actor, on_task
-from chore_tasks.api.schemas import AssignIn, CancelIn, TaskIn, TaskOut, TaskPage, TaskQuery
-from chore_tasks.domain.model import Task
+from chore_tasks.api.schemas import (
+    AssignIn,
+    CancelIn,
+    ReasonIn,
+    RepostIn,
+    TaskIn,
+    TaskOut,
+    TaskPage,
+    TaskQuery,
+)
+from chore_tasks.domain.model import Action, Task
 from chore_tasks.keys import NEW_TASKS, RETRY, TASK_BODIES, TASK_CACHE, UOW
 from chore_tasks.usecases.commands import (
     AssignTask,
@@ -27,6 +36,8 @@ from chore_tasks.usecases.commands import (
     CompleteTask,
     CreateTask,
     GetTask,
+    ReopenTask,
+    RepostTask,
     StartTask,
 )
 
@@ -164,4 +175,46 @@ async def cancel_task(request: web.Request) -> web.Response:
     body = await parse_body(request, CancelIn) if request.body_exists else CancelIn()
     cmd = move_command(request, CancelTask, reason=body.reason)
     task = await usecases.cancel_task(request.app[UOW](), cmd, utcnow())
+    return task_response(request, task)
+
+
+async def reopen(request: web.Request, action: Action) -> web.Response:
+    body = await parse_body(request, ReasonIn)
+    cmd = move_command(request, ReopenTask, action=action, reason=body.reason)
+    app = request.app
+    task = await usecases.reopen_task(app[UOW](), cmd, utcnow(), retry=app[RETRY])
+    return task_response(request, task)
+
+
+@lifecycle_move(
+    "/tasks/{task_id}/withdraw",
+    body=ReasonIn,
+    summary="Step back from an assigned or started task: it is open again (assignee)",
+)
+@requires("tasker")
+async def withdraw_task(request: web.Request) -> web.Response:
+    return await reopen(request, Action.WITHDRAW)
+
+
+@lifecycle_move(
+    "/tasks/{task_id}/release",
+    body=ReasonIn,
+    summary="Let the assignee go: the task is open again (owner)",
+)
+@requires("client")
+async def release_task(request: web.Request) -> web.Response:
+    return await reopen(request, Action.RELEASE)
+
+
+@lifecycle_move(
+    "/tasks/{task_id}/repost",
+    body=RepostIn,
+    summary="Put an expired task back on the market with a new due time (owner)",
+)
+@requires("client")
+async def repost_task(request: web.Request) -> web.Response:
+    body = await parse_body(request, RepostIn)
+    cmd = move_command(request, RepostTask, due_at=body.due_at)
+    app = request.app
+    task = await usecases.repost_task(app[UOW](), cmd, utcnow(), retry=app[RETRY])
     return task_response(request, task)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from chore_common.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
-    from chore_tasks.domain.model import Action, Status
+    from chore_tasks.domain.model import Action, OfferAction, OfferStatus, Status
 
 
 class InvalidTransition(Conflict, code="invalid_transition", title="Invalid state transition"):
@@ -16,6 +16,15 @@ class InvalidTransition(Conflict, code="invalid_transition", title="Invalid stat
 
     def __init__(self, status: Status, action: Action) -> None:
         super().__init__(f"cannot {action.value} a task that is {status.value}")
+        self.status = status
+        self.action = action
+
+
+class InvalidOfferTransition(Conflict, code="invalid_transition", title="Invalid state transition"):
+    """The offer table has no move for this (status, action) pair."""
+
+    def __init__(self, status: OfferStatus, action: OfferAction) -> None:
+        super().__init__(f"cannot {action.value} an offer that is {status.value}")
         self.status = status
         self.action = action
 

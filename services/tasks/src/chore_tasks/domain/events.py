@@ -46,6 +46,39 @@ class OfferCreated(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OfferUpdated(DomainEvent):
+    offer_id: UUID
+    task_id: UUID
+    owner_id: UUID
+    tasker_id: UUID
+    title: str
+    price_cents: int
+    message: str
+    version: int  # the offer's
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferWithdrawn(DomainEvent):
+    offer_id: UUID
+    task_id: UUID
+    owner_id: UUID
+    tasker_id: UUID
+    title: str
+    version: int  # the offer's
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferDeclined(DomainEvent):
+    """Another offer on the task was accepted: one per declined offer."""
+
+    offer_id: UUID
+    task_id: UUID
+    tasker_id: UUID
+    owner_id: UUID
+    title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskAssigned(TaskEvent):
     assignee_id: UUID
     offer_id: UUID
@@ -71,6 +104,30 @@ class TaskCancelled(TaskEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskExpired(TaskEvent):
     pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskReopened(TaskEvent):
+    """The assignee withdrew (`by` "assignee") or the owner released them (`by` "owner")."""
+
+    by: str
+    reason: str
+    former_assignee_id: UUID
+    # Taskers whose declined offers stand again: messaging tells them.
+    reopened_offer_tasker_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskReposted(TaskEvent):
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskEdited(TaskEvent):
+    # Field name -> its new value, as JSON would carry it (datetimes as ISO strings).
+    changes: dict[str, object]
+    # Taskers with an open offer on the task: messaging tells each of them.
+    offerer_ids: tuple[UUID, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar
 from uuid import UUID
 
 from chore_common.errors import InvalidInput
-from chore_tasks.domain import policies
+from chore_tasks.domain import offers, policies
 from chore_tasks.domain.errors import InvalidTransition, OfferNotFound
 from chore_tasks.domain.events import (
     TaskAssigned,
@@ -24,6 +24,8 @@ from chore_tasks.domain.events import (
     TaskCreated,
     TaskEvent,
     TaskExpired,
+    TaskReopened,
+    TaskReposted,
     TaskStarted,
 )
 from chore_tasks.domain.model import (
@@ -32,6 +34,7 @@ from chore_tasks.domain.model import (
     Action,
     Actor,
     Offer,
+    OfferAction,
     OfferStatus,
     Status,
     Task,
@@ -48,6 +51,12 @@ MOVES: Final[Mapping[tuple[Status, Action], Status]] = MappingProxyType(
         (Status.OPEN, Action.CANCEL): Status.CANCELLED,
         (Status.ASSIGNED, Action.CANCEL): Status.CANCELLED,
         (Status.OPEN, Action.EXPIRE): Status.EXPIRED,
+        (Status.ASSIGNED, Action.WITHDRAW): Status.OPEN,
+        (Status.IN_PROGRESS, Action.WITHDRAW): Status.OPEN,
+        (Status.ASSIGNED, Action.RELEASE): Status.OPEN,
+        (Status.IN_PROGRESS, Action.RELEASE): Status.OPEN,
+        (Status.EXPIRED, Action.REPOST): Status.OPEN,
+        (Status.OPEN, Action.EDIT): Status.OPEN,
     }
 )
 REASON_MAX = 500
@@ -124,8 +133,9 @@ def assign(
     policies.ensure_can_act(task, by, Action.ASSIGN)
     if offer.task_id != task.id:
         raise OfferNotFound(f"no offer {offer.id} on task {task.id}")
+    # Only an open offer can be accepted (409 for a withdrawn or declined one).
+    accepted = offers.move_offer(offer, OfferAction.ACCEPT, now)
     moved = replace(move(task, Action.ASSIGN, now), assignee_id=offer.tasker_id, offer_id=offer.id)
-    accepted = replace(offer, status=OfferStatus.ACCEPTED)
     event = _event(
         TaskAssigned,
         moved,
@@ -170,6 +180,62 @@ def expire(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskExpired]:
     return moved, _event(TaskExpired, moved, now)
 
 
+# Who stepped back, as `TaskReopened.by` says it, and what becomes of the accepted offer.
+STEP_BACKS: Final[Mapping[Action, tuple[str, OfferAction]]] = MappingProxyType(
+    {
+        Action.WITHDRAW: ("assignee", OfferAction.STEP_BACK),
+        Action.RELEASE: ("owner", OfferAction.RELEASE),
+    }
+)
+
+
+def reopen(
+    task: Task,
+    action: Action,
+    *,
+    by: Actor,
+    reason: str,
+    accepted: Offer | None,
+    task_offers: list[Offer],
+    now: datetime,
+) -> tuple[Task, list[Offer], TaskReopened]:
+    """The assignee withdraws or the owner releases them: the task is open again, the
+    accepted offer retired and the task's declined offers open again. Returns the changed
+    offers with the move's event."""
+    policies.ensure_can_act(task, by, action)
+    require_text("reason", reason, max_len=REASON_MAX)
+    who, offer_action = STEP_BACKS[action]
+    former = task.assignee_id
+    moved = replace(move(task, action, now), assignee_id=None, offer_id=None)
+    assert former is not None  # ensure_can_act refused an unassigned task
+    changed = offers.reopen_declined(task_offers, now=now)
+    if accepted is not None and accepted.status is OfferStatus.ACCEPTED:
+        changed.insert(0, offers.move_offer(accepted, offer_action, now))
+    event = _event(
+        TaskReopened,
+        moved,
+        now,
+        by=who,
+        reason=reason,
+        former_assignee_id=former,
+        reopened_offer_tasker_ids=tuple(
+            o.tasker_id for o in changed if o.status is OfferStatus.OPEN
+        ),
+    )
+    return moved, changed, event
+
+
+def repost(task: Task, *, by: Actor, due_at: datetime, now: datetime) -> tuple[Task, TaskReposted]:
+    """An expired task back on the market with a new due time."""
+    policies.ensure_can_act(task, by, Action.REPOST)
+    require_aware("due_at", due_at)
+    moved = move(task, Action.REPOST, now)
+    if due_at <= now:
+        raise InvalidInput("due_at must be in the future", code="due_in_past")
+    moved = replace(moved, due_at=due_at)
+    return moved, _event(TaskReposted, moved, now, due_at=due_at)
+
+
 def _event(kind: type[E], moved: Task, now: datetime, **fields: Any) -> E:
     """The event of a move: the moved task's id, owner, title and new version, plus `fields`."""
     return kind(
@@ -184,3 +250,7 @@ def _event(kind: type[E], moved: Task, now: datetime, **fields: Any) -> E:
 
 def is_due(task: Task, now: datetime) -> bool:
     return task.due_at is not None and task.due_at <= now
+
+
+# `edits.py` words its event the same way as every move here.
+task_event = _event

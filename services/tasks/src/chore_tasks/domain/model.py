@@ -53,11 +53,35 @@ class Action(StrEnum):
     COMPLETE = "complete"
     CANCEL = "cancel"
     EXPIRE = "expire"
+    # The assignee steps back, or the owner lets them go: the task is open again.
+    WITHDRAW = "withdraw"
+    RELEASE = "release"
+    REPOST = "repost"
+    # The owner changes an open task's details; the status stays `open`.
+    EDIT = "edit"
 
 
 class OfferStatus(StrEnum):
     OPEN = "open"
     ACCEPTED = "accepted"
+    # Another offer was accepted; open again if the task reopens.
+    DECLINED = "declined"
+    # The tasker took it back (while open, or as the assignee stepping back).
+    WITHDRAWN = "withdrawn"
+    # The owner let the assignee go.
+    RELEASED = "released"
+
+
+class OfferAction(StrEnum):
+    UPDATE = "update"
+    WITHDRAW = "withdraw"
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    # The task reopened: declined offers stand again.
+    REOPEN = "reopen"
+    # The assignee withdrew from, or the owner released, the task.
+    STEP_BACK = "step_back"
+    RELEASE = "release"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +135,13 @@ class Offer:
     message: str
     status: OfferStatus
     created_at: datetime
+    # Bumped by every change, like a task's: the offer's ETag for If-Match.
+    version: int
+    updated_at: datetime
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

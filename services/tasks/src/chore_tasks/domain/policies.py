@@ -17,8 +17,13 @@ from __future__ import annotations
 from uuid import UUID
 
 from chore_common.errors import Conflict, Forbidden
-from chore_tasks.domain.errors import InvalidTransition, TaskNotFound
-from chore_tasks.domain.model import Action, Actor, Role, Status, Task
+from chore_tasks.domain.errors import InvalidTransition, OfferNotFound, TaskNotFound
+from chore_tasks.domain.model import Action, Actor, Offer, Role, Status, Task
+
+# Moves only the task's owner makes; the assignee's are the rest but EXPIRE (the scheduler).
+OWNER_ACTIONS = frozenset(
+    {Action.ASSIGN, Action.CANCEL, Action.RELEASE, Action.REPOST, Action.EDIT}
+)
 
 
 def can_view(task: Task, actor: Actor, *, has_offered: bool = False) -> bool:
@@ -70,14 +75,33 @@ def ensure_can_act(task: Task, actor: Actor, action: Action) -> None:
     if action is Action.EXPIRE:
         if actor.role is not Role.SYSTEM:
             raise Forbidden("only the scheduler expires tasks", code="role_forbidden")
-    elif action in (Action.ASSIGN, Action.CANCEL):
+    elif action in OWNER_ACTIONS:
         _ensure_owner(task, actor)
     elif task.assignee_id is None:
-        # START and COMPLETE with nobody assigned: no actor could ever do it, so the state is
-        # what refuses (409), and the state is no secret to whoever can see the task.
+        # START, COMPLETE and WITHDRAW with nobody assigned: no actor could ever do it, so the
+        # state is what refuses (409), and the state is no secret to whoever can see the task.
         raise InvalidTransition(task.status, action)
     elif actor.user_id != task.assignee_id:
         raise Forbidden("only the assignee may do this", code="not_assignee")
+
+
+def ensure_offer_owner(offer: Offer, actor: Actor) -> None:
+    """Only the tasker who made an offer changes it. The owner and admins see every offer
+    (403); another tasker sees only their own, so to them it does not exist (404)."""
+    if actor.user_id == offer.tasker_id:
+        return
+    if actor.role is Role.TASKER:
+        raise OfferNotFound(f"no offer {offer.id} on task {offer.task_id}")
+    raise Forbidden("only the tasker who made the offer may change it", code="not_offerer")
+
+
+def ensure_can_see_history(task: Task, actor: Actor, *, has_offered: bool) -> None:
+    """A task's edit history: its owner, taskers who offered on it, and admins."""
+    if actor.user_id == task.owner_id or actor.is_admin or has_offered:
+        return
+    raise Forbidden(
+        "only the owner and taskers who offered see the history", code="not_participant"
+    )
 
 
 def ensure_can_review(task: Task, actor: Actor, *, already_reviewed: bool) -> None:

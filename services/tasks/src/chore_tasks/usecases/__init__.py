@@ -5,7 +5,9 @@ expected version, records events with `uow.record`, and commits once.
 """
 
 from chore_tasks.usecases.admin_jobs import delete_job, get_job, list_jobs, retry_job, run_job_now
-from chore_tasks.usecases.offers import list_offers, make_offer
+from chore_tasks.usecases.edits import edit_task, task_history
+from chore_tasks.usecases.offers import list_offers, make_offer, update_offer, withdraw_offer
+from chore_tasks.usecases.reopen import reopen_task, repost_task
 from chore_tasks.usecases.reviews import review_task
 from chore_tasks.usecases.scheduled import (
     expire_task,
@@ -30,6 +32,7 @@ __all__ = [
     "complete_task",
     "create_task",
     "delete_job",
+    "edit_task",
     "expire_task",
     "get_job",
     "get_task",
@@ -38,9 +41,14 @@ __all__ = [
     "make_offer",
     "record_job_failure",
     "remind_assignee",
+    "reopen_task",
+    "repost_task",
     "retry_job",
     "review_task",
     "run_claimed_job",
     "run_job_now",
     "start_task",
+    "task_history",
+    "update_offer",
+    "withdraw_offer",
 ]

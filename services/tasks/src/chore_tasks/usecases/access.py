@@ -10,8 +10,8 @@ from uuid import UUID
 
 from chore_common.errors import InvalidInput, PreconditionFailed
 from chore_tasks.domain import policies
-from chore_tasks.domain.errors import StaleVersion, TaskNotFound
-from chore_tasks.domain.model import Actor, Task
+from chore_tasks.domain.errors import OfferNotFound, StaleVersion, TaskNotFound
+from chore_tasks.domain.model import Actor, Offer, Task
 from chore_tasks.usecases.ports import TasksUnitOfWork
 
 MAX_LIMIT = 100
@@ -54,3 +54,37 @@ async def save_task(
 def check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be 1..{MAX_LIMIT}", code="bad_limit")
+
+
+def check_offer_if_match(offer: Offer, if_match: int | None) -> None:
+    if if_match is not None and if_match != offer.version:
+        raise PreconditionFailed(
+            f"the offer is at version {offer.version}, not {if_match}", code="version_mismatch"
+        )
+
+
+async def task_offer(uow: TasksUnitOfWork, task: Task, offer_id: UUID) -> Offer:
+    """The offer `offer_id` of `task`; 404 when it is another task's or none at all."""
+    offer = await uow.offers.get(offer_id)
+    if offer is None or offer.task_id != task.id:
+        raise OfferNotFound(f"no offer {offer_id} on task {task.id}")
+    return offer
+
+
+async def save_offer(
+    uow: TasksUnitOfWork, moved: Offer, *, loaded: Offer, if_match: int | None
+) -> None:
+    """Like `save_task`, for an offer."""
+    try:
+        await uow.offers.save(moved, expected_version=loaded.version)
+    except StaleVersion:
+        if if_match is not None:
+            raise PreconditionFailed(
+                "the offer changed while this request ran", code="version_mismatch"
+            ) from None
+        raise
+
+
+async def save_moved_offer(uow: TasksUnitOfWork, moved: Offer) -> None:
+    """Save an offer one table move changed (`offers.move_offer` bumps the version by one)."""
+    await uow.offers.save(moved, expected_version=moved.version - 1)

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from chore_common.paging import PageKey
 from chore_tasks.domain.jobs import JobKind, JobStatus
-from chore_tasks.domain.model import Actor, Status
+from chore_tasks.domain.model import Action, Actor, Status
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +54,63 @@ class MakeOffer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListOffers:
+    task_id: UUID
+    actor: Actor
+    limit: int = 20
+    after: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateOffer:
+    """`if_match` is the offer's version (its ETag); None leaves a field as it is."""
+
+    task_id: UUID
+    offer_id: UUID
+    actor: Actor
+    price_cents: int | None = None
+    message: str | None = None
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WithdrawOffer:
+    task_id: UUID
+    offer_id: UUID
+    actor: Actor
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReopenTask:
+    """`action` is WITHDRAW (the assignee steps back) or RELEASE (the owner lets them go)."""
+
+    task_id: UUID
+    actor: Actor
+    action: Action
+    reason: str
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepostTask:
+    task_id: UUID
+    actor: Actor
+    due_at: datetime
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditTask:
+    """`fields`: only the fields the owner changes, by name (`domain/edits.py` EDITABLE)."""
+
+    task_id: UUID
+    actor: Actor
+    fields: dict[str, object]
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskHistory:
     task_id: UUID
     actor: Actor
     limit: int = 20

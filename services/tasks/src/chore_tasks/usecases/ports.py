@@ -15,9 +15,10 @@ from uuid import UUID
 
 from chore_common.paging import Page, PageKey
 from chore_common.ports import UnitOfWork
+from chore_tasks.domain.edits import TaskEdit
 from chore_tasks.domain.events import DomainEvent, TaskCreated
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
-from chore_tasks.domain.model import Actor, Offer, Review, Status, Task
+from chore_tasks.domain.model import Actor, Offer, OfferStatus, Review, Status, Task
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,7 +60,11 @@ class TaskRepository(Protocol):
 class OfferRepository(Protocol):
     async def get(self, offer_id: UUID) -> Offer | None: ...
     async def add(self, offer: Offer) -> None: ...
-    async def save(self, offer: Offer) -> None: ...
+    async def save(self, offer: Offer, *, expected_version: int) -> None: ...
+    async def of_task(self, task_id: UUID, *statuses: OfferStatus) -> list[Offer]:
+        """The task's offers in these statuses (all when none is given), oldest first."""
+        ...
+
     async def has_open(self, task_id: UUID, tasker_id: UUID) -> bool: ...
     async def exists(self, task_id: UUID, tasker_id: UUID) -> bool: ...
     async def list(
@@ -72,6 +77,13 @@ class OfferRepository(Protocol):
 class ReviewRepository(Protocol):
     async def for_task(self, task_id: UUID) -> Review | None: ...
     async def add(self, review: Review) -> None: ...
+
+
+class TaskEditRepository(Protocol):
+    async def add(self, edit: TaskEdit) -> None: ...
+    async def list(self, task_id: UUID, *, limit: int, after: PageKey | None) -> Page[TaskEdit]:
+        """Oldest first."""
+        ...
 
 
 class JobRepository(Protocol):
@@ -110,6 +122,8 @@ class TasksUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def reviews(self) -> ReviewRepository: ...
     @property
     def jobs(self) -> JobRepository: ...
+    @property
+    def edits(self) -> TaskEditRepository: ...
 
 
 UowFactory = Callable[[], TasksUnitOfWork]

@@ -20,6 +20,7 @@ from chore_tasks.usecases.commands import (
     GetTask,
     StartTask,
 )
+from chore_tasks.usecases.offers import decline_other_offers
 from chore_tasks.usecases.ports import (
     NewTasks,
     TaskFilter,
@@ -92,11 +93,12 @@ async def assign_task(
             raise OfferNotFound(f"no offer {cmd.offer_id} on task {task.id}")
         moved, accepted, event = lifecycle.assign(task, offer, by=cmd.actor, now=now)
         await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
-        await uow.offers.save(accepted)
+        await uow.offers.save(accepted, expected_version=offer.version)
+        uow.record(event)
+        await decline_other_offers(uow, moved, accepted, now)
         reminder = jobs.reminder_job(moved, job_id=uuid4(), now=now, policy=retry)
         if reminder is not None:
             await uow.jobs.add(reminder)
-        uow.record(event)
         await uow.commit()
     return moved
 
