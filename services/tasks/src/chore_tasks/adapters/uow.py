@@ -1,4 +1,5 @@
-"""Tasks' unit of work: one transaction over tasks, offers, reviews, jobs and the outbox."""
+"""Tasks' unit of work: one transaction over tasks, offers, reviews, disputes, jobs and the
+outbox."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from chore_common.outbox.record import RelayHandoff
 from chore_common.uow import UnitOfWork
 from chore_tasks.adapters.contracts import contract_of
 from chore_tasks.adapters.repository import (
+    DisputeRepository,
     JobRepository,
     OfferRepository,
     ReviewRepository,
@@ -30,6 +32,7 @@ class TasksUnitOfWork(UnitOfWork):
     offers: OfferRepository
     reviews: ReviewRepository
     jobs: JobRepository
+    disputes: DisputeRepository
 
     def __init__(
         self,
@@ -50,6 +53,7 @@ class TasksUnitOfWork(UnitOfWork):
         self.offers = OfferRepository(self.conn)
         self.reviews = ReviewRepository(self.conn)
         self.jobs = JobRepository(self.conn)
+        self.disputes = DisputeRepository(self.conn)
         self._changed = []
         return self
 

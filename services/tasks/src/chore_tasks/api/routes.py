@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from chore_common.http.openapi import ApiRoutes
-from chore_tasks.api import admin_jobs, offers, reviews, tasks
+from chore_tasks.api import admin_disputes, admin_jobs, completion, offers, reviews, tasks
 
-ROUTES: tuple[ApiRoutes, ...] = (admin_jobs.routes, tasks.routes, offers.routes, reviews.routes)
+ROUTES: tuple[ApiRoutes, ...] = (
+    admin_jobs.routes,
+    admin_disputes.routes,
+    tasks.routes,
+    completion.routes,
+    offers.routes,
+    reviews.routes,
+)

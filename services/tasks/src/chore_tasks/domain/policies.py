@@ -14,6 +14,7 @@ never learns a task's state or version.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from chore_common.errors import Conflict, Forbidden
@@ -67,10 +68,12 @@ def offer_scope(task: Task, actor: Actor) -> UUID | None:
 
 def ensure_can_act(task: Task, actor: Actor, action: Action) -> None:
     """May this actor attempt this lifecycle action? Whether the state allows it is separate."""
-    if action is Action.EXPIRE:
+    if action in (Action.EXPIRE, Action.AUTO_CONFIRM):
         if actor.role is not Role.SYSTEM:
-            raise Forbidden("only the scheduler expires tasks", code="role_forbidden")
-    elif action in (Action.ASSIGN, Action.CANCEL):
+            raise Forbidden("only the scheduler does this", code="role_forbidden")
+    elif action in (Action.RESOLVE_COMPLETED, Action.RESOLVE_CANCELLED):
+        ensure_admin(actor)
+    elif action in (Action.ASSIGN, Action.CANCEL, Action.CONFIRM, Action.DISPUTE):
         _ensure_owner(task, actor)
     elif task.assignee_id is None:
         # START and COMPLETE with nobody assigned: no actor could ever do it, so the state is
@@ -78,6 +81,16 @@ def ensure_can_act(task: Task, actor: Actor, action: Action) -> None:
         raise InvalidTransition(task.status, action)
     elif actor.user_id != task.assignee_id:
         raise Forbidden("only the assignee may do this", code="not_assignee")
+
+
+def ensure_before_auto_confirm(confirm_at: datetime | None, now: datetime) -> None:
+    """A `done` task may be disputed only while its auto-confirm is still ahead: once that
+    is due the work counts as accepted (the job may simply not have run yet)."""
+    if confirm_at is not None and confirm_at <= now:
+        raise Conflict(
+            "the task has been auto-confirmed: the time to dispute it is over",
+            code="auto_confirm_due",
+        )
 
 
 def ensure_can_review(task: Task, actor: Actor, *, already_reviewed: bool) -> None:

@@ -5,9 +5,16 @@ expected version, records events with `uow.record`, and commits once.
 """
 
 from chore_tasks.usecases.admin_jobs import delete_job, get_job, list_jobs, retry_job, run_job_now
+from chore_tasks.usecases.completion import (
+    confirm_task,
+    dispute_task,
+    list_disputes,
+    resolve_dispute,
+)
 from chore_tasks.usecases.offers import list_offers, make_offer
 from chore_tasks.usecases.reviews import review_task
 from chore_tasks.usecases.scheduled import (
+    auto_confirm_task,
     expire_task,
     record_job_failure,
     remind_assignee,
@@ -25,19 +32,24 @@ from chore_tasks.usecases.tasks import (
 
 __all__ = [
     "assign_task",
+    "auto_confirm_task",
     "browse_tasks",
     "cancel_task",
     "complete_task",
+    "confirm_task",
     "create_task",
     "delete_job",
+    "dispute_task",
     "expire_task",
     "get_job",
     "get_task",
+    "list_disputes",
     "list_jobs",
     "list_offers",
     "make_offer",
     "record_job_failure",
     "remind_assignee",
+    "resolve_dispute",
     "retry_job",
     "review_task",
     "run_claimed_job",

@@ -17,7 +17,7 @@ from chore_common.paging import Page, PageKey
 from chore_common.ports import UnitOfWork
 from chore_tasks.domain.events import DomainEvent, TaskCreated
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
-from chore_tasks.domain.model import Actor, Offer, Review, Status, Task
+from chore_tasks.domain.model import Actor, Dispute, Offer, Review, Status, Task
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +42,15 @@ class JobFilter:
     status: JobStatus | None = None
     kind: JobKind | None = None
     task_id: UUID | None = None
+    limit: int = 20
+    after: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisputeFilter:
+    """An admin's dispute listing, oldest first: open ones, or resolved ones."""
+
+    resolved: bool = False
     limit: int = 20
     after: PageKey | None = None
 
@@ -72,6 +81,13 @@ class OfferRepository(Protocol):
 class ReviewRepository(Protocol):
     async def for_task(self, task_id: UUID) -> Review | None: ...
     async def add(self, review: Review) -> None: ...
+
+
+class DisputeRepository(Protocol):
+    async def for_task(self, task_id: UUID) -> Dispute | None: ...
+    async def add(self, dispute: Dispute) -> None: ...
+    async def save(self, dispute: Dispute) -> None: ...
+    async def list(self, query: DisputeFilter) -> Page[Dispute]: ...
 
 
 class JobRepository(Protocol):
@@ -110,6 +126,8 @@ class TasksUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def reviews(self) -> ReviewRepository: ...
     @property
     def jobs(self) -> JobRepository: ...
+    @property
+    def disputes(self) -> DisputeRepository: ...
 
 
 UowFactory = Callable[[], TasksUnitOfWork]
