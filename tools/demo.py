@@ -6,8 +6,8 @@ The gateway's URL comes from --url, else GATEWAY_URL, else var/platform.json (wr
 `make run`). A client and two taskers sign up and log in, the client posts a chore, both
 taskers offer, the client and one tasker chat over the WebSocket, the client assigns the
 chore, the tasker starts it and marks it done, the client confirms it (it is then completed)
-and reviews it, and both read their notifications. Each step prints OK or FAIL with a short detail; the exit code is 0 only when
-every step is OK.
+and reviews it, and both read their notifications. Each step prints OK or FAIL with a short
+detail; the exit code is 0 only when every step is OK.
 
 The steps are also a library: tests/system plays the same day against the platform it starts.
 """
