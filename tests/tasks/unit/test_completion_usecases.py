@@ -139,3 +139,13 @@ async def test_the_scheduler_confirms_a_task_left_done_and_only_that(db: FakeDat
 
 def vars_of(cmd: ResolveDispute) -> dict[str, object]:
     return {name: getattr(cmd, name) for name in cmd.__dataclass_fields__}
+
+
+async def test_a_dispute_while_the_auto_confirm_runs_is_refused(db: FakeDatabase) -> None:
+    owner, _worker, task = await marked_done(db)
+    [job] = db.claim_due(NOW + AFTER, POLICY)  # a replica holds it right now
+    cmd = DisputeTask(task_id=task.id, actor=owner, reason="Too late")
+    with pytest.raises(Conflict) as caught:
+        await usecases.dispute_task(db.uow(), cmd, NOW + AFTER)
+    assert caught.value.code == "auto_confirm_due"
+    assert db.jobs[job.id].status is JobStatus.RUNNING  # left to its runner

@@ -26,9 +26,7 @@ async def confirm_task(uow: TasksUnitOfWork, cmd: ConfirmTask, now: datetime) ->
         check_if_match(task, cmd.if_match)
         moved, event = lifecycle.confirm(task, by=cmd.actor, now=now)
         await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
-        pending = await _pending_auto_confirm(uow, task.id)
-        if pending is not None:
-            await uow.jobs.delete(pending.id)
+        await _drop_if_queued(uow, await _auto_confirm_of(uow, task.id))
         uow.record(event)
         await uow.commit()
     return moved
@@ -39,7 +37,7 @@ async def dispute_task(uow: TasksUnitOfWork, cmd: DisputeTask, now: datetime) ->
         task = await visible_task(uow, cmd.task_id, cmd.actor)
         policies.ensure_can_act(task, cmd.actor, Action.DISPUTE)
         check_if_match(task, cmd.if_match)
-        pending = await _pending_auto_confirm(uow, task.id)
+        pending = await _auto_confirm_of(uow, task.id)
         moved, dispute, event = lifecycle.dispute(
             task,
             by=cmd.actor,
@@ -49,8 +47,7 @@ async def dispute_task(uow: TasksUnitOfWork, cmd: DisputeTask, now: datetime) ->
             confirm_at=pending.run_at if pending is not None else None,
         )
         await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
-        if pending is not None:
-            await uow.jobs.delete(pending.id)
+        await _drop_if_queued(uow, pending)
         await uow.disputes.add(dispute)
         uow.record(event)
         await uow.commit()
@@ -82,9 +79,15 @@ async def list_disputes(uow: TasksUnitOfWork, cmd: ListDisputes, now: datetime) 
         return await uow.disputes.list(query)
 
 
-async def _pending_auto_confirm(uow: TasksUnitOfWork, task_id: UUID) -> Job | None:
-    """The task's queued auto-confirm job, if any (a running one is left to find the task
-    moved on; the task's version decides which of the two moves wins)."""
-    query = JobFilter(task_id=task_id, kind=JobKind.AUTO_CONFIRM, status=JobStatus.QUEUED, limit=1)
+async def _auto_confirm_of(uow: TasksUnitOfWork, task_id: UUID) -> Job | None:
+    """The task's auto-confirm job while it is still to run (queued, or running right now)."""
+    query = JobFilter(task_id=task_id, kind=JobKind.AUTO_CONFIRM, limit=10)
     found = (await uow.jobs.list(query)).items
-    return found[0] if found else None
+    return next((j for j in found if j.status in (JobStatus.QUEUED, JobStatus.RUNNING)), None)
+
+
+async def _drop_if_queued(uow: TasksUnitOfWork, job: Job | None) -> None:
+    """Drop a queued auto-confirm the move made moot. A running one is left alone: it finds
+    the task moved on and ends quietly, or it won and this move fails on the version."""
+    if job is not None and job.status is JobStatus.QUEUED:
+        await uow.jobs.delete(job.id)
