@@ -5,13 +5,15 @@ and its event with its contract version in JetStream."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
 from chore_common.contracts.envelope import Envelope
+from chore_common.testing.apps import StartApp
 from chore_common.testing.nats import NatsServer
 
 from .conftest import Client, Issuer, User, task_events
@@ -217,3 +219,34 @@ async def test_an_admin_resolves_a_dispute_as_cancelled_with_the_note_kept(
     assert (ended["status"], ended["cancel_reason"]) == ("cancelled", "Nobody came")
     event = (await events_of(nats_server, task_id, 8))[-1]
     assert (event.type, event.data["outcome"]) == ("tasks.task.dispute_resolved", "cancelled")
+
+
+async def test_a_done_task_left_alone_completes_by_itself_and_is_no_longer_disputable(
+    start_tasks: StartApp, issuer: Issuer, nats_server: NatsServer
+) -> None:
+    # Two seconds to object; the first replica runs no scheduler, so the window closes
+    # with the task still `done` and the owner's late dispute meets the closed window.
+    idle = await start_tasks(auto_confirm_h=2 / 3600, scheduler_enabled=False)
+    owner, _worker, _loser, task = await done(idle, issuer)
+    marked = (await events_of(nats_server, task["id"], 6))[-1]
+    auto_at = datetime.fromisoformat(marked.data["auto_confirm_at"])
+    await asyncio.sleep((auto_at - datetime.now(UTC)).total_seconds() + 0.2)  # window over
+    status, problem = await move(idle, task["id"], "dispute", owner, {"reason": "Late"})
+    assert (status, problem["code"]) == (409, "auto_confirm_due")
+
+    running = await start_tasks(auto_confirm_h=2 / 3600)  # its scheduler takes the job
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while True:
+        resp = await running.get(f"/tasks/{task['id']}", headers=owner.headers)
+        body = await resp.json()
+        if body["status"] == "completed":
+            break
+        assert loop.time() < deadline, body
+        await asyncio.sleep(0.2)
+    event = (await events_of(nats_server, task["id"], 7))[-1]
+    assert (event.type, event.version, event.data["confirmed_by"]) == (
+        "tasks.task.completed",
+        1,
+        "auto",
+    )
