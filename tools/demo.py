@@ -5,9 +5,9 @@
 The gateway's URL comes from --url, else GATEWAY_URL, else var/platform.json (written by
 `make run`). A client and two taskers sign up and log in, the client posts a chore, both
 taskers offer, the client and one tasker chat over the WebSocket, the client assigns the
-chore, the tasker starts and completes it, the client reviews it, and both read their
-notifications. Each step prints OK or FAIL with a short detail; the exit code is 0 only when
-every step is OK.
+chore, the tasker starts it and marks it done, the client confirms it (it is then completed)
+and reviews it, and both read their notifications. Each step prints OK or FAIL with a short
+detail; the exit code is 0 only when every step is OK.
 
 The steps are also a library: tests/system plays the same day against the platform it starts.
 """
@@ -412,8 +412,18 @@ async def marketplace_day(api: Api, day: Day, tag: str | None = None) -> DayResu
         lambda t: str(t["status"]),
     )
     task = await day.step(
-        "Bob completes",
+        "Bob marks it done",
         lambda: api.call("POST", f"/tasks/{task_id}/complete", token=bob.token),
+        lambda t: str(t["status"]),
+    )
+    task = await day.step(
+        "Ann confirms the work",
+        lambda: api.call(
+            "POST",
+            f"/tasks/{task_id}/confirm",
+            token=ann.token,
+            headers={"If-Match": f'"{task["version"]}"'},
+        ),
         lambda t: str(t["status"]),
     )
     review = await day.step(

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from chore_common.contracts import Envelope, contract_for, registered
 from chore_common.contracts.auth import SessionRevokedV1
-from chore_common.contracts.tasks import TaskAssignedV1, TaskCreatedV1
+from chore_common.contracts.tasks import TaskAssignedV1, TaskCompletedV1, TaskCreatedV1
 
 SPEC_EVENTS = {
     "auth.user.registered",
@@ -21,6 +21,9 @@ SPEC_EVENTS = {
     "tasks.task.assigned",
     "tasks.task.started",
     "tasks.task.completed",
+    "tasks.task.done",  # issue 24: completion the owner confirms, disputes
+    "tasks.task.disputed",
+    "tasks.task.dispute_resolved",
     "tasks.task.cancelled",
     "tasks.task.expired",
     "tasks.review.created",
@@ -89,3 +92,17 @@ def test_session_revoked_carries_who_which_when_and_why() -> None:
     )
     data = Envelope.of(event, "auth").data
     assert set(data) == {"user_id", "session_id", "revoked_at", "reason"}
+
+
+def test_a_completed_event_from_before_the_done_step_reads_as_confirmed_by_the_owner() -> None:
+    old = {
+        "task_id": str(uuid4()),
+        "owner_id": str(uuid4()),
+        "assignee_id": str(uuid4()),
+        "title": "Mow",
+        "version": 4,
+        "completed_at": NOW.isoformat(),
+    }
+    assert TaskCompletedV1.model_validate(old).confirmed_by == "owner"
+    with pytest.raises(ValidationError):
+        TaskCompletedV1.model_validate({**old, "confirmed_by": "someone"})

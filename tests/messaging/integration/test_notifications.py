@@ -19,6 +19,9 @@ from chore_common.contracts.tasks import (
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
+    TaskDisputedV1,
+    TaskDisputeResolvedV1,
+    TaskDoneV1,
     TaskExpiredV1,
     TaskReminderDueV1,
     TaskStartedV1,
@@ -212,10 +215,15 @@ async def test_each_task_event_notifies_the_people_it_concerns(
     await publish(bus, TaskStartedV1(**common, assignee_id=tasker.id, version=3, started_at=now))
     await publish(bus, TaskReminderDueV1(**common, assignee_id=tasker.id, due_at=now))
     await publish(
-        bus, TaskCompletedV1(**common, assignee_id=tasker.id, version=4, completed_at=now)
+        bus,
+        TaskDoneV1(**common, assignee_id=tasker.id, version=4, done_at=now, auto_confirm_at=now),
     )
+    await publish(
+        bus, TaskCompletedV1(**common, assignee_id=tasker.id, version=5, completed_at=now)
+    )
+    # The owner who confirmed hears nothing of their own confirmation.
     expected = [
-        (owner, ["task_completed", "task_started", "offer_created", "offer_created"]),
+        (owner, ["task_done", "task_started", "offer_created", "offer_created"]),
         (tasker, ["task_completed", "reminder_due", "task_assigned"]),
     ]
     for user, kinds in expected:
@@ -236,3 +244,62 @@ async def test_each_task_event_notifies_the_people_it_concerns(
         server, "/messaging/notifications", other, lambda b: len(b["items"]) == 1
     )
     assert body["items"][0]["kind"] == "task_expired"
+
+
+async def test_a_dispute_tells_the_assignee_and_its_resolution_tells_both_with_the_note(
+    bus: NatsServer, start_messaging: StartApp, issuer: Issuer
+) -> None:
+    server = await start_messaging(nats_url=bus.url, consumer_enabled=True)
+    owner, tasker = issuer.user("client"), issuer.user("tasker")
+    task_id, now, title = uuid4(), datetime.now(UTC), "Paint the fence"
+    common = {"task_id": task_id, "owner_id": owner.id, "title": title, "assignee_id": tasker.id}
+    await publish(bus, offer(task_id, owner, tasker))
+    await publish(bus, TaskDisputedV1(**common, reason="Half done", version=5, disputed_at=now))
+    body = await eventually(server, "/messaging/notifications", tasker, at_least(1))
+    [note] = body["items"]
+    assert (note["kind"], note["data"]) == ("task_disputed", {"reason": "Half done"})
+
+    await publish(
+        bus,
+        TaskDisputeResolvedV1(
+            **common,
+            outcome="completed",
+            note="Photos show it finished",
+            resolved_by=uuid4(),
+            version=6,
+            resolved_at=now,
+        ),
+    )
+    # Completion by an admin: the resolution above already told both sides.
+    await publish(
+        bus,
+        TaskCompletedV1(**common, version=6, completed_at=now, confirmed_by="admin"),
+    )
+    for user, count in ((owner, 2), (tasker, 2)):
+        body = await eventually(server, "/messaging/notifications", user, at_least(count))
+        latest = body["items"][0]
+        assert latest["kind"] == "dispute_resolved"
+        assert latest["data"] == {"outcome": "completed", "note": "Photos show it finished"}
+    listed = await (await server.get("/messaging/conversations", headers=owner.headers)).json()
+    assert [c["open"] for c in listed["items"]] == [False]
+
+    # An auto-confirmed task tells both sides.
+    later = uuid4()
+    auto = {**common, "task_id": later}
+    await publish(bus, TaskCompletedV1(**auto, version=5, completed_at=now, confirmed_by="auto"))
+    for user in (owner, tasker):
+        body = await eventually(
+            server,
+            "/messaging/notifications",
+            user,
+            lambda b: any(n["task_id"] == str(later) for n in b["items"]),
+        )
+        [note] = [n for n in body["items"] if n["task_id"] == str(later)]
+        assert (note["kind"], note["data"]) == ("task_completed", {"confirmed_by": "auto"})
+    # Nothing for the admin's completion of the disputed task (counted once it has been read).
+    kinds = await (await server.get("/messaging/notifications", headers=tasker.headers)).json()
+    assert sorted(n["kind"] for n in kinds["items"]) == [
+        "dispute_resolved",
+        "task_completed",
+        "task_disputed",
+    ]

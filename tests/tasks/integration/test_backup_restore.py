@@ -58,6 +58,7 @@ async def a_day_of_tasks(tasks: Client, issuer: Issuer) -> tuple[User, User, lis
         await post(tasks, f"/tasks/{task_id}/assign", owner, {"offer_id": made["id"]})
     await post(tasks, f"/tasks/{ids[3]}/start", worker)
     await post(tasks, f"/tasks/{ids[3]}/complete", worker)
+    await post(tasks, f"/tasks/{ids[3]}/confirm", owner)
     assert offered["task_id"] == ids[1]
     return owner, worker, ids
 

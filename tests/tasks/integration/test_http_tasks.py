@@ -271,6 +271,8 @@ async def test_client_b_cannot_assign_cancel_or_review_client_a_task(
     await move(tasks, task["id"], "assign", owner, {"offer_id": made["id"]})
     await move(tasks, task["id"], "start", worker)
     await move(tasks, task["id"], "complete", worker)
+    status, _ = await move(tasks, task["id"], "confirm", owner)
+    assert status == 200
     # Completed tasks are private: to client B, A's task does not exist.
     status, _ = await move(tasks, task["id"], "review", stranger, {"rating": 1})
     assert status == 404
@@ -323,7 +325,11 @@ async def test_the_whole_lifecycle_and_every_illegal_move_on_the_way(
     status, body = await move(tasks, task_id, "cancel", owner)
     assert (status, body["code"]) == (409, "invalid_transition")
     status, body = await move(tasks, task_id, "complete", worker)
-    assert (status, body["status"], body["version"]) == (200, "completed", 4)
+    assert (status, body["status"], body["version"]) == (200, "done", 4)
+    status, body = await move(tasks, task_id, "review", owner, {"rating": 5})
+    assert (status, body["code"]) == (409, "not_completed")
+    status, body = await move(tasks, task_id, "confirm", owner)
+    assert (status, body["status"], body["version"]) == (200, "completed", 5)
     status, body = await move(tasks, task_id, "assign", owner, {"offer_id": str(uuid4())})
     assert status in (404, 409)
     status, review = await move(tasks, task_id, "review", owner, {"rating": 5, "comment": "Ace"})
@@ -331,12 +337,13 @@ async def test_the_whole_lifecycle_and_every_illegal_move_on_the_way(
     assert (review["rating"], review["subject_id"]) == (5, str(worker.id))
     status, body = await move(tasks, task_id, "review", owner, {"rating": 4})
     assert (status, body["code"]) == (409, "already_reviewed")
-    events = await task_events(nats_server.url, UUID(task_id), count=6)
+    events = await task_events(nats_server.url, UUID(task_id), count=7)
     assert [(e.type, e.version) for e in events] == [
         ("tasks.task.created", 1),
         ("tasks.offer.created", 1),
         ("tasks.task.assigned", 1),
         ("tasks.task.started", 1),
+        ("tasks.task.done", 1),
         ("tasks.task.completed", 1),
         ("tasks.review.created", 1),
     ]

@@ -122,8 +122,8 @@ async def test_a_retried_review_returns_the_first_review(
     tasks: Client, issuer: Issuer, engine: AsyncEngine
 ) -> None:
     owner, worker, task = await assigned(tasks, issuer)
-    for action in ("start", "complete"):
-        status, _ = await move(tasks, task["id"], action, worker)
+    for action, who in (("start", worker), ("complete", worker), ("confirm", owner)):
+        status, _ = await move(tasks, task["id"], action, who)
         assert status == 200
     body = {"rating": 5, "comment": "Spotless"}
     path = f"/tasks/{task['id']}/review"

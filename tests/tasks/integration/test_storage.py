@@ -335,6 +335,9 @@ async def test_a_second_review_is_refused_by_the_database_too(
     await usecases.complete_task(
         uow(), usecases.commands.CompleteTask(task_id=task.id, actor=worker), NOW
     )
+    await usecases.confirm_task(
+        uow(), usecases.commands.ConfirmTask(task_id=task.id, actor=owner), NOW
+    )
     results = await asyncio.gather(
         *(
             usecases.review_task(
@@ -347,4 +350,5 @@ async def test_a_second_review_is_refused_by_the_database_too(
     assert sum(isinstance(r, Conflict) for r in results) == 2, results
     async with engine.connect() as conn:
         count = (await conn.execute(select(func.count()).select_from(OUTBOX))).scalar_one()
-    assert count == 1 + 1 + 1 + 1 + 1 + 1  # created, offer, assigned, started, completed, review
+    # created, offer, assigned, started, done, completed, review
+    assert count == 1 + 1 + 1 + 1 + 1 + 1 + 1

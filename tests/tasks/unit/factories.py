@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from chore_tasks.domain.model import Actor, Offer, OfferStatus, Role, Status, Task
+from chore_tasks.domain.model import Actor, Dispute, Offer, OfferStatus, Role, Status, Task
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -23,6 +23,15 @@ def admin() -> Actor:
     return Actor(uuid4(), Role.ADMIN)
 
 
+ASSIGNED_STATES = (
+    Status.ASSIGNED,
+    Status.IN_PROGRESS,
+    Status.DONE,
+    Status.DISPUTED,
+    Status.COMPLETED,
+)
+
+
 def make_task(
     *,
     owner: Actor | None = None,
@@ -33,7 +42,7 @@ def make_task(
     created_at: datetime = NOW - timedelta(days=1),
 ) -> Task:
     """A task in any state; past `open` it gets an assignee unless one is given."""
-    if assignee is None and status in (Status.ASSIGNED, Status.IN_PROGRESS, Status.COMPLETED):
+    if assignee is None and status in ASSIGNED_STATES:
         assignee = tasker()
     return Task(
         id=uuid4(),
@@ -65,6 +74,19 @@ def make_offer(task: Task, *, by: Actor | None = None, price_cents: int = 4000) 
         created_at=NOW,
         version=1,
         updated_at=NOW,
+    )
+
+
+def make_dispute(task: Task, *, reason: str = "Only half the lawn is mown") -> Dispute:
+    assert task.assignee_id is not None
+    return Dispute(
+        id=uuid4(),
+        task_id=task.id,
+        owner_id=task.owner_id,
+        assignee_id=task.assignee_id,
+        title=task.title,
+        reason=reason,
+        created_at=NOW - timedelta(hours=1),
     )
 
 

@@ -23,8 +23,8 @@ from chore_tasks.domain.edits import TaskEdit
 from chore_tasks.domain.errors import StaleVersion
 from chore_tasks.domain.events import DomainEvent
 from chore_tasks.domain.jobs import Job, JobStatus, RetryPolicy
-from chore_tasks.domain.model import Offer, OfferStatus, Review, Task
-from chore_tasks.usecases.ports import JobFilter, TaskFilter
+from chore_tasks.domain.model import Dispute, Offer, OfferStatus, Review, Task
+from chore_tasks.usecases.ports import DisputeFilter, JobFilter, TaskFilter
 
 T = TypeVar("T")
 
@@ -54,6 +54,7 @@ class FakeDatabase:
     reviews: dict[UUID, Review] = field(default_factory=dict)
     jobs: dict[UUID, Job] = field(default_factory=dict)
     edits: dict[UUID, TaskEdit] = field(default_factory=dict)
+    disputes: dict[UUID, Dispute] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list)
     commits: int = 0
     locks: RowLocks = field(default_factory=RowLocks)
@@ -254,6 +255,36 @@ class FakeEdits:
         return _page(sorted(mine, key=_key), _key, limit)
 
 
+class FakeDisputes(_Tracked):
+    def __init__(self, rows: dict[UUID, Dispute]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    async def for_task(self, task_id: UUID) -> Dispute | None:
+        await asyncio.sleep(0)
+        return next((d for d in self.rows.values() if d.task_id == task_id), None)
+
+    async def add(self, dispute: Dispute) -> None:
+        await asyncio.sleep(0)
+        self.rows[dispute.id] = dispute
+        self.dirty.add(dispute.id)
+
+    async def save(self, dispute: Dispute) -> None:
+        await self.add(dispute)
+
+    async def list(self, query: DisputeFilter) -> Page[Dispute]:
+        await asyncio.sleep(0)
+        after = (query.after.created_at, query.after.id) if query.after else None
+        found = [
+            d
+            for d in self.rows.values()
+            if (d.resolved_at is not None) is query.resolved
+            and (after is None or (d.created_at, d.id) > after)
+        ]
+        key = lambda d: (d.created_at, d.id)  # noqa: E731
+        return _page(sorted(found, key=key), key, query.limit)
+
+
 class FakeJobs(_Tracked):
     def __init__(
         self, rows: dict[UUID, Job], committed: dict[UUID, Job], locks: RowLocks, owner: object
@@ -318,6 +349,7 @@ class FakeUnitOfWork:
         self.reviews = FakeReviews(dict(db.reviews))
         self.jobs = FakeJobs(dict(db.jobs), db.jobs, db.locks, self)
         self.edits = FakeEdits(dict(db.edits))
+        self.disputes = FakeDisputes(dict(db.disputes))
         self.outbox = FakeOutbox()
         self.committed = False
         return self
@@ -342,6 +374,7 @@ class FakeUnitOfWork:
         db.reviews.update({k: self.reviews.rows[k] for k in self.reviews.dirty})
         db.jobs.update({k: self.jobs.rows[k] for k in self.jobs.dirty})
         db.edits.update(self.edits.rows)
+        db.disputes.update({k: self.disputes.rows[k] for k in self.disputes.dirty})
         for gone in self.jobs.deleted:
             db.jobs.pop(gone, None)
         db.events.extend(self.outbox.events)

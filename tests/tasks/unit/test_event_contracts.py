@@ -21,7 +21,10 @@ SUBJECTS = {
     events.OfferCreated: "tasks.offer.created",
     events.TaskAssigned: "tasks.task.assigned",
     events.TaskStarted: "tasks.task.started",
+    events.TaskDone: "tasks.task.done",
     events.TaskCompleted: "tasks.task.completed",
+    events.TaskDisputed: "tasks.task.disputed",
+    events.TaskDisputeResolved: "tasks.task.dispute_resolved",
     events.TaskCancelled: "tasks.task.cancelled",
     events.TaskExpired: "tasks.task.expired",
     events.ReviewCreated: "tasks.review.created",
@@ -33,6 +36,9 @@ SUBJECTS = {
     events.TaskReposted: "tasks.task.reposted",
     events.TaskEdited: "tasks.task.edited",
 }
+
+# Fields whose contract allows only some words.
+CHOICES = {"confirmed_by": "auto", "outcome": "cancelled"}
 
 
 def concrete_events() -> set[type[DomainEvent]]:
@@ -60,6 +66,8 @@ def sample(cls: type[DomainEvent]) -> DomainEvent:
             values[f.name] = uuid4()
         elif "datetime" in hint:
             values[f.name] = NOW + timedelta(hours=2)
+        elif f.name in CHOICES:
+            values[f.name] = CHOICES[f.name]
         elif f.name == "rating":
             values[f.name] = 4
         elif "int" in hint:

@@ -18,6 +18,9 @@ from chore_tasks.domain.events import (
     TaskCancelled,
     TaskCompleted,
     TaskCreated,
+    TaskDisputed,
+    TaskDisputeResolved,
+    TaskDone,
     TaskEdited,
     TaskExpired,
     TaskReopened,
@@ -26,13 +29,20 @@ from chore_tasks.domain.events import (
 )
 from chore_tasks.domain.model import SCHEDULER, Action, Actor, OfferStatus, Role, Status, Task
 
-from .factories import NOW, client, make_offer, make_task, tasker
+from .factories import NOW, admin, client, make_dispute, make_offer, make_task, tasker
+
+CONFIRM_AFTER = timedelta(hours=72)
 
 # Written out again rather than imported, so a slip in the table fails here.
 LEGAL = {
     (Status.OPEN, Action.ASSIGN): Status.ASSIGNED,
     (Status.ASSIGNED, Action.START): Status.IN_PROGRESS,
-    (Status.IN_PROGRESS, Action.COMPLETE): Status.COMPLETED,
+    (Status.IN_PROGRESS, Action.COMPLETE): Status.DONE,
+    (Status.DONE, Action.CONFIRM): Status.COMPLETED,
+    (Status.DONE, Action.AUTO_CONFIRM): Status.COMPLETED,
+    (Status.DONE, Action.DISPUTE): Status.DISPUTED,
+    (Status.DISPUTED, Action.RESOLVE_COMPLETED): Status.COMPLETED,
+    (Status.DISPUTED, Action.RESOLVE_CANCELLED): Status.CANCELLED,
     (Status.OPEN, Action.CANCEL): Status.CANCELLED,
     (Status.ASSIGNED, Action.CANCEL): Status.CANCELLED,
     (Status.OPEN, Action.EXPIRE): Status.EXPIRED,
@@ -47,7 +57,12 @@ ALL_PAIRS = list(itertools.product(Status, Action))
 EVENT_OF = {
     Action.ASSIGN: TaskAssigned,
     Action.START: TaskStarted,
-    Action.COMPLETE: TaskCompleted,
+    Action.COMPLETE: TaskDone,
+    Action.CONFIRM: TaskCompleted,
+    Action.AUTO_CONFIRM: TaskCompleted,
+    Action.DISPUTE: TaskDisputed,
+    Action.RESOLVE_COMPLETED: TaskDisputeResolved,
+    Action.RESOLVE_CANCELLED: TaskDisputeResolved,
     Action.CANCEL: TaskCancelled,
     Action.EXPIRE: TaskExpired,
     Action.WITHDRAW: TaskReopened,
@@ -64,7 +79,14 @@ def act(task: Task, action: Action) -> tuple[Task, DomainEvent]:
     moves: dict[Action, Callable[[], tuple[Task, DomainEvent]]] = {
         Action.ASSIGN: lambda: _assign(task, owner),
         Action.START: lambda: lifecycle.start(task, by=assignee, now=NOW),
-        Action.COMPLETE: lambda: lifecycle.complete(task, by=assignee, now=NOW),
+        Action.COMPLETE: lambda: lifecycle.complete(
+            task, by=assignee, now=NOW, confirm_after=CONFIRM_AFTER
+        ),
+        Action.CONFIRM: lambda: lifecycle.confirm(task, by=owner, now=NOW),
+        Action.AUTO_CONFIRM: lambda: lifecycle.auto_confirm(task, by=SCHEDULER, now=NOW),
+        Action.DISPUTE: lambda: _dispute(task, owner),
+        Action.RESOLVE_COMPLETED: lambda: _resolve(task, Status.COMPLETED),
+        Action.RESOLVE_CANCELLED: lambda: _resolve(task, Status.CANCELLED),
         Action.CANCEL: lambda: lifecycle.cancel(task, by=owner, now=NOW, reason="rain"),
         Action.EXPIRE: lambda: lifecycle.expire(task, by=SCHEDULER, now=NOW),
         Action.WITHDRAW: lambda: _reopen(task, Action.WITHDRAW, assignee),
@@ -84,6 +106,13 @@ def _reopen(task: Task, action: Action, by: Actor) -> tuple[Task, DomainEvent]:
     return moved, event
 
 
+def _dispute(task: Task, owner: Actor) -> tuple[Task, DomainEvent]:
+    moved, _dispute, event = lifecycle.dispute(
+        task, by=owner, reason="Half done", now=NOW, dispute_id=uuid4(), confirm_at=None
+    )
+    return moved, event
+
+
 def _edit(task: Task, owner: Actor) -> tuple[Task, DomainEvent]:
     moved, event, _entry = edits.edit(
         task,
@@ -95,6 +124,14 @@ def _edit(task: Task, owner: Actor) -> tuple[Task, DomainEvent]:
         now=NOW,
     )
     return moved, event
+
+
+def _resolve(task: Task, outcome: Status) -> tuple[Task, DomainEvent]:
+    opened = make_dispute(task) if task.assignee_id else None
+    moved, _resolved, events = lifecycle.resolve(
+        task, opened, by=admin(), outcome=outcome, note="Photos agree", now=NOW
+    )
+    return moved, events[0]
 
 
 def _assign(task: Task, owner: Actor) -> tuple[Task, DomainEvent]:
@@ -230,3 +267,71 @@ def test_is_due_only_once_the_due_time_has_come() -> None:
     assert lifecycle.is_due(task, NOW)
     assert not lifecycle.is_due(task, NOW - timedelta(microseconds=1))
     assert not lifecycle.is_due(make_task(), NOW)
+
+
+def test_marking_done_names_when_it_will_auto_confirm() -> None:
+    worker = tasker()
+    task = make_task(status=Status.IN_PROGRESS, assignee=worker)
+    moved, event = lifecycle.complete(task, by=worker, now=NOW, confirm_after=CONFIRM_AFTER)
+    assert moved.status is Status.DONE
+    assert (event.assignee_id, event.auto_confirm_at) == (worker.user_id, NOW + CONFIRM_AFTER)
+
+
+def test_each_confirmation_says_who_confirmed() -> None:
+    owner = client()
+    task = make_task(owner=owner, status=Status.DONE)
+    assert lifecycle.confirm(task, by=owner, now=NOW)[1].confirmed_by == "owner"
+    assert lifecycle.auto_confirm(task, by=SCHEDULER, now=NOW)[1].confirmed_by == "auto"
+    with pytest.raises(Forbidden):
+        lifecycle.auto_confirm(task, by=owner, now=NOW)  # only the scheduler
+    with pytest.raises(Forbidden):
+        lifecycle.confirm(task, by=tasker(), now=NOW)  # only the owner
+
+
+def test_a_dispute_needs_a_reason_and_the_auto_confirm_still_ahead() -> None:
+    owner = client()
+    task = make_task(owner=owner, status=Status.DONE)
+    kwargs = {"by": owner, "now": NOW, "dispute_id": uuid4()}
+    with pytest.raises(InvalidInput):
+        lifecycle.dispute(task, reason="  ", confirm_at=None, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(Conflict) as caught:
+        lifecycle.dispute(task, reason="late", confirm_at=NOW, **kwargs)  # type: ignore[arg-type]
+    assert caught.value.code == "auto_confirm_due"
+    moved, opened, event = lifecycle.dispute(
+        task,
+        reason="late",
+        confirm_at=NOW + timedelta(seconds=1),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert (moved.status, opened.reason, opened.assignee_id) == (
+        Status.DISPUTED,
+        "late",
+        task.assignee_id,
+    )
+    assert (event.reason, event.assignee_id) == ("late", task.assignee_id)
+
+
+def test_resolving_is_for_admins_and_records_the_outcome_and_note() -> None:
+    task = make_task(status=Status.DISPUTED)
+    opened = make_dispute(task)
+    with pytest.raises(Forbidden):
+        lifecycle.resolve(task, opened, by=client(), outcome=Status.COMPLETED, note="n", now=NOW)
+    with pytest.raises(InvalidInput):
+        lifecycle.resolve(task, opened, by=admin(), outcome=Status.OPEN, note="n", now=NOW)
+    who = admin()
+    moved, resolved, events = lifecycle.resolve(
+        task, opened, by=who, outcome=Status.CANCELLED, note="No show", now=NOW
+    )
+    assert (moved.status, moved.cancel_reason) == (Status.CANCELLED, "No show")
+    assert (resolved.outcome, resolved.note, resolved.resolved_by) == (
+        Status.CANCELLED,
+        "No show",
+        who.user_id,
+    )
+    assert [type(e) for e in events] == [TaskDisputeResolved]
+    _, _, events = lifecycle.resolve(
+        task, opened, by=who, outcome=Status.COMPLETED, note="Fine", now=NOW
+    )
+    assert [type(e) for e in events] == [TaskDisputeResolved, TaskCompleted]
+    assert isinstance(events[1], TaskCompleted)
+    assert events[1].confirmed_by == "admin"

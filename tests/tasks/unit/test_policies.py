@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
@@ -47,7 +48,12 @@ def test_the_tasker_who_was_not_assigned_cannot_start_or_complete() -> None:
     with pytest.raises(Forbidden):
         lifecycle.start(task, by=tasker(), now=NOW)
     with pytest.raises(Forbidden):
-        lifecycle.complete(make_task(status=Status.IN_PROGRESS), by=tasker(), now=NOW)
+        lifecycle.complete(
+            make_task(status=Status.IN_PROGRESS),
+            by=tasker(),
+            now=NOW,
+            confirm_after=timedelta(hours=1),
+        )
 
 
 def test_the_owner_cannot_start_their_own_assigned_task() -> None:
@@ -234,6 +240,11 @@ def test_every_action_has_a_rule_for_who_may_attempt_it() -> None:
         Action.RELEASE: owner,
         Action.REPOST: owner,
         Action.EDIT: owner,
+        Action.CONFIRM: owner,
+        Action.AUTO_CONFIRM: SCHEDULER,
+        Action.DISPUTE: owner,
+        Action.RESOLVE_COMPLETED: admin(),
+        Action.RESOLVE_CANCELLED: admin(),
     }
     for action in Action:
         policies.ensure_can_act(task, allowed[action], action)

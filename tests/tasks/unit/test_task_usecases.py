@@ -16,8 +16,8 @@ from chore_tasks.domain.errors import InvalidTransition, OfferNotFound, StaleVer
 from chore_tasks.domain.events import (
     TaskAssigned,
     TaskCancelled,
-    TaskCompleted,
     TaskCreated,
+    TaskDone,
     TaskStarted,
 )
 from chore_tasks.domain.jobs import JobKind, JobStatus
@@ -240,8 +240,14 @@ async def test_the_assignee_starts_then_completes_and_each_move_is_recorded(
     done = await usecases.complete_task(
         db.uow(), CompleteTask(task_id=task.id, actor=worker, if_match=3), NOW
     )
-    assert (started.status, done.status, done.version) == (Status.IN_PROGRESS, Status.COMPLETED, 4)
-    assert [type(e) for e in db.events] == [TaskStarted, TaskCompleted]
+    assert (started.status, done.status, done.version) == (Status.IN_PROGRESS, Status.DONE, 4)
+    assert [type(e) for e in db.events] == [TaskStarted, TaskDone]
+    [job] = db.jobs.values()  # its auto-confirm, written with the move
+    assert (job.kind, job.task_id, job.run_at) == (
+        JobKind.AUTO_CONFIRM,
+        task.id,
+        NOW + timedelta(hours=72),
+    )
     assert db.commits == 2
 
 

@@ -29,10 +29,18 @@ class TasksSettings(StorageSettings):
     job_backoff_cap_s: float = Field(900.0, gt=0)
     job_lease_s: float = Field(300.0, gt=0, description="a running job is reclaimed after this")
 
+    auto_confirm_h: float = Field(
+        72.0, gt=0, le=24 * 365, description="hours before a done task completes by itself"
+    )
+
     cache_size: int = Field(10_000, ge=0, description="tasks kept in the read cache (0: off)")
     group_commit: bool = Field(
         True, description="tasks posted at the same time share one transaction"
     )
+
+    @property
+    def auto_confirm_after(self) -> timedelta:
+        return timedelta(hours=self.auto_confirm_h)
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -79,7 +79,28 @@ class TaskStartedV1(Contract):
 
 
 @register
+class TaskDoneV1(Contract):
+    """The assignee marked the task done: the owner confirms or disputes it before
+    `auto_confirm_at`, when it completes by itself."""
+
+    TYPE: ClassVar = "tasks.task.done"
+    VERSION: ClassVar = 1
+
+    task_id: UUID
+    owner_id: UUID
+    assignee_id: UUID
+    title: str
+    status: str = "done"
+    version: int = Field(ge=1)
+    done_at: AwareDatetime
+    auto_confirm_at: AwareDatetime
+
+
+@register
 class TaskCompletedV1(Contract):
+    """The work is accepted: by the owner, by the auto-confirm, or by an admin settling a
+    dispute (`confirmed_by`; absent in events older than the `done` step, hence "owner")."""
+
     TYPE: ClassVar = "tasks.task.completed"
     VERSION: ClassVar = 1
 
@@ -90,6 +111,42 @@ class TaskCompletedV1(Contract):
     status: str = "completed"
     version: int = Field(ge=1)
     completed_at: AwareDatetime
+    confirmed_by: Literal["owner", "auto", "admin"] = "owner"
+
+
+@register
+class TaskDisputedV1(Contract):
+    """The owner disputes a `done` task; an admin resolves it."""
+
+    TYPE: ClassVar = "tasks.task.disputed"
+    VERSION: ClassVar = 1
+
+    task_id: UUID
+    owner_id: UUID
+    assignee_id: UUID
+    title: str
+    reason: str
+    status: str = "disputed"
+    version: int = Field(ge=1)
+    disputed_at: AwareDatetime
+
+
+@register
+class TaskDisputeResolvedV1(Contract):
+    """An admin resolved a dispute: the task ended `outcome`, with the admin's `note`."""
+
+    TYPE: ClassVar = "tasks.task.dispute_resolved"
+    VERSION: ClassVar = 1
+
+    task_id: UUID
+    owner_id: UUID
+    assignee_id: UUID
+    title: str
+    outcome: Literal["completed", "cancelled"]
+    note: str
+    resolved_by: UUID
+    version: int = Field(ge=1)
+    resolved_at: AwareDatetime
 
 
 @register

@@ -116,7 +116,10 @@ class NotificationKind(StrEnum):
     OFFER_CREATED = "offer_created"  # to the owner: someone offered on my task
     TASK_ASSIGNED = "task_assigned"  # to the assignee: I was picked
     TASK_STARTED = "task_started"  # to the owner
-    TASK_COMPLETED = "task_completed"  # to owner and assignee
+    TASK_DONE = "task_done"  # to the owner: confirm or dispute the work
+    TASK_COMPLETED = "task_completed"  # to the assignee; to both when auto-confirmed
+    TASK_DISPUTED = "task_disputed"  # to the assignee, with the owner's reason
+    DISPUTE_RESOLVED = "dispute_resolved"  # to owner and assignee, with the admin's note
     TASK_CANCELLED = "task_cancelled"  # to the assignee and every tasker who offered
     TASK_EXPIRED = "task_expired"  # to the owner and every tasker who offered
     REMINDER_DUE = "reminder_due"  # to the assignee: due within the hour

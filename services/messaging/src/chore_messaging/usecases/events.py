@@ -19,6 +19,9 @@ from chore_common.contracts.tasks import (
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
+    TaskDisputedV1,
+    TaskDisputeResolvedV1,
+    TaskDoneV1,
     TaskEditedV1,
     TaskExpiredV1,
     TaskReminderDueV1,
@@ -110,12 +113,51 @@ async def task_started(
     await _notify(uow, fanout, event_id, now, event, kind, [event.owner_id], data)
 
 
+async def task_done(
+    uow: MessagingUnitOfWork, event_id: UUID, event: TaskDoneV1, now: datetime, fanout: Fanout
+) -> None:
+    data = {
+        "assignee_id": str(event.assignee_id),
+        "auto_confirm_at": event.auto_confirm_at.isoformat(),
+    }
+    kind = NotificationKind.TASK_DONE
+    await _notify(uow, fanout, event_id, now, event, kind, [event.owner_id], data)
+
+
 async def task_completed(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskCompletedV1, now: datetime, fanout: Fanout
 ) -> None:
     await uow.conversations.close_task(event.task_id)
+    # The owner who confirmed needs no telling; an admin's resolution is told as such.
+    users = {
+        "owner": [event.assignee_id],
+        "auto": [event.owner_id, event.assignee_id],
+        "admin": [],
+    }[event.confirmed_by]
+    data = {"confirmed_by": event.confirmed_by}
+    kind = NotificationKind.TASK_COMPLETED
+    await _notify(uow, fanout, event_id, now, event, kind, users, data)
+
+
+async def task_disputed(
+    uow: MessagingUnitOfWork, event_id: UUID, event: TaskDisputedV1, now: datetime, fanout: Fanout
+) -> None:
+    data = {"reason": event.reason}
+    kind = NotificationKind.TASK_DISPUTED
+    await _notify(uow, fanout, event_id, now, event, kind, [event.assignee_id], data)
+
+
+async def dispute_resolved(
+    uow: MessagingUnitOfWork,
+    event_id: UUID,
+    event: TaskDisputeResolvedV1,
+    now: datetime,
+    fanout: Fanout,
+) -> None:
+    await uow.conversations.close_task(event.task_id)
+    data = {"outcome": event.outcome, "note": event.note}
     users = [event.owner_id, event.assignee_id]
-    await _notify(uow, fanout, event_id, now, event, NotificationKind.TASK_COMPLETED, users)
+    await _notify(uow, fanout, event_id, now, event, NotificationKind.DISPUTE_RESOLVED, users, data)
 
 
 async def task_cancelled(

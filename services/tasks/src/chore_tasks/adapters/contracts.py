@@ -19,6 +19,9 @@ from chore_common.contracts.tasks import (
     TaskCancelledV1,
     TaskCompletedV1,
     TaskCreatedV1,
+    TaskDisputedV1,
+    TaskDisputeResolvedV1,
+    TaskDoneV1,
     TaskEditedV1,
     TaskExpiredV1,
     TaskReminderDueV1,
@@ -38,6 +41,9 @@ from chore_tasks.domain.events import (
     TaskCancelled,
     TaskCompleted,
     TaskCreated,
+    TaskDisputed,
+    TaskDisputeResolved,
+    TaskDone,
     TaskEdited,
     TaskExpired,
     TaskReopened,
@@ -80,7 +86,12 @@ _MAPPINGS = {
     OfferCreated: _mapping(OfferCreated, OfferCreatedV1, created_at="occurred_at"),
     TaskAssigned: _mapping(TaskAssigned, TaskAssignedV1, assigned_at="occurred_at"),
     TaskStarted: _mapping(TaskStarted, TaskStartedV1, started_at="occurred_at"),
+    TaskDone: _mapping(TaskDone, TaskDoneV1, done_at="occurred_at"),
     TaskCompleted: _mapping(TaskCompleted, TaskCompletedV1, completed_at="occurred_at"),
+    TaskDisputed: _mapping(TaskDisputed, TaskDisputedV1, disputed_at="occurred_at"),
+    TaskDisputeResolved: _mapping(
+        TaskDisputeResolved, TaskDisputeResolvedV1, resolved_at="occurred_at"
+    ),
     TaskCancelled: _mapping(TaskCancelled, TaskCancelledV1, cancelled_at="occurred_at"),
     TaskExpired: _mapping(TaskExpired, TaskExpiredV1, expired_at="occurred_at"),
     # The contract names the review's two sides by their roles in the task.

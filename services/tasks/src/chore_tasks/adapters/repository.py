@@ -33,15 +33,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.errors import Conflict
 from chore_common.paging import Page, PageKey
-from chore_tasks.adapters.tables import JOBS, OFFERS, REVIEWS, TASK_EDITS, TASKS
+from chore_tasks.adapters.tables import DISPUTES, JOBS, OFFERS, REVIEWS, TASK_EDITS, TASKS
 from chore_tasks.domain.edits import TaskEdit
 from chore_tasks.domain.errors import StaleVersion
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
-from chore_tasks.domain.model import Offer, OfferStatus, Review, Role, Status, Task
-from chore_tasks.usecases.ports import JobFilter, TaskFilter
+from chore_tasks.domain.model import Dispute, Offer, OfferStatus, Review, Role, Status, Task
+from chore_tasks.usecases.ports import DisputeFilter, JobFilter, TaskFilter
 
-T = TypeVar("T", Task, Offer, Job, TaskEdit)
-R = TypeVar("R", Task, Offer, Review, Job)
+T = TypeVar("T", Task, Offer, Job, Dispute, TaskEdit)
+R = TypeVar("R", Task, Offer, Review, Job, Dispute)
 
 # Built once: SQLAlchemy then reuses their compiled form instead of re-deriving a cache key
 # from fresh per-row values on every request.
@@ -72,11 +72,16 @@ def review_of(row: Mapping[Any, Any]) -> Review:
     return Review(**row)
 
 
+def dispute_of(row: Mapping[Any, Any]) -> Dispute:
+    outcome = row["outcome"]
+    return Dispute(**{**row, "outcome": Status(outcome) if outcome else None})
+
+
 def job_of(row: Mapping[Any, Any]) -> Job:
     return Job(**{**row, "kind": JobKind(row["kind"]), "status": JobStatus(row["status"])})
 
 
-def values_of(item: Task | Offer | Review | Job | TaskEdit) -> dict[str, Any]:
+def values_of(item: Task | Offer | Review | Job | Dispute | TaskEdit) -> dict[str, Any]:
     return {name: getattr(item, name) for name in item.__dataclass_fields__}
 
 
@@ -303,6 +308,35 @@ class TaskEditRepository:
             .order_by(*_ordered(TASK_EDITS, newest_first=False))
         )
         return await _page(self.conn, stmt, limit, edit_of)
+
+
+class DisputeRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def for_task(self, task_id: UUID) -> Dispute | None:
+        query = select(DISPUTES).where(DISPUTES.c.task_id == task_id)
+        return await _first(self.conn, query, dispute_of)
+
+    async def add(self, dispute: Dispute) -> None:
+        await self.conn.execute(insert(DISPUTES), values_of(dispute))
+
+    async def save(self, dispute: Dispute) -> None:
+        # The task's own versioned save, in the same transaction, orders concurrent moves.
+        changes = values_of(dispute)
+        del changes["id"]
+        await self.conn.execute(update(DISPUTES).where(DISPUTES.c.id == dispute.id).values(changes))
+
+    async def list(self, query: DisputeFilter) -> Page[Dispute]:
+        state = (
+            DISPUTES.c.resolved_at.is_not(None)
+            if query.resolved
+            else DISPUTES.c.resolved_at.is_(None)
+        )
+        conditions = [state, _keyset(DISPUTES, query.after, newest_first=False)]
+        order = _ordered(DISPUTES, newest_first=False)
+        stmt = select(DISPUTES).where(*conditions).order_by(*order)
+        return await _page(self.conn, stmt, query.limit, dispute_of)
 
 
 class JobRepository:

@@ -1,4 +1,4 @@
-"""The tasks database's tables: tasks, offers, reviews, jobs, plus the outbox and inbox.
+"""The tasks database's tables: tasks, offers, reviews, disputes, jobs, plus the outbox and inbox.
 
 Datetimes go through `UtcDateTime`: stored in UTC, always read back timezone-aware, on
 SQLite (which keeps no zone) as on PostgreSQL.
@@ -116,6 +116,27 @@ REVIEWS = Table(
     Column("comment", Text, nullable=False),
     Column("created_at", TS, nullable=False),
     CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+)
+
+# One per task (a disputed task never reaches `done` again); open while `resolved_at` is null.
+DISPUTES = Table(
+    "disputes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column(
+        "task_id", Uuid, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False, unique=True
+    ),
+    Column("owner_id", Uuid, nullable=False),
+    Column("assignee_id", Uuid, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("outcome", String(16), nullable=True),
+    Column("note", String(500), nullable=True),
+    Column("resolved_by", Uuid, nullable=True),
+    Column("resolved_at", TS, nullable=True),
+    # The admin's queue: open (or resolved) disputes, oldest first.
+    Index("ix_disputes_open_created", "resolved_at", "created_at", "id"),
 )
 
 JOBS = Table(

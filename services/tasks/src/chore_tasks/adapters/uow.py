@@ -1,4 +1,5 @@
-"""Tasks' unit of work: one transaction over tasks, offers, reviews, jobs and the outbox."""
+"""Tasks' unit of work: one transaction over tasks, offers, reviews, disputes, jobs and the
+outbox."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from chore_common.outbox.record import RelayHandoff
 from chore_common.uow import UnitOfWork
 from chore_tasks.adapters.contracts import contract_of
 from chore_tasks.adapters.repository import (
+    DisputeRepository,
     JobRepository,
     OfferRepository,
     ReviewRepository,
@@ -32,6 +34,7 @@ class TasksUnitOfWork(UnitOfWork):
     reviews: ReviewRepository
     jobs: JobRepository
     edits: TaskEditRepository
+    disputes: DisputeRepository
 
     def __init__(
         self,
@@ -53,6 +56,7 @@ class TasksUnitOfWork(UnitOfWork):
         self.reviews = ReviewRepository(self.conn)
         self.jobs = JobRepository(self.conn)
         self.edits = TaskEditRepository(self.conn)
+        self.disputes = DisputeRepository(self.conn)
         self._changed = []
         return self
 

@@ -1,4 +1,4 @@
-// The admin jobs page's behaviour (admin_page.py inlines it, pinned by its hash in the CSP).
+// The tasks admin page's behaviour (disputes and scheduler jobs) (admin_page.py inlines it, pinned by its hash in the CSP).
 // Sign-in goes to the gateway's /auth/login on this page's own origin; the access token is
 // kept in this tab's sessionStorage only (never a cookie, never a URL) and sent as a bearer
 // token. The job list is the server's own rendering of #jobs, fetched with that token and
@@ -6,6 +6,7 @@
 "use strict";
 
 const API = "/tasks/admin/jobs";
+const RESOLVE = (task) => `/tasks/admin/tasks/${encodeURIComponent(task)}/resolve`;
 const TOKEN = "chore.admin.token";
 const WHO = "chore.admin.email";
 const ACTIONS = {
@@ -49,10 +50,13 @@ async function reason(response) {
   }
 }
 
-async function call(method, path, accept) {
+async function call(method, path, accept, body) {
+  const headers = { Accept: accept, Authorization: `Bearer ${token()}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   return fetch(path, {
     method,
-    headers: { Accept: accept, Authorization: `Bearer ${token()}` },
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
     cache: "no-store",
     credentials: "omit",
   });
@@ -150,6 +154,40 @@ async function act(button) {
   await loadJobs();
 }
 
+// Resolve a dispute as the button says, with the note typed in its row.
+async function resolve(button) {
+  const row = button.closest("tr[data-task]");
+  const task = row.dataset.task;
+  const note = row.querySelector("input.note").value.trim();
+  if (!token()) {
+    signedOut("Sign in to resolve disputes.");
+    return;
+  }
+  if (!note) {
+    say(`Task ${task}: write a note for both sides first.`, "error");
+    row.querySelector("input.note").focus();
+    return;
+  }
+  button.disabled = true;
+  let response;
+  try {
+    response = await call("POST", RESOLVE(task), "application/json",
+      { outcome: button.dataset.resolve, note });
+  } catch {
+    button.disabled = false;
+    say("The gateway could not be reached: try again.", "error");
+    return;
+  }
+  if (refused(response)) return;
+  if (response.ok) {
+    const resolved = await response.json();
+    say(`Task ${task}: dispute resolved, the task is ${resolved.status}.`, "ok");
+  } else {
+    say(`Task ${task}: ${await reason(response)}`, "error");
+  }
+  await loadJobs();
+}
+
 async function signOut() {
   try {
     await call("POST", "/auth/logout", "application/json");
@@ -165,5 +203,7 @@ $("#sign-out").addEventListener("click", signOut);
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-action]");
   if (button) act(button);
+  const resolving = event.target.closest("button[data-resolve]");
+  if (resolving) resolve(resolving);
 });
 if (token()) loadJobs();

@@ -1,4 +1,5 @@
-"""The scheduler's admin page: queued, running, failed and done jobs with their last error,
+"""The tasks admin page: open disputes with a note field and buttons to resolve each as
+completed or cancelled; then queued, running, failed and done jobs with their last error,
 and buttons to retry, run now or delete each.
 
 Served at `/tasks/admin/jobs` to clients that ask for `text/html`. A browser that comes
@@ -6,7 +7,8 @@ without a usable token (the usual case: a navigation cannot set `Authorization`)
 page's sign-in form, still with the 401 (or 403 for a non-admin) the API would answer.
 The page's one script (`admin_page.js`, inlined and pinned by its hash in the CSP) signs
 in through the gateway's `/auth/login`, keeps the access token in the tab's sessionStorage,
-fetches this same page's `#jobs` with it and calls the admin API for the buttons. Nothing
+fetches this same page's `#jobs` (disputes and jobs) with it and calls the admin API for
+the buttons. Nothing
 loads from elsewhere. Every value is escaped: a job's error text is whatever an exception
 said.
 """
@@ -26,8 +28,9 @@ from aiohttp.typedefs import Handler
 from chore_common.errors import Forbidden, Unauthorized
 from chore_tasks import usecases
 from chore_tasks.domain.jobs import Job, JobStatus
-from chore_tasks.domain.model import Actor
-from chore_tasks.usecases.commands import ListJobs
+from chore_tasks.domain.lifecycle import NOTE_MAX
+from chore_tasks.domain.model import Actor, Dispute
+from chore_tasks.usecases.commands import ListDisputes, ListJobs
 from chore_tasks.usecases.ports import UowFactory
 
 PATH: Final = "/tasks/admin/jobs"
@@ -93,12 +96,13 @@ async def sign_in_for_browsers(request: web.Request, handler: Handler) -> web.St
 
 
 async def jobs_page(uow: UowFactory, who: Actor, now: datetime) -> web.Response:
+    disputes = await usecases.list_disputes(uow(), ListDisputes(actor=who, limit=PER_STATUS), now)
     sections: list[tuple[JobStatus, list[Job]]] = []
     for status in SHOWN:
         cmd = ListJobs(actor=who, status=status, limit=PER_STATUS)
         page = await usecases.list_jobs(uow(), cmd, now)
         sections.append((status, page.items))
-    return _response(200, _document(jobs=_jobs(sections, now)))
+    return _response(200, _document(jobs=_disputes(disputes.items) + _jobs(sections, now)))
 
 
 def sign_in_page(status: int, message: str) -> web.Response:
@@ -119,8 +123,9 @@ def _document(*, jobs: str = "", notice: str = "", signed_out: bool = False) -> 
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width'>"
-        f"<title>Tasks scheduler jobs</title><style>{STYLE}</style></head><body>"
-        "<h1>Tasks scheduler jobs</h1>"
+        "<title>Tasks admin: disputes and scheduler jobs</title>"
+        f"<style>{STYLE}</style></head><body>"
+        "<h1>Tasks admin: disputes and scheduler jobs</h1>"
         '<p id="account" hidden>Signed in as <b id="who"></b>. '
         '<button type="button" id="refresh">Refresh</button>'
         '<button type="button" id="sign-out">Sign out</button></p>'
@@ -150,6 +155,43 @@ def _jobs(sections: list[tuple[JobStatus, list[Job]]], now: datetime) -> str:
     return (
         f"<p>As of {escape(now.isoformat(timespec='seconds'))}.</p>"
         f'<p class="counts">{counts}</p>{body}'
+    )
+
+
+def _disputes(disputes: list[Dispute]) -> str:
+    """Open disputes, oldest first: the owner's reason, and a note and two buttons each."""
+    head = '<section id="disputes"><h2 class="disputes">Disputes</h2>'
+    if not disputes:
+        return f'{head}<p class="empty">No open disputes.</p></section>'
+    rows = "".join(_dispute_row(d) for d in disputes)
+    return (
+        f"{head}<table><thead><tr><th>Task</th><th>Title</th><th>Owner</th><th>Assignee</th>"
+        "<th>Opened</th><th>Reason</th><th>Resolution</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _dispute_row(dispute: Dispute) -> str:
+    task_id = escape(str(dispute.task_id))
+    cells = [
+        task_id,
+        escape(dispute.title),
+        escape(str(dispute.owner_id)),
+        escape(str(dispute.assignee_id)),
+        escape(dispute.created_at.isoformat(timespec="seconds")),
+    ]
+    tds = "".join(f"<td>{cell}</td>" for cell in cells)
+    note = (
+        f'<input class="note" name="note" maxlength="{NOTE_MAX}" required '
+        f'aria-label="Note for both sides" placeholder="Note for both sides">'
+    )
+    buttons = (
+        '<button type="button" data-resolve="completed">Complete</button>'
+        '<button type="button" data-resolve="cancelled">Cancel task</button>'
+    )
+    return (
+        f'<tr data-task="{task_id}">{tds}<td class="reason">{escape(dispute.reason)}</td>'
+        f'<td class="actions">{note}{buttons}</td></tr>'
     )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from chore_common.http.openapi import ApiRoutes
-from chore_tasks.api import admin_jobs, edits, offers, reviews, tasks
+from chore_tasks.api import admin_disputes, admin_jobs, completion, edits, offers, reviews, tasks
 
 ROUTES: tuple[ApiRoutes, ...] = (
     admin_jobs.routes,
+    admin_disputes.routes,
     tasks.routes,
+    completion.routes,
     edits.routes,
     offers.routes,
     reviews.routes,

@@ -14,7 +14,7 @@ from chore_common.http.fields import Instant, Text
 from chore_common.http.pagination import Cursor
 from chore_common.http.validation import OutModel, StrictModel
 from chore_tasks.domain.jobs import JobKind, JobStatus
-from chore_tasks.domain.lifecycle import REASON_MAX
+from chore_tasks.domain.lifecycle import NOTE_MAX, REASON_MAX
 from chore_tasks.domain.model import (
     COMMENT_MAX,
     DESCRIPTION_MAX,
@@ -214,4 +214,38 @@ class JobQuery(StrictModel):
 
 class JobPage(BaseModel):
     items: list[JobOut]
+    next_cursor: str | None
+
+
+class DisputeIn(StrictModel):
+    reason: Text = Field(min_length=1, max_length=REASON_MAX, description="what is wrong")
+
+
+class ResolveIn(StrictModel):
+    outcome: Literal["completed", "cancelled"] = Field(description="the status the task ends in")
+    note: Text = Field(min_length=1, max_length=NOTE_MAX, description="why, for both sides")
+
+
+class DisputeOut(OutModel):
+    id: UUID
+    task_id: UUID
+    owner_id: UUID
+    assignee_id: UUID
+    title: str
+    reason: str
+    created_at: datetime
+    outcome: Status | None
+    note: str | None
+    resolved_by: UUID | None
+    resolved_at: datetime | None
+
+
+class DisputeQuery(StrictModel):
+    state: Literal["open", "resolved"] = "open"
+    limit: int = Field(20, ge=1, le=100)
+    cursor: Cursor | None = None
+
+
+class DisputePage(BaseModel):
+    items: list[DisputeOut]
     next_cursor: str | None

@@ -28,7 +28,7 @@ from chore_tasks.api.schemas import (
     TaskQuery,
 )
 from chore_tasks.domain.model import Action, Task
-from chore_tasks.keys import NEW_TASKS, RETRY, TASK_BODIES, TASK_CACHE, UOW
+from chore_tasks.keys import AUTO_CONFIRM_AFTER, NEW_TASKS, RETRY, TASK_BODIES, TASK_CACHE, UOW
 from chore_tasks.usecases.commands import (
     AssignTask,
     BrowseTasks,
@@ -157,11 +157,17 @@ async def start_task(request: web.Request) -> web.Response:
     return task_response(request, task)
 
 
-@lifecycle_move("/tasks/{task_id}/complete", summary="Complete the task in progress (assignee)")
+@lifecycle_move(
+    "/tasks/{task_id}/complete",
+    summary="Mark the task in progress done (assignee); the owner then confirms or disputes it",
+)
 @requires("tasker")
 async def complete_task(request: web.Request) -> web.Response:
     cmd = move_command(request, CompleteTask)
-    task = await usecases.complete_task(request.app[UOW](), cmd, utcnow())
+    app = request.app
+    task = await usecases.complete_task(
+        app[UOW](), cmd, utcnow(), retry=app[RETRY], confirm_after=app[AUTO_CONFIRM_AFTER]
+    )
     return task_response(request, task)
 
 

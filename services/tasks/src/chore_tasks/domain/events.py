@@ -91,8 +91,32 @@ class TaskStarted(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TaskDone(TaskEvent):
+    """The assignee says the work is done; the owner confirms or disputes it."""
+
+    assignee_id: UUID
+    auto_confirm_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskCompleted(TaskEvent):
     assignee_id: UUID
+    # A `ConfirmedBy` value: the owner, the scheduler (auto-confirm) or an admin (dispute).
+    confirmed_by: str = "owner"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskDisputed(TaskEvent):
+    assignee_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskDisputeResolved(TaskEvent):
+    assignee_id: UUID
+    outcome: str  # the status the task ended in: completed or cancelled
+    note: str
+    resolved_by: UUID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,6 +26,7 @@ ERROR_MAX = 2000
 class JobKind(StrEnum):
     EXPIRE_TASK = "expire_task"
     REMIND_ASSIGNEE = "remind_assignee"
+    AUTO_CONFIRM = "auto_confirm"
 
 
 class JobStatus(StrEnum):
@@ -125,6 +126,20 @@ def reminder_job(task: Task, *, job_id: UUID, now: datetime, policy: RetryPolicy
         kind=JobKind.REMIND_ASSIGNEE,
         task_id=task.id,
         run_at=max(now, task.due_at - REMINDER_LEAD),
+        now=now,
+        policy=policy,
+    )
+
+
+def auto_confirm_job(
+    task: Task, *, job_id: UUID, now: datetime, policy: RetryPolicy, after: timedelta
+) -> Job:
+    """A task marked done completes by itself `after` from now (TASKS_AUTO_CONFIRM_H)."""
+    return new_job(
+        job_id=job_id,
+        kind=JobKind.AUTO_CONFIRM,
+        task_id=task.id,
+        run_at=now + after,
         now=now,
         policy=policy,
     )

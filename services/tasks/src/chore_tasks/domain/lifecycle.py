@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
-from chore_common.errors import InvalidInput
+from chore_common.errors import Conflict, InvalidInput
 from chore_tasks.domain import offers, policies
 from chore_tasks.domain.errors import InvalidTransition, OfferNotFound
 from chore_tasks.domain.events import (
@@ -22,6 +22,9 @@ from chore_tasks.domain.events import (
     TaskCancelled,
     TaskCompleted,
     TaskCreated,
+    TaskDisputed,
+    TaskDisputeResolved,
+    TaskDone,
     TaskEvent,
     TaskExpired,
     TaskReopened,
@@ -33,6 +36,8 @@ from chore_tasks.domain.model import (
     TITLE_MAX,
     Action,
     Actor,
+    ConfirmedBy,
+    Dispute,
     Offer,
     OfferAction,
     OfferStatus,
@@ -47,7 +52,12 @@ MOVES: Final[Mapping[tuple[Status, Action], Status]] = MappingProxyType(
     {
         (Status.OPEN, Action.ASSIGN): Status.ASSIGNED,
         (Status.ASSIGNED, Action.START): Status.IN_PROGRESS,
-        (Status.IN_PROGRESS, Action.COMPLETE): Status.COMPLETED,
+        (Status.IN_PROGRESS, Action.COMPLETE): Status.DONE,
+        (Status.DONE, Action.CONFIRM): Status.COMPLETED,
+        (Status.DONE, Action.AUTO_CONFIRM): Status.COMPLETED,
+        (Status.DONE, Action.DISPUTE): Status.DISPUTED,
+        (Status.DISPUTED, Action.RESOLVE_COMPLETED): Status.COMPLETED,
+        (Status.DISPUTED, Action.RESOLVE_CANCELLED): Status.CANCELLED,
         (Status.OPEN, Action.CANCEL): Status.CANCELLED,
         (Status.ASSIGNED, Action.CANCEL): Status.CANCELLED,
         (Status.OPEN, Action.EXPIRE): Status.EXPIRED,
@@ -60,6 +70,11 @@ MOVES: Final[Mapping[tuple[Status, Action], Status]] = MappingProxyType(
     }
 )
 REASON_MAX = 500
+NOTE_MAX = 500
+# An admin's resolution: the outcome asked for -> the action that reaches it.
+RESOLUTIONS: Final[Mapping[Status, Action]] = MappingProxyType(
+    {Status.COMPLETED: Action.RESOLVE_COMPLETED, Status.CANCELLED: Action.RESOLVE_CANCELLED}
+)
 
 E = TypeVar("E", bound=TaskEvent)
 
@@ -152,9 +167,102 @@ def start(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskStarted]:
     return moved, _event(TaskStarted, moved, now, assignee_id=assignee_id)
 
 
-def complete(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskCompleted]:
+def complete(
+    task: Task, *, by: Actor, now: datetime, confirm_after: timedelta
+) -> tuple[Task, TaskDone]:
+    """The assignee marks the work done; it completes by itself `confirm_after` from now
+    unless the owner confirms or disputes it first."""
     moved, assignee_id = _by_assignee(task, by, Action.COMPLETE, now)
-    return moved, _event(TaskCompleted, moved, now, assignee_id=assignee_id)
+    event = _event(
+        TaskDone, moved, now, assignee_id=assignee_id, auto_confirm_at=now + confirm_after
+    )
+    return moved, event
+
+
+def confirm(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskCompleted]:
+    """The owner accepts the work."""
+    return _confirmed(task, by, Action.CONFIRM, ConfirmedBy.OWNER, now)
+
+
+def auto_confirm(task: Task, *, by: Actor, now: datetime) -> tuple[Task, TaskCompleted]:
+    """Nobody objected in time: the scheduler accepts the work for the owner."""
+    return _confirmed(task, by, Action.AUTO_CONFIRM, ConfirmedBy.AUTO, now)
+
+
+def _confirmed(
+    task: Task, by: Actor, action: Action, confirmed_by: ConfirmedBy, now: datetime
+) -> tuple[Task, TaskCompleted]:
+    policies.ensure_can_act(task, by, action)
+    moved = move(task, action, now)
+    assert moved.assignee_id is not None  # only an assigned task reaches `done`
+    event = _event(
+        TaskCompleted, moved, now, assignee_id=moved.assignee_id, confirmed_by=confirmed_by.value
+    )
+    return moved, event
+
+
+def dispute(
+    task: Task,
+    *,
+    by: Actor,
+    reason: str,
+    now: datetime,
+    dispute_id: UUID,
+    confirm_at: datetime | None,
+) -> tuple[Task, Dispute, TaskDisputed]:
+    """The owner objects to a `done` task, before it auto-confirms at `confirm_at`."""
+    policies.ensure_can_act(task, by, Action.DISPUTE)
+    moved = move(task, Action.DISPUTE, now)
+    policies.ensure_before_auto_confirm(confirm_at, now)
+    require_text("reason", reason, max_len=REASON_MAX)
+    assert moved.assignee_id is not None  # only an assigned task reaches `done`
+    opened = Dispute(
+        id=dispute_id,
+        task_id=task.id,
+        owner_id=task.owner_id,
+        assignee_id=moved.assignee_id,
+        title=task.title,
+        reason=reason,
+        created_at=now,
+    )
+    event = _event(TaskDisputed, moved, now, assignee_id=moved.assignee_id, reason=reason)
+    return moved, opened, event
+
+
+def resolve(
+    task: Task, dispute: Dispute | None, *, by: Actor, outcome: Status, note: str, now: datetime
+) -> tuple[Task, Dispute, list[TaskEvent]]:
+    """An admin settles a dispute: the task ends `outcome` (completed or cancelled)."""
+    action = RESOLUTIONS.get(outcome)
+    if action is None:
+        raise InvalidInput("outcome must be completed or cancelled", code="bad_outcome")
+    policies.ensure_can_act(task, by, action)
+    moved = move(task, action, now)
+    if dispute is None:  # a disputed task always has its dispute row: written by the move
+        raise Conflict(f"task {task.id} has no dispute on record", code="no_dispute")
+    require_text("note", note, max_len=NOTE_MAX)
+    if outcome is Status.CANCELLED:
+        moved = replace(moved, cancel_reason=note)
+    resolved = replace(dispute, outcome=outcome, note=note, resolved_by=by.user_id, resolved_at=now)
+    assignee_id = dispute.assignee_id
+    events: list[TaskEvent] = [
+        _event(
+            TaskDisputeResolved,
+            moved,
+            now,
+            assignee_id=assignee_id,
+            outcome=outcome.value,
+            note=note,
+            resolved_by=by.user_id,
+        )
+    ]
+    if outcome is Status.COMPLETED:
+        # Completion's own event too, so whoever follows completions needs no dispute logic.
+        admin = ConfirmedBy.ADMIN.value
+        events.append(
+            _event(TaskCompleted, moved, now, assignee_id=assignee_id, confirmed_by=admin)
+        )
+    return moved, resolved, events
 
 
 def _by_assignee(task: Task, by: Actor, action: Action, now: datetime) -> tuple[Task, UUID]:

@@ -45,6 +45,8 @@ class Status(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    DONE = "done"
+    DISPUTED = "disputed"
 
 
 class Action(StrEnum):
@@ -59,6 +61,12 @@ class Action(StrEnum):
     REPOST = "repost"
     # The owner changes an open task's details; the status stays `open`.
     EDIT = "edit"
+    CONFIRM = "confirm"
+    AUTO_CONFIRM = "auto_confirm"
+    DISPUTE = "dispute"
+    # An admin's two ways out of a dispute: one action per outcome keeps MOVES a plain table.
+    RESOLVE_COMPLETED = "resolve_completed"
+    RESOLVE_CANCELLED = "resolve_cancelled"
 
 
 class OfferStatus(StrEnum):
@@ -142,6 +150,32 @@ class Offer:
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
+
+
+class ConfirmedBy(StrEnum):
+    """Who moved a `done` task to `completed`."""
+
+    OWNER = "owner"
+    AUTO = "auto"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dispute:
+    """The owner's objection to a `done` task and, once an admin settles it, the outcome.
+    One per task: a disputed task ends completed or cancelled and is never done again."""
+
+    id: UUID
+    task_id: UUID
+    owner_id: UUID
+    assignee_id: UUID
+    title: str
+    reason: str
+    created_at: datetime
+    outcome: Status | None = None
+    note: str | None = None
+    resolved_by: UUID | None = None
+    resolved_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

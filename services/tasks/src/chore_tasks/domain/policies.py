@@ -14,15 +14,25 @@ never learns a task's state or version.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from chore_common.errors import Conflict, Forbidden
 from chore_tasks.domain.errors import InvalidTransition, OfferNotFound, TaskNotFound
 from chore_tasks.domain.model import Action, Actor, Offer, Role, Status, Task
 
-# Moves only the task's owner makes; the assignee's are the rest but EXPIRE (the scheduler).
+# Moves only the task's owner makes; the assignee's are the rest but the scheduler's
+# (EXPIRE, AUTO_CONFIRM) and the admin's (RESOLVE_*).
 OWNER_ACTIONS = frozenset(
-    {Action.ASSIGN, Action.CANCEL, Action.RELEASE, Action.REPOST, Action.EDIT}
+    {
+        Action.ASSIGN,
+        Action.CANCEL,
+        Action.RELEASE,
+        Action.REPOST,
+        Action.EDIT,
+        Action.CONFIRM,
+        Action.DISPUTE,
+    }
 )
 
 
@@ -72,9 +82,11 @@ def offer_scope(task: Task, actor: Actor) -> UUID | None:
 
 def ensure_can_act(task: Task, actor: Actor, action: Action) -> None:
     """May this actor attempt this lifecycle action? Whether the state allows it is separate."""
-    if action is Action.EXPIRE:
+    if action in (Action.EXPIRE, Action.AUTO_CONFIRM):
         if actor.role is not Role.SYSTEM:
-            raise Forbidden("only the scheduler expires tasks", code="role_forbidden")
+            raise Forbidden("only the scheduler does this", code="role_forbidden")
+    elif action in (Action.RESOLVE_COMPLETED, Action.RESOLVE_CANCELLED):
+        ensure_admin(actor)
     elif action in OWNER_ACTIONS:
         _ensure_owner(task, actor)
     elif task.assignee_id is None:
@@ -102,6 +114,16 @@ def ensure_can_see_history(task: Task, actor: Actor, *, has_offered: bool) -> No
     raise Forbidden(
         "only the owner and taskers who offered see the history", code="not_participant"
     )
+
+
+def ensure_before_auto_confirm(confirm_at: datetime | None, now: datetime) -> None:
+    """A `done` task may be disputed only while its auto-confirm is still ahead: once that
+    is due the work counts as accepted (the job may simply not have run yet)."""
+    if confirm_at is not None and confirm_at <= now:
+        raise Conflict(
+            "the task has been auto-confirmed: the time to dispute it is over",
+            code="auto_confirm_due",
+        )
 
 
 def ensure_can_review(task: Task, actor: Actor, *, already_reviewed: bool) -> None:

@@ -5,11 +5,18 @@ expected version, records events with `uow.record`, and commits once.
 """
 
 from chore_tasks.usecases.admin_jobs import delete_job, get_job, list_jobs, retry_job, run_job_now
+from chore_tasks.usecases.completion import (
+    confirm_task,
+    dispute_task,
+    list_disputes,
+    resolve_dispute,
+)
 from chore_tasks.usecases.edits import edit_task, task_history
 from chore_tasks.usecases.offers import list_offers, make_offer, update_offer, withdraw_offer
 from chore_tasks.usecases.reopen import reopen_task, repost_task
 from chore_tasks.usecases.reviews import review_task
 from chore_tasks.usecases.scheduled import (
+    auto_confirm_task,
     expire_task,
     record_job_failure,
     remind_assignee,
@@ -27,15 +34,19 @@ from chore_tasks.usecases.tasks import (
 
 __all__ = [
     "assign_task",
+    "auto_confirm_task",
     "browse_tasks",
     "cancel_task",
     "complete_task",
+    "confirm_task",
     "create_task",
     "delete_job",
+    "dispute_task",
     "edit_task",
     "expire_task",
     "get_job",
     "get_task",
+    "list_disputes",
     "list_jobs",
     "list_offers",
     "make_offer",
@@ -43,6 +54,7 @@ __all__ = [
     "remind_assignee",
     "reopen_task",
     "repost_task",
+    "resolve_dispute",
     "retry_job",
     "review_task",
     "run_claimed_job",

@@ -195,3 +195,46 @@ class JobCommand:
 
     job_id: UUID
     actor: Actor
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfirmTask:
+    task_id: UUID
+    actor: Actor
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisputeTask:
+    task_id: UUID
+    actor: Actor
+    reason: str
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolveDispute:
+    """An admin ends a dispute: `outcome` is the status the task ends in."""
+
+    task_id: UUID
+    actor: Actor
+    outcome: Status
+    note: str
+    if_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListDisputes:
+    actor: Actor
+    resolved: bool = False
+    limit: int = 20
+    after: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AutoConfirmTask:
+    """Run by the scheduler, like `ExpireTask`."""
+
+    task_id: UUID
+    job_id: UUID | None = None
+    attempt: int = 0

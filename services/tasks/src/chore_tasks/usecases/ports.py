@@ -18,7 +18,7 @@ from chore_common.ports import UnitOfWork
 from chore_tasks.domain.edits import TaskEdit
 from chore_tasks.domain.events import DomainEvent, TaskCreated
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
-from chore_tasks.domain.model import Actor, Offer, OfferStatus, Review, Status, Task
+from chore_tasks.domain.model import Actor, Dispute, Offer, OfferStatus, Review, Status, Task
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +43,15 @@ class JobFilter:
     status: JobStatus | None = None
     kind: JobKind | None = None
     task_id: UUID | None = None
+    limit: int = 20
+    after: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisputeFilter:
+    """An admin's dispute listing, oldest first: open ones, or resolved ones."""
+
+    resolved: bool = False
     limit: int = 20
     after: PageKey | None = None
 
@@ -86,6 +95,13 @@ class TaskEditRepository(Protocol):
         ...
 
 
+class DisputeRepository(Protocol):
+    async def for_task(self, task_id: UUID) -> Dispute | None: ...
+    async def add(self, dispute: Dispute) -> None: ...
+    async def save(self, dispute: Dispute) -> None: ...
+    async def list(self, query: DisputeFilter) -> Page[Dispute]: ...
+
+
 class JobRepository(Protocol):
     async def get(self, job_id: UUID) -> Job | None: ...
     async def add(self, *jobs: Job) -> None:
@@ -124,6 +140,8 @@ class TasksUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def jobs(self) -> JobRepository: ...
     @property
     def edits(self) -> TaskEditRepository: ...
+    @property
+    def disputes(self) -> DisputeRepository: ...
 
 
 UowFactory = Callable[[], TasksUnitOfWork]

@@ -1,4 +1,5 @@
-"""What the scheduler runs: expire a task, remind its assignee, record a failed try.
+"""What the scheduler runs: expire a task, remind its assignee, auto-confirm a done task,
+record a failed try.
 
 A claimed job is finished (or postponed) in the same transaction as its effect, so a
 replica that dies after committing never runs it again and one that dies before leaves it
@@ -17,10 +18,15 @@ from uuid import UUID
 from chore_common.errors import Conflict
 from chore_tasks.domain import jobs, lifecycle
 from chore_tasks.domain.errors import JobNotFound
-from chore_tasks.domain.events import DomainEvent, ReminderDue, TaskExpired
+from chore_tasks.domain.events import DomainEvent, ReminderDue, TaskCompleted, TaskExpired
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus, RetryPolicy
 from chore_tasks.domain.model import SCHEDULER, Status
-from chore_tasks.usecases.commands import ExpireTask, RecordJobFailure, RemindAssignee
+from chore_tasks.usecases.commands import (
+    AutoConfirmTask,
+    ExpireTask,
+    RecordJobFailure,
+    RemindAssignee,
+)
 from chore_tasks.usecases.ports import TasksUnitOfWork
 from chore_tasks.usecases.tasks import DEFAULT_RETRY
 
@@ -80,6 +86,24 @@ async def remind_assignee(
     return event
 
 
+async def auto_confirm_task(
+    uow: TasksUnitOfWork, cmd: AutoConfirmTask, now: datetime
+) -> TaskCompleted | None:
+    """Complete a task still `done` when its time to be confirmed or disputed is over; None
+    if the owner already confirmed or disputed it."""
+    async with uow:
+        job = await _claimed(uow, cmd.job_id, cmd.attempt)
+        task = await uow.tasks.get(cmd.task_id)
+        event: TaskCompleted | None = None
+        if task is not None and task.status is Status.DONE:
+            moved, event = lifecycle.auto_confirm(task, by=SCHEDULER, now=now)
+            await uow.tasks.save(moved, expected_version=task.version)
+            uow.record(event)
+        await _finish(uow, job, now, None)
+        await uow.commit()
+    return event
+
+
 async def record_job_failure(
     uow: TasksUnitOfWork,
     cmd: RecordJobFailure,
@@ -112,8 +136,18 @@ async def _run_reminder(uow: TasksUnitOfWork, job: Job, now: datetime) -> Domain
     )
 
 
+async def _run_auto_confirm(uow: TasksUnitOfWork, job: Job, now: datetime) -> DomainEvent | None:
+    return await auto_confirm_task(
+        uow, AutoConfirmTask(task_id=job.task_id, job_id=job.id, attempt=job.attempts), now
+    )
+
+
 JOB_RUNNERS: Final[Mapping[JobKind, JobRunner]] = MappingProxyType(
-    {JobKind.EXPIRE_TASK: _run_expiry, JobKind.REMIND_ASSIGNEE: _run_reminder}
+    {
+        JobKind.EXPIRE_TASK: _run_expiry,
+        JobKind.REMIND_ASSIGNEE: _run_reminder,
+        JobKind.AUTO_CONFIRM: _run_auto_confirm,
+    }
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 from chore_common.paging import Page
@@ -29,6 +29,7 @@ from chore_tasks.usecases.ports import (
 )
 
 DEFAULT_RETRY = RetryPolicy()
+DEFAULT_CONFIRM_AFTER = timedelta(hours=72)  # TASKS_AUTO_CONFIRM_H
 
 
 async def create_task(
@@ -115,13 +116,25 @@ async def start_task(uow: TasksUnitOfWork, cmd: StartTask, now: datetime) -> Tas
     return moved
 
 
-async def complete_task(uow: TasksUnitOfWork, cmd: CompleteTask, now: datetime) -> Task:
+async def complete_task(
+    uow: TasksUnitOfWork,
+    cmd: CompleteTask,
+    now: datetime,
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    confirm_after: timedelta = DEFAULT_CONFIRM_AFTER,
+) -> Task:
+    """The assignee marks the task done; its auto-confirm is scheduled in the same
+    transaction, so a `done` task always has one."""
     async with uow:
         task = await visible_task(uow, cmd.task_id, cmd.actor)
         policies.ensure_can_act(task, cmd.actor, Action.COMPLETE)
         check_if_match(task, cmd.if_match)
-        moved, event = lifecycle.complete(task, by=cmd.actor, now=now)
+        moved, event = lifecycle.complete(task, by=cmd.actor, now=now, confirm_after=confirm_after)
         await save_task(uow, moved, loaded=task, if_match=cmd.if_match)
+        await uow.jobs.add(
+            jobs.auto_confirm_job(moved, job_id=uuid4(), now=now, policy=retry, after=confirm_after)
+        )
         uow.record(event)
         await uow.commit()
     return moved
