@@ -24,6 +24,12 @@ SPEC_EVENTS = {
     "tasks.task.done",  # issue 24: completion the owner confirms, disputes
     "tasks.task.disputed",
     "tasks.task.dispute_resolved",
+    "tasks.offer.updated",  # issue 24: offers change, withdraw, decline; tasks reopen
+    "tasks.offer.withdrawn",
+    "tasks.offer.declined",
+    "tasks.task.reopened",
+    "tasks.task.reposted",
+    "tasks.task.edited",
     "tasks.task.cancelled",
     "tasks.task.expired",
     "tasks.review.created",
