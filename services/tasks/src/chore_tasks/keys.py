@@ -7,6 +7,7 @@ so the api knows what it may call and nothing of how it is built.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -17,6 +18,8 @@ from chore_tasks.usecases.ports import NewTasks, TaskReadCache, UowFactory
 UOW: web.AppKey[UowFactory] = web.AppKey("tasks.uow")
 NEW_TASKS: web.AppKey[NewTasks] = web.AppKey("tasks.new_tasks")
 RETRY = web.AppKey("tasks.retry", RetryPolicy)
+# How long reviews stay hidden after completion (TASKS_REVIEW_BLIND_DAYS).
+REVIEW_BLIND = web.AppKey("tasks.review_blind", timedelta)
 WAKE_SCHEDULER: web.AppKey[Callable[[], None]] = web.AppKey("tasks.wake_scheduler")
 TASK_CACHE: web.AppKey[TaskReadCache] = web.AppKey("tasks.task_cache")
 TASK_BODIES = web.AppKey("tasks.task_bodies", TaskBodies)

@@ -29,10 +29,22 @@ class TasksSettings(StorageSettings):
     job_backoff_cap_s: float = Field(900.0, gt=0)
     job_lease_s: float = Field(300.0, gt=0, description="a running job is reclaimed after this")
 
+    review_blind_days: float = Field(
+        14.0,
+        gt=0,
+        le=365,
+        description="reviews stay hidden this long after completion unless both sides write;"
+        " also the time allowed for writing one (a float, so tests can use seconds)",
+    )
+
     cache_size: int = Field(10_000, ge=0, description="tasks kept in the read cache (0: off)")
     group_commit: bool = Field(
         True, description="tasks posted at the same time share one transaction"
     )
+
+    @property
+    def review_blind_period(self) -> timedelta:
+        return timedelta(days=self.review_blind_days)
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -1,8 +1,9 @@
 """The durable consumer of the tasks events messaging cares about.
 
 One durable (`messaging`) shared by every replica, so each event is applied once; the inbox
-row commits in the handler's transaction. Types not listed here (task created, review) are
-acknowledged and ignored: offers carry the owner, so nothing is needed from them.
+row commits in the handler's transaction. Types not listed here are acknowledged and
+ignored: task created (offers carry the owner) and review created (the review is still
+hidden; `tasks.review.published` says when it may be shown).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.contracts.tasks import (
     OfferCreatedV1,
+    ReviewPublishedV1,
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
@@ -31,7 +33,7 @@ from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
 SPEC = ConsumerSpec(
     stream="TASKS",
     durable="messaging",
-    subjects=("tasks.offer.created", "tasks.task.>"),
+    subjects=("tasks.offer.created", "tasks.task.>", "tasks.review.published"),
 )
 
 C = TypeVar("C", bound=Contract)
@@ -57,6 +59,7 @@ def tasks_consumer(
         (TaskCancelledV1, events.task_cancelled),
         (TaskExpiredV1, events.task_expired),
         (TaskReminderDueV1, events.reminder_due),
+        (ReviewPublishedV1, events.review_published),
     ]
     for contract, use_case in routes:
         consumer.on(contract, _handler(use_case, fanout))

@@ -119,6 +119,7 @@ class NotificationKind(StrEnum):
     TASK_CANCELLED = "task_cancelled"  # to the assignee and every tasker who offered
     TASK_EXPIRED = "task_expired"  # to the owner and every tasker who offered
     REMINDER_DUE = "reminder_due"  # to the assignee: due within the hour
+    REVIEW_VISIBLE = "review_visible"  # to the reviewed user: a review of them is visible
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from chore_common.contracts.tasks import (
     OfferCreatedV1,
+    ReviewPublishedV1,
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
@@ -143,3 +144,19 @@ async def reminder_due(
     data = {"due_at": event.due_at.isoformat()}
     kind = NotificationKind.REMINDER_DUE
     await _notify(uow, fanout, event_id, now, event, kind, [event.assignee_id], data)
+
+
+async def review_published(
+    uow: MessagingUnitOfWork,
+    event_id: UUID,
+    event: ReviewPublishedV1,
+    now: datetime,
+    fanout: Fanout,
+) -> None:
+    data: dict[str, Any] = {
+        "review_id": str(event.review_id),
+        "author_id": str(event.author_id),
+        "rating": event.rating,
+    }
+    kind = NotificationKind.REVIEW_VISIBLE
+    await _notify(uow, fanout, event_id, now, event, kind, [event.subject_id], data)

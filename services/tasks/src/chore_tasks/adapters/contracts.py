@@ -12,6 +12,7 @@ from chore_common.contracts.registry import Contract
 from chore_common.contracts.tasks import (
     OfferCreatedV1,
     ReviewCreatedV1,
+    ReviewPublishedV1,
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
@@ -25,6 +26,7 @@ from chore_tasks.domain.events import (
     OfferCreated,
     ReminderDue,
     ReviewCreated,
+    ReviewPublished,
     TaskAssigned,
     TaskCancelled,
     TaskCompleted,
@@ -71,13 +73,7 @@ _MAPPINGS = {
     TaskCompleted: _mapping(TaskCompleted, TaskCompletedV1, completed_at="occurred_at"),
     TaskCancelled: _mapping(TaskCancelled, TaskCancelledV1, cancelled_at="occurred_at"),
     TaskExpired: _mapping(TaskExpired, TaskExpiredV1, expired_at="occurred_at"),
-    # The contract names the review's two sides by their roles in the task.
-    ReviewCreated: _mapping(
-        ReviewCreated,
-        ReviewCreatedV1,
-        owner_id="author_id",
-        tasker_id="subject_id",
-        created_at="occurred_at",
-    ),
+    ReviewCreated: _mapping(ReviewCreated, ReviewCreatedV1, created_at="occurred_at"),
+    ReviewPublished: _mapping(ReviewPublished, ReviewPublishedV1, published_at="occurred_at"),
     ReminderDue: _mapping(ReminderDue, TaskReminderDueV1),
 }

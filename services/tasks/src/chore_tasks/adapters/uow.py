@@ -1,4 +1,4 @@
-"""Tasks' unit of work: one transaction over tasks, offers, reviews, jobs and the outbox."""
+"""Tasks' unit of work: one transaction over tasks, offers, reviews, ratings, jobs, outbox."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from chore_tasks.adapters.contracts import contract_of
 from chore_tasks.adapters.repository import (
     JobRepository,
     OfferRepository,
+    RatingRepository,
     ReviewRepository,
     TaskRepository,
 )
@@ -29,6 +30,7 @@ class TasksUnitOfWork(UnitOfWork):
     tasks: TaskRepository
     offers: OfferRepository
     reviews: ReviewRepository
+    ratings: RatingRepository
     jobs: JobRepository
 
     def __init__(
@@ -49,6 +51,7 @@ class TasksUnitOfWork(UnitOfWork):
         self.tasks = TaskRepository(self.conn)
         self.offers = OfferRepository(self.conn)
         self.reviews = ReviewRepository(self.conn)
+        self.ratings = RatingRepository(self.conn)
         self.jobs = JobRepository(self.conn)
         self._changed = []
         return self

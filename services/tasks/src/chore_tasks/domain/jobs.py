@@ -26,6 +26,8 @@ ERROR_MAX = 2000
 class JobKind(StrEnum):
     EXPIRE_TASK = "expire_task"
     REMIND_ASSIGNEE = "remind_assignee"
+    # Shows a task's hidden reviews once their blind period ends (`domain.reviews`).
+    REVEAL_REVIEWS = "reveal_reviews"
 
 
 class JobStatus(StrEnum):
@@ -125,6 +127,20 @@ def reminder_job(task: Task, *, job_id: UUID, now: datetime, policy: RetryPolicy
         kind=JobKind.REMIND_ASSIGNEE,
         task_id=task.id,
         run_at=max(now, task.due_at - REMINDER_LEAD),
+        now=now,
+        policy=policy,
+    )
+
+
+def reveal_job(
+    task_id: UUID, *, run_at: datetime, job_id: UUID, now: datetime, policy: RetryPolicy
+) -> Job:
+    """Reveal a task's reviews at the end of their blind period, unless both come first."""
+    return new_job(
+        job_id=job_id,
+        kind=JobKind.REVEAL_REVIEWS,
+        task_id=task_id,
+        run_at=run_at,
         now=now,
         policy=policy,
     )

@@ -6,11 +6,12 @@ expected version, records events with `uow.record`, and commits once.
 
 from chore_tasks.usecases.admin_jobs import delete_job, get_job, list_jobs, retry_job, run_job_now
 from chore_tasks.usecases.offers import list_offers, make_offer
-from chore_tasks.usecases.reviews import review_task
+from chore_tasks.usecases.reviews import list_user_reviews, review_task, user_rating
 from chore_tasks.usecases.scheduled import (
     expire_task,
     record_job_failure,
     remind_assignee,
+    reveal_reviews,
     run_claimed_job,
 )
 from chore_tasks.usecases.tasks import (
@@ -35,12 +36,15 @@ __all__ = [
     "get_task",
     "list_jobs",
     "list_offers",
+    "list_user_reviews",
     "make_offer",
     "record_job_failure",
     "remind_assignee",
     "retry_job",
+    "reveal_reviews",
     "review_task",
     "run_claimed_job",
     "run_job_now",
     "start_task",
+    "user_rating",
 ]
