@@ -4,6 +4,7 @@ rules says, before and after the blind periods end (the real scheduler reveals).
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -191,3 +192,27 @@ async def test_summaries_and_pages_match_a_model_after_200_random_reviews(
     await reveal_due(engine, uow, end)
     await check(uow, users, written, end)
     assert sum(len(r) for r in model(written, end).values()) == REVIEWS
+
+
+async def test_both_sides_writing_at_the_same_moment_reveal_both_once(
+    uow: Callable[[], TasksUnitOfWork],
+) -> None:
+    """Without the task's lock, each would see only itself and both would stay hidden."""
+    for _ in range(10):
+        owner, worker = Actor(uuid4(), Role.CLIENT), Actor(uuid4(), Role.TASKER)
+        plan = Plan(0, 1, 0, 4, 2, False)
+        [task] = [completed(plan, [owner, worker])]
+        async with uow() as tx:
+            await tx.tasks.add(task)
+            await tx.commit()
+        now = task.updated_at + timedelta(hours=1)
+        await asyncio.gather(
+            *(
+                usecases.review_task(
+                    uow(), ReviewTask(task_id=task.id, actor=who, rating=r, comment=""), now
+                )
+                for who, r in ((owner, 4), (worker, 2))
+            )
+        )
+        assert (await seen(uow, worker.user_id)) == ([4], reviews.summarize([4]))
+        assert (await seen(uow, owner.user_id)) == ([2], reviews.summarize([2]))

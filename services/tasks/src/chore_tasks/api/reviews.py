@@ -55,6 +55,7 @@ async def review_task(request: web.Request) -> web.Response:
     response=UserReviewPage,
     tags=TAGS,
     summary="A user's visible reviews, most recently published first, with their rating",
+    errors=(404,),
 )
 async def user_reviews(request: web.Request) -> web.Response:
     query = parse_query(request, UserReviewQuery)
@@ -78,6 +79,7 @@ async def user_reviews(request: web.Request) -> web.Response:
     response=RatingOut,
     tags=TAGS,
     summary="A user's rating: count, mean and distribution of their visible reviews",
+    errors=(404,),
 )
 async def user_rating(request: web.Request) -> web.Response:
     cmd = GetUserRating(user_id=path_id(request, "user_id", UserNotFound), actor=actor(request))
