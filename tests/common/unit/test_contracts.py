@@ -33,6 +33,7 @@ SPEC_EVENTS = {
     "tasks.task.cancelled",
     "tasks.task.expired",
     "tasks.review.created",
+    "tasks.review.published",
     "tasks.task.reminder_due",
     "messaging.message.sent",
 }

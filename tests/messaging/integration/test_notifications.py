@@ -16,6 +16,8 @@ from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.contracts.tasks import (
     OfferCreatedV1,
+    ReviewCreatedV1,
+    ReviewPublishedV1,
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
@@ -303,3 +305,50 @@ async def test_a_dispute_tells_the_assignee_and_its_resolution_tells_both_with_t
         "task_completed",
         "task_disputed",
     ]
+
+
+async def test_a_published_review_notifies_the_reviewed_user_and_a_hidden_one_nobody(
+    bus: NatsServer, start_messaging: StartApp, issuer: Issuer
+) -> None:
+    server = await start_messaging(nats_url=bus.url, consumer_enabled=True)
+    owner, tasker = issuer.user("client"), issuer.user("tasker")
+    task_id, now = uuid4(), datetime.now(UTC)
+    hidden, shown = uuid4(), uuid4()
+    # Still hidden (double-blind): messaging must not tell anyone what it says.
+    await publish(
+        bus,
+        ReviewCreatedV1(
+            review_id=hidden,
+            task_id=task_id,
+            owner_id=owner.id,
+            tasker_id=tasker.id,
+            author_id=tasker.id,
+            subject_id=owner.id,
+            rating=2,
+            created_at=now,
+        ),
+    )
+    await publish(
+        bus,
+        ReviewPublishedV1(
+            review_id=shown,
+            task_id=task_id,
+            title="Paint the fence",
+            author_id=owner.id,
+            subject_id=tasker.id,
+            rating=5,
+            comment="Spotless",
+            created_at=now,
+            published_at=now,
+        ),
+    )
+    body = await eventually(server, "/messaging/notifications", tasker, at_least(1))
+    [note] = body["items"]
+    assert (note["kind"], note["task_id"], note["title"]) == (
+        "review_visible",
+        str(task_id),
+        "Paint the fence",
+    )
+    assert note["data"] == {"review_id": str(shown), "author_id": str(owner.id), "rating": 5}
+    mine = await (await server.get("/messaging/notifications", headers=owner.headers)).json()
+    assert mine["items"] == []

@@ -24,6 +24,7 @@ from chore_tasks.domain.errors import StaleVersion
 from chore_tasks.domain.events import DomainEvent
 from chore_tasks.domain.jobs import Job, JobStatus, RetryPolicy
 from chore_tasks.domain.model import Dispute, Offer, OfferStatus, Review, Task
+from chore_tasks.domain.reviews import RatingSummary
 from chore_tasks.usecases.ports import DisputeFilter, JobFilter, TaskFilter
 
 T = TypeVar("T")
@@ -52,6 +53,7 @@ class FakeDatabase:
     tasks: dict[UUID, Task] = field(default_factory=dict)
     offers: dict[UUID, Offer] = field(default_factory=dict)
     reviews: dict[UUID, Review] = field(default_factory=dict)
+    ratings: dict[UUID, RatingSummary] = field(default_factory=dict)
     jobs: dict[UUID, Job] = field(default_factory=dict)
     edits: dict[UUID, TaskEdit] = field(default_factory=dict)
     disputes: dict[UUID, Dispute] = field(default_factory=dict)
@@ -221,20 +223,79 @@ class FakeOffers(_Tracked):
 
 
 class FakeReviews(_Tracked):
-    def __init__(self, rows: dict[UUID, Review]) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        rows: dict[UUID, Review],
+        committed: dict[UUID, Review],
+        locks: RowLocks,
+        owner: object,
+    ) -> None:
+        super().__init__(None, locks, owner)
         self.rows = rows
+        self.committed_reviews = committed
 
-    async def for_task(self, task_id: UUID) -> Review | None:
+    async def of_task(self, task_id: UUID, *, lock: bool = False) -> list[Review]:
         await asyncio.sleep(0)
-        return next((r for r in self.rows.values() if r.task_id == task_id), None)
+        if lock:
+            # As SELECT ... FOR UPDATE: wait for the other writer, then see what it committed.
+            await self.locks.acquire(task_id, self.owner)
+            self.rows.update(
+                (k, r) for k, r in self.committed_reviews.items() if k not in self.dirty
+            )
+        mine = [r for r in self.rows.values() if r.task_id == task_id]
+        return sorted(mine, key=lambda r: r.created_at)
 
     async def add(self, review: Review) -> None:
         await asyncio.sleep(0)
-        if any(r.task_id == review.task_id for r in self.rows.values()):
+        if any(_same_author(r, review) for r in self.rows.values()):
             raise Conflict("already reviewed", code="already_reviewed")
         self.rows[review.id] = review
         self.dirty.add(review.id)
+
+    async def reveal(self, review: Review) -> bool:
+        await asyncio.sleep(0)
+        if self.rows[review.id].visible_at is not None:
+            return False
+        self.rows[review.id] = review
+        self.dirty.add(review.id)
+        return True
+
+    async def visible_of(
+        self, subject_id: UUID, *, limit: int, after: PageKey | None
+    ) -> Page[Review]:
+        await asyncio.sleep(0)
+        mine = [
+            r
+            for r in self.rows.values()
+            if r.subject_id == subject_id
+            and r.visible_at is not None
+            and (after is None or _shown(r) < (after.created_at, after.id))
+        ]
+        return _page(sorted(mine, key=_shown, reverse=True), _shown, limit)
+
+
+def _same_author(a: Review, b: Review) -> bool:
+    return (a.task_id, a.author_id) == (b.task_id, b.author_id)
+
+
+def _shown(review: Review) -> tuple[datetime, UUID]:
+    assert review.visible_at is not None
+    return review.visible_at, review.id
+
+
+class FakeRatings:
+    def __init__(self, rows: dict[UUID, RatingSummary]) -> None:
+        self.rows = rows
+        self.dirty: set[UUID] = set()
+
+    async def add(self, user_id: UUID, rating: int, now: datetime) -> None:
+        await asyncio.sleep(0)
+        self.rows[user_id] = self.rows.get(user_id, RatingSummary()).add(rating)
+        self.dirty.add(user_id)
+
+    async def of(self, user_id: UUID) -> RatingSummary:
+        await asyncio.sleep(0)
+        return self.rows.get(user_id, RatingSummary())
 
 
 class FakeEdits:
@@ -346,7 +407,8 @@ class FakeUnitOfWork:
         offers = dict(db.offers)
         self.tasks = FakeTasks(dict(db.tasks), offers, db.tasks, db.locks, self)
         self.offers = FakeOffers(offers)
-        self.reviews = FakeReviews(dict(db.reviews))
+        self.reviews = FakeReviews(dict(db.reviews), db.reviews, db.locks, self)
+        self.ratings = FakeRatings(dict(db.ratings))
         self.jobs = FakeJobs(dict(db.jobs), db.jobs, db.locks, self)
         self.edits = FakeEdits(dict(db.edits))
         self.disputes = FakeDisputes(dict(db.disputes))
@@ -372,6 +434,7 @@ class FakeUnitOfWork:
         db.tasks.update({k: self.tasks.rows[k] for k in self.tasks.dirty})
         db.offers.update({k: self.offers.rows[k] for k in self.offers.dirty})
         db.reviews.update({k: self.reviews.rows[k] for k in self.reviews.dirty})
+        db.ratings.update({k: self.ratings.rows[k] for k in self.ratings.dirty})
         db.jobs.update({k: self.jobs.rows[k] for k in self.jobs.dirty})
         db.edits.update(self.edits.rows)
         db.disputes.update({k: self.disputes.rows[k] for k in self.disputes.dirty})
@@ -393,7 +456,7 @@ class FakeUnitOfWork:
             ):
                 raise Conflict("an open offer exists", code="offer_exists")
         for review in (self.reviews.rows[k] for k in self.reviews.dirty):
-            if any(r.task_id == review.task_id for r in db.reviews.values()):
+            if any(r.id != review.id and _same_author(r, review) for r in db.reviews.values()):
                 raise Conflict("already reviewed", code="already_reviewed")
 
     @staticmethod

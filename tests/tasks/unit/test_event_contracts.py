@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import timedelta
 from uuid import uuid4
 
@@ -28,6 +28,7 @@ SUBJECTS = {
     events.TaskCancelled: "tasks.task.cancelled",
     events.TaskExpired: "tasks.task.expired",
     events.ReviewCreated: "tasks.review.created",
+    events.ReviewPublished: "tasks.review.published",
     events.ReminderDue: "tasks.task.reminder_due",
     events.OfferUpdated: "tasks.offer.updated",
     events.OfferWithdrawn: "tasks.offer.withdrawn",
@@ -94,9 +95,20 @@ def test_every_domain_event_maps_to_its_contract(cls: type[DomainEvent]) -> None
     assert envelope.payload(type(contract)) == contract
 
 
-def test_a_review_is_published_with_owner_and_tasker_named_as_the_contract_names_them() -> None:
-    event = sample(events.ReviewCreated)
+def test_a_review_by_the_assignee_keeps_owner_and_tasker_as_the_task_s_two_sides() -> None:
+    owner, tasker = uuid4(), uuid4()
+    event = replace(
+        sample(events.ReviewCreated), owner_id=owner, tasker_id=tasker, author_id=tasker
+    )
     assert isinstance(event, events.ReviewCreated)
+    event = replace(event, subject_id=owner)
     contract = contract_of(event)
-    assert contract.owner_id == event.author_id  # type: ignore[attr-defined]
-    assert contract.tasker_id == event.subject_id  # type: ignore[attr-defined]
+    assert (contract.owner_id, contract.tasker_id) == (owner, tasker)  # type: ignore[attr-defined]
+    assert (contract.author_id, contract.subject_id) == (tasker, owner)  # type: ignore[attr-defined]
+
+
+def test_a_published_review_says_when_it_was_published() -> None:
+    event = sample(events.ReviewPublished)
+    contract = contract_of(event)
+    assert contract.published_at == event.occurred_at  # type: ignore[attr-defined]
+    assert contract.rating == 4  # type: ignore[attr-defined]

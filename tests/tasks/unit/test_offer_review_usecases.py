@@ -169,12 +169,13 @@ async def test_client_b_cannot_review_client_a_task(db: FakeDatabase) -> None:
         await usecases.review_task(db.uow(), review(task.id, client()), NOW)
 
 
-async def test_the_assignee_cannot_review_the_task_they_did(db: FakeDatabase) -> None:
-    worker = tasker()
-    task = make_task(assignee=worker, status=Status.COMPLETED)
-    put(db, task)
-    with pytest.raises(Forbidden):
-        await usecases.review_task(db.uow(), review(task.id, worker), NOW)
+async def test_a_tasker_who_only_offered_cannot_review(db: FakeDatabase) -> None:
+    task = make_task(assignee=tasker(), status=Status.COMPLETED)
+    other = tasker()
+    put(db, task, make_offer(task, by=other))
+    with pytest.raises(Forbidden) as caught:
+        await usecases.review_task(db.uow(), review(task.id, other), NOW)
+    assert caught.value.code == "not_participant"
 
 
 async def test_reviewing_before_completion_is_a_conflict(db: FakeDatabase) -> None:

@@ -38,7 +38,7 @@ def test_client_b_cannot_review_client_a_task() -> None:
             by=client(),
             rating=5,
             comment="",
-            already_reviewed=False,
+            written=[],
             now=NOW,
         )
 
@@ -174,13 +174,20 @@ def test_another_client_may_not_list_offers() -> None:
 
 def _review(task_status: Status, *, already: bool = False) -> None:
     owner = client()
+    task = make_task(owner=owner, status=task_status)
+    written = []
+    if already:
+        first, _ = reviews.write_review(
+            task, review_id=uuid4(), by=owner, rating=5, comment="", written=[], now=NOW
+        )
+        written.append(first)
     reviews.write_review(
-        make_task(owner=owner, status=task_status),
+        task,
         review_id=uuid4(),
         by=owner,
         rating=4,
         comment="Tidy work",
-        already_reviewed=already,
+        written=written,
         now=NOW,
     )
 
@@ -199,7 +206,7 @@ def test_a_review_names_the_assignee_as_its_subject() -> None:
     owner, worker = client(), tasker()
     task = make_task(owner=owner, assignee=worker, status=Status.COMPLETED)
     review, event = reviews.write_review(
-        task, review_id=uuid4(), by=owner, rating=5, comment="", already_reviewed=False, now=NOW
+        task, review_id=uuid4(), by=owner, rating=5, comment="", written=[], now=NOW
     )
     assert review.subject_id == event.subject_id == worker.user_id
 
@@ -215,7 +222,7 @@ def test_ratings_run_from_one_to_five(rating: int) -> None:
             by=owner,
             rating=rating,
             comment="",
-            already_reviewed=False,
+            written=[],
             now=NOW,
         )
 

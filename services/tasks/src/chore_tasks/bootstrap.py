@@ -32,6 +32,7 @@ from chore_tasks.keys import (
     AUTO_CONFIRM_AFTER,
     NEW_TASKS,
     RETRY,
+    REVIEW_BLIND,
     TASK_BODIES,
     TASK_CACHE,
     UOW,
@@ -46,6 +47,7 @@ CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 def bootstrap(app: web.Application, settings: TasksSettings) -> None:
     app[RETRY] = settings.retry_policy
     app[AUTO_CONFIRM_AFTER] = settings.auto_confirm_after
+    app[REVIEW_BLIND] = settings.review_blind_period
     app[TASK_BODIES] = TaskBodies()
     app.cleanup_ctx.append(_storage(settings))
     if settings.scheduler_enabled:

@@ -19,6 +19,8 @@ UOW: web.AppKey[UowFactory] = web.AppKey("tasks.uow")
 NEW_TASKS: web.AppKey[NewTasks] = web.AppKey("tasks.new_tasks")
 RETRY = web.AppKey("tasks.retry", RetryPolicy)
 AUTO_CONFIRM_AFTER = web.AppKey("tasks.auto_confirm_after", timedelta)
+# How long reviews stay hidden after completion (TASKS_REVIEW_BLIND_DAYS).
+REVIEW_BLIND = web.AppKey("tasks.review_blind", timedelta)
 WAKE_SCHEDULER: web.AppKey[Callable[[], None]] = web.AppKey("tasks.wake_scheduler")
 TASK_CACHE: web.AppKey[TaskReadCache] = web.AppKey("tasks.task_cache")
 TASK_BODIES = web.AppKey("tasks.task_bodies", TaskBodies)

@@ -32,6 +32,13 @@ class TasksSettings(StorageSettings):
     auto_confirm_h: float = Field(
         72.0, gt=0, le=24 * 365, description="hours before a done task completes by itself"
     )
+    review_blind_days: float = Field(
+        14.0,
+        gt=0,
+        le=365,
+        description="reviews stay hidden this long after completion unless both sides write;"
+        " also the time allowed for writing one (a float, so tests can use seconds)",
+    )
 
     cache_size: int = Field(10_000, ge=0, description="tasks kept in the read cache (0: off)")
     group_commit: bool = Field(
@@ -41,6 +48,10 @@ class TasksSettings(StorageSettings):
     @property
     def auto_confirm_after(self) -> timedelta:
         return timedelta(hours=self.auto_confirm_h)
+
+    @property
+    def review_blind_period(self) -> timedelta:
+        return timedelta(days=self.review_blind_days)
 
     @property
     def retry_policy(self) -> RetryPolicy:

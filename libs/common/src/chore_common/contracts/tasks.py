@@ -179,6 +179,12 @@ class TaskExpiredV1(Contract):
 
 @register
 class ReviewCreatedV1(Contract):
+    """A participant reviewed the other side of a completed task. The review is still
+    hidden (double-blind): this event is for services, never for display; show a review
+    only from `tasks.review.published`. `owner_id` and `tasker_id` are the task's owner and
+    assignee; `author_id` and `subject_id` say who wrote about whom (absent on events from
+    before two-way reviews, when the owner always reviewed the tasker)."""
+
     TYPE: ClassVar = "tasks.review.created"
     VERSION: ClassVar = 1
 
@@ -189,6 +195,30 @@ class ReviewCreatedV1(Contract):
     rating: int = Field(ge=1, le=5)
     comment: str = ""
     created_at: AwareDatetime
+    author_id: UUID | None = None
+    subject_id: UUID | None = None
+    reveal_at: AwareDatetime | None = Field(
+        None, description="when it becomes visible at the latest, if the other side does not write"
+    )
+
+
+@register
+class ReviewPublishedV1(Contract):
+    """A review became visible: both sides of the task wrote, or the blind period after
+    completion ended. One event per review; messaging tells `subject_id`."""
+
+    TYPE: ClassVar = "tasks.review.published"
+    VERSION: ClassVar = 1
+
+    review_id: UUID
+    task_id: UUID
+    title: str
+    author_id: UUID
+    subject_id: UUID
+    rating: int = Field(ge=1, le=5)
+    comment: str = ""
+    created_at: AwareDatetime
+    published_at: AwareDatetime
 
 
 @register

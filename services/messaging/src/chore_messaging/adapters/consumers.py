@@ -1,8 +1,9 @@
 """The durable consumer of the tasks events messaging cares about.
 
 One durable (`messaging`) shared by every replica, so each event is applied once; the inbox
-row commits in the handler's transaction. Types not listed here (task created, review) are
-acknowledged and ignored: offers carry the owner, so nothing is needed from them.
+row commits in the handler's transaction. Types not listed here are acknowledged and
+ignored: task created (offers carry the owner) and review created (the review is still
+hidden; `tasks.review.published` says when it may be shown).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from chore_common.contracts.tasks import (
     OfferDeclinedV1,
     OfferUpdatedV1,
     OfferWithdrawnV1,
+    ReviewPublishedV1,
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
@@ -40,7 +42,7 @@ from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
 SPEC = ConsumerSpec(
     stream="TASKS",
     durable="messaging",
-    subjects=("tasks.offer.>", "tasks.task.>"),
+    subjects=("tasks.offer.>", "tasks.task.>", "tasks.review.published"),
 )
 
 C = TypeVar("C", bound=Contract)
@@ -75,6 +77,7 @@ def tasks_consumer(
         (TaskReopenedV1, events.task_reopened),
         (TaskRepostedV1, events.task_reposted),
         (TaskEditedV1, events.task_edited),
+        (ReviewPublishedV1, events.review_published),
     ]
     for contract, use_case in routes:
         consumer.on(contract, _handler(use_case, fanout))

@@ -130,6 +130,7 @@ class NotificationKind(StrEnum):
     TASK_REOPENED = "task_reopened"
     TASK_REPOSTED = "task_reposted"  # to every tasker who offered: the task is open again
     TASK_EDITED = "task_edited"  # to every tasker with an open offer
+    REVIEW_VISIBLE = "review_visible"  # to the reviewed user: a review of them is visible
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from chore_common.contracts.tasks import (
     OfferDeclinedV1,
     OfferUpdatedV1,
     OfferWithdrawnV1,
+    ReviewPublishedV1,
     TaskAssignedV1,
     TaskCancelledV1,
     TaskCompletedV1,
@@ -257,3 +258,19 @@ async def task_edited(
     data = {"changes": sorted(event.changes)}
     kind = NotificationKind.TASK_EDITED
     await _notify(uow, fanout, event_id, now, event, kind, list(event.offerer_ids), data)
+
+
+async def review_published(
+    uow: MessagingUnitOfWork,
+    event_id: UUID,
+    event: ReviewPublishedV1,
+    now: datetime,
+    fanout: Fanout,
+) -> None:
+    data: dict[str, Any] = {
+        "review_id": str(event.review_id),
+        "author_id": str(event.author_id),
+        "rating": event.rating,
+    }
+    kind = NotificationKind.REVIEW_VISIBLE
+    await _notify(uow, fanout, event_id, now, event, kind, [event.subject_id], data)

@@ -9,6 +9,7 @@ Either way the loser gets `StaleVersion` or the domain's refusal, never a lost u
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -28,16 +29,27 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.errors import Conflict
 from chore_common.paging import Page, PageKey
-from chore_tasks.adapters.tables import DISPUTES, JOBS, OFFERS, REVIEWS, TASK_EDITS, TASKS
+from chore_tasks.adapters.tables import (
+    DISPUTES,
+    JOBS,
+    OFFERS,
+    REVIEWS,
+    TASK_EDITS,
+    TASKS,
+    USER_RATINGS,
+)
 from chore_tasks.domain.edits import TaskEdit
 from chore_tasks.domain.errors import StaleVersion
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
 from chore_tasks.domain.model import Dispute, Offer, OfferStatus, Review, Role, Status, Task
+from chore_tasks.domain.reviews import RatingSummary
 from chore_tasks.usecases.ports import DisputeFilter, JobFilter, TaskFilter
 
 T = TypeVar("T", Task, Offer, Job, Dispute, TaskEdit)
@@ -275,15 +287,94 @@ class ReviewRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def for_task(self, task_id: UUID) -> Review | None:
-        query = select(REVIEWS).where(REVIEWS.c.task_id == task_id)
-        return await _first(self.conn, query, review_of)
+    async def of_task(self, task_id: UUID, *, lock: bool = False) -> list[Review]:
+        if lock:
+            # The task's row lock puts its two reviewers one after the other on PostgreSQL,
+            # so the second always sees the first (SQLite's BEGIN lock already does).
+            await self.conn.execute(
+                select(TASKS.c.id).where(TASKS.c.id == task_id).with_for_update()
+            )
+        query = select(REVIEWS).where(REVIEWS.c.task_id == task_id).order_by(REVIEWS.c.created_at)
+        rows = (await self.conn.execute(query)).mappings().all()
+        return [review_of(row) for row in rows]
 
     async def add(self, review: Review) -> None:
-        refusal = "this task has already been reviewed"
+        refusal = "you have already reviewed this task"
         await _insert_unique(
             self.conn, _INSERT_REVIEW, values_of(review), refusal, code="already_reviewed"
         )
+
+    async def reveal(self, review: Review) -> bool:
+        """Set `visible_at` unless another transaction already did; True if this one did."""
+        result = await self.conn.execute(
+            update(REVIEWS)
+            .where(REVIEWS.c.id == review.id, REVIEWS.c.visible_at.is_(None))
+            .values(visible_at=review.visible_at)
+        )
+        return result.rowcount == 1
+
+    async def visible_of(
+        self, subject_id: UUID, *, limit: int, after: PageKey | None
+    ) -> Page[Review]:
+        """The subject's visible reviews, most recently published first, keyed on
+        (visible_at, id)."""
+        conditions = [REVIEWS.c.subject_id == subject_id, REVIEWS.c.visible_at.is_not(None)]
+        if after is not None:
+            key = tuple_(REVIEWS.c.visible_at, REVIEWS.c.id)
+            conditions.append(key < (after.created_at, after.id))
+        query = (
+            select(REVIEWS)
+            .where(*conditions)
+            .order_by(REVIEWS.c.visible_at.desc(), REVIEWS.c.id.desc())
+            .limit(limit + 1)
+        )
+        rows = (await self.conn.execute(query)).mappings().all()
+        items = [review_of(row) for row in rows[:limit]]
+        if len(rows) <= limit:
+            return Page(items, None)
+        last = items[-1]
+        assert last.visible_at is not None
+        return Page(items, PageKey(last.visible_at, last.id))
+
+
+_STARS = tuple(f"stars_{n}" for n in range(1, 6))
+
+
+class RatingRepository:
+    """`user_ratings`: one row per reviewed user, added to as reviews become visible."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, user_id: UUID, rating: int, now: datetime) -> None:
+        """Count one more visible `rating` for `user_id`, atomically (an upsert adding to
+        the row, so concurrent reveals for one user never lose a count)."""
+        one = {name: int(name == f"stars_{rating}") for name in _STARS}
+        values = {"user_id": user_id, "count": 1, "total": rating, **one, "updated_at": now}
+        table = USER_RATINGS
+        upsert = (sqlite_insert if self.conn.dialect.name == "sqlite" else pg_insert)(table)
+        stmt = upsert.values(values).on_conflict_do_update(
+            index_elements=[table.c.user_id],
+            set_={
+                **{
+                    name: table.c[name] + upsert.excluded[name]
+                    for name in ("count", "total", *_STARS)
+                },
+                "updated_at": upsert.excluded.updated_at,
+            },
+        )
+        await self.conn.execute(stmt)
+
+    async def of(self, user_id: UUID) -> RatingSummary:
+        row = (
+            (await self.conn.execute(select(USER_RATINGS).where(USER_RATINGS.c.user_id == user_id)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return RatingSummary()
+        stars = tuple(row[name] for name in _STARS)
+        return RatingSummary(row["count"], row["total"], stars)
 
 
 def edit_of(row: Mapping[Any, Any]) -> TaskEdit:

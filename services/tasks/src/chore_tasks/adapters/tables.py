@@ -1,4 +1,5 @@
-"""The tasks database's tables: tasks, offers, reviews, disputes, jobs, plus the outbox and inbox.
+"""The tasks database's tables: tasks, offers, reviews, user ratings, disputes, jobs, plus the
+outbox and inbox.
 
 Datetimes go through `UtcDateTime`: stored in UTC, always read back timezone-aware, on
 SQLite (which keeps no zone) as on PostgreSQL.
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -106,16 +108,36 @@ REVIEWS = Table(
     "reviews",
     metadata,
     Column("id", Uuid, primary_key=True),
-    # Unique: the owner reviews once, even when two requests race past the check.
-    Column(
-        "task_id", Uuid, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False, unique=True
-    ),
+    Column("task_id", Uuid, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
     Column("author_id", Uuid, nullable=False),
     Column("subject_id", Uuid, nullable=False),
     Column("rating", Integer, nullable=False),
     Column("comment", Text, nullable=False),
     Column("created_at", TS, nullable=False),
+    # Hidden until `visible_at` is set: when both sides wrote, or by `reveal_at` (job).
+    Column("reveal_at", TS, nullable=False),
+    Column("visible_at", TS, nullable=True),
     CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+    # Each side reviews once, even when two requests race past the check.
+    UniqueConstraint("task_id", "author_id", name="uq_reviews_task_author"),
+    # A user's visible reviews, most recently published first.
+    Index("ix_reviews_subject_visible", "subject_id", "visible_at", "id"),
+)
+
+# The read model of GET /tasks/users/{id}/reviews: each user's visible ratings added up,
+# updated in the transaction that makes a review visible.
+USER_RATINGS = Table(
+    "user_ratings",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("stars_1", Integer, nullable=False),
+    Column("stars_2", Integer, nullable=False),
+    Column("stars_3", Integer, nullable=False),
+    Column("stars_4", Integer, nullable=False),
+    Column("stars_5", Integer, nullable=False),
+    Column("updated_at", TS, nullable=False),
 )
 
 # One per task (a disputed task never reaches `done` again); open while `resolved_at` is null.

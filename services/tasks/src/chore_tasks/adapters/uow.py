@@ -1,5 +1,5 @@
-"""Tasks' unit of work: one transaction over tasks, offers, reviews, disputes, jobs and the
-outbox."""
+"""Tasks' unit of work: one transaction over tasks, offers, reviews, ratings, disputes, jobs
+and the outbox."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from chore_tasks.adapters.repository import (
     DisputeRepository,
     JobRepository,
     OfferRepository,
+    RatingRepository,
     ReviewRepository,
     TaskEditRepository,
     TaskRepository,
@@ -32,6 +33,7 @@ class TasksUnitOfWork(UnitOfWork):
     tasks: TaskRepository
     offers: OfferRepository
     reviews: ReviewRepository
+    ratings: RatingRepository
     jobs: JobRepository
     edits: TaskEditRepository
     disputes: DisputeRepository
@@ -54,6 +56,7 @@ class TasksUnitOfWork(UnitOfWork):
         self.tasks = TaskRepository(self.conn)
         self.offers = OfferRepository(self.conn)
         self.reviews = ReviewRepository(self.conn)
+        self.ratings = RatingRepository(self.conn)
         self.jobs = JobRepository(self.conn)
         self.edits = TaskEditRepository(self.conn)
         self.disputes = DisputeRepository(self.conn)

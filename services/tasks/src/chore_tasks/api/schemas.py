@@ -23,6 +23,7 @@ from chore_tasks.domain.model import (
     Status,
     Task,
 )
+from chore_tasks.domain.reviews import RatingSummary
 
 # A billion dollars: beyond it a typo, not a chore.
 MAX_CENTS = 100_000_000_000
@@ -186,6 +187,34 @@ class ReviewOut(OutModel):
     rating: int
     comment: str
     created_at: datetime
+    reveal_at: datetime = Field(description="visible by then at the latest")
+    visible_at: datetime | None = Field(
+        description="when it became visible; null while hidden (only its author sees it then)"
+    )
+
+
+class RatingOut(BaseModel):
+    count: int
+    mean: float | None = Field(description="to two decimals; null with no reviews")
+    distribution: dict[str, int] = Field(description='reviews per star, "1" to "5"')
+
+    @classmethod
+    def of(cls, summary: RatingSummary) -> RatingOut:
+        stars = {str(n): summary.stars[n - 1] for n in range(1, 6)}
+        return cls(count=summary.count, mean=summary.mean, distribution=stars)
+
+
+class UserReviewQuery(StrictModel):
+    limit: int = Field(20, ge=1, le=100)
+    cursor: Cursor | None = None
+
+
+class UserReviewPage(BaseModel):
+    """A user's visible reviews, most recently published first, and their rating summary."""
+
+    items: list[ReviewOut]
+    next_cursor: str | None
+    rating: RatingOut
 
 
 class JobOut(OutModel):

@@ -40,3 +40,8 @@ class OfferNotFound(NotFound, code="offer_not_found", title="Offer not found"): 
 
 
 class JobNotFound(NotFound, code="job_not_found", title="Job not found"): ...
+
+
+class UserNotFound(NotFound, code="user_not_found", title="User not found"):
+    """Only for a path id that is not a UUID: tasks knows users by id alone, so an unknown
+    user simply has no reviews."""

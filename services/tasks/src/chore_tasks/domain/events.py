@@ -158,10 +158,28 @@ class TaskEdited(TaskEvent):
 class ReviewCreated(DomainEvent):
     review_id: UUID
     task_id: UUID
+    # The task's two sides, whoever wrote: the contract's names mean these.
+    owner_id: UUID
+    tasker_id: UUID
     author_id: UUID
     subject_id: UUID
     rating: int
     comment: str
+    reveal_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewPublished(DomainEvent):
+    """A review became visible (`occurred_at`): both sides wrote, or the blind period ended."""
+
+    review_id: UUID
+    task_id: UUID
+    title: str
+    author_id: UUID
+    subject_id: UUID
+    rating: int
+    comment: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,6 +27,8 @@ class JobKind(StrEnum):
     EXPIRE_TASK = "expire_task"
     REMIND_ASSIGNEE = "remind_assignee"
     AUTO_CONFIRM = "auto_confirm"
+    # Shows a task's hidden reviews once their blind period ends (`domain.reviews`).
+    REVEAL_REVIEWS = "reveal_reviews"
 
 
 class JobStatus(StrEnum):
@@ -140,6 +142,20 @@ def auto_confirm_job(
         kind=JobKind.AUTO_CONFIRM,
         task_id=task.id,
         run_at=now + after,
+        now=now,
+        policy=policy,
+    )
+
+
+def reveal_job(
+    task_id: UUID, *, run_at: datetime, job_id: UUID, now: datetime, policy: RetryPolicy
+) -> Job:
+    """Reveal a task's reviews at the end of their blind period, unless both come first."""
+    return new_job(
+        job_id=job_id,
+        kind=JobKind.REVEAL_REVIEWS,
+        task_id=task_id,
+        run_at=run_at,
         now=now,
         policy=policy,
     )

@@ -180,6 +180,9 @@ class Dispute:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Review:
+    """One participant's rating of the other. Hidden (`visible_at` None) until both have
+    written or `reveal_at` (the task's completion plus the blind period) has passed."""
+
     id: UUID
     task_id: UUID
     author_id: UUID
@@ -187,6 +190,8 @@ class Review:
     rating: int
     comment: str
     created_at: datetime
+    reveal_at: datetime
+    visible_at: datetime | None = None
 
 
 def require_aware(name: str, value: datetime | None) -> None:

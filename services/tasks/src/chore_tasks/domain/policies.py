@@ -127,11 +127,13 @@ def ensure_before_auto_confirm(confirm_at: datetime | None, now: datetime) -> No
 
 
 def ensure_can_review(task: Task, actor: Actor, *, already_reviewed: bool) -> None:
-    _ensure_owner(task, actor)
+    """The owner reviews the assignee and the assignee the owner, once each."""
+    if actor.user_id not in (task.owner_id, task.assignee_id):
+        raise Forbidden("only the owner and the assignee review a task", code="not_participant")
     if task.status is not Status.COMPLETED:
         raise Conflict(f"the task is {task.status.value}, not completed", code="not_completed")
     if already_reviewed:
-        raise Conflict("this task has already been reviewed", code="already_reviewed")
+        raise Conflict("you have already reviewed this task", code="already_reviewed")
 
 
 def ensure_admin(actor: Actor) -> None:

@@ -14,12 +14,13 @@ from chore_tasks.usecases.completion import (
 from chore_tasks.usecases.edits import edit_task, task_history
 from chore_tasks.usecases.offers import list_offers, make_offer, update_offer, withdraw_offer
 from chore_tasks.usecases.reopen import reopen_task, repost_task
-from chore_tasks.usecases.reviews import review_task
+from chore_tasks.usecases.reviews import list_user_reviews, review_task, user_rating
 from chore_tasks.usecases.scheduled import (
     auto_confirm_task,
     expire_task,
     record_job_failure,
     remind_assignee,
+    reveal_reviews,
     run_claimed_job,
 )
 from chore_tasks.usecases.tasks import (
@@ -49,6 +50,7 @@ __all__ = [
     "list_disputes",
     "list_jobs",
     "list_offers",
+    "list_user_reviews",
     "make_offer",
     "record_job_failure",
     "remind_assignee",
@@ -56,11 +58,13 @@ __all__ = [
     "repost_task",
     "resolve_dispute",
     "retry_job",
+    "reveal_reviews",
     "review_task",
     "run_claimed_job",
     "run_job_now",
     "start_task",
     "task_history",
     "update_offer",
+    "user_rating",
     "withdraw_offer",
 ]

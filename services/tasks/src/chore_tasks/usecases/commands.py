@@ -156,6 +156,31 @@ class ReviewTask:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListUserReviews:
+    """A user's visible reviews (any signed-in user may read them) and rating summary."""
+
+    user_id: UUID
+    actor: Actor
+    limit: int = 20
+    after: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetUserRating:
+    user_id: UUID
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevealReviews:
+    """Run by the scheduler at the end of a task's blind period (job `reveal_reviews`)."""
+
+    task_id: UUID
+    job_id: UUID | None = None
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ExpireTask:
     """Run by the scheduler. With `job_id`, the claimed job (at try `attempt`) is finished in
     the same transaction as the expiry, so the event is recorded exactly once."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from chore_tasks.domain.edits import TaskEdit
 from chore_tasks.domain.events import DomainEvent, TaskCreated
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
 from chore_tasks.domain.model import Actor, Dispute, Offer, OfferStatus, Review, Status, Task
+from chore_tasks.domain.reviews import RatingSummary
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,8 +86,30 @@ class OfferRepository(Protocol):
 
 
 class ReviewRepository(Protocol):
-    async def for_task(self, task_id: UUID) -> Review | None: ...
+    async def of_task(self, task_id: UUID, *, lock: bool = False) -> list[Review]:
+        """Oldest first. `lock`: hold the task for this transaction, so the task's reviews
+        are written and revealed one transaction after another."""
+        ...
+
     async def add(self, review: Review) -> None: ...
+    async def reveal(self, review: Review) -> bool:
+        """Store `review.visible_at` unless it is already visible; True if this call did."""
+        ...
+
+    async def visible_of(
+        self, subject_id: UUID, *, limit: int, after: PageKey | None
+    ) -> Page[Review]:
+        """Visible reviews of `subject_id`, newest `visible_at` first; the page key is
+        (visible_at, id)."""
+        ...
+
+
+class RatingRepository(Protocol):
+    async def add(self, user_id: UUID, rating: int, now: datetime) -> None:
+        """One more visible review of `user_id` with this rating."""
+        ...
+
+    async def of(self, user_id: UUID) -> RatingSummary: ...
 
 
 class TaskEditRepository(Protocol):
@@ -136,6 +160,8 @@ class TasksUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def offers(self) -> OfferRepository: ...
     @property
     def reviews(self) -> ReviewRepository: ...
+    @property
+    def ratings(self) -> RatingRepository: ...
     @property
     def jobs(self) -> JobRepository: ...
     @property

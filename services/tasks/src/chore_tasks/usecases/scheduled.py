@@ -1,5 +1,5 @@
 """What the scheduler runs: expire a task, remind its assignee, auto-confirm a done task,
-record a failed try.
+reveal reviews whose blind period ended, record a failed try.
 
 A claimed job is finished (or postponed) in the same transaction as its effect, so a
 replica that dies after committing never runs it again and one that dies before leaves it
@@ -16,18 +16,20 @@ from typing import Final
 from uuid import UUID
 
 from chore_common.errors import Conflict
-from chore_tasks.domain import jobs, lifecycle
+from chore_tasks.domain import jobs, lifecycle, reviews
 from chore_tasks.domain.errors import JobNotFound
 from chore_tasks.domain.events import DomainEvent, ReminderDue, TaskCompleted, TaskExpired
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus, RetryPolicy
-from chore_tasks.domain.model import SCHEDULER, Status
+from chore_tasks.domain.model import SCHEDULER, Review, Status
 from chore_tasks.usecases.commands import (
     AutoConfirmTask,
     ExpireTask,
     RecordJobFailure,
     RemindAssignee,
+    RevealReviews,
 )
 from chore_tasks.usecases.ports import TasksUnitOfWork
+from chore_tasks.usecases.reviews import publish_due
 from chore_tasks.usecases.tasks import DEFAULT_RETRY
 
 REMINDABLE = frozenset({Status.ASSIGNED, Status.IN_PROGRESS})
@@ -104,6 +106,25 @@ async def auto_confirm_task(
     return event
 
 
+async def reveal_reviews(uow: TasksUnitOfWork, cmd: RevealReviews, now: datetime) -> list[Review]:
+    """Show the task's hidden reviews once their blind period has ended (run early, by an
+    admin or a clock running ahead, it goes back to sleep until then); returns those it
+    showed, none when both sides had written and nothing was left hidden."""
+    async with uow:
+        job = await _claimed(uow, cmd.job_id, cmd.attempt)
+        task = await uow.tasks.get(cmd.task_id)
+        shown: list[Review] = []
+        wake_at: datetime | None = None
+        if task is not None:
+            written = await uow.reviews.of_task(task.id, lock=True)
+            shown = await publish_due(uow, task, written, now)
+            if not shown:
+                wake_at = reviews.next_reveal(written)
+        await _finish(uow, job, now, wake_at)
+        await uow.commit()
+    return shown
+
+
 async def record_job_failure(
     uow: TasksUnitOfWork,
     cmd: RecordJobFailure,
@@ -142,11 +163,18 @@ async def _run_auto_confirm(uow: TasksUnitOfWork, job: Job, now: datetime) -> Do
     )
 
 
+async def _run_reveal(uow: TasksUnitOfWork, job: Job, now: datetime) -> DomainEvent | None:
+    cmd = RevealReviews(task_id=job.task_id, job_id=job.id, attempt=job.attempts)
+    await reveal_reviews(uow, cmd, now)
+    return None  # one event per review shown: they are in the outbox
+
+
 JOB_RUNNERS: Final[Mapping[JobKind, JobRunner]] = MappingProxyType(
     {
         JobKind.EXPIRE_TASK: _run_expiry,
         JobKind.REMIND_ASSIGNEE: _run_reminder,
         JobKind.AUTO_CONFIRM: _run_auto_confirm,
+        JobKind.REVEAL_REVIEWS: _run_reveal,
     }
 )
 
