@@ -50,6 +50,8 @@ def sample(cls: type[DomainEvent]) -> DomainEvent:
             values[f.name] = NOW + timedelta(hours=2)
         elif f.name == "rating":
             values[f.name] = 4
+        elif f.name == "currency":
+            values[f.name] = "JPY"
         elif "int" in hint:
             values[f.name] = 3
         else:

@@ -28,7 +28,15 @@ from chore_tasks.adapters.group_commit import GroupCommit, TransactionEach
 from chore_tasks.adapters.scheduler import Scheduler
 from chore_tasks.adapters.uow import TasksChanged, TasksUnitOfWork
 from chore_tasks.api.schemas import TaskBodies
-from chore_tasks.keys import NEW_TASKS, RETRY, TASK_BODIES, TASK_CACHE, UOW, WAKE_SCHEDULER
+from chore_tasks.keys import (
+    DEFAULT_CURRENCY,
+    NEW_TASKS,
+    RETRY,
+    TASK_BODIES,
+    TASK_CACHE,
+    UOW,
+    WAKE_SCHEDULER,
+)
 from chore_tasks.settings import TasksSettings
 from chore_tasks.usecases.ports import NewTasks, UowFactory
 
@@ -37,6 +45,7 @@ CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 def bootstrap(app: web.Application, settings: TasksSettings) -> None:
     app[RETRY] = settings.retry_policy
+    app[DEFAULT_CURRENCY] = settings.default_currency
     app[TASK_BODIES] = TaskBodies()
     app.cleanup_ctx.append(_storage(settings))
     if settings.scheduler_enabled:
