@@ -135,7 +135,8 @@ def _full_text(
     fts_query = " ".join(f'"{word}"' for word in words)
     fts: ColumnElement[Any] = literal_column("tasks_fts")
     source = TASKS.join(FTS, FTS.c.task_id == TASKS.c.id)
-    return source, fts.op("MATCH")(fts_query), -func.bm25(fts)
+    # bm25 is lower for better matches; weighted as PostgreSQL's A/B: the title counts double.
+    return source, fts.op("MATCH")(fts_query), -func.bm25(fts, 0.0, 2.0, 1.0)
 
 
 def _distance_km(near: Near, dialect: str) -> ColumnElement[Any]:
