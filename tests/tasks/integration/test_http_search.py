@@ -159,6 +159,8 @@ async def test_a_cursor_of_another_sort_or_with_a_tampered_key_is_422(
         {"sort": "newest", "cursor": cursor},
         {"sort": "budget", "cursor": tampered(cursor, k="cheap")},
         {"sort": "budget", "cursor": tampered(cursor, k=True)},
+        {"sort": "budget", "cursor": tampered(cursor, i=7)},
+        {"sort": "distance", "near": "52,13", "cursor": tampered(cursor, s="distance", k=True)},
         {"sort": "budget", "cursor": tampered(cursor, s="price")},
         {"sort": "budget", "cursor": tampered(cursor, i="not-a-uuid")},
         {"sort": "due", "cursor": tampered(cursor, s="due", k="0000-13-01")},

@@ -50,7 +50,7 @@ def search_key(cursor: str | None) -> SearchKey | None:
     try:
         sort = Sort(str(position["s"]))
         return SearchKey(sort, _key_value(KEY_TYPES[sort], position.get("k")), UUID(position["i"]))
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         raise InvalidInput(
             "The cursor is not one this service issued.", code="invalid_cursor"
         ) from None
@@ -61,6 +61,7 @@ def _key_value(kind: type, value: object) -> datetime | int | float:
         return sane_instant(datetime.fromisoformat(value))
     if kind is int and type(value) is int and abs(value) < 2**63:
         return value
-    if kind is float and type(value) in (int, float) and math.isfinite(value):  # type: ignore[arg-type]
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is float and number and math.isfinite(float(value)):  # type: ignore[arg-type]
         return float(value)  # type: ignore[arg-type]
     raise ValueError(f"not a {kind.__name__}")
