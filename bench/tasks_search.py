@@ -137,13 +137,13 @@ def raw_search(database_url: str, viewer: str, requests: int, seconds: float) ->
             words=terms(QUERY["q"]),
             near=Near(lat, lon, float(QUERY["radius_km"])),
         )
-        stmt = browse_statement(query, "postgresql")
+        stmt, values = browse_statement(query, "postgresql")
         engine = create_engine(database_url, pool_size=1)
 
         async def once() -> float:
             started = time.perf_counter()
             async with engine.connect() as conn:
-                rows = (await conn.execute(stmt)).mappings().all()
+                rows = (await conn.execute(stmt, values)).mappings().all()
             assert rows, "the bench query matches nothing"
             return time.perf_counter() - started
 

@@ -178,8 +178,8 @@ class TaskRepository:
 
     async def browse(self, query: TaskFilter) -> SearchPage:
         """One more row than asked: its presence says whether there is a next page."""
-        stmt = browse_statement(query, self.conn.dialect.name)
-        rows = (await self.conn.execute(stmt)).mappings().all()
+        stmt, values = browse_statement(query, self.conn.dialect.name)
+        rows = (await self.conn.execute(stmt, values)).mappings().all()
         items = [task_of(row) for row in rows[: query.limit]]
         if len(rows) <= query.limit:
             return SearchPage(items, None)
