@@ -120,17 +120,18 @@ async def test_values_no_database_can_store_are_refused_at_the_edge(
     ann, _bob, _task_id, conv_id = await chat_between(api, tag)
     chore = {"title": "Fix the gate", "category": "garden", "budget_cents": 1000}
     message = {"body": "hi\x00", "client_msg_id": "m1"}
+    hove_nul = {"lat": 50.83, "lon": -0.17, "address": "Hove\x00"}
     history = f"/messaging/conversations/{conv_id}/messages"
     refused: list[tuple[str, str, Any, str]] = [
         ("POST", "/tasks", {**chore, "title": "Fix\x00 the gate"}, "title"),
-        ("POST", "/tasks", {**chore, "location": "Hove\x00"}, "location"),
+        ("POST", "/tasks", {**chore, "location": hove_nul}, "location.address"),
         ("POST", "/tasks", {**chore, "due_at": "2030-01-01T00:00:00"}, "due_at"),
         ("POST", "/tasks", {**chore, "due_at": BEYOND_9999}, "due_at"),
         ("POST", "/tasks", {**chore, "budget_cents": 2**70}, "budget_cents"),
         ("GET", f"{history}?after_seq={2**70}", None, "after_seq"),
         ("GET", f"{history}?after_seq={2**63}", None, "after_seq"),
         ("GET", "/tasks?q=a%00b", None, "q"),
-        ("GET", "/tasks?category=%00", None, "category"),
+        ("GET", "/tasks?category=%00", None, "category.0"),
         ("POST", f"/messaging/conversations/{conv_id}/messages", message, "body"),
     ]
     for method, path, body, field in refused:

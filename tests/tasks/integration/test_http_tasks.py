@@ -68,13 +68,15 @@ async def test_a_client_posts_a_task_and_gets_it_back_open(tasks: Client, issuer
             "category": "pets",
             "budget_cents": 1500,
             "due_at": DUE,
-            "location": "Hove",
+            "location": {"lat": 50.83, "lon": -0.17, "address": "Hove"},
         },
         headers=owner.headers,
     )
     assert resp.status == 201
     task = await resp.json()
     assert task["status"] == "open"
+    assert task["location"] == {"lat": 50.83, "lon": -0.17, "address": "Hove"}
+    assert task["currency"] == "EUR"  # the platform's default
     assert task["owner_id"] == str(owner.id)
     assert task["version"] == 1
     assert resp.headers["ETag"] == '"1"'
@@ -94,6 +96,32 @@ async def test_a_client_posts_a_task_and_gets_it_back_open(tasks: Client, issuer
         ),
         (
             {"title": "x", "category": "c", "budget_cents": 100, "due_at": "2099-01-01T00:00:00"},
+            422,
+        ),
+        ({"title": "x", "category": "c", "budget_cents": 100, "currency": "eur"}, 422),
+        ({"title": "x", "category": "c", "budget_cents": 100, "currency": "XYZ"}, 422),
+        ({"title": "x", "category": "c", "budget_cents": 100, "location": "Hove"}, 422),
+        (
+            {"title": "x", "category": "c", "budget_cents": 100, "location": {"lat": 91, "lon": 0}},
+            422,
+        ),
+        (
+            {
+                "title": "x",
+                "category": "c",
+                "budget_cents": 100,
+                "location": {"lat": 0, "lon": 181},
+            },
+            422,
+        ),
+        ({"title": "x", "category": "c", "budget_cents": 100, "location": {"lat": 1}}, 422),
+        (
+            {
+                "title": "x",
+                "category": "c",
+                "budget_cents": 100,
+                "location": {"lat": "1", "lon": 2},
+            },
             422,
         ),
     ],

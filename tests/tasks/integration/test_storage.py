@@ -25,7 +25,7 @@ from chore_tasks.adapters.tables import JOBS, OUTBOX, TASKS
 from chore_tasks.adapters.uow import TasksUnitOfWork
 from chore_tasks.domain import lifecycle
 from chore_tasks.domain.jobs import JobKind, JobStatus
-from chore_tasks.domain.model import Offer, Status, Task
+from chore_tasks.domain.model import Location, Offer, Status, Task
 from chore_tasks.usecases.commands import (
     AssignTask,
     BrowseTasks,
@@ -64,7 +64,12 @@ async def test_a_posted_task_reads_back_equal_with_its_event_and_expiry_job(
     uow: Callable[[], TasksUnitOfWork], engine: AsyncEngine
 ) -> None:
     owner = client()
-    task = await post(uow, actor=owner, due_at=NOW + timedelta(days=1), location="Bristol")
+    task = await post(
+        uow,
+        actor=owner,
+        due_at=NOW + timedelta(days=1),
+        location=Location(lat=51.45, lon=-2.59, address="Bristol"),
+    )
     again = await usecases.get_task(uow(), GetTask(task_id=task.id, actor=owner), NOW)
     assert again == task
     assert again.due_at is not None
@@ -142,6 +147,7 @@ async def test_a_bad_post_in_a_group_fails_alone_and_the_rest_are_kept(
             description="",
             category="garden",
             budget_cents=100,
+            currency="EUR",
             due_at=None,
             location=None,
             now=NOW,

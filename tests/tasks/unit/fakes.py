@@ -18,14 +18,39 @@ from uuid import UUID
 from chore_common.errors import Conflict
 from chore_common.paging import Page, PageKey
 from chore_tasks.domain import jobs as job_rules
-from chore_tasks.domain import policies
-from chore_tasks.domain.edits import TaskEdit
-from chore_tasks.domain.errors import StaleVersion
-from chore_tasks.domain.events import DomainEvent
-from chore_tasks.domain.jobs import Job, JobStatus, RetryPolicy
-from chore_tasks.domain.model import Dispute, Offer, OfferStatus, Review, Task
-from chore_tasks.domain.reviews import RatingSummary
-from chore_tasks.usecases.ports import DisputeFilter, JobFilter, TaskFilter
+from chore_tasks.domain.edits import (
+    TaskEdit,
+)
+from chore_tasks.domain.errors import (
+    StaleVersion,
+)
+from chore_tasks.domain.events import (
+    DomainEvent,
+)
+from chore_tasks.domain.jobs import (
+    Job,
+    JobStatus,
+    RetryPolicy,
+)
+from chore_tasks.domain.model import (
+    Dispute,
+    Offer,
+    OfferStatus,
+    Review,
+    Task,
+)
+from chore_tasks.domain.reviews import (
+    RatingSummary,
+)
+from chore_tasks.usecases.ports import (
+    DisputeFilter,
+    JobFilter,
+    SearchPage,
+    TaskFilter,
+)
+from tasks import (
+    search_oracle,
+)
 
 T = TypeVar("T")
 
@@ -144,25 +169,11 @@ class FakeTasks(_Tracked):
         self.rows[task.id] = task
         self.dirty.add(task.id)
 
-    async def browse(self, query: TaskFilter) -> Page[Task]:
+    async def browse(self, query: TaskFilter) -> SearchPage:
         await asyncio.sleep(0)
         viewer = query.viewer
         offered = {o.task_id for o in self._offers.values() if o.tasker_id == viewer.user_id}
-        text = query.text.casefold() if query.text else None
-
-        def wanted(t: Task) -> bool:
-            return (
-                policies.can_view(t, viewer, has_offered=t.id in offered)
-                and query.status in (None, t.status)
-                and query.category in (None, t.category)
-                and query.owner_id in (None, t.owner_id)
-                and (query.assignee_id is None or query.assignee_id == t.assignee_id)
-                and (text is None or text in f"{t.title} {t.description}".casefold())
-                and (query.after is None or _key(t) < (query.after.created_at, query.after.id))
-            )
-
-        newest_first = sorted(filter(wanted, self.rows.values()), key=_key, reverse=True)
-        return _page(newest_first, _key, query.limit)
+        return search_oracle.page(self.rows.values(), query, offered)
 
 
 class FakeOffers(_Tracked):

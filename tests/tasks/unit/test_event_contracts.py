@@ -71,6 +71,8 @@ def sample(cls: type[DomainEvent]) -> DomainEvent:
             values[f.name] = CHOICES[f.name]
         elif f.name == "rating":
             values[f.name] = 4
+        elif f.name == "currency":
+            values[f.name] = "JPY"
         elif "int" in hint:
             values[f.name] = 3
         else:

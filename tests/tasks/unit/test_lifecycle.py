@@ -27,7 +27,16 @@ from chore_tasks.domain.events import (
     TaskReposted,
     TaskStarted,
 )
-from chore_tasks.domain.model import SCHEDULER, Action, Actor, OfferStatus, Role, Status, Task
+from chore_tasks.domain.model import (
+    SCHEDULER,
+    Action,
+    Actor,
+    Location,
+    OfferStatus,
+    Role,
+    Status,
+    Task,
+)
 
 from .factories import NOW, admin, client, make_dispute, make_offer, make_task, tasker
 
@@ -225,13 +234,15 @@ def test_creating_a_task_opens_it_at_version_one_and_records_the_event() -> None
         description="",
         category="garden",
         budget_cents=12_000,
+        currency="GBP",
         due_at=NOW + timedelta(days=2),
-        location="Leeds",
+        location=Location(lat=53.8, lon=-1.55, address="Leeds"),
         now=NOW,
     )
     assert (task.status, task.version, task.owner_id) == (Status.OPEN, 1, owner.user_id)
     assert isinstance(event, TaskCreated)
     assert (event.task_id, event.budget_cents, event.version) == (task_id, 12_000, 1)
+    assert (task.currency, event.currency) == ("GBP", "GBP")
 
 
 @pytest.mark.parametrize(
@@ -243,6 +254,11 @@ def test_creating_a_task_opens_it_at_version_one_and_records_the_event() -> None
         ({"title": "x" * 201}, "text_too_long"),
         ({"due_at": NOW - timedelta(seconds=1)}, "due_in_past"),
         ({"due_at": NOW.replace(tzinfo=None) + timedelta(days=1)}, "naive_datetime"),
+        ({"currency": "eur"}, "bad_currency"),
+        ({"currency": "XYZ"}, "bad_currency"),
+        ({"location": Location(lat=90.5, lon=0.0)}, "bad_location"),
+        ({"location": Location(lat=0.0, lon=-180.01)}, "bad_location"),
+        ({"location": Location(lat=None, lon=None, address="Leeds")}, "bad_location"),
     ],
 )
 def test_creating_a_task_refuses_bad_input(changes: dict[str, object], code: str) -> None:
@@ -253,6 +269,7 @@ def test_creating_a_task_refuses_bad_input(changes: dict[str, object], code: str
         "description": "",
         "category": "garden",
         "budget_cents": 100,
+        "currency": "EUR",
         "due_at": None,
         "location": None,
         "now": NOW,

@@ -351,7 +351,7 @@ async def test_browsing_filters_by_status_category_text_owner_and_assignee(
         return {t.id for t in page.items}
 
     assert await ids(me, status=Status.ASSIGNED) == {b.id}
-    assert await ids(me, category="pets") == {c.id}
+    assert await ids(me, categories=("pets",)) == {c.id}
     assert await ids(me, q="  DOG ") == {c.id}
     assert await ids(me, owner_me=True) == {a.id, b.id}
     assert await ids(worker, assignee_me=True) == {b.id}

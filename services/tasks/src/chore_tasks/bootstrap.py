@@ -30,6 +30,7 @@ from chore_tasks.adapters.uow import TasksChanged, TasksUnitOfWork
 from chore_tasks.api.schemas import TaskBodies
 from chore_tasks.keys import (
     AUTO_CONFIRM_AFTER,
+    DEFAULT_CURRENCY,
     NEW_TASKS,
     RETRY,
     REVIEW_BLIND,
@@ -48,6 +49,7 @@ def bootstrap(app: web.Application, settings: TasksSettings) -> None:
     app[RETRY] = settings.retry_policy
     app[AUTO_CONFIRM_AFTER] = settings.auto_confirm_after
     app[REVIEW_BLIND] = settings.review_blind_period
+    app[DEFAULT_CURRENCY] = settings.default_currency
     app[TASK_BODIES] = TaskBodies()
     app.cleanup_ctx.append(_storage(settings))
     if settings.scheduler_enabled:

@@ -24,3 +24,5 @@ REVIEW_BLIND = web.AppKey("tasks.review_blind", timedelta)
 WAKE_SCHEDULER: web.AppKey[Callable[[], None]] = web.AppKey("tasks.wake_scheduler")
 TASK_CACHE: web.AppKey[TaskReadCache] = web.AppKey("tasks.task_cache")
 TASK_BODIES = web.AppKey("tasks.task_bodies", TaskBodies)
+# The currency of a task posted without one (TASKS_DEFAULT_CURRENCY).
+DEFAULT_CURRENCY: web.AppKey[str] = web.AppKey("tasks.default_currency")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from chore_common.settings import StorageSettings
 from chore_tasks.domain.jobs import RetryPolicy
+from chore_tasks.domain.money import CURRENCIES, DEFAULT_CURRENCY
 
 
 class TasksSettings(StorageSettings):
@@ -41,9 +42,19 @@ class TasksSettings(StorageSettings):
     )
 
     cache_size: int = Field(10_000, ge=0, description="tasks kept in the read cache (0: off)")
+    default_currency: str = Field(
+        DEFAULT_CURRENCY, description="ISO 4217 code of tasks posted without a currency"
+    )
     group_commit: bool = Field(
         True, description="tasks posted at the same time share one transaction"
     )
+
+    @field_validator("default_currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in CURRENCIES:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return value
 
     @property
     def auto_confirm_after(self) -> timedelta:

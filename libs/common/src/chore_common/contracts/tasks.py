@@ -14,6 +14,10 @@ from pydantic import AwareDatetime, Field
 
 from chore_common.contracts.registry import Contract, register
 
+# Added to v1 with a default: events published before currencies existed were in the
+# platform's default currency, EUR.
+CURRENCY_DOC = "ISO 4217 code; the amounts are minor units of it"
+
 
 @register
 class TaskCreatedV1(Contract):
@@ -25,6 +29,7 @@ class TaskCreatedV1(Contract):
     title: str
     category: str
     budget_cents: int = Field(ge=0)
+    currency: str = Field("EUR", pattern="^[A-Z]{3}$", description=CURRENCY_DOC)
     due_at: AwareDatetime | None = None
     status: str = "open"
     version: int = Field(ge=1)
@@ -44,6 +49,7 @@ class OfferCreatedV1(Contract):
     tasker_id: UUID
     title: str
     price_cents: int = Field(ge=0)
+    currency: str = Field("EUR", pattern="^[A-Z]{3}$", description=CURRENCY_DOC)
     message: str = ""
     created_at: AwareDatetime
 
@@ -59,6 +65,7 @@ class TaskAssignedV1(Contract):
     offer_id: UUID
     title: str
     price_cents: int = Field(ge=0)
+    currency: str = Field("EUR", pattern="^[A-Z]{3}$", description=CURRENCY_DOC)
     status: str = "assigned"
     version: int = Field(ge=1)
     assigned_at: AwareDatetime

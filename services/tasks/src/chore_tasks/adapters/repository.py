@@ -21,10 +21,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    exists,
-    func,
     insert,
-    or_,
     select,
     tuple_,
     update,
@@ -36,6 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.errors import Conflict
 from chore_common.paging import Page, PageKey
+from chore_tasks.adapters.search import (
+    browse_statement,
+)
 from chore_tasks.adapters.tables import (
     DISPUTES,
     JOBS,
@@ -45,12 +45,38 @@ from chore_tasks.adapters.tables import (
     TASKS,
     USER_RATINGS,
 )
-from chore_tasks.domain.edits import TaskEdit
-from chore_tasks.domain.errors import StaleVersion
-from chore_tasks.domain.jobs import Job, JobKind, JobStatus
-from chore_tasks.domain.model import Dispute, Offer, OfferStatus, Review, Role, Status, Task
-from chore_tasks.domain.reviews import RatingSummary
-from chore_tasks.usecases.ports import DisputeFilter, JobFilter, TaskFilter
+from chore_tasks.domain.edits import (
+    TaskEdit,
+)
+from chore_tasks.domain.errors import (
+    StaleVersion,
+)
+from chore_tasks.domain.jobs import (
+    Job,
+    JobKind,
+    JobStatus,
+)
+from chore_tasks.domain.model import (
+    Dispute,
+    Location,
+    Offer,
+    OfferStatus,
+    Review,
+    Status,
+    Task,
+)
+from chore_tasks.domain.reviews import (
+    RatingSummary,
+)
+from chore_tasks.domain.search import (
+    SearchKey,
+)
+from chore_tasks.usecases.ports import (
+    DisputeFilter,
+    JobFilter,
+    SearchPage,
+    TaskFilter,
+)
 
 T = TypeVar("T", Task, Offer, Job, Dispute, TaskEdit)
 R = TypeVar("R", Task, Offer, Review, Job, Dispute)
@@ -72,8 +98,17 @@ _SAVE_JOB = update(JOBS).where(
 )
 
 
+_LOCATION_COLUMNS = ("lat", "lon", "address")
+_TASK_FIELDS = frozenset(Task.__dataclass_fields__) - {"location"}
+
+
 def task_of(row: Mapping[Any, Any]) -> Task:
-    return Task(**{**row, "status": Status(row["status"])})
+    lat, lon, address = row["lat"], row["lon"], row["address"]
+    has_location = lat is not None or lon is not None or address is not None
+    fields = {name: row[name] for name in _TASK_FIELDS}
+    fields["status"] = Status(row["status"])
+    fields["location"] = Location(lat=lat, lon=lon, address=address) if has_location else None
+    return Task(**fields)
 
 
 def offer_of(row: Mapping[Any, Any]) -> Offer:
@@ -94,7 +129,13 @@ def job_of(row: Mapping[Any, Any]) -> Job:
 
 
 def values_of(item: Task | Offer | Review | Job | Dispute | TaskEdit) -> dict[str, Any]:
-    return {name: getattr(item, name) for name in item.__dataclass_fields__}
+    values = {name: getattr(item, name) for name in item.__dataclass_fields__}
+    if isinstance(item, Task):
+        # One dataclass field, three columns.
+        location = values.pop("location")
+        for name in _LOCATION_COLUMNS:
+            values[name] = getattr(location, name) if location is not None else None
+    return values
 
 
 def _keyset(table: Table, after: PageKey | None, *, newest_first: bool) -> ColumnElement[bool]:
@@ -180,44 +221,15 @@ class TaskRepository:
         if result.rowcount != 1:
             raise StaleVersion(f"task {task.id} changed since version {expected_version}")
 
-    async def browse(self, query: TaskFilter) -> Page[Task]:
-        conditions: list[ColumnElement[bool]] = [_keyset(TASKS, query.after, newest_first=True)]
-        viewer = query.viewer
-        if viewer.role not in (Role.ADMIN, Role.SYSTEM):
-            # policies.can_view, as SQL: open, mine, assigned to me, or I offered on it.
-            offered = exists().where(
-                OFFERS.c.task_id == TASKS.c.id, OFFERS.c.tasker_id == viewer.user_id
-            )
-            conditions.append(
-                or_(
-                    TASKS.c.status == Status.OPEN.value,
-                    TASKS.c.owner_id == viewer.user_id,
-                    TASKS.c.assignee_id == viewer.user_id,
-                    offered,
-                )
-            )
-        if query.status is not None:
-            conditions.append(TASKS.c.status == query.status.value)
-        if query.category is not None:
-            conditions.append(TASKS.c.category == query.category)
-        if query.owner_id is not None:
-            conditions.append(TASKS.c.owner_id == query.owner_id)
-        if query.assignee_id is not None:
-            conditions.append(TASKS.c.assignee_id == query.assignee_id)
-        if query.text:
-            # Case-insensitive substring on title and description, the same on SQLite and
-            # PostgreSQL: it scans the rows the other filters and the visibility rule leave,
-            # newest first, and stops at the page size. Full-text indexes (FTS5, tsvector)
-            # would differ per backend in matching rules; see docs/tasks.md.
-            needle = query.text.lower()
-            conditions.append(
-                or_(
-                    func.lower(TASKS.c.title).contains(needle, autoescape=True),
-                    func.lower(TASKS.c.description).contains(needle, autoescape=True),
-                )
-            )
-        stmt = select(TASKS).where(*conditions).order_by(*_ordered(TASKS, newest_first=True))
-        return await _page(self.conn, stmt, query.limit, task_of)
+    async def browse(self, query: TaskFilter) -> SearchPage:
+        """One more row than asked: its presence says whether there is a next page."""
+        stmt, values = browse_statement(query, self.conn.dialect.name)
+        rows = (await self.conn.execute(stmt, values)).mappings().all()
+        items = [task_of(row) for row in rows[: query.limit]]
+        if len(rows) <= query.limit:
+            return SearchPage(items, None)
+        last = rows[query.limit - 1]
+        return SearchPage(items, SearchKey(query.sort, last["sort_key"], last["id"]))
 
 
 class OfferRepository:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -44,9 +45,14 @@ TASKS = Table(
     Column("title", String(200), nullable=False),
     Column("description", Text, nullable=False),
     Column("category", String(64), nullable=False),
+    # Minor units of `currency` (ISO 4217).
     Column("budget_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
     Column("due_at", TS, nullable=True),
-    Column("location", String(500), nullable=True),
+    # The location: a point in WGS84 degrees (both or neither) and its address.
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("address", String(500), nullable=True),
     Column("status", String(16), nullable=False),
     Column("assignee_id", Uuid, nullable=True),
     Column("offer_id", Uuid, nullable=True),
@@ -60,7 +66,14 @@ TASKS = Table(
     Index("ix_tasks_owner_created", "owner_id", "created_at", "id"),
     Index("ix_tasks_assignee_created", "assignee_id", "created_at", "id"),
     Index("ix_tasks_created", "created_at", "id"),
+    # The other sorts' keysets, and the bounding box `near` narrows to before the distance.
+    Index("ix_tasks_budget", "budget_cents", "id"),
+    Index("ix_tasks_due", "due_at", "id"),
+    Index("ix_tasks_lat_lon", "lat", "lon"),
 )
+# Full-text search lives beside these tables, built by migration 0006 per database and kept
+# out of this metadata: PostgreSQL's generated `tasks.search` tsvector (GIN index), SQLite's
+# FTS5 table `tasks_fts` kept in step by triggers. `adapters/search.py` queries them.
 
 OFFERS = Table(
     "offers",
@@ -69,6 +82,7 @@ OFFERS = Table(
     Column("task_id", Uuid, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
     Column("tasker_id", Uuid, nullable=False),
     Column("price_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
     Column("message", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", TS, nullable=False),

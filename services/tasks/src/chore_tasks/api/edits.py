@@ -32,7 +32,7 @@ TAGS = ("tasks",)
 @requires("client")
 async def edit_task(request: web.Request) -> web.Response:
     body = await parse_body(request, TaskPatchIn)
-    cmd = move_command(request, EditTask, fields=body.model_dump(exclude_unset=True))
+    cmd = move_command(request, EditTask, fields=body.changes())
     app = request.app
     task = await usecases.edit_task(app[UOW](), cmd, utcnow(), retry=app[RETRY])
     return task_response(request, task)

@@ -40,7 +40,13 @@ C = TypeVar("C")
 @idempotent
 async def make_offer(request: web.Request) -> web.Response:
     body = await parse_body(request, OfferIn)
-    cmd = on_task(request, MakeOffer, price_cents=body.price_cents, message=body.message)
+    cmd = on_task(
+        request,
+        MakeOffer,
+        price_cents=body.price_cents,
+        message=body.message,
+        currency=body.currency,
+    )
     offer = await usecases.make_offer(request.app[UOW](), cmd, utcnow())
     response = json_response(OfferOut.of(offer), status=201)
     response.headers["ETag"] = offer.etag  # for If-Match on its update or withdrawal

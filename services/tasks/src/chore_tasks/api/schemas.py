@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any, Literal
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+)
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -16,26 +20,55 @@ from chore_common.http.validation import OutModel, StrictModel
 from chore_tasks.domain.jobs import JobKind, JobStatus
 from chore_tasks.domain.lifecycle import NOTE_MAX, REASON_MAX
 from chore_tasks.domain.model import (
+    ADDRESS_MAX,
     COMMENT_MAX,
     DESCRIPTION_MAX,
     MESSAGE_MAX,
     TITLE_MAX,
+    Location,
     Status,
     Task,
 )
 from chore_tasks.domain.reviews import RatingSummary
+from chore_tasks.domain.search import RADIUS_MAX_KM, Near, Sort
+
+DEFAULT_RADIUS_KM = 25.0
+# Two decimal numbers: the ranges are the domain's to check (422 `bad_near`).
+NEAR_PATTERN = r"^-?\d{1,3}(\.\d{1,12})?,-?\d{1,3}(\.\d{1,12})?$"
 
 # A billion dollars: beyond it a typo, not a chore.
 MAX_CENTS = 100_000_000_000
+Currency = Annotated[
+    str, Field(pattern="^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR", examples=["EUR"])
+]
+MinorUnits = Annotated[
+    int, Field(gt=0, le=MAX_CENTS, strict=True, description="minor units of `currency`")
+]
+
+
+class LocationIn(StrictModel):
+    lat: float = Field(ge=-90, le=90, strict=True, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, strict=True, allow_inf_nan=False)
+    address: Text | None = Field(None, max_length=ADDRESS_MAX)
+
+    def to_domain(self) -> Location:
+        return Location(lat=self.lat, lon=self.lon, address=self.address)
+
+
+class LocationOut(OutModel):
+    lat: float | None = Field(description="null on tasks posted before locations had points")
+    lon: float | None
+    address: str | None
 
 
 class TaskIn(StrictModel):
     title: Text = Field(min_length=1, max_length=TITLE_MAX)
     description: Text = Field("", max_length=DESCRIPTION_MAX)
     category: Text = Field(min_length=1, max_length=64)
-    budget_cents: int = Field(gt=0, le=MAX_CENTS, strict=True)
+    budget_cents: MinorUnits
+    currency: Currency | None = Field(None, description="the platform's default when absent")
     due_at: Instant | None = None
-    location: Text | None = Field(None, max_length=500)
+    location: LocationIn | None = None
 
 
 class TaskOut(OutModel):
@@ -44,9 +77,10 @@ class TaskOut(OutModel):
     title: str
     description: str
     category: str
-    budget_cents: int
+    budget_cents: int = Field(description="minor units of `currency`")
+    currency: str
     due_at: datetime | None
-    location: str | None
+    location: LocationOut | None
     status: Status
     assignee_id: UUID | None
     offer_id: UUID | None = Field(description="the accepted offer, once assigned")
@@ -81,12 +115,39 @@ class TaskBodies:
 
 class TaskQuery(StrictModel):
     status: Status | None = None
-    category: Text | None = Field(None, max_length=64)
-    q: Text | None = Field(None, max_length=200, description="words in title or description")
+    category: list[Annotated[Text, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=20, description="any of these (repeat the parameter)"
+    )
+    q: Text | None = Field(
+        None, max_length=200, description="full text: every word in the title or description"
+    )
     owner: Literal["me"] | None = None
     assignee: Literal["me"] | None = None
+    budget_min: int | None = Field(None, ge=0, le=MAX_CENTS, description="minor units, inclusive")
+    budget_max: int | None = Field(None, ge=0, le=MAX_CENTS, description="minor units, inclusive")
+    due_after: Instant | None = Field(None, description="due at or after (undated tasks drop)")
+    due_before: Instant | None = Field(None, description="due at or before (undated tasks drop)")
+    near: str | None = Field(
+        None,
+        pattern=NEAR_PATTERN,
+        max_length=64,
+        description="`lat,lon` in degrees: tasks within `radius_km` of it",
+        examples=["52.52,13.405"],
+    )
+    radius_km: float = Field(
+        DEFAULT_RADIUS_KM, gt=0, le=RADIUS_MAX_KM, allow_inf_nan=False, description="with near"
+    )
+    sort: Sort = Field(
+        Sort.NEWEST, description="distance needs near, relevance needs q; ties by id"
+    )
     limit: int = Field(20, ge=1, le=100)
     cursor: Cursor | None = None
+
+    def near_point(self) -> Near | None:
+        if self.near is None:
+            return None
+        lat, lon = (float(part) for part in self.near.split(","))
+        return Near(lat, lon, self.radius_km)
 
 
 class TaskPage(BaseModel):
@@ -95,7 +156,8 @@ class TaskPage(BaseModel):
 
 
 class OfferIn(StrictModel):
-    price_cents: int = Field(gt=0, le=MAX_CENTS, strict=True)
+    price_cents: MinorUnits
+    currency: Currency | None = Field(None, description="the task's; another one is 422")
     message: Text = Field("", max_length=MESSAGE_MAX)
 
 
@@ -103,7 +165,8 @@ class OfferOut(OutModel):
     id: UUID
     task_id: UUID
     tasker_id: UUID
-    price_cents: int
+    price_cents: int = Field(description="minor units of `currency`")
+    currency: str
     message: str
     status: str = Field(description="open, accepted, declined, withdrawn or released")
     created_at: datetime
@@ -134,7 +197,14 @@ class TaskPatchIn(StrictModel):
     description: Text | None = Field(None, max_length=DESCRIPTION_MAX)
     budget_cents: int | None = Field(None, gt=0, le=MAX_CENTS, strict=True)
     due_at: Instant | None = None
-    location: Text | None = Field(None, max_length=500)
+    location: LocationIn | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, as the domain's values (a location as a `Location`)."""
+        sent = {name: getattr(self, name) for name in self.model_fields_set}
+        if isinstance(sent.get("location"), LocationIn):
+            sent["location"] = sent["location"].to_domain()
+        return sent
 
 
 class TaskEditOut(OutModel):

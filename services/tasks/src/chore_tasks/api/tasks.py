@@ -11,12 +11,16 @@ from aiohttp import web
 from chore_common.auth.principal import requires
 from chore_common.clock import utcnow
 from chore_common.http.openapi import ApiRoutes
-from chore_common.http.pagination import next_cursor, page_key
 from chore_common.http.requests import if_match, not_modified
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
-from chore_tasks.api.requests import actor, on_task
+from chore_tasks.api.requests import (
+    actor,
+    on_task,
+    search_cursor,
+    search_key,
+)
 from chore_tasks.api.schemas import (
     AssignIn,
     CancelIn,
@@ -27,8 +31,19 @@ from chore_tasks.api.schemas import (
     TaskPage,
     TaskQuery,
 )
-from chore_tasks.domain.model import Action, Task
-from chore_tasks.keys import AUTO_CONFIRM_AFTER, NEW_TASKS, RETRY, TASK_BODIES, TASK_CACHE, UOW
+from chore_tasks.domain.model import (
+    Action,
+    Task,
+)
+from chore_tasks.keys import (
+    AUTO_CONFIRM_AFTER,
+    DEFAULT_CURRENCY,
+    NEW_TASKS,
+    RETRY,
+    TASK_BODIES,
+    TASK_CACHE,
+    UOW,
+)
 from chore_tasks.usecases.commands import (
     AssignTask,
     BrowseTasks,
@@ -84,8 +99,9 @@ async def create_task(request: web.Request) -> web.Response:
         description=body.description,
         category=body.category,
         budget_cents=body.budget_cents,
+        currency=body.currency or request.app[DEFAULT_CURRENCY],
         due_at=body.due_at,
-        location=body.location,
+        location=body.location.to_domain() if body.location is not None else None,
     )
     app = request.app
     task = await usecases.create_task(app[NEW_TASKS], cmd, utcnow(), retry=app[RETRY])
@@ -106,16 +122,22 @@ async def browse_tasks(request: web.Request) -> web.Response:
     cmd = BrowseTasks(
         actor=actor(request),
         status=query.status,
-        category=query.category,
+        categories=tuple(dict.fromkeys(query.category)),
         q=query.q,
         owner_me=query.owner == "me",
         assignee_me=query.assignee == "me",
+        budget_min=query.budget_min,
+        budget_max=query.budget_max,
+        due_after=query.due_after,
+        due_before=query.due_before,
+        near=query.near_point(),
+        sort=query.sort,
         limit=query.limit,
-        after=page_key(query.cursor),
+        after=search_key(query.cursor),
     )
     page = await usecases.browse_tasks(request.app[UOW](), cmd, utcnow())
     out = TaskPage(
-        items=[TaskOut.of(t) for t in page.items], next_cursor=next_cursor(page.next_key)
+        items=[TaskOut.of(t) for t in page.items], next_cursor=search_cursor(page.next_key)
     )
     return json_response(out)
 

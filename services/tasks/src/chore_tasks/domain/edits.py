@@ -10,7 +10,7 @@ and its open offers' taskers hear of it through `tasks.task.edited`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
@@ -24,13 +24,14 @@ from chore_tasks.domain.model import (
     TITLE_MAX,
     Action,
     Actor,
+    Location,
     Task,
     require_aware,
     require_cents,
+    require_location,
     require_text,
 )
 
-LOCATION_MAX = 500
 Check = Callable[[Any, datetime], None]
 
 
@@ -62,9 +63,10 @@ def _due_at(value: Any, now: datetime) -> None:
 
 
 def _location(value: Any, now: datetime) -> None:
+    # None takes the location away; a new one needs its point (`require_location`).
     if value is not None:
-        _required("location", value, str)
-        require_text("location", value, max_len=LOCATION_MAX, allow_empty=True)
+        _required("location", value, Location)
+        require_location(value)
 
 
 EDITABLE: Final[Mapping[str, Check]] = MappingProxyType(
@@ -91,7 +93,11 @@ class TaskEdit:
 
 
 def jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Location):
+        return asdict(value)
+    return value
 
 
 def edit(

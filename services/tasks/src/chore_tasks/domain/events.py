@@ -30,6 +30,7 @@ class TaskEvent(DomainEvent):
 class TaskCreated(TaskEvent):
     category: str
     budget_cents: int
+    currency: str
     due_at: datetime | None
 
 
@@ -42,6 +43,7 @@ class OfferCreated(DomainEvent):
     tasker_id: UUID
     title: str
     price_cents: int
+    currency: str
     message: str
 
 
@@ -83,6 +85,7 @@ class TaskAssigned(TaskEvent):
     assignee_id: UUID
     offer_id: UUID
     price_cents: int
+    currency: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

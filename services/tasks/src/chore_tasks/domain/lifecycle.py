@@ -38,6 +38,7 @@ from chore_tasks.domain.model import (
     Actor,
     ConfirmedBy,
     Dispute,
+    Location,
     Offer,
     OfferAction,
     OfferStatus,
@@ -45,8 +46,10 @@ from chore_tasks.domain.model import (
     Task,
     require_aware,
     require_cents,
+    require_location,
     require_text,
 )
+from chore_tasks.domain.money import require_currency
 
 MOVES: Final[Mapping[tuple[Status, Action], Status]] = MappingProxyType(
     {
@@ -100,8 +103,9 @@ def create(
     description: str,
     category: str,
     budget_cents: int,
+    currency: str,
     due_at: datetime | None,
-    location: str | None,
+    location: Location | None,
     now: datetime,
 ) -> tuple[Task, TaskCreated]:
     policies.ensure_can_create_task(by)
@@ -109,6 +113,8 @@ def create(
     require_text("description", description, max_len=DESCRIPTION_MAX, allow_empty=True)
     require_text("category", category, max_len=64)
     require_cents("budget_cents", budget_cents)
+    require_currency(currency)
+    require_location(location)
     require_aware("due_at", due_at)
     if due_at is not None and due_at <= now:
         raise InvalidInput("due_at must be in the future", code="due_in_past")
@@ -119,6 +125,7 @@ def create(
         description=description,
         category=category,
         budget_cents=budget_cents,
+        currency=currency,
         due_at=due_at,
         location=location,
         status=Status.OPEN,
@@ -137,6 +144,7 @@ def create(
         title=title,
         category=category,
         budget_cents=budget_cents,
+        currency=currency,
         due_at=due_at,
     )
     return task, event
@@ -158,6 +166,7 @@ def assign(
         assignee_id=offer.tasker_id,
         offer_id=offer.id,
         price_cents=offer.price_cents,
+        currency=offer.currency,
     )
     return moved, accepted, event
 

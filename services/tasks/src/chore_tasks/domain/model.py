@@ -1,4 +1,7 @@
-"""The tasks domain's nouns: who acts, tasks, offers and reviews. Money is in cents."""
+"""The tasks domain's nouns: who acts, tasks, offers and reviews, and where a task is.
+
+Money is a whole number of minor units of `currency` (`money.py`).
+"""
 
 from __future__ import annotations
 
@@ -107,6 +110,40 @@ class Actor:
 SCHEDULER = Actor(UUID(int=0), Role.SYSTEM)
 
 
+ADDRESS_MAX = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    """Where a task is done: WGS84 degrees, and the address as people write it.
+
+    Tasks posted before locations had coordinates keep their free text as `address`, with
+    `lat` and `lon` None; a new location always has both.
+    """
+
+    lat: float | None
+    lon: float | None
+    address: str | None = None
+
+    @property
+    def has_point(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+
+def require_location(location: Location | None) -> None:
+    if location is None:
+        return
+    lat, lon = location.lat, location.lon
+    if lat is None or lon is None:
+        raise InvalidInput("a location needs lat and lon", code="bad_location")
+    if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
+        raise InvalidInput(
+            "lat must be within -90..90 and lon within -180..180", code="bad_location"
+        )
+    if location.address is not None:
+        require_text("address", location.address, max_len=ADDRESS_MAX, allow_empty=True)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Task:
     id: UUID
@@ -115,8 +152,9 @@ class Task:
     description: str
     category: str
     budget_cents: int
+    currency: str
     due_at: datetime | None
-    location: str | None
+    location: Location | None
     status: Status
     assignee_id: UUID | None
     offer_id: UUID | None
@@ -140,6 +178,7 @@ class Offer:
     task_id: UUID
     tasker_id: UUID
     price_cents: int
+    currency: str
     message: str
     status: OfferStatus
     created_at: datetime
@@ -202,7 +241,9 @@ def require_aware(name: str, value: datetime | None) -> None:
 
 def require_cents(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidInput(f"{name} must be a positive whole number of cents", code="bad_amount")
+        raise InvalidInput(
+            f"{name} must be a positive whole number of minor units", code="bad_amount"
+        )
 
 
 def require_text(name: str, value: str, *, max_len: int, allow_empty: bool = False) -> None:

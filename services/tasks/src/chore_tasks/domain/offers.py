@@ -32,6 +32,7 @@ from chore_tasks.domain.model import (
     require_cents,
     require_text,
 )
+from chore_tasks.domain.money import require_same_currency
 
 OFFER_MOVES: Final[Mapping[tuple[OfferStatus, OfferAction], OfferStatus]] = MappingProxyType(
     {
@@ -68,15 +69,19 @@ def make_offer(
     message: str,
     has_open_offer: bool,
     now: datetime,
+    currency: str | None = None,
 ) -> tuple[Offer, OfferCreated]:
+    """`currency`, when the tasker names one, must be the task's (422 otherwise)."""
     policies.ensure_can_offer(task, by, has_open_offer=has_open_offer)
     require_cents("price_cents", price_cents)
+    currency = require_same_currency(currency, task.currency)
     require_text("message", message, max_len=MESSAGE_MAX, allow_empty=True)
     offer = Offer(
         id=offer_id,
         task_id=task.id,
         tasker_id=by.user_id,
         price_cents=price_cents,
+        currency=currency,
         message=message,
         status=OfferStatus.OPEN,
         created_at=now,
@@ -91,6 +96,7 @@ def make_offer(
         tasker_id=by.user_id,
         title=task.title,
         price_cents=price_cents,
+        currency=currency,
         message=message,
     )
     return offer, event

@@ -12,7 +12,20 @@ from uuid import UUID
 
 from chore_common.paging import PageKey
 from chore_tasks.domain.jobs import JobKind, JobStatus
-from chore_tasks.domain.model import Action, Actor, Status
+from chore_tasks.domain.model import (
+    Action,
+    Actor,
+    Location,
+    Status,
+)
+from chore_tasks.domain.money import (
+    DEFAULT_CURRENCY,
+)
+from chore_tasks.domain.search import (
+    Near,
+    SearchKey,
+    Sort,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,8 +35,9 @@ class CreateTask:
     description: str
     category: str
     budget_cents: int
+    currency: str = DEFAULT_CURRENCY
     due_at: datetime | None = None
-    location: str | None = None
+    location: Location | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,12 +50,18 @@ class GetTask:
 class BrowseTasks:
     actor: Actor
     status: Status | None = None
-    category: str | None = None
+    categories: tuple[str, ...] = ()
     q: str | None = None
     owner_me: bool = False
     assignee_me: bool = False
+    budget_min: int | None = None
+    budget_max: int | None = None
+    due_after: datetime | None = None
+    due_before: datetime | None = None
+    near: Near | None = None
+    sort: Sort = Sort.NEWEST
     limit: int = 20
-    after: PageKey | None = None
+    after: SearchKey | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +70,7 @@ class MakeOffer:
     actor: Actor
     price_cents: int
     message: str
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

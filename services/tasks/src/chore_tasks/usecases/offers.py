@@ -30,6 +30,7 @@ async def make_offer(uow: TasksUnitOfWork, cmd: MakeOffer, now: datetime) -> Off
             by=cmd.actor,
             price_cents=cmd.price_cents,
             message=cmd.message,
+            currency=cmd.currency,
             # The repository also refuses a second open offer (unique index) if two race here.
             has_open_offer=await uow.offers.has_open(task.id, cmd.actor.user_id),
             now=now,

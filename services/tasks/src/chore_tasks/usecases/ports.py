@@ -19,23 +19,57 @@ from chore_common.ports import UnitOfWork
 from chore_tasks.domain.edits import TaskEdit
 from chore_tasks.domain.events import DomainEvent, TaskCreated
 from chore_tasks.domain.jobs import Job, JobKind, JobStatus
-from chore_tasks.domain.model import Actor, Dispute, Offer, OfferStatus, Review, Status, Task
-from chore_tasks.domain.reviews import RatingSummary
+from chore_tasks.domain.model import (
+    Actor,
+    Dispute,
+    Offer,
+    OfferStatus,
+    Review,
+    Status,
+    Task,
+)
+from chore_tasks.domain.reviews import (
+    RatingSummary,
+)
+from chore_tasks.domain.search import (
+    Near,
+    SearchKey,
+    Sort,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskFilter:
-    """A browse query. Results are only tasks `viewer` may see (`policies.can_view`),
-    newest first."""
+    """A browse query. Results are only tasks `viewer` may see (`policies.can_view`), that
+    pass every filter given, in `sort` order then by id (`domain/search.py`).
+
+    `categories`: any of them; `budget_*` and `due_*` bounds are inclusive; `words`: all of
+    them, as words of the title or the description; `near`: tasks with a point within
+    `radius_km` (great circle).
+    """
 
     viewer: Actor
     status: Status | None = None
-    category: str | None = None
-    text: str | None = None
+    categories: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
     owner_id: UUID | None = None
     assignee_id: UUID | None = None
+    budget_min: int | None = None
+    budget_max: int | None = None
+    due_after: datetime | None = None
+    due_before: datetime | None = None
+    near: Near | None = None
+    sort: Sort = Sort.NEWEST
     limit: int = 20
-    after: PageKey | None = None
+    after: SearchKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of a browse and where it ended (None on the last page)."""
+
+    items: list[Task]
+    next_key: SearchKey | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,7 +99,7 @@ class TaskRepository(Protocol):
         ...
 
     async def save(self, task: Task, *, expected_version: int) -> None: ...
-    async def browse(self, query: TaskFilter) -> Page[Task]: ...
+    async def browse(self, query: TaskFilter) -> SearchPage: ...
 
 
 class OfferRepository(Protocol):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import uuid4
 
-from chore_common.paging import Page
-from chore_tasks.domain import jobs, lifecycle, policies
+from chore_common.errors import InvalidInput
+from chore_tasks.domain import jobs, lifecycle, policies, search
 from chore_tasks.domain.errors import OfferNotFound
 from chore_tasks.domain.jobs import RetryPolicy
 from chore_tasks.domain.model import Action, Task
@@ -23,6 +23,7 @@ from chore_tasks.usecases.commands import (
 from chore_tasks.usecases.offers import decline_other_offers
 from chore_tasks.usecases.ports import (
     NewTasks,
+    SearchPage,
     TaskFilter,
     TaskReadCache,
     TasksUnitOfWork,
@@ -42,6 +43,7 @@ async def create_task(
         description=cmd.description,
         category=cmd.category,
         budget_cents=cmd.budget_cents,
+        currency=cmd.currency,
         due_at=cmd.due_at,
         location=cmd.location,
         now=now,
@@ -66,15 +68,26 @@ async def get_task(
     return task
 
 
-async def browse_tasks(uow: TasksUnitOfWork, cmd: BrowseTasks, now: datetime) -> Page[Task]:
+async def browse_tasks(uow: TasksUnitOfWork, cmd: BrowseTasks, now: datetime) -> SearchPage:
     check_limit(cmd.limit)
+    words = search.query_terms(cmd.q)
+    budget, due = (cmd.budget_min, cmd.budget_max), (cmd.due_after, cmd.due_before)
+    search.check_search(sort=cmd.sort, near=cmd.near, words=words, budget=budget, due=due)
+    if cmd.after is not None and cmd.after.sort is not cmd.sort:
+        raise InvalidInput("The cursor is not one this service issued.", code="invalid_cursor")
     query = TaskFilter(
         viewer=cmd.actor,
         status=cmd.status,
-        category=cmd.category,
-        text=(cmd.q or "").strip() or None,
+        categories=cmd.categories,
+        words=words,
         owner_id=cmd.actor.user_id if cmd.owner_me else None,
         assignee_id=cmd.actor.user_id if cmd.assignee_me else None,
+        budget_min=cmd.budget_min,
+        budget_max=cmd.budget_max,
+        due_after=cmd.due_after,
+        due_before=cmd.due_before,
+        near=cmd.near,
+        sort=cmd.sort,
         limit=cmd.limit,
         after=cmd.after,
     )
