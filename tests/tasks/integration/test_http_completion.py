@@ -25,7 +25,8 @@ STALE = {"If-Match": '"1"'}
 
 
 async def in_progress(tasks: Client, issuer: Issuer) -> tuple[User, User, User, dict[str, Any]]:
-    """Owner, assignee, a tasker who offered and lost, and the task in progress."""
+    """Owner, assignee, a tasker who offered and lost, and the task in progress. Its events
+    so far: created, two offers, assigned, the loser's offer declined, started."""
     owner, worker, loser = issuer.user("client"), issuer.user("tasker"), issuer.user("tasker")
     task = await post_task(tasks, owner)
     made = await offer(tasks, task["id"], worker)
@@ -81,7 +82,7 @@ async def test_the_assignee_marks_the_task_done_and_tasks_task_done_v1_is_publis
     status, problem = await move(tasks, task_id, "complete", worker)
     assert (status, problem["code"]) == (409, "invalid_transition")
 
-    event = (await events_of(nats_server, task_id, 6))[-1]
+    event = (await events_of(nats_server, task_id, 7))[-1]
     assert (event.type, event.version) == ("tasks.task.done", 1)
     assert event.data["assignee_id"] == str(worker.id)
     auto_at = datetime.fromisoformat(event.data["auto_confirm_at"])
@@ -105,7 +106,7 @@ async def test_the_owner_confirms_a_done_task_and_tasks_task_completed_v1_says_s
     assert (status, body["status"], body["version"]) == (200, "completed", 5)
     assert await codes(tasks, task_id, "confirm", None, owner) == [(409, "invalid_transition")]
 
-    event = (await events_of(nats_server, task_id, 7))[-1]
+    event = (await events_of(nats_server, task_id, 8))[-1]
     assert (event.type, event.version) == ("tasks.task.completed", 1)
     assert (event.data["confirmed_by"], event.data["assignee_id"]) == ("owner", str(worker.id))
     # The loser who offered still sees how it ended.
@@ -142,7 +143,7 @@ async def test_the_owner_disputes_a_done_task_with_a_reason(
     assert await codes(tasks, task_id, "dispute", reason, owner) == [(409, "invalid_transition")]
     assert await codes(tasks, task_id, "confirm", None, owner) == [(409, "invalid_transition")]
 
-    event = (await events_of(nats_server, task_id, 7))[-1]
+    event = (await events_of(nats_server, task_id, 8))[-1]
     assert (event.type, event.version) == ("tasks.task.disputed", 1)
     assert event.data["reason"] == reason["reason"]
     assert event.data["assignee_id"] == str(worker.id)
@@ -189,7 +190,7 @@ async def test_an_admin_lists_open_disputes_and_resolves_one_as_completed(
     resp = await tasks.post(path, json=body, headers=admin.headers)
     assert (resp.status, (await resp.json())["code"]) == (409, "invalid_transition")
 
-    events = (await events_of(nats_server, task_id, 9))[-2:]
+    events = (await events_of(nats_server, task_id, 10))[-2:]
     assert [(e.type, e.version) for e in events] == [
         ("tasks.task.dispute_resolved", 1),
         ("tasks.task.completed", 1),
@@ -217,7 +218,7 @@ async def test_an_admin_resolves_a_dispute_as_cancelled_with_the_note_kept(
     assert resp.status == 200, await resp.text()
     ended = await resp.json()
     assert (ended["status"], ended["cancel_reason"]) == ("cancelled", "Nobody came")
-    event = (await events_of(nats_server, task_id, 8))[-1]
+    event = (await events_of(nats_server, task_id, 9))[-1]
     assert (event.type, event.data["outcome"]) == ("tasks.task.dispute_resolved", "cancelled")
 
 
@@ -228,7 +229,7 @@ async def test_a_done_task_left_alone_completes_by_itself_and_is_no_longer_dispu
     # with the task still `done` and the owner's late dispute meets the closed window.
     idle = await start_tasks(auto_confirm_h=2 / 3600, scheduler_enabled=False)
     owner, _worker, _loser, task = await done(idle, issuer)
-    marked = (await events_of(nats_server, task["id"], 6))[-1]
+    marked = (await events_of(nats_server, task["id"], 7))[-1]
     auto_at = datetime.fromisoformat(marked.data["auto_confirm_at"])
     await asyncio.sleep((auto_at - datetime.now(UTC)).total_seconds() + 0.2)  # window over
     status, problem = await move(idle, task["id"], "dispute", owner, {"reason": "Late"})
@@ -244,7 +245,7 @@ async def test_a_done_task_left_alone_completes_by_itself_and_is_no_longer_dispu
             break
         assert loop.time() < deadline, body
         await asyncio.sleep(0.2)
-    event = (await events_of(nats_server, task["id"], 7))[-1]
+    event = (await events_of(nats_server, task["id"], 8))[-1]
     assert (event.type, event.version, event.data["confirmed_by"]) == (
         "tasks.task.completed",
         1,
