@@ -3,10 +3,12 @@
     python tools/demo.py [--url http://127.0.0.1:8080]
 
 The gateway's URL comes from --url, else GATEWAY_URL, else var/platform.json (written by
-`make run`). A client and two taskers sign up and log in, the client posts a chore, both
-taskers offer, the client and one tasker chat over the WebSocket, the client assigns the
-chore, the tasker starts it and marks it done, the client confirms it (it is then completed)
-and reviews it, and both read their notifications. Each step prints OK or FAIL with a short
+`make run`). A client and two taskers sign up and log in, the client posts a chore with a
+place, a tasker finds it by words and distance, both taskers offer, the client and one
+tasker chat over the WebSocket, the client assigns the chore (the other offer is declined and
+its tasker told), the tasker starts it and marks it done, the client confirms it (it is then
+completed), both review each other (double-blind: public once both wrote), and both read
+their notifications. Each step prints OK or FAIL with a short
 detail; the exit code is 0 only when every step is OK.
 
 The steps are also a library: tests/system plays the same day against the platform it starts.
@@ -25,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -337,6 +340,8 @@ async def marketplace_day(api: Api, day: Day, tag: str | None = None) -> DayResu
         "description": "IKEA PAX, two doors, bedroom on the second floor",
         "category": "assembly",
         "budget_cents": 6000,
+        "currency": "EUR",
+        "location": {"lat": 52.5200, "lon": 13.4050, "address": "Alexanderplatz, Berlin"},
     }
     task = await day.step(
         "Ann posts a chore",
@@ -344,6 +349,13 @@ async def marketplace_day(api: Api, day: Day, tag: str | None = None) -> DayResu
         lambda t: f"task {_short(t['id'])} '{t['title']}' is {t['status']}",
     )
     task_id = str(task["id"])
+
+    near_bob = {"q": "wardrobe", "near": "52.5163,13.3777", "radius_km": "5", "sort": "distance"}
+    await day.step(
+        "Bob finds it by words and distance",
+        lambda: api.call("GET", f"/tasks?{urlencode(near_bob)}", token=bob.token),
+        lambda page: _found(page, task_id),
+    )
 
     offers: dict[str, dict[str, Any]] = {}
     for tasker, price in ((bob, 5500), (cat, 6200)):
@@ -406,6 +418,11 @@ async def marketplace_day(api: Api, day: Day, tag: str | None = None) -> DayResu
         ),
         lambda t: f"{t['status']}, assignee Bob",
     )
+    await day.step(
+        "Cat's offer is declined, and Cat is told",
+        lambda: notified(api, cat, task_id, count=1),
+        _kinds,
+    )
     task = await day.step(
         "Bob starts",
         lambda: api.call("POST", f"/tasks/{task_id}/start", token=bob.token),
@@ -435,7 +452,23 @@ async def marketplace_day(api: Api, day: Day, tag: str | None = None) -> DayResu
             json_body={"rating": 5, "comment": "Quick and tidy."},
             expect=(201,),
         ),
+        lambda r: f"{r['rating']} stars, hidden until Bob writes his (double-blind)",
+    )
+    await day.step(
+        "Bob reviews Ann",
+        lambda: api.call(
+            "POST",
+            f"/tasks/{task_id}/review",
+            token=bob.token,
+            json_body={"rating": 5, "comment": "Clear brief, coffee on arrival."},
+            expect=(201,),
+        ),
         lambda r: f"{r['rating']} stars",
+    )
+    await day.step(
+        "Both reviews public: Bob's rating",
+        lambda: eventually_visible(api, ann, bob.id),
+        lambda page: f"{page['rating']['count']} review(s), mean {page['rating']['mean']}",
     )
     await day.step(
         "Ann's notifications",
@@ -448,6 +481,23 @@ async def marketplace_day(api: Api, day: Day, tag: str | None = None) -> DayResu
         _kinds,
     )
     return DayResult(ann, (bob, cat), task, review, conv_id, messages)
+
+
+async def eventually_visible(api: Api, reader: User, user_id: str) -> dict[str, Any]:
+    """A user's public reviews page once at least one review of them is visible."""
+
+    async def probe() -> dict[str, Any] | None:
+        page = await api.call("GET", f"/tasks/users/{user_id}/reviews", token=reader.token)
+        return page if page["items"] else None
+
+    return await eventually(probe, "a visible review")
+
+
+def _found(page: dict[str, Any], task_id: str) -> str:
+    ids = [str(t["id"]) for t in page["items"]]
+    if task_id not in ids:
+        raise LookupError(f"the chore is not among the {len(ids)} found")
+    return f"found, {len(ids)} result(s) by distance"
 
 
 def _bind(fn: Callable[..., Awaitable[T]], *args: Any) -> Callable[[], Awaitable[T]]:
