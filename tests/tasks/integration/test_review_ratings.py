@@ -103,6 +103,7 @@ def completed(plan: Plan, users: list[Actor]) -> Task:
         description="",
         category="garden",
         budget_cents=5000,
+        currency="EUR",
         due_at=None,
         location=None,
         status=Status.COMPLETED,

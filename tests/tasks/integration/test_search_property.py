@@ -168,7 +168,9 @@ async def test_random_searches_return_what_brute_force_finds_and_pages_visit_eac
             currency="EUR",
             message="",
             status=OfferStatus.OPEN,
+            version=1,
             created_at=NOW,
+            updated_at=NOW,
         )
         for task_id in offered
     ]
