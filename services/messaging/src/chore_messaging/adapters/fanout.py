@@ -46,6 +46,8 @@ LastSeq = Callable[[UUID], Awaitable[int]]
 Between = Callable[[UUID, int, int], Awaitable[list[Message]]]
 MessageEncoder = Callable[[Message], bytes]
 NotificationEncoder = Callable[[Notification], bytes]
+InboxEncoder = Callable[[Conversation, UUID], bytes]  # a conversation's line, as `viewer` sees it
+ReadEncoder = Callable[[UUID, UUID, int], bytes]  # (conversation, reader, seq)
 
 
 def conversation_subject(conversation_id: UUID) -> str:
@@ -198,10 +200,14 @@ class NatsFanout:
         between: Between,
         message_frame: MessageEncoder,
         notification_frame: NotificationEncoder,
+        inbox_frame: InboxEncoder,
+        read_frame: ReadEncoder,
         gap_s: float = 0.25,
         replay_hold: int = 1024,
     ) -> None:
         self.sockets = sockets
+        self.inbox_frame = inbox_frame
+        self.read_frame = read_frame
         self.last_seq = last_seq
         self.between = between
         self.message_frame = message_frame
@@ -288,8 +294,21 @@ class NatsFanout:
 
     async def notify(self, notifications: list[Notification]) -> None:
         for note in notifications:
-            payload = f"{note.user_id}\n".encode() + self.notification_frame(note)
-            await self.nc.publish(fanout_subject(USERS_TOPIC), payload)
+            await self.to_user(note.user_id, self.notification_frame(note))
+
+    async def conversation_updated(self, conversation: Conversation) -> None:
+        for viewer in (conversation.owner_id, conversation.tasker_id):
+            await self.to_user(viewer, self.inbox_frame(conversation, viewer))
+
+    async def read(self, conversation: Conversation, reader_id: UUID, seq: int) -> None:
+        receipt = self.read_frame(conversation.id, reader_id, seq)
+        await self.to_user(conversation.peer_of(reader_id), receipt)
+        # The reader's other devices: the conversation's unread count drops.
+        await self.to_user(reader_id, self.inbox_frame(conversation, reader_id))
+
+    async def to_user(self, user_id: UUID, data: bytes) -> None:
+        """`data` (an encoded frame) to every socket of `user_id`, on every replica."""
+        await self.nc.publish(fanout_subject(USERS_TOPIC), f"{user_id}\n".encode() + data)
 
     async def _on_notification(self, msg: Msg) -> None:
         head, _, body = msg.data.partition(b"\n")

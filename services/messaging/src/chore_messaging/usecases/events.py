@@ -22,6 +22,8 @@ from chore_common.contracts.tasks import (
 )
 from chore_messaging.domain import model
 from chore_messaging.domain.model import Notification, NotificationKind
+from chore_messaging.domain.preferences import Channel
+from chore_messaging.usecases import preferences
 from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
 
 
@@ -47,6 +49,8 @@ async def _notify(
 ) -> None:
     made: list[Notification] = []
     for user_id in dict.fromkeys(users):  # each recipient once, in order
+        if not await preferences.allows(uow, user_id, kind.value, Channel.IN_APP, now):
+            continue  # turned off in the user's settings: not stored, not pushed
         note = Notification(
             id=model.notification_id(event_id, user_id),
             user_id=user_id,
@@ -90,6 +94,7 @@ async def offer_created(
 async def task_assigned(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskAssignedV1, now: datetime, fanout: Fanout
 ) -> None:
+    await uow.conversations.set_task_status(event.task_id, "assigned")
     conversation_id = model.conversation_id(event.task_id, event.assignee_id)
     data = {"offer_id": str(event.offer_id), "conversation_id": str(conversation_id)}
     kind = NotificationKind.TASK_ASSIGNED
@@ -99,6 +104,7 @@ async def task_assigned(
 async def task_started(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskStartedV1, now: datetime, fanout: Fanout
 ) -> None:
+    await uow.conversations.set_task_status(event.task_id, "in_progress")
     data = {"assignee_id": str(event.assignee_id)}
     kind = NotificationKind.TASK_STARTED
     await _notify(uow, fanout, event_id, now, event, kind, [event.owner_id], data)
@@ -107,6 +113,7 @@ async def task_started(
 async def task_completed(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskCompletedV1, now: datetime, fanout: Fanout
 ) -> None:
+    await uow.conversations.set_task_status(event.task_id, "completed")
     await uow.conversations.close_task(event.task_id)
     users = [event.owner_id, event.assignee_id]
     await _notify(uow, fanout, event_id, now, event, NotificationKind.TASK_COMPLETED, users)
@@ -115,6 +122,7 @@ async def task_completed(
 async def task_cancelled(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskCancelledV1, now: datetime, fanout: Fanout
 ) -> None:
+    await uow.conversations.set_task_status(event.task_id, "cancelled")
     conversations = await uow.conversations.close_task(event.task_id)
     # Whoever was waiting on the task hears of it: the assignee and each tasker who offered.
     users = [c.tasker_id for c in conversations]
@@ -128,6 +136,7 @@ async def task_cancelled(
 async def task_expired(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskExpiredV1, now: datetime, fanout: Fanout
 ) -> None:
+    await uow.conversations.set_task_status(event.task_id, "expired")
     conversations = await uow.conversations.close_task(event.task_id)
     users = [event.owner_id, *(c.tasker_id for c in conversations)]
     await _notify(uow, fanout, event_id, now, event, NotificationKind.TASK_EXPIRED, users)
