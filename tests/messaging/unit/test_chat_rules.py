@@ -59,7 +59,7 @@ def test_settings_and_quiet_hours_in_the_users_zone(
     kind: str, channel: Channel, allowed: bool
 ) -> None:
     prefs = Preferences().with_changes(
-        {SettingKind.OFFER: frozenset({Channel.EMAIL})},
+        {SettingKind.OFFER: {Channel.IN_APP: False}},
         "Europe/Berlin",
         QuietHours(time(22, 0), time(7, 0)),
     )

@@ -88,24 +88,23 @@ async def get_settings(request: web.Request) -> web.Response:
 )
 async def put_settings(request: web.Request) -> web.Response:
     body = await parse_body(request, SettingsIn)
-    uow, who = request.app[UOW], principal(request).user_id
-    current = await preferences.get_preferences(uow(), who)
-    channels = {}
-    for kind, wanted in body.kinds.items():
-        on = set(current.channels.get(kind, frozenset()))
-        for channel, value in ((Channel.IN_APP, wanted.in_app), (Channel.EMAIL, wanted.email)):
-            if value is not None:
-                (on.add if value else on.discard)(channel)
-        channels[kind] = frozenset(on)
+    switches = {
+        kind: {
+            channel: value
+            for channel, value in ((Channel.IN_APP, wanted.in_app), (Channel.EMAIL, wanted.email))
+            if value is not None
+        }
+        for kind, wanted in body.kinds.items()
+    }
     quiet = None
     if body.quiet_hours is not None:
         start, end = body.quiet_hours.start, body.quiet_hours.end
         quiet = QuietHours(time.fromisoformat(start), time.fromisoformat(end))
     changed = await preferences.change_preferences(
-        uow(),
-        who,
+        request.app[UOW](),
+        principal(request).user_id,
         utcnow(),
-        channels=channels,
+        switches=switches,
         time_zone=body.time_zone,
         quiet=quiet,
         clear_quiet="quiet_hours" in body.model_fields_set and body.quiet_hours is None,

@@ -98,17 +98,23 @@ class Preferences:
 
     def with_changes(
         self,
-        channels: dict[SettingKind, frozenset[Channel]] | None = None,
+        switches: dict[SettingKind, dict[Channel, bool]] | None = None,
         time_zone: str | None = None,
         quiet: QuietHours | None = None,
         clear_quiet: bool = False,
     ) -> Preferences:
-        """A partial update: kinds not named keep their channels."""
+        """A partial update: each named (kind, channel) is switched on or off; the rest stays."""
         if time_zone is not None:
             zone(time_zone)
+        channels = dict(self.channels)
+        for kind, wanted in (switches or {}).items():
+            on = set(channels.get(kind, frozenset()))
+            for channel, value in wanted.items():
+                (on.add if value else on.discard)(channel)
+            channels[kind] = frozenset(on)
         return replace(
             self,
-            channels={**self.channels, **(channels or {})},
+            channels=channels,
             time_zone=self.time_zone if time_zone is None else time_zone,
             quiet=None if clear_quiet else (quiet or self.quiet),
         )

@@ -20,15 +20,15 @@ async def change_preferences(
     user_id: UUID,
     now: datetime,
     *,
-    channels: dict[SettingKind, frozenset[Channel]] | None = None,
+    switches: dict[SettingKind, dict[Channel, bool]] | None = None,
     time_zone: str | None = None,
     quiet: QuietHours | None = None,
     clear_quiet: bool = False,
 ) -> Preferences:
-    """A partial update: what is not named keeps its value."""
+    """A partial update in one transaction: what is not named keeps its value."""
     async with uow:
         current = await uow.preferences.get(user_id)
-        changed = current.with_changes(channels, time_zone, quiet, clear_quiet)
+        changed = current.with_changes(switches, time_zone, quiet, clear_quiet)
         await uow.preferences.put(user_id, changed, now)
         await uow.commit()
         return changed
