@@ -18,6 +18,8 @@ async def test_the_inbox_moves_with_messages_and_reads(
     sock = await connect(messaging, owner)
     await sock.send({"type": "ping"})
     await sock.until("pong")
+    following = await connect(messaging, owner)  # the open chat: gets messages instead
+    await following.subscribe(old.id)
 
     async def inbox(user) -> list[dict]:
         page = await messaging.get("/messaging/conversations", headers=user.headers)
@@ -38,6 +40,10 @@ async def test_the_inbox_moves_with_messages_and_reads(
     updated = await sock.until("conversation_updated", last_seq=4)
     assert updated["unread"] == 1
     assert updated["preview"] == top["preview"]
+    assert (await following.until("message", seq=4))["body"].startswith("  reply\n3")
+    await following.send({"type": "ping"})
+    await following.until("pong")
+    assert [f for f in following.seen if f["type"] == "conversation_updated"] == []
 
     async def unread(user) -> dict:
         return dict(await (await messaging.get("/messaging/unread", headers=user.headers)).json())

@@ -297,8 +297,12 @@ class NatsFanout:
             await self.to_user(note.user_id, self.notification_frame(note))
 
     async def conversation_updated(self, conversation: Conversation) -> None:
+        # Not to the sockets subscribed to the conversation: the `message` frame they get
+        # says the same (seq, time, text), and a second frame per message would double the
+        # writes of every fan-out.
         for viewer in (conversation.owner_id, conversation.tasker_id):
-            await self.to_user(viewer, self.inbox_frame(conversation, viewer))
+            frame = self.inbox_frame(conversation, viewer)
+            await self.to_user(viewer, frame, unless_following=conversation.id)
 
     async def read(self, conversation: Conversation, reader_id: UUID, seq: int) -> None:
         receipt = self.read_frame(conversation.id, reader_id, seq)
@@ -306,16 +310,23 @@ class NatsFanout:
         # The reader's other devices: the conversation's unread count drops.
         await self.to_user(reader_id, self.inbox_frame(conversation, reader_id))
 
-    async def to_user(self, user_id: UUID, data: bytes) -> None:
-        """`data` (an encoded frame) to every socket of `user_id`, on every replica."""
-        await self.nc.publish(fanout_subject(USERS_TOPIC), f"{user_id}\n".encode() + data)
+    async def to_user(
+        self, user_id: UUID, data: bytes, *, unless_following: UUID | None = None
+    ) -> None:
+        """`data` (an encoded frame) to every socket of `user_id`, on every replica; with
+        `unless_following`, not to the sockets subscribed to that conversation."""
+        head = f"{user_id}" if unless_following is None else f"{user_id} {unless_following}"
+        await self.nc.publish(fanout_subject(USERS_TOPIC), f"{head}\n".encode() + data)
 
     async def _on_notification(self, msg: Msg) -> None:
         head, _, body = msg.data.partition(b"\n")
+        user_raw, _, following_raw = head.partition(b" ")
         try:
-            user_id = UUID(head.decode())
+            user_id = UUID(user_raw.decode())
+            following = UUID(following_raw.decode()) if following_raw else None
         except ValueError:
             log.warning("fanout.bad_notification")
             return
         for conn in self.sockets.of_user(user_id):
-            conn.push(body)
+            if following is None or following not in self.by_socket.get(conn, ()):
+                conn.push(body)

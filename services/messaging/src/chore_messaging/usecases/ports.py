@@ -119,7 +119,8 @@ class Fanout(Protocol):
     async def notify(self, notifications: list[Notification]) -> None: ...
 
     async def conversation_updated(self, conversation: Conversation) -> None:
-        """Both participants' sockets get the conversation's new inbox line (their unread)."""
+        """Both participants' sockets get the conversation's new inbox line (their unread),
+        but those subscribed to it, which get the message itself."""
         ...
 
     async def read(self, conversation: Conversation, reader_id: UUID, seq: int) -> None:
