@@ -9,6 +9,8 @@
 - `messaging.cross_replica_p50_ms`: sent on replica A's WebSocket, received on replica B's,
   one message at a time; the ceiling is two bare aiohttp WebSocket processes bridged by a
   core-NATS subject (what any cross-process relay pays).
+- `messaging.inbox_p50_ms`: the first inbox page of a user with 200 conversations, on
+  PostgreSQL (`bench/messaging_inbox.py`, its descriptions merged below).
 
 The service runs as deployed (the services' runner, real NATS, SQLite in a temp dir, tokens
 signed like auth's and verified through JWKS, default limits); conversations are opened by
@@ -91,6 +93,15 @@ DESCRIPTIONS = {
         " B and B's release in seq order to its sockets.",
     ),
 }
+
+
+def _inbox_descriptions() -> dict[str, Description]:
+    from bench.messaging_inbox import DESCRIPTIONS as INBOX
+
+    return dict(INBOX)
+
+
+DESCRIPTIONS.update(_inbox_descriptions())
 
 
 def _log(message: str) -> None:
@@ -787,10 +798,13 @@ def _cross_config(s: Stack, runs: int, messages: int, only: str | None = None) -
 
 
 def run(runs: int) -> list[Figure]:
+    from bench import messaging_inbox
+
     with stack() as s:
         fanout = run_client(_fanout_config(s, runs, FANOUT_MESSAGES))
         cross = run_client(_cross_config(s, runs, CROSS_MESSAGES))
-    return _fanout_figures(fanout, runs) + _cross_figures(cross, runs)
+    figures = _fanout_figures(fanout, runs) + _cross_figures(cross, runs)
+    return figures + messaging_inbox.run(runs)
 
 
 def profile(phase: str = "fanout", seconds: float = 8.0, top: int = 40) -> str:

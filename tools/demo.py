@@ -403,6 +403,16 @@ async def marketplace_day(api: Api, day: Day, tag: str | None = None) -> DayResu
                 lambda m: f"seq {m['seq']} delivered to Ann",
             )
         )
+        await day.step(
+            "Ann's inbox: latest first, with previews and unread",
+            lambda: _inbox_with_unread(api, ann),
+            _inbox_line,
+        )
+        await day.step(
+            "Ann reads Bob's answer, Bob sees the read receipt",
+            lambda: _read_and_receipt(ann_sock, bob_sock, conv_id, messages[-1]["seq"]),
+            lambda r: f"read by Ann up to seq {r['seq']}",
+        )
     finally:
         for sock in ann_ws:
             await sock.close()
@@ -556,6 +566,32 @@ async def _say_and_hear(
     if heard["seq"] != ack["seq"]:
         raise AssertionError(f"acked seq {ack['seq']} but delivered seq {heard['seq']}")
     return heard
+
+
+async def _inbox_with_unread(api: Api, user: User) -> list[dict[str, Any]]:
+    """The user's inbox once its top conversation shows an unread message (the inbox line is
+    written with the message, so this is at once)."""
+
+    async def probe() -> list[dict[str, Any]] | None:
+        page = await api.call("GET", "/messaging/conversations", token=user.token)
+        items: list[dict[str, Any]] = page["items"]
+        return items if items and items[0].get("unread") else None
+
+    return await eventually(probe, f"{user.name}'s inbox with an unread message")
+
+
+def _inbox_line(items: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"{_short(c['id'])} '{c.get('preview', '')[:32]}' ({c.get('unread', 0)} unread)"
+        for c in items
+    )
+
+
+async def _read_and_receipt(reader: Socket, peer: Socket, conv_id: str, seq: int) -> dict[str, Any]:
+    await reader.send({"type": "read", "conversation_id": conv_id, "seq": seq})
+    return await peer.expect(
+        lambda f: f.get("type") == "read" and f.get("seq") == seq, "a read receipt"
+    )
 
 
 # --- the command ----------------------------------------------------------------------------

@@ -41,6 +41,12 @@ class NoFanout:
     async def notify(self, notifications: list[Notification]) -> None:
         return None
 
+    async def conversation_updated(self, conversation: Conversation) -> None:
+        return None
+
+    async def read(self, conversation: Conversation, reader_id: UUID, seq: int) -> None:
+        return None
+
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:

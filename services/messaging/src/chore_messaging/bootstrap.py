@@ -19,13 +19,21 @@ from chore_common.bus.consumer import consumer_context
 from chore_common.db import ENGINE
 from chore_common.outbox.relay import RELAY
 from chore_messaging.adapters.consumers import tasks_consumer
+from chore_messaging.adapters.ephemeral import EphemeralBus
 from chore_messaging.adapters.fanout import NatsFanout
 from chore_messaging.adapters.sockets import SocketRegistry
 from chore_messaging.adapters.uow import MessagingUnitOfWork
 from chore_messaging.api import frames
 from chore_messaging.domain.limits import CLOSE_RESTART
 from chore_messaging.domain.model import Message
-from chore_messaging.keys import FANOUT, MESSAGING_SETTINGS, SOCKETS, SUBSCRIPTIONS, UOW
+from chore_messaging.keys import (
+    EPHEMERAL,
+    FANOUT,
+    MESSAGING_SETTINGS,
+    SOCKETS,
+    SUBSCRIPTIONS,
+    UOW,
+)
 from chore_messaging.settings import MessagingSettings
 
 UowFactory = Callable[[], MessagingUnitOfWork]
@@ -41,12 +49,20 @@ def bootstrap(app: web.Application, settings: MessagingSettings) -> None:
         close_timeout_s=settings.ws_close_timeout_s,
     )
     fanout = nats_fanout(settings, sockets, uow)
+    ephemeral = EphemeralBus(
+        sockets,
+        typing_frame=frames.typing_frame,
+        presence_frame=frames.presence_frame,
+        typing_every_s=settings.typing_every_s,
+        presence_timeout_s=settings.presence_timeout_s,
+    )
+    app[EPHEMERAL] = ephemeral
     app[MESSAGING_SETTINGS] = settings
     app[UOW] = uow
     app[SOCKETS] = sockets
     app[FANOUT] = fanout
     app[SUBSCRIPTIONS] = fanout
-    app.cleanup_ctx.append(_sockets_context(sockets, fanout))
+    app.cleanup_ctx.append(_sockets_context(sockets, fanout, ephemeral))
     if settings.consumer_enabled:
         app.cleanup_ctx.append(
             consumer_context(
@@ -94,20 +110,26 @@ def nats_fanout(
         between=between,
         message_frame=frames.message_frame,
         notification_frame=frames.notification_frame,
+        inbox_frame=frames.conversation_updated_frame,
+        read_frame=frames.read_frame,
         gap_s=settings.fanout_gap_s,
         replay_hold=settings.ws_send_queue,
     )
 
 
-def _sockets_context(sockets: SocketRegistry, fanout: NatsFanout) -> Context:
+def _sockets_context(
+    sockets: SocketRegistry, fanout: NatsFanout, ephemeral: EphemeralBus
+) -> Context:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         await fanout.start(app[NATS_CLIENT])
+        await ephemeral.start(app[NATS_CLIENT])
         stop_listening = app[REVOKED].on_revoke(sockets.revoke_session)
         try:
             yield
         finally:
             stop_listening()
             await sockets.close_all(CLOSE_RESTART, "service restarting")
+            await ephemeral.stop()
             await fanout.stop()
 
     return ctx

@@ -7,7 +7,13 @@ from collections.abc import Callable
 from aiohttp import web
 
 from chore_messaging.settings import MessagingSettings
-from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork, Sockets, Subscriptions
+from chore_messaging.usecases.ports import (
+    Ephemeral,
+    Fanout,
+    MessagingUnitOfWork,
+    Sockets,
+    Subscriptions,
+)
 
 UowFactory = Callable[[], MessagingUnitOfWork]
 
@@ -16,3 +22,4 @@ MESSAGING_SETTINGS = web.AppKey("messaging.settings", MessagingSettings)
 SOCKETS: web.AppKey[Sockets[web.WebSocketResponse]] = web.AppKey("messaging.sockets")
 SUBSCRIPTIONS: web.AppKey[Subscriptions] = web.AppKey("messaging.subscriptions")
 FANOUT: web.AppKey[Fanout] = web.AppKey("messaging.fanout")
+EPHEMERAL: web.AppKey[Ephemeral] = web.AppKey("messaging.ephemeral")

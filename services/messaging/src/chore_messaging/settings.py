@@ -47,3 +47,11 @@ class MessagingSettings(StorageSettings):
     fanout_gap_s: float = Field(
         0.25, gt=0, description="wait for a missing seq on NATS before reading the database"
     )
+    typing_every_s: float = Field(
+        3.0, gt=0, description="a sender's typing reaches the other participant at most this often"
+    )
+    presence_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="a replica silent this long (e.g. killed) has its users shown offline",
+    )

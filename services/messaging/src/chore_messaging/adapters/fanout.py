@@ -46,6 +46,8 @@ LastSeq = Callable[[UUID], Awaitable[int]]
 Between = Callable[[UUID, int, int], Awaitable[list[Message]]]
 MessageEncoder = Callable[[Message], bytes]
 NotificationEncoder = Callable[[Notification], bytes]
+InboxEncoder = Callable[[Conversation, UUID], bytes]  # a conversation's line, as `viewer` sees it
+ReadEncoder = Callable[[UUID, UUID, int], bytes]  # (conversation, reader, seq)
 
 
 def conversation_subject(conversation_id: UUID) -> str:
@@ -198,10 +200,14 @@ class NatsFanout:
         between: Between,
         message_frame: MessageEncoder,
         notification_frame: NotificationEncoder,
+        inbox_frame: InboxEncoder,
+        read_frame: ReadEncoder,
         gap_s: float = 0.25,
         replay_hold: int = 1024,
     ) -> None:
         self.sockets = sockets
+        self.inbox_frame = inbox_frame
+        self.read_frame = read_frame
         self.last_seq = last_seq
         self.between = between
         self.message_frame = message_frame
@@ -288,15 +294,39 @@ class NatsFanout:
 
     async def notify(self, notifications: list[Notification]) -> None:
         for note in notifications:
-            payload = f"{note.user_id}\n".encode() + self.notification_frame(note)
-            await self.nc.publish(fanout_subject(USERS_TOPIC), payload)
+            await self.to_user(note.user_id, self.notification_frame(note))
+
+    async def conversation_updated(self, conversation: Conversation) -> None:
+        # Not to the sockets subscribed to the conversation: the `message` frame they get
+        # says the same (seq, time, text), and a second frame per message would double the
+        # writes of every fan-out.
+        for viewer in (conversation.owner_id, conversation.tasker_id):
+            frame = self.inbox_frame(conversation, viewer)
+            await self.to_user(viewer, frame, unless_following=conversation.id)
+
+    async def read(self, conversation: Conversation, reader_id: UUID, seq: int) -> None:
+        receipt = self.read_frame(conversation.id, reader_id, seq)
+        await self.to_user(conversation.peer_of(reader_id), receipt)
+        # The reader's other devices: the conversation's unread count drops.
+        await self.to_user(reader_id, self.inbox_frame(conversation, reader_id))
+
+    async def to_user(
+        self, user_id: UUID, data: bytes, *, unless_following: UUID | None = None
+    ) -> None:
+        """`data` (an encoded frame) to every socket of `user_id`, on every replica; with
+        `unless_following`, not to the sockets subscribed to that conversation."""
+        head = f"{user_id}" if unless_following is None else f"{user_id} {unless_following}"
+        await self.nc.publish(fanout_subject(USERS_TOPIC), f"{head}\n".encode() + data)
 
     async def _on_notification(self, msg: Msg) -> None:
         head, _, body = msg.data.partition(b"\n")
+        user_raw, _, following_raw = head.partition(b" ")
         try:
-            user_id = UUID(head.decode())
+            user_id = UUID(user_raw.decode())
+            following = UUID(following_raw.decode()) if following_raw else None
         except ValueError:
             log.warning("fanout.bad_notification")
             return
         for conn in self.sockets.of_user(user_id):
-            conn.push(body)
+            if following is None or following not in self.by_socket.get(conn, ()):
+                conn.push(body)

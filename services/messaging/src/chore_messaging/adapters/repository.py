@@ -6,20 +6,27 @@ Inserts that may repeat use the dialect's `ON CONFLICT DO NOTHING`: a repeat is 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, and_, or_, select, tuple_, update
+from sqlalchemy import Table, and_, case, or_, select, tuple_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.paging import Page, PageKey
-from chore_messaging.adapters.tables import CONVERSATIONS, MESSAGES, NOTIFICATIONS
+from chore_messaging.adapters.tables import (
+    CONVERSATIONS,
+    MESSAGES,
+    NOTIFICATION_SETTINGS,
+    NOTIFICATIONS,
+)
+from chore_messaging.domain import inbox
 from chore_messaging.domain.model import Conversation, Message, Notification, NotificationKind
+from chore_messaging.domain.preferences import Channel, Preferences, QuietHours, SettingKind
 
-C, M, N = CONVERSATIONS, MESSAGES, NOTIFICATIONS
+C, M, N, S = CONVERSATIONS, MESSAGES, NOTIFICATIONS, NOTIFICATION_SETTINGS
 
 
 def _insert_ignoring(conn: AsyncConnection, table: Table, keys: list[str]) -> Any:
@@ -41,6 +48,10 @@ def _conversation(row: RowMapping) -> Conversation:
         created_at=row["created_at"],
         owner_read_seq=int(row["owner_read_seq"]),
         tasker_read_seq=int(row["tasker_read_seq"]),
+        last_activity_at=row["last_activity_at"],
+        last_preview=row["last_preview"],
+        last_sender_id=row["last_sender_id"],
+        task_status=row["task_status"],
     )
 
 
@@ -89,6 +100,9 @@ class ConversationRepository:
             owner_read_seq=0,
             tasker_read_seq=0,
             created_at=conversation.created_at,
+            last_activity_at=conversation.activity_at,
+            last_preview="",
+            task_status=conversation.task_status,
         )
         result = await self.conn.execute(stmt.returning(C.c.id))
         return result.first() is not None
@@ -130,21 +144,62 @@ class ConversationRepository:
     async def list_for(
         self, user_id: UUID, *, limit: int, after: PageKey | None
     ) -> Page[Conversation]:
-        query = select(C).where(or_(C.c.owner_id == user_id, C.c.tasker_id == user_id))
-        if after is not None:
-            query = query.where(tuple_(C.c.created_at, C.c.id) < (after.created_at, after.id))
-        query = query.order_by(C.c.created_at.desc(), C.c.id.desc()).limit(limit + 1)
-        items = [_conversation(r._mapping) for r in await self.conn.execute(query)]
+        # Two index range scans (as owner, as tasker) merged: each walks its own
+        # (user, last_activity_at, id) index backwards and stops after limit + 1 rows.
+        sides = [self._side(C.c.owner_id, user_id, after, limit + 1)]
+        sides.append(self._side(C.c.tasker_id, user_id, after, limit + 1))
+        merged = union_all(*sides).subquery()
+        query = select(merged).order_by(merged.c.last_activity_at.desc(), merged.c.id.desc())
+        rows = await self.conn.execute(query.limit(limit + 1))
+        items = [_conversation(r._mapping) for r in rows]
         more = len(items) > limit
         items = items[:limit]
-        key = PageKey(items[-1].created_at, items[-1].id) if more and items else None
+        key = PageKey(items[-1].activity_at, items[-1].id) if more and items else None
         return Page(items, key)
+
+    @staticmethod
+    def _side(column: Any, user_id: UUID, after: PageKey | None, limit: int) -> Any:
+        query = select(C).where(column == user_id)
+        if after is not None:
+            pair = tuple_(C.c.last_activity_at, C.c.id)
+            query = query.where(pair < (after.created_at, after.id))
+        order = (C.c.last_activity_at.desc(), C.c.id.desc())
+        # A subquery each: SQLite takes no ORDER BY / LIMIT on a bare member of a UNION.
+        return select(query.order_by(*order).limit(limit).subquery())
+
+    async def unread_for(self, user_id: UUID) -> list[tuple[UUID, int]]:
+        """(conversation, unread) for each of the user's conversations with unread messages."""
+        mine = case((C.c.owner_id == user_id, C.c.owner_read_seq), else_=C.c.tasker_read_seq)
+        query = select(C.c.id, C.c.last_seq - mine).where(
+            or_(C.c.owner_id == user_id, C.c.tasker_id == user_id), C.c.last_seq > mine
+        )
+        return [(r[0], int(r[1])) for r in await self.conn.execute(query.order_by(C.c.id))]
 
     async def mark_read(self, conversation: Conversation, user_id: UUID, seq: int) -> None:
         column = C.c.owner_read_seq if user_id == conversation.owner_id else C.c.tasker_read_seq
         await self.conn.execute(
             update(C).where(C.c.id == conversation.id, column < seq).values({column: seq})
         )
+
+    async def record_message(self, conversation: Conversation, message: Message) -> None:
+        """The message is the conversation's latest: its inbox line, and its sender has read
+        up to it (domain/inbox.py)."""
+        mine = "owner_read_seq" if message.sender_id == conversation.owner_id else "tasker_read_seq"
+        await self.conn.execute(
+            update(C)
+            .where(C.c.id == conversation.id)
+            .values(
+                {
+                    "last_activity_at": message.sent_at,
+                    "last_preview": inbox.preview(message.body),
+                    "last_sender_id": message.sender_id,
+                    mine: message.seq,
+                }
+            )
+        )
+
+    async def set_task_status(self, task_id: UUID, status: str) -> None:
+        await self.conn.execute(update(C).where(C.c.task_id == task_id).values(task_status=status))
 
 
 class MessageRepository:
@@ -254,3 +309,39 @@ class NotificationRepository:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class PreferencesRepository:
+    """Notification settings, one row per user who saved any."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get(self, user_id: UUID) -> Preferences:
+        row = (await self.conn.execute(select(S).where(S.c.user_id == user_id))).first()
+        return Preferences() if row is None else _preferences(row._mapping)
+
+    async def put(self, user_id: UUID, prefs: Preferences, now: datetime) -> None:
+        values = {
+            "channels": {k.value: sorted(c.value for c in v) for k, v in prefs.channels.items()},
+            "time_zone": prefs.time_zone,
+            "quiet_start": None if prefs.quiet is None else prefs.quiet.start.strftime("%H:%M"),
+            "quiet_end": None if prefs.quiet is None else prefs.quiet.end.strftime("%H:%M"),
+            "updated_at": now,
+        }
+        dialect: Any = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(S).values(user_id=user_id, **values)
+        await self.conn.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=values))
+
+
+def _preferences(row: RowMapping) -> Preferences:
+    channels = Preferences().channels
+    for kind, on in dict(row["channels"] or {}).items():
+        if kind in SettingKind.__members__.values():
+            channels[SettingKind(kind)] = frozenset(Channel(c) for c in on if c in set(Channel))
+    quiet = None
+    if row["quiet_start"] and row["quiet_end"]:
+        quiet = QuietHours(
+            time.fromisoformat(row["quiet_start"]), time.fromisoformat(row["quiet_end"])
+        )
+    return Preferences(channels=channels, time_zone=row["time_zone"], quiet=quiet)

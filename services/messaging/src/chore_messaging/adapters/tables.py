@@ -46,9 +46,14 @@ CONVERSATIONS = Table(
     Column("tasker_read_seq", BigInteger, nullable=False),
     Column("created_at", TS, nullable=False),
     Column("closed_at", TS, nullable=True),
+    # The inbox (migration 0002): ordered by last activity, with the last message's preview.
+    Column("last_activity_at", TS, nullable=False),
+    Column("last_preview", String(120), nullable=False, server_default=""),
+    Column("last_sender_id", Uuid, nullable=True),
+    Column("task_status", String(16), nullable=False, server_default="open"),
     UniqueConstraint("task_id", "tasker_id", name="uq_conversations_task_tasker"),
-    Index("ix_conversations_owner", "owner_id", "created_at", "id"),
-    Index("ix_conversations_tasker", "tasker_id", "created_at", "id"),
+    Index("ix_conversations_owner_activity", "owner_id", "last_activity_at", "id"),
+    Index("ix_conversations_tasker_activity", "tasker_id", "last_activity_at", "id"),
 )
 
 MESSAGES = Table(
@@ -85,4 +90,17 @@ NOTIFICATIONS = Table(
     Column("created_at", TS, nullable=False),
     Column("read_at", TS, nullable=True),
     Index("ix_notifications_user", "user_id", "created_at", "id"),
+)
+
+# One row per user who saved notification settings (domain/preferences.py); none: defaults.
+NOTIFICATION_SETTINGS = Table(
+    "notification_settings",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    # {"offer": ["in_app", "email"], ...}: the channels on, per setting kind
+    Column("channels", JSON, nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("quiet_start", String(5), nullable=True),  # "HH:MM", local to time_zone
+    Column("quiet_end", String(5), nullable=True),
+    Column("updated_at", TS, nullable=False),
 )

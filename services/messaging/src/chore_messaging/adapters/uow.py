@@ -12,6 +12,7 @@ from chore_messaging.adapters.repository import (
     ConversationRepository,
     MessageRepository,
     NotificationRepository,
+    PreferencesRepository,
 )
 from chore_messaging.domain.events import DomainEvent
 
@@ -25,6 +26,7 @@ class MessagingUnitOfWork(UnitOfWork):
     conversations: ConversationRepository
     messages: MessageRepository
     notifications: NotificationRepository
+    preferences: PreferencesRepository
 
     def __init__(self, *args: Any, writer_lock: asyncio.Lock | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -42,6 +44,7 @@ class MessagingUnitOfWork(UnitOfWork):
         self.conversations = ConversationRepository(self.conn)
         self.messages = MessageRepository(self.conn)
         self.notifications = NotificationRepository(self.conn)
+        self.preferences = PreferencesRepository(self.conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

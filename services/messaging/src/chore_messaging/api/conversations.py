@@ -22,6 +22,10 @@ from chore_messaging.api.schemas import (
     MessageIn,
     MessageOut,
     MessagePage,
+    ReadIn,
+    ReadOut,
+    UnreadItem,
+    UnreadOut,
 )
 from chore_messaging.domain.errors import ConversationNotFound
 from chore_messaging.keys import FANOUT, UOW
@@ -36,7 +40,7 @@ CONVERSATIONS = ("conversations",)
     query=PageQuery,
     response=ConversationPage,
     tags=CONVERSATIONS,
-    summary="The caller's conversations, newest first",
+    summary="The caller's inbox: conversations by last activity, with previews and unread",
 )
 async def list_conversations(request: web.Request) -> web.Response:
     query = parse_query(request, PageQuery)
@@ -95,3 +99,41 @@ async def send_message(request: web.Request) -> web.Response:
     )
     sent = await messages.send_message(request.app[UOW](), cmd, utcnow(), request.app[FANOUT])
     return json_response(MessageOut.of(sent.message), status=200 if sent.duplicate else 201)
+
+
+@routes.post(
+    "/messaging/conversations/{conversation_id}/read",
+    body=ReadIn,
+    response=ReadOut,
+    tags=CONVERSATIONS,
+    summary="Mark read up to `seq` (the REST twin of the `read` frame); the other "
+    "participant gets a `read` receipt",
+    errors=(404, 422),
+)
+async def mark_read(request: web.Request) -> web.Response:
+    body = await parse_body(request, ReadIn)
+    who = principal(request).user_id
+    found = await messages.mark_read(
+        request.app[UOW](),
+        path_id(request, "conversation_id", ConversationNotFound),
+        who,
+        body.seq,
+        request.app[FANOUT],
+    )
+    read_seq = found.read_seq_of(who)
+    out = ReadOut(
+        conversation_id=found.id, read_seq=read_seq, unread=max(0, found.last_seq - read_seq)
+    )
+    return json_response(out)
+
+
+@routes.get(
+    "/messaging/unread",
+    response=UnreadOut,
+    tags=CONVERSATIONS,
+    summary="The caller's unread messages: the total and per conversation",
+)
+async def unread(request: web.Request) -> web.Response:
+    found = await messages.unread(request.app[UOW](), principal(request).user_id)
+    items = [UnreadItem(conversation_id=c, unread=n) for c, n in found]
+    return json_response(UnreadOut(total=sum(i.unread for i in items), conversations=items))

@@ -8,14 +8,15 @@ socket that should see it.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chore_common.http.fields import Seq, Text
-from chore_messaging.domain.model import CLIENT_MSG_ID_MAX, Message, Notification
+from chore_messaging.domain import inbox
+from chore_messaging.domain.model import CLIENT_MSG_ID_MAX, Conversation, Message, Notification
 
 
 class _ClientFrame(BaseModel):
@@ -52,9 +53,18 @@ class Ping(_ClientFrame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[Subscribe | Unsubscribe | Send | Read | Ping, Field(discriminator="type")]
+class Typing(_ClientFrame):
+    """The user is typing in this conversation: the other participant hears it (throttled)."""
+
+    type: Literal["typing"]
+    conversation_id: UUID
+
+
+ClientFrame = Annotated[
+    Subscribe | Unsubscribe | Send | Read | Ping | Typing, Field(discriminator="type")
+]
 CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
-CLIENT_TYPES = frozenset({"subscribe", "unsubscribe", "send", "read", "ping"})
+CLIENT_TYPES = frozenset({"subscribe", "unsubscribe", "send", "read", "ping", "typing"})
 
 
 class FrameError(Exception):
@@ -132,6 +142,42 @@ class ErrorFrame(BaseModel):
     client_msg_id: str | None = None
 
 
+class ConversationUpdatedFrame(BaseModel):
+    """A conversation's inbox line changed (a new message, or the viewer read it): move it
+    to the top, show its preview and the viewer's unread count."""
+
+    type: Literal["conversation_updated"] = "conversation_updated"
+    conversation_id: UUID
+    last_seq: int
+    last_message_at: datetime
+    preview: str
+    last_sender_id: UUID | None
+    unread: int
+    read_seq: int
+
+
+class ReadFrame(BaseModel):
+    """A read receipt: `user_id` has read `conversation_id` up to `seq`."""
+
+    type: Literal["read"] = "read"
+    conversation_id: UUID
+    user_id: UUID
+    seq: int
+
+
+class TypingFrame(BaseModel):
+    type: Literal["typing"] = "typing"
+    conversation_id: UUID
+    user_id: UUID
+
+
+class PresenceFrame(BaseModel):
+    type: Literal["presence"] = "presence"
+    user_id: UUID
+    status: Literal["online", "offline"]
+    last_seen: datetime | None
+
+
 PONG = b'{"type":"pong"}'
 
 
@@ -180,3 +226,33 @@ def error_frame(
         .model_dump_json(exclude_none=True)
         .encode()
     )
+
+
+def conversation_updated_frame(conversation: Conversation, viewer: UUID) -> bytes:
+    read_seq = conversation.read_seq_of(viewer)
+    return encode(
+        ConversationUpdatedFrame(
+            conversation_id=conversation.id,
+            last_seq=conversation.last_seq,
+            last_message_at=conversation.activity_at,
+            preview=conversation.last_preview,
+            last_sender_id=conversation.last_sender_id,
+            unread=inbox.unread(conversation.last_seq, read_seq),
+            read_seq=read_seq,
+        )
+    )
+
+
+def read_frame(conversation_id: UUID, user_id: UUID, seq: int) -> bytes:
+    return encode(ReadFrame(conversation_id=conversation_id, user_id=user_id, seq=seq))
+
+
+def typing_frame(conversation_id: UUID, user_id: UUID) -> bytes:
+    return encode(TypingFrame(conversation_id=conversation_id, user_id=user_id))
+
+
+def presence_frame(user_id: UUID, online: bool, last_seen: float | None) -> bytes:
+    """`last_seen`: wall-clock seconds the user was last known online (None: never)."""
+    seen = None if last_seen is None else datetime.fromtimestamp(last_seen, UTC)
+    status: Literal["online", "offline"] = "online" if online else "offline"
+    return encode(PresenceFrame(user_id=user_id, status=status, last_seen=seen))

@@ -11,11 +11,19 @@ from pydantic import BaseModel, Field
 from chore_common.http.fields import Seq, Text
 from chore_common.http.pagination import PageQuery
 from chore_common.http.validation import OutModel, StrictModel
+from chore_messaging.domain import inbox
 from chore_messaging.domain.model import (
     CLIENT_MSG_ID_MAX,
     HISTORY_LIMIT_MAX,
     Conversation,
 )
+
+
+class PeerOut(BaseModel):
+    id: UUID
+    name: str | None = Field(
+        description="from a people read model when messaging has one; null until then"
+    )
 
 
 class ConversationOut(BaseModel):
@@ -25,11 +33,23 @@ class ConversationOut(BaseModel):
     owner_id: UUID
     tasker_id: UUID
     open: bool = Field(description="false once the task is over: read-only")
+    task_status: str = Field(
+        description="the task's status as messaging last heard it: open, assigned, "
+        "in_progress, completed, cancelled, expired (closed: before messaging tracked it)"
+    )
     last_seq: int
     read_seq: int = Field(description="the last seq the caller marked read")
+    unread: int = Field(description="messages from the other participant after read_seq")
+    last_message_at: datetime = Field(
+        description="the last message's time; the opening time when there is none (the order)"
+    )
+    preview: str = Field(description="the last message's first 120 characters ('' if none)")
+    last_sender_id: UUID | None
+    peer: PeerOut = Field(description="the other participant")
 
     @classmethod
     def of(cls, c: Conversation, viewer: UUID) -> ConversationOut:
+        read_seq = c.read_seq_of(viewer)
         return cls(
             id=c.id,
             task_id=c.task_id,
@@ -37,8 +57,14 @@ class ConversationOut(BaseModel):
             owner_id=c.owner_id,
             tasker_id=c.tasker_id,
             open=c.is_open,
+            task_status=c.task_status,
             last_seq=c.last_seq,
-            read_seq=c.read_seq_of(viewer),
+            read_seq=read_seq,
+            unread=inbox.unread(c.last_seq, read_seq),
+            last_message_at=c.activity_at,
+            preview=c.last_preview,
+            last_sender_id=c.last_sender_id,
+            peer=PeerOut(id=c.peer_of(viewer), name=None),
         )
 
 
@@ -91,3 +117,23 @@ class NotificationOut(OutModel):
 class NotificationPage(BaseModel):
     items: list[NotificationOut]
     next_cursor: str | None = None
+
+
+class UnreadItem(BaseModel):
+    conversation_id: UUID
+    unread: int
+
+
+class UnreadOut(BaseModel):
+    total: int
+    conversations: list[UnreadItem] = Field(description="only those with unread messages")
+
+
+class ReadIn(StrictModel):
+    seq: Seq = Field(description="read up to here; a lower mark than the current one is ignored")
+
+
+class ReadOut(BaseModel):
+    conversation_id: UUID
+    read_seq: int
+    unread: int

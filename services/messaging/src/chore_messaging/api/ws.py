@@ -28,10 +28,18 @@ from chore_messaging.domain.limits import (
     Verdict,
 )
 from chore_messaging.domain.model import FRAME_MAX_BYTES
-from chore_messaging.keys import FANOUT, MESSAGING_SETTINGS, SOCKETS, SUBSCRIPTIONS, UOW, UowFactory
+from chore_messaging.keys import (
+    EPHEMERAL,
+    FANOUT,
+    MESSAGING_SETTINGS,
+    SOCKETS,
+    SUBSCRIPTIONS,
+    UOW,
+    UowFactory,
+)
 from chore_messaging.settings import MessagingSettings
 from chore_messaging.usecases import messages
-from chore_messaging.usecases.ports import Fanout, Socket, Subscriptions
+from chore_messaging.usecases.ports import Ephemeral, Fanout, Socket, Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +65,15 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     )
     if conn is None:  # over the user's cap: closed 4429
         return ws
+    ephemeral = request.app[EPHEMERAL]
+    await ephemeral.joined(who.user_id)
     subscriptions = request.app[SUBSCRIPTIONS]
     loop = asyncio.get_running_loop()
     expiry = loop.call_later(
         max(0.0, who.expires_at - time.time()), conn.close_soon, CLOSE_AUTH, "token expired"
     )
     session = SocketSession(
-        ws, conn, subscriptions, request.app[FANOUT], request.app[UOW], settings
+        ws, conn, subscriptions, request.app[FANOUT], request.app[UOW], settings, ephemeral
     )
     try:
         await session.run()
@@ -74,8 +84,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         conn.close_soon(CLOSE_INTERNAL, "internal error")
     finally:
         expiry.cancel()
+        ephemeral.forget(conn)
         await subscriptions.leave(conn)
         await sockets.disconnect(conn)
+        await ephemeral.left(who.user_id)
     return ws
 
 
@@ -90,8 +102,10 @@ class SocketSession:
         fanout: Fanout,
         uow: UowFactory,
         settings: MessagingSettings,
+        ephemeral: Ephemeral,
     ) -> None:
         self.ws = ws
+        self.ephemeral = ephemeral
         self.conn = conn
         self.subscriptions = subscriptions
         self.fanout = fanout
@@ -149,8 +163,12 @@ class SocketSession:
                 await self.subscribe(frame.conversation_id, frame.since_seq)
             elif isinstance(frame, frames.Unsubscribe):
                 await self.subscriptions.unsubscribe(conn, frame.conversation_id)
+            elif isinstance(frame, frames.Typing):
+                await self.typing(frame.conversation_id)
             else:
-                await messages.mark_read(self.uow(), frame.conversation_id, conn.user_id, frame.seq)
+                await messages.mark_read(
+                    self.uow(), frame.conversation_id, conn.user_id, frame.seq, self.fanout
+                )
         except DomainError as exc:
             conn.push(
                 frames.error_frame(
@@ -192,7 +210,7 @@ class SocketSession:
         """Attach (live frames held), replay after `since_seq`, then release the held ones
         above the last replayed seq: every message once, in order, across the seam."""
         conn, subscriptions = self.conn, self.subscriptions
-        await messages.conversation_for(self.uow(), conversation_id, conn.user_id)
+        found = await messages.conversation_for(self.uow(), conversation_id, conn.user_id)
         await subscriptions.unsubscribe(conn, conversation_id)  # a second one restarts the first
         sub = subscriptions.attach(conn, conversation_id)
         try:
@@ -204,6 +222,14 @@ class SocketSession:
         sub.go_live(last)
         subscribed = frames.SubscribedFrame(conversation_id=conversation_id, last_seq=sub.last_seq)
         conn.push(frames.encode(subscribed))
+        self.ephemeral.watch(conn, found.peer_of(conn.user_id))  # their presence, now and on
+
+    async def typing(self, conversation_id: UUID) -> None:
+        """Over the sender's rate: dropped silently (typing is a hint, not a request)."""
+        if not self.ephemeral.typing_allowed(self.conn.user_id, conversation_id):
+            return
+        found = await messages.conversation_for(self.uow(), conversation_id, self.conn.user_id)
+        await self.ephemeral.typing(found, self.conn.user_id)
 
     async def _replay(self, conversation_id: UUID, since_seq: int | None, live_from: int) -> int:
         """Push every stored message after `since_seq`; returns the last seq pushed."""

@@ -43,6 +43,16 @@ class Conversation:
     created_at: datetime
     owner_read_seq: int = 0
     tasker_read_seq: int = 0
+    # The inbox line: when the conversation last moved (its opening, then each message) and
+    # what its last message said (domain/inbox.py).
+    last_activity_at: datetime | None = None
+    last_preview: str = ""
+    last_sender_id: UUID | None = None
+    task_status: str = "open"
+
+    @property
+    def activity_at(self) -> datetime:
+        return self.last_activity_at or self.created_at
 
     def has(self, user_id: UUID) -> bool:
         return user_id == self.owner_id or user_id == self.tasker_id
@@ -68,6 +78,7 @@ def open_conversation(
         is_open=True,
         last_seq=0,
         created_at=now,
+        last_activity_at=now,
     )
 
 

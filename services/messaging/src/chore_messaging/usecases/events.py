@@ -32,6 +32,8 @@ from chore_common.contracts.tasks import (
 )
 from chore_messaging.domain import model
 from chore_messaging.domain.model import Notification, NotificationKind
+from chore_messaging.domain.preferences import Channel
+from chore_messaging.usecases import preferences
 from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
 
 
@@ -57,6 +59,8 @@ async def _notify(
 ) -> None:
     made: list[Notification] = []
     for user_id in dict.fromkeys(users):  # each recipient once, in order
+        if not await preferences.allows(uow, user_id, kind.value, Channel.IN_APP, now):
+            continue  # turned off in the user's settings: not stored, not pushed
         note = Notification(
             id=model.notification_id(event_id, user_id),
             user_id=user_id,
@@ -100,6 +104,7 @@ async def offer_created(
 async def task_assigned(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskAssignedV1, now: datetime, fanout: Fanout
 ) -> None:
+    await uow.conversations.set_task_status(event.task_id, "assigned")
     conversation_id = model.conversation_id(event.task_id, event.assignee_id)
     data = {"offer_id": str(event.offer_id), "conversation_id": str(conversation_id)}
     kind = NotificationKind.TASK_ASSIGNED
@@ -109,6 +114,7 @@ async def task_assigned(
 async def task_started(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskStartedV1, now: datetime, fanout: Fanout
 ) -> None:
+    await uow.conversations.set_task_status(event.task_id, "in_progress")
     data = {"assignee_id": str(event.assignee_id)}
     kind = NotificationKind.TASK_STARTED
     await _notify(uow, fanout, event_id, now, event, kind, [event.owner_id], data)
@@ -128,6 +134,7 @@ async def task_done(
 async def task_completed(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskCompletedV1, now: datetime, fanout: Fanout
 ) -> None:
+    await uow.conversations.set_task_status(event.task_id, "completed")
     await uow.conversations.close_task(event.task_id)
     # The owner who confirmed needs no telling; an admin's resolution is told as such.
     users = {
@@ -164,6 +171,7 @@ async def dispute_resolved(
 async def task_cancelled(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskCancelledV1, now: datetime, fanout: Fanout
 ) -> None:
+    await uow.conversations.set_task_status(event.task_id, "cancelled")
     conversations = await uow.conversations.close_task(event.task_id)
     # Whoever was waiting on the task hears of it: the assignee and each tasker who offered.
     users = [c.tasker_id for c in conversations]
@@ -177,6 +185,7 @@ async def task_cancelled(
 async def task_expired(
     uow: MessagingUnitOfWork, event_id: UUID, event: TaskExpiredV1, now: datetime, fanout: Fanout
 ) -> None:
+    await uow.conversations.set_task_status(event.task_id, "expired")
     conversations = await uow.conversations.close_task(event.task_id)
     users = [event.owner_id, *(c.tasker_id for c in conversations)]
     await _notify(uow, fanout, event_id, now, event, NotificationKind.TASK_EXPIRED, users)

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from chore_common.paging import Page, PageKey
-from chore_messaging.domain import model
+from chore_messaging.domain import inbox, model
 from chore_messaging.domain.errors import ConversationNotFound
 from chore_messaging.domain.events import MessageSent
 from chore_messaging.domain.model import Conversation, Message
@@ -65,10 +65,12 @@ async def send_message(
                 sent_at=message.sent_at,
             )
         )
-        stored, where = message, conversation
+        await uow.conversations.record_message(conversation, message)
+        stored, where = message, inbox.moved(conversation, message)
 
         async def deliver() -> None:
             await fanout.message_stored(where, stored)
+            await fanout.conversation_updated(where)
 
         uow.after_commit(deliver)
         await uow.commit()
@@ -100,11 +102,26 @@ async def list_conversations(
 
 
 async def mark_read(
-    uow: MessagingUnitOfWork, conversation_id: UUID, user_id: UUID, seq: int
-) -> None:
+    uow: MessagingUnitOfWork, conversation_id: UUID, user_id: UUID, seq: int, fanout: Fanout
+) -> Conversation:
+    """Move the reader's mark up to `seq` (never down, never past the last message); the
+    other participant hears of it (a `read` receipt) once it commits."""
     async with uow:
         conversation = model.readable(await uow.conversations.get(conversation_id), user_id)
         seq = min(max(0, seq), conversation.last_seq)
-        if seq > conversation.read_seq_of(user_id):
-            await uow.conversations.mark_read(conversation, user_id, seq)
-            await uow.commit()
+        if seq <= conversation.read_seq_of(user_id):
+            return conversation
+        await uow.conversations.mark_read(conversation, user_id, seq)
+        read = inbox.read_up_to(conversation, user_id, seq)
+
+        async def deliver() -> None:
+            await fanout.read(read, user_id, seq)
+
+        uow.after_commit(deliver)
+        await uow.commit()
+        return read
+
+
+async def unread(uow: MessagingUnitOfWork, user_id: UUID) -> list[tuple[UUID, int]]:
+    async with uow:
+        return await uow.conversations.unread_for(user_id)

@@ -14,6 +14,7 @@ from chore_common.paging import Page, PageKey
 from chore_common.ports import UnitOfWork
 from chore_messaging.domain.events import DomainEvent
 from chore_messaging.domain.model import Conversation, Message, Notification
+from chore_messaging.domain.preferences import Preferences
 
 W_contra = TypeVar("W_contra", contravariant=True)
 
@@ -52,6 +53,16 @@ class ConversationRepository(Protocol):
 
     async def mark_read(self, conversation: Conversation, user_id: UUID, seq: int) -> None: ...
 
+    async def record_message(self, conversation: Conversation, message: Message) -> None:
+        """Make `message` the conversation's inbox line; its sender has read up to it."""
+        ...
+
+    async def unread_for(self, user_id: UUID) -> list[tuple[UUID, int]]:
+        """(conversation id, unread count) of the user's conversations with any unread."""
+        ...
+
+    async def set_task_status(self, task_id: UUID, status: str) -> None: ...
+
 
 class MessageRepository(Protocol):
     async def add(self, message: Message) -> bool:
@@ -84,6 +95,14 @@ class NotificationRepository(Protocol):
     ) -> Notification | None: ...
 
 
+class PreferencesRepository(Protocol):
+    async def get(self, user_id: UUID) -> Preferences:
+        """The user's notification settings (the defaults when none were saved)."""
+        ...
+
+    async def put(self, user_id: UUID, prefs: Preferences, now: datetime) -> None: ...
+
+
 class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     # Read-only members, so the SQL unit of work's concrete repositories satisfy them.
     @property
@@ -92,6 +111,8 @@ class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def messages(self) -> MessageRepository: ...
     @property
     def notifications(self) -> NotificationRepository: ...
+    @property
+    def preferences(self) -> PreferencesRepository: ...
 
 
 class Fanout(Protocol):
@@ -100,6 +121,39 @@ class Fanout(Protocol):
     async def message_stored(self, conversation: Conversation, message: Message) -> None: ...
 
     async def notify(self, notifications: list[Notification]) -> None: ...
+
+    async def conversation_updated(self, conversation: Conversation) -> None:
+        """Both participants' sockets get the conversation's new inbox line (their unread),
+        but those subscribed to it, which get the message itself."""
+        ...
+
+    async def read(self, conversation: Conversation, reader_id: UUID, seq: int) -> None:
+        """The other participant's sockets get a `read` receipt, the reader's its inbox line."""
+        ...
+
+
+class Ephemeral(Protocol):
+    """Typing and presence over core NATS: never stored, lost when nobody listens."""
+
+    def typing_allowed(self, sender_id: UUID, conversation_id: UUID) -> bool:
+        """This sender's typing in this conversation may go out now (at most once per period)."""
+        ...
+
+    async def typing(self, conversation: Conversation, sender_id: UUID) -> None: ...
+
+    async def joined(self, user_id: UUID) -> None:
+        """A socket of `user_id` opened on this replica."""
+        ...
+
+    async def left(self, user_id: UUID) -> None:
+        """A socket of `user_id` closed on this replica."""
+        ...
+
+    def watch(self, socket: Socket, user_id: UUID) -> None:
+        """`socket` hears `user_id`'s presence: now, then at each change."""
+        ...
+
+    def forget(self, socket: Socket) -> None: ...
 
 
 class Socket(Protocol):
