@@ -1,8 +1,9 @@
 """The one place auth's adapters are built and handed to the app as ports (keys.py).
 
 Auth's own resources start after the kit's (database, NATS, outbox relay): the unit of work,
-the key ring, the password hasher, the token verifier with the revocation feed it reads, and
-two background loops (forgetting ended throttle windows, rereading database keys).
+the key ring, the password hasher, the token verifier with the revocation feed it reads, the
+mailed links' base, and background loops (forgetting ended throttle windows, purging audit
+entries older than a year, rereading database keys).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from chore_auth.domain.throttle import LoginThrottle, ThrottlePolicy
 from chore_auth.keys import (
     HASHER,
     KEYRING,
+    LINKS,
     LOGIN_THROTTLE,
     ON_REVOKED,
     REFRESH_TOKENS,
@@ -33,7 +35,8 @@ from chore_auth.keys import (
     UOW,
 )
 from chore_auth.settings import AuthSettings
-from chore_auth.usecases import login
+from chore_auth.usecases import audit, login
+from chore_auth.usecases.commands import Links
 from chore_common.auth.principal import VERIFIER
 from chore_common.auth.revocation import RevocationFeed, RevokedSessions
 from chore_common.auth.verify import TokenVerifier
@@ -78,6 +81,7 @@ def session_policy(settings: AuthSettings) -> SessionPolicy:
         access_ttl=timedelta(seconds=settings.access_ttl_s),
         refresh_ttl=timedelta(seconds=settings.refresh_ttl_s),
         reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_s),
+        require_verified_email=settings.require_verified_email,
     )
 
 
@@ -127,10 +131,12 @@ def auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIte
         app[SESSION_POLICY] = session_policy(settings)
         app[LOGIN_THROTTLE] = login_throttle(settings)
         app[ON_REVOKED] = lambda sid: revoked.revoke(str(sid))
+        app[LINKS] = Links(settings.public_url)
         feed = RevocationFeed(app[NATS_CLIENT], revoked)
         await feed.start()
         loops: list[Coroutine[Any, Any, None]] = [
-            _forget_ended_windows_every(app, settings.login_window_s)
+            _forget_ended_windows_every(app, settings.login_window_s),
+            _purge_audit_every(app, settings.audit_purge_every_s),
         ]
         if not keyring.from_files:
             loops.append(keyring.reload_every(settings.keys_reload_s))
@@ -155,6 +161,19 @@ async def _forget_ended_windows_every(app: web.Application, window_s: float) -> 
                 log.info("auth.login_failures_forgotten", extra={"rows": dropped})
         except Exception:  # the next round tries again; the throttle does not depend on it
             log.warning("auth.login_failures_forget_failed", exc_info=True)
+
+
+async def _purge_audit_every(app: web.Application, every_s: float) -> None:
+    # Every replica runs it: a delete of rows past the retention is the same on each, and
+    # one that fails is redone on the next round.
+    while True:
+        try:
+            dropped = await audit.purge(app[UOW], now=utcnow())
+            if dropped:
+                log.info("auth.audit_purged", extra={"rows": dropped})
+        except Exception:
+            log.warning("auth.audit_purge_failed", exc_info=True)
+        await asyncio.sleep(every_s)
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from chore_auth.domain.sessions import SessionPolicy
 from chore_auth.domain.throttle import LoginThrottle
+from chore_auth.usecases.commands import Links
 from chore_auth.usecases.ports import Hasher, KeyRing, OnRevoked, RefreshTokenMint, UowFactory
 
 UOW: web.AppKey[UowFactory] = web.AppKey("auth.uow")
@@ -15,3 +16,4 @@ REFRESH_TOKENS: web.AppKey[RefreshTokenMint] = web.AppKey("auth.refresh_tokens")
 ON_REVOKED: web.AppKey[OnRevoked] = web.AppKey("auth.on_revoked")
 SESSION_POLICY = web.AppKey("auth.session_policy", SessionPolicy)
 LOGIN_THROTTLE = web.AppKey("auth.login_throttle", LoginThrottle)
+LINKS = web.AppKey("auth.links", Links)

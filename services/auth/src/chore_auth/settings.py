@@ -52,3 +52,14 @@ class AuthSettings(StorageSettings):
     )
     keys_reload_s: float = Field(30.0, gt=0, description="how often replicas reread the keys")
     jwks_max_age_s: int = Field(300, ge=0, description="Cache-Control max-age of the JWKS")
+
+    public_url: str = Field(
+        "http://127.0.0.1:8080", description="the platform's public URL: mailed links start so"
+    )
+    require_verified_email: bool = Field(
+        True,
+        description="off: every token says `ev: true` (make run's demo users need not verify)",
+    )
+    audit_purge_every_s: float = Field(
+        3600.0, gt=0, description="how often entries older than a year are purged"
+    )

@@ -29,6 +29,9 @@ class TasksSettings(StorageSettings):
     job_backoff_cap_s: float = Field(900.0, gt=0)
     job_lease_s: float = Field(300.0, gt=0, description="a running job is reclaimed after this")
 
+    require_verified_email: bool = Field(
+        True, description="posting tasks and offers needs the token's `ev` claim"
+    )
     cache_size: int = Field(10_000, ge=0, description="tasks kept in the read cache (0: off)")
     group_commit: bool = Field(
         True, description="tasks posted at the same time share one transaction"

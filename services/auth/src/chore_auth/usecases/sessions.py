@@ -169,6 +169,25 @@ async def revoke_session(
         await uow.commit()
 
 
+async def end_sessions(
+    uow: UnitOfWork,
+    user_id: UUID,
+    reason: RevokeReason,
+    *,
+    now: datetime,
+    on_revoked: OnRevoked,
+    keep: UUID | None = None,
+) -> int:
+    """Revoke every live session of `user_id` but `keep`, in the caller's transaction: each
+    one announced (`auth.session.revoked`), so every replica refuses it and sockets close."""
+    ended = 0
+    for session in await uow.sessions.of_user(user_id, active_at=now):
+        if session.id != keep:
+            await _revoke(uow, session, reason, now=now, on_revoked=on_revoked)
+            ended += 1
+    return ended
+
+
 async def _revoke(
     uow: UnitOfWork,
     session: Session,

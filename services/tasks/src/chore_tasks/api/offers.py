@@ -11,7 +11,7 @@ from chore_common.http.pagination import next_cursor, page_key
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
-from chore_tasks.api.requests import on_task
+from chore_tasks.api.requests import check_email_verified, on_task
 from chore_tasks.api.schemas import OfferIn, OfferOut, OfferPage, OfferQuery
 from chore_tasks.keys import UOW
 from chore_tasks.usecases.commands import ListOffers, MakeOffer
@@ -32,6 +32,7 @@ TAGS = ("offers",)
 @requires("tasker")
 @idempotent
 async def make_offer(request: web.Request) -> web.Response:
+    check_email_verified(request)
     body = await parse_body(request, OfferIn)
     cmd = on_task(request, MakeOffer, price_cents=body.price_cents, message=body.message)
     offer = await usecases.make_offer(request.app[UOW](), cmd, utcnow())

@@ -16,7 +16,7 @@ from chore_common.http.requests import if_match, not_modified
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
-from chore_tasks.api.requests import actor, on_task
+from chore_tasks.api.requests import actor, check_email_verified, on_task
 from chore_tasks.api.schemas import AssignIn, CancelIn, TaskIn, TaskOut, TaskPage, TaskQuery
 from chore_tasks.domain.model import Task
 from chore_tasks.keys import NEW_TASKS, RETRY, TASK_BODIES, TASK_CACHE, UOW
@@ -66,6 +66,7 @@ def task_response(request: web.Request, task: Task, status: int = 200) -> web.Re
 @requires("client")
 @idempotent
 async def create_task(request: web.Request) -> web.Response:
+    check_email_verified(request)
     body = await parse_body(request, TaskIn)
     cmd = CreateTask(
         actor=actor(request),
