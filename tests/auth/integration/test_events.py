@@ -3,47 +3,15 @@ publishes auth.session.revoked — read back from the AUTH stream on the real na
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
-import nats
 import pytest
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from chore_common.contracts import Envelope
 from chore_common.testing.nats import NatsServer
 
-from .helpers import Client, bearer, login, register
+from .helpers import Client, bearer, events_about, login, register
 
 pytestmark = pytest.mark.db
-
-
-async def events_about(nats_url: str, key: str, value: str, count: int) -> list[Envelope]:
-    """Envelopes on the AUTH stream whose data[key] == value; waits for `count` of them."""
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        deadline = time.monotonic() + 5
-        while True:
-            sub = await js.pull_subscribe(
-                "auth.>",
-                stream="AUTH",
-                config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
-            )
-            found: list[Envelope] = []
-            pending = (await sub.consumer_info()).num_pending
-            while pending:
-                msgs = await sub.fetch(min(pending, 500), timeout=2)
-                found += [Envelope.from_bytes(m.data) for m in msgs]
-                pending = msgs[-1].metadata.num_pending
-            await sub.unsubscribe()
-            mine = [e for e in found if str(e.data.get(key)) == value]
-            if len(mine) >= count or time.monotonic() > deadline:
-                return mine
-            await asyncio.sleep(0.1)
-    finally:
-        await nc.close()
 
 
 async def test_sign_up_publishes_user_registered_without_the_email(

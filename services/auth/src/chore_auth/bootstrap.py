@@ -22,6 +22,7 @@ from chore_auth.adapters.passwords import PasswordHasher
 from chore_auth.adapters.refresh_tokens import RefreshTokenMint
 from chore_auth.adapters.signing import KeyRing
 from chore_auth.adapters.uow import AuthUnitOfWork
+from chore_auth.domain.account_tokens import Purpose
 from chore_auth.domain.sessions import SessionPolicy
 from chore_auth.domain.throttle import LoginThrottle, ThrottlePolicy
 from chore_auth.keys import (
@@ -32,6 +33,7 @@ from chore_auth.keys import (
     ON_REVOKED,
     REFRESH_TOKENS,
     SESSION_POLICY,
+    SPAWN,
     UOW,
 )
 from chore_auth.settings import AuthSettings
@@ -85,6 +87,16 @@ def session_policy(settings: AuthSettings) -> SessionPolicy:
     )
 
 
+def links(settings: AuthSettings) -> Links:
+    return Links(
+        settings.public_url,
+        {
+            Purpose.PASSWORD_RESET: timedelta(seconds=settings.password_reset_ttl_s),
+            Purpose.VERIFY_EMAIL: timedelta(seconds=settings.verify_email_ttl_s),
+        },
+    )
+
+
 def login_throttle(settings: AuthSettings) -> LoginThrottle:
     window = timedelta(seconds=settings.login_window_s)
     return LoginThrottle(
@@ -131,7 +143,9 @@ def auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIte
         app[SESSION_POLICY] = session_policy(settings)
         app[LOGIN_THROTTLE] = login_throttle(settings)
         app[ON_REVOKED] = lambda sid: revoked.revoke(str(sid))
-        app[LINKS] = Links(settings.public_url)
+        app[LINKS] = links(settings)
+        background = Background()
+        app[SPAWN] = background.spawn
         feed = RevocationFeed(app[NATS_CLIENT], revoked)
         await feed.start()
         loops: list[Coroutine[Any, Any, None]] = [
@@ -144,11 +158,35 @@ def auth_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIte
         try:
             yield
         finally:
+            await background.drain()
             await _cancel(tasks)
             await feed.stop()
             hasher.close()
 
     return ctx
+
+
+class Background:
+    """Work started by a request that its answer does not wait for; shutdown waits for it."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._run(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _run(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception:  # nobody awaits it: the log line is its only report
+            log.warning("auth.background_failed", exc_info=True)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
 
 
 async def _forget_ended_windows_every(app: web.Application, window_s: float) -> None:

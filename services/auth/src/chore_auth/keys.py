@@ -7,7 +7,14 @@ from aiohttp import web
 from chore_auth.domain.sessions import SessionPolicy
 from chore_auth.domain.throttle import LoginThrottle
 from chore_auth.usecases.commands import Links
-from chore_auth.usecases.ports import Hasher, KeyRing, OnRevoked, RefreshTokenMint, UowFactory
+from chore_auth.usecases.ports import (
+    Hasher,
+    KeyRing,
+    OnRevoked,
+    RefreshTokenMint,
+    Spawn,
+    UowFactory,
+)
 
 UOW: web.AppKey[UowFactory] = web.AppKey("auth.uow")
 HASHER: web.AppKey[Hasher] = web.AppKey("auth.hasher")
@@ -17,3 +24,4 @@ ON_REVOKED: web.AppKey[OnRevoked] = web.AppKey("auth.on_revoked")
 SESSION_POLICY = web.AppKey("auth.session_policy", SessionPolicy)
 LOGIN_THROTTLE = web.AppKey("auth.login_throttle", LoginThrottle)
 LINKS = web.AppKey("auth.links", Links)
+SPAWN: web.AppKey[Spawn] = web.AppKey("auth.spawn")

@@ -56,6 +56,13 @@ class AuthSettings(StorageSettings):
     public_url: str = Field(
         "http://127.0.0.1:8080", description="the platform's public URL: mailed links start so"
     )
+    forgot_answer_s: float = Field(
+        0.1, ge=0, le=5, description="forgot-password answers this long after the request"
+    )
+    password_reset_ttl_s: float = Field(1800.0, gt=0, description="a reset link works this long")
+    verify_email_ttl_s: float = Field(
+        48 * 3600.0, gt=0, description="a verification link works this long"
+    )
     require_verified_email: bool = Field(
         True,
         description="off: every token says `ev: true` (make run's demo users need not verify)",

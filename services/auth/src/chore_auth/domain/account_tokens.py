@@ -40,8 +40,15 @@ class AccountToken:
 
 
 def issue(
-    user: User, purpose: Purpose, *, token_id: UUID, token_hash: str, now: datetime
+    user: User,
+    purpose: Purpose,
+    *,
+    token_id: UUID,
+    token_hash: str,
+    now: datetime,
+    lifetime: timedelta | None = None,
 ) -> AccountToken:
+    """A token for `user`'s current address, working for `lifetime` (LIFETIME's by default)."""
     return AccountToken(
         id=token_id,
         user_id=user.id,
@@ -49,7 +56,7 @@ def issue(
         token_hash=token_hash,
         email=user.email,
         created_at=now,
-        expires_at=now + LIFETIME[purpose],
+        expires_at=now + (LIFETIME[purpose] if lifetime is None else lifetime),
     )
 
 

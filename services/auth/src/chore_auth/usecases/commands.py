@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import quote
 from uuid import UUID
 
-from chore_auth.domain.account_tokens import Purpose
+from chore_auth.domain.account_tokens import LIFETIME, Purpose
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,11 @@ class IssuedTokens:
 
 @dataclass(frozen=True)
 class Links:
-    """Where mailed links point: the platform's public URL (AUTH_PUBLIC_URL)."""
+    """Mailed links: where they point (the platform's public URL, AUTH_PUBLIC_URL) and how
+    long each kind works (tests shorten them)."""
 
     base_url: str
+    lifetimes: dict[Purpose, timedelta] = field(default_factory=lambda: dict(LIFETIME))
 
     def link(self, purpose: Purpose, token: str) -> str:
         base = self.base_url.rstrip("/")

@@ -25,7 +25,14 @@ async def mail_link(
     """In the caller's transaction. The plain token leaves only inside the event's link (the
     mail notifier's business); it is never logged and never stored."""
     plain, token_hash = mint.new_token()
-    token = account_tokens.issue(user, purpose, token_id=uuid4(), token_hash=token_hash, now=now)
+    token = account_tokens.issue(
+        user,
+        purpose,
+        token_id=uuid4(),
+        token_hash=token_hash,
+        now=now,
+        lifetime=links.lifetimes.get(purpose),
+    )
     await uow.account_tokens.add(token)
     uow.record(
         LinkMailed(

@@ -3,7 +3,7 @@ unit tests pass fakes with the same shape)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
@@ -135,3 +135,6 @@ UowFactory = Callable[[], UnitOfWork]
 # Told about each committed revocation so this replica refuses the session at once,
 # without waiting for its own event to come back over NATS.
 OnRevoked = Callable[[UUID], None]
+# Runs a coroutine after the response, off the request's timing (the replica's shutdown
+# waits for it): what must not show in how long an answer takes.
+Spawn = Callable[[Coroutine[Any, Any, None]], None]
