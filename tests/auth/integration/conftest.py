@@ -47,15 +47,22 @@ def jwks_url(auth: Client) -> str:
 
 
 @pytest.fixture
+def second_database(database_factory: Callable[[], str]) -> str:
+    """Another service's own database (made outside the event loop: PostgreSQL's is made
+    with a loop of its own)."""
+    return database_factory()
+
+
+@pytest.fixture
 async def start_tasks(
-    auth: Client, database_factory: Callable[[], str], nats_server: NatsServer, tmp_path: Path
+    auth: Client, second_database: str, nats_server: NatsServer, tmp_path: Path
 ) -> AsyncIterator[StartApp]:
     """The real tasks service, verifying auth's real tokens (its JWKS, its revocations)."""
     from chore_tasks.app import create_app as create_tasks
     from chore_tasks.settings import TasksSettings
 
     settings = TasksSettings(
-        database_url=database_factory(),
+        database_url=second_database,
         nats_url=nats_server.url,
         var_dir=tmp_path / "tasks",
         jwks_url=jwks_url(auth),
@@ -67,14 +74,14 @@ async def start_tasks(
 
 @pytest.fixture
 async def start_messaging(
-    auth: Client, database_factory: Callable[[], str], nats_server: NatsServer, tmp_path: Path
+    auth: Client, second_database: str, nats_server: NatsServer, tmp_path: Path
 ) -> AsyncIterator[StartApp]:
     """Real messaging replicas (one database, one NATS) verifying auth's real tokens."""
     from chore_messaging.app import create_app as create_messaging
     from chore_messaging.settings import MessagingSettings
 
     settings = MessagingSettings(
-        database_url=database_factory(),
+        database_url=second_database,
         nats_url=nats_server.url,
         var_dir=tmp_path / "messaging",
         jwks_url=jwks_url(auth),
