@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, select
 
+from chore_auth.adapters.tables import audit_log
+from chore_common.db import create_engine
 from chore_common.testing.apps import StartedApps
 from chore_common.testing.nats import NatsServer
 from chore_gateway.app import create_app as create_gateway
@@ -126,3 +131,32 @@ async def test_the_audit_log_filters_and_pages_newest_first(
     assert {e["action"] for e in seen} == {"login_failed"}
     bad = await auth.get("/auth/admin/audit?action=nonsense", headers=admin)
     assert bad.status == 422
+
+
+async def test_entries_older_than_a_year_are_purged_on_schedule(
+    start_auth: Callable[..., Awaitable[Client]], database_url: str
+) -> None:
+    auth = await start_auth(audit_purge_every_s=0.2)
+    now = datetime.now(UTC)
+    old, kept = uuid.uuid4(), uuid.uuid4()
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            for entry_id, age in ((old, timedelta(days=366)), (kept, timedelta(days=364))):
+                await conn.execute(
+                    insert(audit_log).values(
+                        id=entry_id, at=now - age, action="login_ok", client_ip="192.0.2.1"
+                    )
+                )
+        deadline = time.monotonic() + 10
+        while True:
+            async with engine.connect() as conn:
+                left = set((await conn.execute(select(audit_log.c.id))).scalars())
+            if old not in left or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
+    assert old not in left
+    assert kept in left
+    assert (await auth.get("/healthz")).status == 200
