@@ -37,7 +37,8 @@ async def test_logout_and_session_delete_each_publish_session_revoked(
     await auth.delete(
         f"/auth/sessions/{listed['items'][0]['id']}", headers=bearer(second["access_token"])
     )
-    events = await events_about(nats_server.url, "user_id", account.id, 3)
+    # Sign-up's three (registered, contact_changed, email_verification_requested), then these.
+    events = await events_about(nats_server.url, "user_id", account.id, 5)
     revoked: list[dict[str, Any]] = [e.data for e in events if e.type == "auth.session.revoked"]
     assert sorted(r["reason"] for r in revoked) == ["logout", "user_revoked"]
     assert len({r["session_id"] for r in revoked}) == 2
