@@ -84,8 +84,9 @@ async def test_an_expired_or_unknown_reset_token_is_400_and_changes_nothing(
 
 
 async def test_forgot_answers_alike_for_known_and_unknown_addresses(
-    auth: Client, nats_server: NatsServer
+    start_auth: Callable[..., Awaitable[Client]], nats_server: NatsServer
 ) -> None:
+    auth = await start_auth(reset_links_per_window=100)
     account = await register(auth)
     unknown = "nobody-" + account.email
     answers: dict[str, list[tuple[int, str]]] = {"known": [], "unknown": []}
@@ -178,3 +179,24 @@ async def test_a_reset_and_a_change_close_the_ended_sessions_sockets_within_a_se
         assert resp.status == 204
         assert await close_code(kept) == 4401
         assert time.perf_counter() - started < 1.0
+
+
+async def test_a_flood_of_forgot_requests_mails_the_account_a_few_links_only(
+    start_auth: Callable[..., Awaitable[Client]], nats_server: NatsServer
+) -> None:
+    auth = await start_auth(reset_links_per_window=2)
+    account = await register(auth)
+    for _ in range(5):
+        resp = await auth.post("/auth/password/forgot", json={"email": account.email})
+        assert resp.status == 202  # every answer alike
+    headers = bearer((await login(auth, account))["access_token"])
+    deadline = time.monotonic() + 10
+    while True:  # each request is in the account's audit trail once its work is done
+        export = await (await auth.get("/auth/me/export", headers=headers)).json()
+        requested = [e for e in export["audit"] if e["action"] == "password_reset_requested"]
+        if len(requested) == 5 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(e["detail"] for e in requested) == [""] * 2 + ["throttled: no mail"] * 3
+    mails = await event_of(nats_server.url, "auth.user.password_reset_requested", account.id, 3)
+    assert len(mails) == 2

@@ -94,6 +94,7 @@ def links(settings: AuthSettings) -> Links:
             Purpose.PASSWORD_RESET: timedelta(seconds=settings.password_reset_ttl_s),
             Purpose.VERIFY_EMAIL: timedelta(seconds=settings.verify_email_ttl_s),
         },
+        ThrottlePolicy(settings.reset_links_per_window, timedelta(seconds=settings.login_window_s)),
     )
 
 

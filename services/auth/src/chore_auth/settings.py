@@ -59,6 +59,9 @@ class AuthSettings(StorageSettings):
     forgot_answer_s: float = Field(
         0.1, ge=0, le=5, description="forgot-password answers this long after the request"
     )
+    reset_links_per_window: int = Field(
+        5, ge=1, description="reset links one account is mailed per login window at most"
+    )
     password_reset_ttl_s: float = Field(1800.0, gt=0, description="a reset link works this long")
     verify_email_ttl_s: float = Field(
         48 * 3600.0, gt=0, description="a verification link works this long"

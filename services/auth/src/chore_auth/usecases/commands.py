@@ -8,6 +8,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from chore_auth.domain.account_tokens import LIFETIME, Purpose
+from chore_auth.domain.throttle import ThrottlePolicy
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Links:
 
     base_url: str
     lifetimes: dict[Purpose, timedelta] = field(default_factory=lambda: dict(LIFETIME))
+    # Reset links one account may be sent per window: more requests are answered alike and
+    # mail nothing, so nobody can flood a mailbox through the forgot form.
+    resets: ThrottlePolicy = field(
+        default_factory=lambda: ThrottlePolicy(5, timedelta(minutes=15))
+    )
 
     def link(self, purpose: Purpose, token: str) -> str:
         base = self.base_url.rstrip("/")

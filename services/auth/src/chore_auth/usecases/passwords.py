@@ -2,9 +2,8 @@
 
 A change ends every other session; a reset ends them all. Each revocation is an
 `auth.session.revoked` event, so every replica refuses the tokens and closes the sockets
-within a second, as on logout. Forgot answers alike for every address (api.passwords), and
-does the same work whether or not the address has an account: one token minted and hashed,
-one lookup, one audit row.
+within a second, as on logout. Forgot answers alike for every address, at a fixed time
+after the request, and does its work beside the answer (api.passwords).
 """
 
 from __future__ import annotations
@@ -16,12 +15,12 @@ from chore_auth.domain.account_tokens import Purpose
 from chore_auth.domain.audit import AuditAction
 from chore_auth.domain.errors import WrongPassword
 from chore_auth.domain.events import PasswordChanged, RevokeReason
-from chore_auth.domain.model import AccountStatus
+from chore_auth.domain.model import AccountStatus, User
 from chore_auth.usecases import audit
 from chore_auth.usecases.accounts import me
 from chore_auth.usecases.commands import Caller, Links
 from chore_auth.usecases.links import mail_link, redeem
-from chore_auth.usecases.ports import Hasher, OnRevoked, RefreshTokenMint, UowFactory
+from chore_auth.usecases.ports import Hasher, OnRevoked, RefreshTokenMint, UnitOfWork, UowFactory
 from chore_auth.usecases.sessions import end_sessions
 
 
@@ -75,22 +74,33 @@ async def forgot_password(
     now: datetime,
     client_ip: str,
 ) -> None:
-    """Mail a reset link if `email` is an active account's; silently nothing otherwise."""
+    """Mail a reset link if `email` is an active account's and it was not sent too many
+    lately (`links.resets`); silently nothing otherwise."""
     async with uow_factory() as uow:
         user = await uow.users.by_email(accounts.normalize_email(email))
-        if user is not None and user.status is AccountStatus.ACTIVE:
-            await mail_link(uow, user, Purpose.PASSWORD_RESET, mint=mint, links=links, now=now)
-        else:
-            mint.new_token()  # the same work as the known path: a token made and hashed
+        detail = ""
+        if user is None or user.status is not AccountStatus.ACTIVE:
             user = None
+        elif await _over_limit(uow, user, links, now=now):
+            detail = "throttled: no mail"
+        else:
+            await mail_link(uow, user, Purpose.PASSWORD_RESET, mint=mint, links=links, now=now)
         await audit.record(
             uow,
             AuditAction.PASSWORD_RESET_REQUESTED,
             now=now,
             client_ip=client_ip,
             target_id=None if user is None else user.id,
+            detail=detail,
         )
         await uow.commit()
+
+
+async def _over_limit(uow: UnitOfWork, user: User, links: Links, *, now: datetime) -> bool:
+    # The login throttle's table, under a key of its own; its windows are forgotten alike.
+    policy = links.resets
+    sent = await uow.throttle.count_attempt(f"reset:{user.id}", now=now, window=policy.window)
+    return sent.count > policy.max_failures
 
 
 async def reset_password(
