@@ -36,9 +36,7 @@ class Links:
     lifetimes: dict[Purpose, timedelta] = field(default_factory=lambda: dict(LIFETIME))
     # Reset links one account may be sent per window: more requests are answered alike and
     # mail nothing, so nobody can flood a mailbox through the forgot form.
-    resets: ThrottlePolicy = field(
-        default_factory=lambda: ThrottlePolicy(5, timedelta(minutes=15))
-    )
+    resets: ThrottlePolicy = field(default_factory=lambda: ThrottlePolicy(5, timedelta(minutes=15)))
 
     def link(self, purpose: Purpose, token: str) -> str:
         base = self.base_url.rstrip("/")
