@@ -126,8 +126,15 @@ def gateway_env(plan: Plan, spec: ServiceSpec) -> dict[str, str]:
     }
 
 
+def auth_env(plan: Plan, spec: ServiceSpec) -> dict[str, str]:
+    """make run's accounts need not open a verification mail before posting (docs/auth.md):
+    every token says `ev: true`, unless AUTH_REQUIRE_VERIFIED_EMAIL is set to try the gate."""
+    key = f"{spec.prefix}REQUIRE_VERIFIED_EMAIL"
+    return {key: os.environ.get(key, "false")}
+
+
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("auth", 8081, api_path="/auth"),
+    ServiceSpec("auth", 8081, api_path="/auth", extra_env=auth_env),
     ServiceSpec("tasks", 8082, api_path="/tasks"),
     ServiceSpec("messaging", 8083, api_path="/messaging"),
     ServiceSpec(

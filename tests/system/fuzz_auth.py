@@ -25,6 +25,10 @@ REFRESH_EVERY_S = 600  # access tokens live 900 s
 ROLES = {
     ("POST", "/auth/logout"): "spare",
     ("DELETE", "/auth/sessions/{session_id}"): "spare",
+    # Each needs the password, which the fuzzer cannot know; the spare all the same.
+    ("DELETE", "/auth/me"): "spare",
+    ("POST", "/auth/password"): "spare",
+    ("POST", "/auth/me/email"): "spare",
     ("POST", "/tasks/{task_id}/offers"): "tasker",
     ("POST", "/tasks/{task_id}/start"): "tasker",
     ("POST", "/tasks/{task_id}/complete"): "tasker",
@@ -32,7 +36,7 @@ ROLES = {
 
 
 def role_of(method: str, path: str) -> str:
-    if path.startswith("/tasks/admin/"):
+    if path.startswith(("/tasks/admin/", "/auth/admin/")):
         return "admin"
     return ROLES.get((method.upper(), path), "client")
 

@@ -102,8 +102,9 @@ async def test_login_returns_a_bearer_pair_with_an_eddsa_token_carrying_every_cl
     header, claims = jwt_parts(tokens["access_token"])
     assert header["alg"] == "EdDSA"
     assert header["kid"]
-    assert set(claims) == {"sub", "sid", "role", "iat", "exp", "iss", "aud", "jti"}
+    assert set(claims) == {"sub", "sid", "role", "iat", "exp", "iss", "aud", "jti", "ev"}
     assert claims["sub"] == account.id
+    assert claims["ev"] is False  # a new account has not opened its verification link yet
     assert claims["role"] == "tasker"
     assert claims["exp"] - claims["iat"] == 900
     assert (claims["iss"], claims["aud"]) == ("chore-auth", "chore-platform")

@@ -11,6 +11,7 @@ from typing import Any, Self
 from uuid import UUID
 
 from chore_auth.adapters.refresh_tokens import open_successor, seal_successor
+from chore_auth.domain.audit import AuditEntry
 from chore_auth.domain.errors import EmailTaken
 from chore_auth.domain.events import DomainEvent
 from chore_auth.domain.model import AccessClaims, RefreshToken, Session, User
@@ -24,6 +25,7 @@ class Store:
         self.sessions: dict[UUID, Session] = {}
         self.tokens: dict[UUID, RefreshToken] = {}
         self.failures: dict[str, Failures] = {}
+        self.audit: list[AuditEntry] = []
         self.published: list[DomainEvent] = []
 
 
@@ -111,6 +113,14 @@ class Throttle:
         return len(ended)
 
 
+class Audit:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def add(self, entry: AuditEntry) -> None:
+        self.store.audit.append(entry)
+
+
 class FakeUnitOfWork:
     """Writes land in the shared store only on commit, like a transaction."""
 
@@ -125,11 +135,13 @@ class FakeUnitOfWork:
         self.work.sessions = dict(self.committed.sessions)
         self.work.tokens = dict(self.committed.tokens)
         self.work.failures = dict(self.committed.failures)
+        self.work.audit = list(self.committed.audit)
         self.users = Users(self.work)
         self.sessions = Sessions(self.work)
         self.refresh_tokens = Tokens(self.work)
         self.throttle = Throttle(self.work)
         self.signing_keys: Any = None
+        self.audit = Audit(self.work)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -146,6 +158,7 @@ class FakeUnitOfWork:
         self.committed.sessions = self.work.sessions
         self.committed.tokens = self.work.tokens
         self.committed.failures = self.work.failures
+        self.committed.audit = self.work.audit
         self.committed.published += self._events
         for callback in self._after:
             await callback()

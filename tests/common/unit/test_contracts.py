@@ -16,6 +16,13 @@ from chore_common.contracts.tasks import TaskAssignedV1, TaskCompletedV1, TaskCr
 SPEC_EVENTS = {
     "auth.user.registered",
     "auth.session.revoked",
+    "auth.user.profile_updated",
+    "auth.user.contact_changed",
+    "auth.user.email_verification_requested",
+    "auth.user.password_reset_requested",
+    "auth.user.password_changed",
+    "auth.user.deleted",
+    "auth.user.status_changed",
     "tasks.task.created",
     "tasks.offer.created",
     "tasks.task.assigned",

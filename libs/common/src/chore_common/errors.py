@@ -57,6 +57,13 @@ class PreconditionFailed(DomainError):
     title = "Precondition failed"
 
 
+class BadRequest(DomainError):
+    """A request that names something unusable (a spent or expired one-time token)."""
+
+    code = "bad_request"
+    title = "Bad request"
+
+
 class InvalidInput(DomainError):
     """Input that is well-formed but breaks a rule the schema cannot express."""
 

@@ -52,3 +52,24 @@ class AuthSettings(StorageSettings):
     )
     keys_reload_s: float = Field(30.0, gt=0, description="how often replicas reread the keys")
     jwks_max_age_s: int = Field(300, ge=0, description="Cache-Control max-age of the JWKS")
+
+    public_url: str = Field(
+        "http://127.0.0.1:8080", description="the platform's public URL: mailed links start so"
+    )
+    forgot_answer_s: float = Field(
+        0.1, ge=0, le=5, description="forgot-password answers this long after the request"
+    )
+    reset_links_per_window: int = Field(
+        5, ge=1, description="reset links one account is mailed per login window at most"
+    )
+    password_reset_ttl_s: float = Field(1800.0, gt=0, description="a reset link works this long")
+    verify_email_ttl_s: float = Field(
+        48 * 3600.0, gt=0, description="a verification link works this long"
+    )
+    require_verified_email: bool = Field(
+        True,
+        description="off: every token says `ev: true` (make run's demo users need not verify)",
+    )
+    audit_purge_every_s: float = Field(
+        3600.0, gt=0, description="how often entries older than a year are purged"
+    )

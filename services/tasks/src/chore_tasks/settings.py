@@ -41,6 +41,9 @@ class TasksSettings(StorageSettings):
         " also the time allowed for writing one (a float, so tests can use seconds)",
     )
 
+    require_verified_email: bool = Field(
+        True, description="posting tasks and offers needs the token's `ev` claim"
+    )
     cache_size: int = Field(10_000, ge=0, description="tasks kept in the read cache (0: off)")
     default_currency: str = Field(
         DEFAULT_CURRENCY, description="ISO 4217 code of tasks posted without a currency"

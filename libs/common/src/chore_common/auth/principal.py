@@ -45,11 +45,12 @@ class Principal:
     session_id: UUID
     role: str
     expires_at: int = 0  # epoch seconds: when the token stops being valid (sockets use it)
+    email_verified: bool = False  # the token's `ev` claim
 
     @classmethod
     def of(cls, claims: Claims) -> Principal:
         try:
-            return cls(UUID(claims.sub), UUID(claims.sid), claims.role, claims.exp)
+            return cls(UUID(claims.sub), UUID(claims.sid), claims.role, claims.exp, claims.ev)
         except ValueError:
             raise InvalidToken("Token claims are malformed.") from None
 

@@ -75,6 +75,9 @@ class Claims:
     exp: int
     jti: str
     kid: str
+    # `ev`: the account's email is verified (or auth does not require it). A token without
+    # the claim (issued before it existed) counts as unverified.
+    ev: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,4 +226,5 @@ def platform_claims(payload: dict[str, Any], kid: str) -> Claims:
         exp=int(payload["exp"]),
         jti=payload["jti"],
         kid=kid,
+        ev=payload.get("ev") is True,
     )

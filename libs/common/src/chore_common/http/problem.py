@@ -22,6 +22,7 @@ from aiohttp.typedefs import Handler
 from sqlalchemy import exc as sa_exc
 
 from chore_common.errors import (
+    BadRequest,
     Conflict,
     DomainError,
     Forbidden,
@@ -40,6 +41,7 @@ PROBLEM_JSON: Final = "application/problem+json"
 TYPE_BASE: Final = "https://chore.dev/problems/"
 
 STATUS: Final[Mapping[type[DomainError], int]] = {
+    BadRequest: 400,
     NotFound: 404,
     Conflict: 409,
     Forbidden: 403,

@@ -55,6 +55,7 @@ class Issuer:
         user_id: UUID | None = None,
         session_id: UUID | None = None,
         ttl_s: float = 900,
+        email_verified: bool = True,
     ) -> User:
         """A token for a new user (or `user_id`), in a new session (or `session_id`)."""
         user_id = user_id or uuid4()
@@ -69,6 +70,7 @@ class Issuer:
             "iss": ISSUER,
             "aud": AUDIENCE,
             "jti": str(uuid4()),
+            "ev": email_verified,
         }
         token = jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.kid})
         return User(user_id, role, token, session_id)

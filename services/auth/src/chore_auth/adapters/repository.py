@@ -6,22 +6,27 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import case, delete, insert, literal, select, update
+from sqlalchemy import and_, case, delete, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_auth.adapters.tables import (
+    account_tokens,
+    audit_log,
     login_failures,
     refresh_tokens,
     sessions,
     signing_keys,
     users,
 )
+from chore_auth.domain.account_tokens import AccountToken, Purpose
+from chore_auth.domain.audit import AuditAction, AuditEntry, AuditFilter
 from chore_auth.domain.errors import EmailTaken
-from chore_auth.domain.model import RefreshToken, Role, Session, User
+from chore_auth.domain.model import AccountStatus, RefreshToken, Role, Session, User
 from chore_auth.domain.throttle import Failures
+from chore_common.paging import PageKey
 
 
 def _user(row: Any) -> User:
@@ -33,6 +38,14 @@ def _user(row: Any) -> User:
         password_hash=row.password_hash,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        bio=row.bio,
+        skills=tuple(row.skills or ()),
+        avatar_url=row.avatar_url,
+        city=row.city,
+        email_verified_at=row.email_verified_at,
+        status=AccountStatus(row.status),
+        status_reason=row.status_reason,
+        deleted_at=row.deleted_at,
     )
 
 
@@ -88,6 +101,15 @@ class UserRepository:
             .values(password_hash=password_hash, updated_at=now)
         )
 
+    async def save(self, user: User) -> None:
+        values = _user_values(user)
+        del values["id"]
+        try:
+            async with self.db.begin_nested():
+                await self.db.execute(update(users).where(users.c.id == user.id).values(values))
+        except IntegrityError:
+            raise EmailTaken("An account with this email already exists.") from None
+
 
 def _user_values(user: User) -> dict[str, Any]:
     return {
@@ -98,6 +120,14 @@ def _user_values(user: User) -> dict[str, Any]:
         "password_hash": user.password_hash,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
+        "bio": user.bio,
+        "skills": list(user.skills),
+        "avatar_url": user.avatar_url,
+        "city": user.city,
+        "email_verified_at": user.email_verified_at,
+        "status": user.status.value,
+        "status_reason": user.status_reason,
+        "deleted_at": user.deleted_at,
     }
 
 
@@ -118,6 +148,15 @@ class SessionRepository:
                 sessions.c.revoked_at.is_(None),
                 sessions.c.expires_at > active_at,
             )
+            .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
+        )
+        return [_session(row) for row in await self.db.execute(query)]
+
+    async def all_of_user(self, user_id: UUID) -> list[Session]:
+        """Ended ones too, newest first: what an export lists."""
+        query = (
+            select(sessions)
+            .where(sessions.c.user_id == user_id)
             .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
         )
         return [_session(row) for row in await self.db.execute(query)]
@@ -261,4 +300,109 @@ class SigningKeyRepository:
         result = await self.db.execute(
             delete(signing_keys).where(signing_keys.c.retired_at < cutoff)
         )
+        return int(getattr(result, "rowcount", 0))
+
+
+def _account_token(row: Any) -> AccountToken:
+    return AccountToken(
+        id=row.id,
+        user_id=row.user_id,
+        purpose=Purpose(row.purpose),
+        token_hash=row.token_hash,
+        email=row.email,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        used_at=row.used_at,
+    )
+
+
+class AccountTokenRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.db = conn
+
+    async def by_hash(self, token_hash: str) -> AccountToken | None:
+        query = select(account_tokens).where(account_tokens.c.token_hash == token_hash)
+        row = (await self.db.execute(query)).first()
+        return None if row is None else _account_token(row)
+
+    async def add(self, token: AccountToken) -> None:
+        await self.db.execute(
+            insert(account_tokens).values(
+                id=token.id,
+                user_id=token.user_id,
+                purpose=token.purpose.value,
+                token_hash=token.token_hash,
+                email=token.email,
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+                used_at=token.used_at,
+            )
+        )
+
+    async def mark_used(self, token_id: UUID, now: datetime) -> bool:
+        """Compare-and-set: True for the one request that spent the token."""
+        result = await self.db.execute(
+            update(account_tokens)
+            .where(account_tokens.c.id == token_id, account_tokens.c.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def delete_of_user(self, user_id: UUID) -> None:
+        await self.db.execute(delete(account_tokens).where(account_tokens.c.user_id == user_id))
+
+
+def _audit(row: Any) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        action=AuditAction(row.action),
+        actor_id=row.actor_id,
+        target_id=row.target_id,
+        client_ip=row.client_ip,
+        detail=row.detail,
+    )
+
+
+class AuditRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.db = conn
+
+    async def add(self, entry: AuditEntry) -> None:
+        await self.db.execute(
+            insert(audit_log).values(
+                id=entry.id,
+                at=entry.at,
+                action=entry.action.value,
+                actor_id=entry.actor_id,
+                target_id=entry.target_id,
+                client_ip=entry.client_ip,
+                detail=entry.detail,
+            )
+        )
+
+    async def page(
+        self, where: AuditFilter, *, after: PageKey | None, limit: int
+    ) -> list[AuditEntry]:
+        """Newest first on (at, id), strictly after the keyset `after`."""
+        c = audit_log.c
+        conditions = []
+        if where.action is not None:
+            conditions.append(c.action == where.action.value)
+        if where.actor_id is not None:
+            conditions.append(c.actor_id == where.actor_id)
+        if where.target_id is not None:
+            conditions.append(c.target_id == where.target_id)
+        if where.since is not None:
+            conditions.append(c.at >= where.since)
+        if where.until is not None:
+            conditions.append(c.at < where.until)
+        if after is not None:
+            at, row_id = after
+            conditions.append(or_(c.at < at, and_(c.at == at, c.id < row_id)))
+        query = select(audit_log).where(*conditions).order_by(c.at.desc(), c.id.desc()).limit(limit)
+        return [_audit(row) for row in await self.db.execute(query)]
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        result = await self.db.execute(delete(audit_log).where(audit_log.c.at < cutoff))
         return int(getattr(result, "rowcount", 0))

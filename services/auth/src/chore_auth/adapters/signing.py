@@ -195,6 +195,7 @@ class KeyRing:
             "iss": self.issuer,
             "aud": self.audience,
             "jti": str(claims.jti),
+            "ev": claims.ev,
         }
         return jwt.encode(payload, key.private, algorithm="EdDSA", headers={"kid": key.kid})
 

@@ -1,4 +1,5 @@
-"""Auth's unit of work: one transaction over users, sessions, tokens, throttle and outbox."""
+"""Auth's unit of work: one transaction over users, sessions, tokens, throttle, account
+tokens, the audit log and the outbox."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Self
 
 from chore_auth.adapters.contracts import to_contract
 from chore_auth.adapters.repository import (
+    AccountTokenRepository,
+    AuditRepository,
     RefreshTokenRepository,
     SessionRepository,
     SigningKeyRepository,
@@ -22,6 +25,8 @@ class AuthUnitOfWork(UnitOfWork):
     refresh_tokens: RefreshTokenRepository
     throttle: ThrottleRepository
     signing_keys: SigningKeyRepository
+    account_tokens: AccountTokenRepository
+    audit: AuditRepository
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -30,6 +35,8 @@ class AuthUnitOfWork(UnitOfWork):
         self.refresh_tokens = RefreshTokenRepository(self.conn)
         self.throttle = ThrottleRepository(self.conn)
         self.signing_keys = SigningKeyRepository(self.conn)
+        self.account_tokens = AccountTokenRepository(self.conn)
+        self.audit = AuditRepository(self.conn)
         return self
 
     def record(self, event: DomainEvent) -> None:

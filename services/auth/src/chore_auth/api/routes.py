@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from chore_auth.api import accounts, jwks, sessions, tokens
+from chore_auth.api import accounts, admin, email, jwks, passwords, profiles, sessions, tokens
 from chore_common.http.openapi import ApiRoutes
 
-ROUTES: tuple[ApiRoutes, ...] = (accounts.routes, tokens.routes, sessions.routes, jwks.routes)
+ROUTES: tuple[ApiRoutes, ...] = (
+    accounts.routes,
+    profiles.routes,
+    passwords.routes,
+    email.routes,
+    tokens.routes,
+    sessions.routes,
+    admin.routes,
+    jwks.routes,
+)

@@ -9,6 +9,7 @@ from chore_auth.api.schemas import SessionOut, SessionsOut
 from chore_auth.keys import ON_REVOKED, UOW
 from chore_auth.usecases import sessions
 from chore_common.clock import utcnow
+from chore_common.http.client_address import client_address
 from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import PageQuery, next_cursor, page_key
 from chore_common.http.validation import json_response, parse_query
@@ -21,7 +22,11 @@ TAGS = ("auth",)
 @routes.post("/auth/logout", status=204, tags=TAGS, summary="Revoke the current session")
 async def log_out(request: web.Request) -> web.Response:
     await sessions.logout(
-        request.app[UOW], caller(request), now=utcnow(), on_revoked=request.app[ON_REVOKED]
+        request.app[UOW],
+        caller(request),
+        now=utcnow(),
+        on_revoked=request.app[ON_REVOKED],
+        client_ip=client_address(request),
     )
     return web.Response(status=204)
 
@@ -58,6 +63,11 @@ async def list_sessions(request: web.Request) -> web.Response:
 async def revoke_session(request: web.Request) -> web.Response:
     target = session_id(request)
     await sessions.revoke_session(
-        request.app[UOW], caller(request), target, now=utcnow(), on_revoked=request.app[ON_REVOKED]
+        request.app[UOW],
+        caller(request),
+        target,
+        now=utcnow(),
+        on_revoked=request.app[ON_REVOKED],
+        client_ip=client_address(request),
     )
     return web.Response(status=204)

@@ -86,7 +86,12 @@ async def refresh(request: web.Request) -> web.Response:
     body = await parse_body(request, RefreshIn)
     app = request.app
     tokens = await sessions.refresh(
-        app[UOW], body.refresh_token, now=utcnow(), on_revoked=app[ON_REVOKED], **_issuing(app)
+        app[UOW],
+        body.refresh_token,
+        now=utcnow(),
+        on_revoked=app[ON_REVOKED],
+        client_ip=client_address(request),
+        **_issuing(app),
     )
     return json_response(TokensOut.of(tokens), headers=NO_STORE)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -69,3 +70,25 @@ def new_user(
         updated_at=now,
     )
     return user, UserRegistered(user.id, user.email, user.name, user.role, now)
+
+
+DELETED_NAME = "Deleted user"
+
+
+def erase(user: User, *, now: datetime) -> User:
+    """What a deleted account keeps: its id, role and dates. The email becomes an address
+    nobody owns (the column is unique), so the mailbox can sign up again."""
+    return replace(
+        user,
+        email=f"deleted-{user.id}@deleted.invalid",
+        name=DELETED_NAME,
+        password_hash="!",  # noqa: S106 - matches no password: argon2 cannot verify it
+        bio="",
+        skills=(),
+        avatar_url=None,
+        city="",
+        email_verified_at=None,
+        status_reason=None,
+        updated_at=now,
+        deleted_at=now,
+    )

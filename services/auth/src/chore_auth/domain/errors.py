@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from chore_common.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from chore_common.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
 
 
 class EmailTaken(Conflict, code="email_taken", title="Email already registered"): ...
@@ -35,3 +42,26 @@ class InvalidEmail(InvalidInput, code="invalid_email", title="Email is not an ad
 
 
 class InvalidRole(InvalidInput, code="invalid_role", title="Role not allowed"): ...
+
+
+class InvalidProfile(InvalidInput, code="invalid_profile", title="Profile not accepted"): ...
+
+
+class UserNotFound(NotFound, code="user_not_found", title="User not found"): ...
+
+
+class InvalidAccountToken(BadRequest, code="invalid_token", title="Link not valid"): ...
+
+
+class WrongPassword(Forbidden, code="wrong_password", title="Password is incorrect"): ...
+
+
+class AccountBanned(Forbidden, code="account_banned", title="Account banned"): ...
+
+
+class AccountSuspended(Forbidden, code="account_suspended", title="Account suspended"): ...
+
+
+class InvalidStatusMove(
+    Conflict, code="invalid_transition", title="Not allowed in this status"
+): ...

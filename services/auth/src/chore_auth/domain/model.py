@@ -18,6 +18,12 @@ class Role(enum.StrEnum):
 SELF_SERVICE_ROLES = frozenset({Role.CLIENT, Role.TASKER})
 
 
+class AccountStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    BANNED = "banned"
+
+
 @dataclass(frozen=True)
 class User:
     id: UUID
@@ -27,6 +33,18 @@ class User:
     password_hash: str
     created_at: datetime
     updated_at: datetime
+    bio: str = ""
+    skills: tuple[str, ...] = ()
+    avatar_url: str | None = None
+    city: str = ""
+    email_verified_at: datetime | None = None
+    status: AccountStatus = AccountStatus.ACTIVE
+    status_reason: str | None = None
+    deleted_at: datetime | None = None
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 @dataclass(frozen=True)
@@ -71,3 +89,4 @@ class AccessClaims:
     iat: datetime
     exp: datetime
     jti: UUID
+    ev: bool = False  # email verified (or the requirement is off): may post tasks and offers

@@ -24,6 +24,8 @@ class SessionPolicy:
     access_ttl: timedelta = timedelta(minutes=15)
     refresh_ttl: timedelta = timedelta(days=30)
     reuse_grace: timedelta = timedelta(seconds=10)
+    # Off (make run's demo): every token says `ev: true`, so nobody is asked to verify.
+    require_verified_email: bool = True
 
 
 class RefreshVerdict(enum.Enum):
@@ -62,7 +64,13 @@ def access_claims(
     user: User, session: Session, *, jti: UUID, now: datetime, policy: SessionPolicy
 ) -> AccessClaims:
     return AccessClaims(
-        sub=user.id, sid=session.id, role=user.role, iat=now, exp=now + policy.access_ttl, jti=jti
+        sub=user.id,
+        sid=session.id,
+        role=user.role,
+        iat=now,
+        exp=now + policy.access_ttl,
+        jti=jti,
+        ev=user.email_verified or not policy.require_verified_email,
     )
 
 

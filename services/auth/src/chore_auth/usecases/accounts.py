@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import uuid4
 
 from chore_auth.domain import accounts
+from chore_auth.domain.account_tokens import Purpose
 from chore_auth.domain.errors import EmailTaken, SessionRevoked
 from chore_auth.domain.model import Role, User
-from chore_auth.usecases.commands import Caller
-from chore_auth.usecases.ports import Hasher, UnitOfWork, UowFactory
+from chore_auth.domain.profiles import contact_changed
+from chore_auth.usecases.commands import Caller, Links
+from chore_auth.usecases.links import mail_link
+from chore_auth.usecases.ports import Hasher, RefreshTokenMint, UnitOfWork, UowFactory
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,10 @@ async def register(
     *,
     now: datetime,
     operator: bool = False,
+    mail: tuple[RefreshTokenMint, Links] | None = None,
 ) -> User:
-    """A new account; `operator=True` (the CLI) may create admins."""
+    """A new account; `operator=True` (the CLI) may create admins, verified from the start.
+    With `mail`, the verification link is mailed (`email_verification_requested`)."""
     accounts.check_password_rules(cmd.password)
     email = accounts.normalize_email(cmd.email)
     accounts.check_email(email)
@@ -47,9 +52,16 @@ async def register(
         now=now,
         operator=operator,
     )
+    if operator:
+        user = replace(user, email_verified_at=now)
     async with uow_factory() as uow:
         await uow.users.add(user)
         uow.record(event)
+        if mail is not None:
+            uow.record(contact_changed(user, now))
+            mint, links = mail
+            if not user.email_verified:
+                await mail_link(uow, user, Purpose.VERIFY_EMAIL, mint=mint, links=links, now=now)
         await uow.commit()
     return user
 

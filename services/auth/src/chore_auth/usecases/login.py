@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import uuid4
 
-from chore_auth.domain import accounts, sessions, throttle
+from chore_auth.domain import accounts, moderation, sessions, throttle
+from chore_auth.domain.audit import AuditAction
 from chore_auth.domain.errors import InvalidCredentials
+from chore_auth.domain.model import User
 from chore_auth.domain.sessions import SessionPolicy
 from chore_auth.domain.throttle import LoginThrottle
+from chore_auth.usecases import audit
 from chore_auth.usecases.commands import IssuedTokens
 from chore_auth.usecases.ports import Hasher, RefreshTokenMint, Signer, UnitOfWork, UowFactory
 from chore_auth.usecases.sessions import issue
@@ -88,7 +91,10 @@ async def login(
     matches = await hasher.verify(user.password_hash if user is not None else None, cmd.password)
     if user is None or not matches:
         log.info("auth.login_failed")  # no email: it may be a typo of a password
+        await _audit(uow_factory, AuditAction.LOGIN_FAILED, cmd, user, now=now)
         raise InvalidCredentials()  # the attempt is counted already
+    # Told only to whoever knows the password: a stopped account says so (403).
+    moderation.check_may_log_in(user)
 
     new_hash = None
     if hasher.needs_rehash(user.password_hash):
@@ -107,8 +113,27 @@ async def login(
                 session, token_id=uuid4(), token_hash=refresh_hash, now=now, policy=session_policy
             )
         )
+        await audit.record(
+            uow,
+            AuditAction.LOGIN_OK,
+            now=now,
+            client_ip=cmd.client_ip,
+            actor_id=user.id,
+            target_id=user.id,
+            detail=f"session {session.id}",
+        )
         await uow.commit()
     return issue(signer, session_policy, user, session, refresh_token, now=now)
+
+
+async def _audit(
+    uow_factory: UowFactory, action: AuditAction, cmd: Login, user: User | None, *, now: datetime
+) -> None:
+    # The typed email is not kept (it may be a mistyped password): the account, if any.
+    async with uow_factory() as uow:
+        target = None if user is None else user.id
+        await audit.record(uow, action, now=now, client_ip=cmd.client_ip, target_id=target)
+        await uow.commit()
 
 
 async def _count_attempt(

@@ -10,10 +10,12 @@ from typing import NoReturn
 from uuid import UUID, uuid4
 
 from chore_auth.domain import sessions
+from chore_auth.domain.audit import AuditAction
 from chore_auth.domain.errors import InvalidRefreshToken, SessionNotFound
 from chore_auth.domain.events import RevokeReason
 from chore_auth.domain.model import RefreshToken, Session, User
 from chore_auth.domain.sessions import RefreshVerdict, SessionPolicy
+from chore_auth.usecases import audit
 from chore_auth.usecases.accounts import live_session
 from chore_auth.usecases.commands import Caller, IssuedTokens
 from chore_auth.usecases.ports import (
@@ -42,6 +44,7 @@ async def refresh(
     signer: Signer,
     session_policy: SessionPolicy,
     on_revoked: OnRevoked = _ignore,
+    client_ip: str = "unknown",
 ) -> IssuedTokens:
     token_hash = mint.hash_token(refresh_token)
     async with uow_factory() as uow:
@@ -66,7 +69,7 @@ async def refresh(
         if verdict is RefreshVerdict.DEAD:
             raise InvalidRefreshToken("Refresh token is not valid.")
         if verdict is RefreshVerdict.REUSE:
-            await _revoke_reused(uow, session, now=now, on_revoked=on_revoked)
+            await _revoke_reused(uow, session, now=now, on_revoked=on_revoked, ip=client_ip)
         # A retry inside the grace: the token the first refresh issued, never a new one,
         # so the session keeps a single chain of refresh tokens.
         successor = await _successor(mint, uow, token, refresh_token)
@@ -91,9 +94,10 @@ async def _rotate(
 
 
 async def _revoke_reused(
-    uow: UnitOfWork, session: Session, *, now: datetime, on_revoked: OnRevoked
+    uow: UnitOfWork, session: Session, *, now: datetime, on_revoked: OnRevoked, ip: str
 ) -> NoReturn:
     await _revoke(uow, session, RevokeReason.REFRESH_REUSE, now=now, on_revoked=on_revoked)
+    await _audit_revoked(uow, session, RevokeReason.REFRESH_REUSE, now=now, client_ip=ip)
     await uow.commit()
     log.warning(
         "auth.refresh_reuse",
@@ -135,13 +139,19 @@ def issue(
 
 
 async def logout(
-    uow_factory: UowFactory, caller: Caller, *, now: datetime, on_revoked: OnRevoked = _ignore
+    uow_factory: UowFactory,
+    caller: Caller,
+    *,
+    now: datetime,
+    on_revoked: OnRevoked = _ignore,
+    client_ip: str = "unknown",
 ) -> None:
     async with uow_factory() as uow:
         await live_session(uow, caller, now=now)
         session = await uow.sessions.get(caller.session_id)
         assert session is not None  # live_session checked it
         await _revoke(uow, session, RevokeReason.LOGOUT, now=now, on_revoked=on_revoked)
+        await _audit_revoked(uow, session, RevokeReason.LOGOUT, now=now, client_ip=client_ip)
         await uow.commit()
 
 
@@ -158,6 +168,7 @@ async def revoke_session(
     *,
     now: datetime,
     on_revoked: OnRevoked = _ignore,
+    client_ip: str = "unknown",
 ) -> None:
     """Revoke one of the caller's own sessions; anyone else's looks like it does not exist."""
     async with uow_factory() as uow:
@@ -165,8 +176,43 @@ async def revoke_session(
         session = await uow.sessions.get(session_id)
         if session is None or session.user_id != caller.user_id:
             raise SessionNotFound("No such session.")
-        await _revoke(uow, session, RevokeReason.USER_REVOKED, now=now, on_revoked=on_revoked)
+        reason = RevokeReason.USER_REVOKED
+        await _revoke(uow, session, reason, now=now, on_revoked=on_revoked)
+        await _audit_revoked(uow, session, reason, now=now, client_ip=client_ip)
         await uow.commit()
+
+
+async def _audit_revoked(
+    uow: UnitOfWork, session: Session, reason: RevokeReason, *, now: datetime, client_ip: str
+) -> None:
+    await audit.record(
+        uow,
+        AuditAction.SESSION_REVOKED,
+        now=now,
+        client_ip=client_ip,
+        actor_id=session.user_id,
+        target_id=session.user_id,
+        detail=f"session {session.id}: {reason.value}",
+    )
+
+
+async def end_sessions(
+    uow: UnitOfWork,
+    user_id: UUID,
+    reason: RevokeReason,
+    *,
+    now: datetime,
+    on_revoked: OnRevoked,
+    keep: UUID | None = None,
+) -> int:
+    """Revoke every live session of `user_id` but `keep`, in the caller's transaction: each
+    one announced (`auth.session.revoked`), so every replica refuses it and sockets close."""
+    ended = 0
+    for session in await uow.sessions.of_user(user_id, active_at=now):
+        if session.id != keep:
+            await _revoke(uow, session, reason, now=now, on_revoked=on_revoked)
+            ended += 1
+    return ended
 
 
 async def _revoke(

@@ -15,10 +15,23 @@ from chore_common.http.requests import if_match, path_id
 from chore_common.http.validation import json_response, parse_body, parse_query
 from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
-from chore_tasks.api.requests import on_task
-from chore_tasks.api.schemas import OfferIn, OfferOut, OfferPage, OfferPatchIn, OfferQuery
-from chore_tasks.domain.errors import OfferNotFound
-from chore_tasks.domain.model import Offer
+from chore_tasks.api.requests import (
+    check_email_verified,
+    on_task,
+)
+from chore_tasks.api.schemas import (
+    OfferIn,
+    OfferOut,
+    OfferPage,
+    OfferPatchIn,
+    OfferQuery,
+)
+from chore_tasks.domain.errors import (
+    OfferNotFound,
+)
+from chore_tasks.domain.model import (
+    Offer,
+)
 from chore_tasks.keys import UOW
 from chore_tasks.usecases.commands import ListOffers, MakeOffer, UpdateOffer, WithdrawOffer
 
@@ -39,6 +52,7 @@ C = TypeVar("C")
 @requires("tasker")
 @idempotent
 async def make_offer(request: web.Request) -> web.Response:
+    check_email_verified(request)
     body = await parse_body(request, OfferIn)
     cmd = on_task(
         request,

@@ -11,10 +11,19 @@ from uuid import UUID
 from aiohttp import web
 
 from chore_common.auth.principal import principal
-from chore_common.errors import InvalidInput
-from chore_common.http.fields import sane_instant
-from chore_common.http.pagination import decode_cursor, encode_cursor
+from chore_common.errors import (
+    Forbidden,
+    InvalidInput,
+)
+from chore_common.http.fields import (
+    sane_instant,
+)
+from chore_common.http.pagination import (
+    decode_cursor,
+    encode_cursor,
+)
 from chore_common.http.requests import path_id
+from chore_common.keys import SETTINGS
 from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.domain.model import Actor, Role
 from chore_tasks.domain.search import KEY_TYPES, SearchKey, Sort
@@ -25,6 +34,15 @@ C = TypeVar("C")
 def actor(request: web.Request) -> Actor:
     who = principal(request)
     return Actor(who.user_id, Role.from_token(who.role))
+
+
+def check_email_verified(request: web.Request) -> None:
+    """Posting tasks and offers needs a verified email: the token's `ev` claim (docs/auth.md),
+    unless TASKS_REQUIRE_VERIFIED_EMAIL is off."""
+    if getattr(request.app[SETTINGS], "require_verified_email", True) and not (
+        principal(request).email_verified
+    ):
+        raise Forbidden("Verify your email address first.", code="email_unverified")
 
 
 def on_task(request: web.Request, command: Callable[..., C], **fields: object) -> C:

@@ -17,6 +17,7 @@ from chore_common.idempotency.middleware import idempotent
 from chore_tasks import usecases
 from chore_tasks.api.requests import (
     actor,
+    check_email_verified,
     on_task,
     search_cursor,
     search_key,
@@ -92,6 +93,7 @@ def task_response(request: web.Request, task: Task, status: int = 200) -> web.Re
 @requires("client")
 @idempotent
 async def create_task(request: web.Request) -> web.Response:
+    check_email_verified(request)
     body = await parse_body(request, TaskIn)
     cmd = CreateTask(
         actor=actor(request),
