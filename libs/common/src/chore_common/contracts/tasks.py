@@ -146,3 +146,32 @@ class TaskReminderDueV1(Contract):
     assignee_id: UUID
     title: str
     due_at: AwareDatetime
+
+
+@register
+class OfferDeclinedV1(Contract):
+    """Another offer was accepted: this tasker's open offer is declined."""
+
+    TYPE: ClassVar = "tasks.offer.declined"
+    VERSION: ClassVar = 1
+
+    offer_id: UUID
+    task_id: UUID
+    tasker_id: UUID
+    owner_id: UUID
+    title: str
+
+
+@register
+class TaskDisputedV1(Contract):
+    """The owner disputes the work the assignee marked done."""
+
+    TYPE: ClassVar = "tasks.task.disputed"
+    VERSION: ClassVar = 1
+
+    task_id: UUID
+    owner_id: UUID
+    assignee_id: UUID
+    title: str
+    reason: str
+    version: int = Field(ge=1)
