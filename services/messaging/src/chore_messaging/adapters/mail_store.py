@@ -3,7 +3,7 @@ of work that carries it next to messaging's own repositories."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self
 from uuid import UUID
 
@@ -23,6 +23,7 @@ from chore_messaging.adapters.uow import MessagingUnitOfWork
 from chore_messaging.domain.mail import Address, Letter, Mail, MailKind, MailState, Unread
 
 A, Q, P = MAIL_ADDRESSES, MAIL_QUEUE, MAIL_PRESENCE
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 C, M = CONVERSATIONS, MESSAGES
 
 
@@ -70,8 +71,9 @@ class MailRepository:
         return Address(row.user_id, row.email, row.name, bool(row.verified))
 
     async def forget(self, user_id: UUID) -> None:
-        for table in (A, Q, P):
+        for table in (Q, P):
             await self.conn.execute(delete(table).where(table.c.user_id == user_id))
+        await self.save_address(Address.erased(user_id), _EPOCH)
 
     # -- the queue ---------------------------------------------------------------------
 

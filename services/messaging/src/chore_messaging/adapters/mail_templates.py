@@ -42,14 +42,14 @@ class JinjaRenderer:
         self.env.globals["app_url"] = app_url.rstrip("/")
 
     def __call__(self, kind: MailKind, values: Mapping[str, object]) -> Letter:
-        try:
-            subject = self._render(f"{kind}.subject.txt", values)
-            text = self._render(f"{kind}.txt", values)
-            html = self._render(f"{kind}.html", values)
-        except jinja2.TemplateError as exc:
-            where = getattr(exc, "name", None) or getattr(exc, "filename", None) or kind
-            raise TemplateProblem(f"{where}: {type(exc).__name__}: {exc}") from exc
+        subject = self._render(f"{kind}.subject.txt", values)
+        text = self._render(f"{kind}.txt", values)
+        html = self._render(f"{kind}.html", values)
         return Letter(" ".join(subject.split()), text, html)
 
     def _render(self, name: str, values: Mapping[str, object]) -> str:
-        return self.env.get_template(name).render(values)
+        try:
+            return self.env.get_template(name).render(values)
+        except jinja2.TemplateError as exc:
+            where = f"{self.folder.name}/{name}"
+            raise TemplateProblem(f"{where}: {type(exc).__name__}: {exc}") from exc

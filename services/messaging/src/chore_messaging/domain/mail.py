@@ -59,7 +59,12 @@ class Address:
     verified: bool
 
     def may_receive(self, kind: MailKind) -> bool:
-        return self.verified or kind in SECURITY
+        return bool(self.email) and (self.verified or kind in SECURITY)
+
+    @classmethod
+    def erased(cls, user_id: UUID) -> Address:
+        """What stays of a deleted user: the id, so their later events make no mail."""
+        return cls(user_id, "", "", verified=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from chore_messaging.domain.mail import (
     needs_digest,
 )
 from chore_messaging.usecases.mail_ports import (
+    AddressUnknown,
     DeliveryFailed,
     MailUnitOfWork,
     Renderer,
@@ -72,10 +73,10 @@ async def _queue_for(
     values: Mapping[str, object],
     now: datetime,
 ) -> bool:
-    """A mail to a user known only by id: the address book says where (nothing if absent)."""
+    """A mail to a user known only by id: the address book says where."""
     to = await uow.mail.address(user_id)
     if to is None:
-        return False
+        raise AddressUnknown(f"no address for user {user_id} yet")
     return await _queue(uow, render, event_id, kind, to, values, now)
 
 
@@ -231,10 +232,12 @@ async def queue_digests(
         values = {"conversations": conversations, "total": sum(u.count for u in unread)}
         event_id = digest_event_id(user_id, now.date())
         async with uow() as work:
-            made = await _queue_for(
-                work, render, event_id, MailKind.UNREAD_DIGEST, user_id, values, now
-            )
-            await work.mail.digested(user_id, now)
+            to = await work.mail.address(user_id)
+            if to is None:
+                continue
+            made = await _queue(work, render, event_id, MailKind.UNREAD_DIGEST, to, values, now)
+            if made:  # else (no address yet, or sent today) the next round looks again
+                await work.mail.digested(user_id, now)
             await work.commit()
         queued += made
     return queued

@@ -22,13 +22,18 @@ class DeliveryFailed(Exception):
         self.permanent = permanent
 
 
+class AddressUnknown(Exception):
+    """No contact event for this user yet: the consumer retries the event with backoff (the
+    contact usually follows within seconds) and dead-letters it, visibly, if it never comes."""
+
+
 class MailRepository(Protocol):
     async def save_address(self, address: Address, now: datetime) -> None: ...
 
     async def address(self, user_id: UUID) -> Address | None: ...
 
     async def forget(self, user_id: UUID) -> None:
-        """Drop the user's address, presence and every mail not sent yet."""
+        """Erase the user's address (keeping the id), presence and every mail of theirs."""
         ...
 
     async def queue(self, mail: Mail) -> bool:
