@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,11 @@ from chore_common.testing.apps import StartApp
 from chore_common.testing.nats import NatsServer
 from chore_messaging.adapters.mail_tables import MAIL_ADDRESSES, MAIL_QUEUE
 from chore_messaging.adapters.mail_templates import TEMPLATES
+from chore_messaging.adapters.uow import MessagingUnitOfWork
 from chore_messaging.domain.mail import mail_id
+from chore_messaging.usecases.messages import SendMessage, send_message
 
+from .conftest import Connect, NoFanout, Pair
 from .mail_sink import Sink, body
 
 pytestmark = pytest.mark.db
@@ -300,3 +303,42 @@ async def test_task_mail_follows_the_address_book_and_stops_when_the_user_is_del
     await publish(bus, contact(dan, "dan@example.com", "Dan"))
     [late] = await sink.wait_for(1, address="dan@example.com")
     assert late["Subject"] == "You are hired: Fix the tap"
+
+
+async def test_users_away_get_one_digest_of_their_unread_messages(
+    bus: NatsServer,
+    sink: Sink,
+    start_messaging: StartApp,
+    open_conversation: Callable[..., Awaitable[Pair]],
+    uow: Callable[[], MessagingUnitOfWork],
+    connect: Connect,
+) -> None:
+    away = await open_conversation()
+    here = await open_conversation(owner=away.owner)
+    server = await start_messaging(
+        **mail_settings(bus, sink),
+        mail_offline_h=2 / 3600,  # away for 2 s is away
+        mail_digest_every_s=0.3,
+        mail_presence_flush_s=0.2,
+    )
+    await publish(
+        bus,
+        contact(away.tasker.id, "away@example.com", "Away"),
+        contact(here.tasker.id, "here@example.com", "Here"),
+        contact(away.owner.id, "owner@example.com", "Owner"),
+    )
+    sock = await connect(server, here.tasker)  # stays connected all along: not away
+    await sock.send({"type": "ping"})
+    await sock.until("pong")
+    for pair, count in ((away, 2), (here, 1)):
+        for n in range(count):
+            cmd = SendMessage(pair.id, pair.owner.id, f"Are you there? ({n})", uuid4().hex)
+            await send_message(uow(), cmd, datetime.now(UTC), NoFanout())
+
+    [digest] = await sink.wait_for(1, address="away@example.com", wait_s=30)
+    assert digest["Subject"] == "You have 2 unread messages on Chore"
+    assert "Fix the sink: 2 unread messages" in body(digest, "plain")
+    await asyncio.sleep(2.5)  # more digest rounds than the offline time: nothing more comes
+    assert len(sink.to("away@example.com")) == 1  # at most one a day
+    assert sink.to("here@example.com") == []  # connected: not away
+    assert sink.to("owner@example.com") == []  # wrote them: nothing unread
