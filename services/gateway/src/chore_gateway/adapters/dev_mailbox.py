@@ -11,7 +11,6 @@ import asyncio
 import email.policy
 import mailbox
 from email.message import EmailMessage
-from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -20,7 +19,7 @@ MAX_LISTED = 200
 
 def _text(msg: EmailMessage, subtype: str) -> str:
     part = msg.get_body(preferencelist=(subtype,))
-    return "" if part is None else str(part.get_content())  # type: ignore[attr-defined]
+    return "" if part is None else str(part.get_content())
 
 
 def _summary(key: str, msg: EmailMessage) -> dict[str, str]:
@@ -52,10 +51,11 @@ class DevMailbox:
 
     def _parse(self, box: mailbox.Maildir, key: str) -> EmailMessage | None:
         try:
-            with box.get_file(key) as file:
-                return BytesParser(policy=email.policy.default).parse(file)  # type: ignore[return-value]
+            data = box.get_bytes(key)
         except (KeyError, OSError):
             return None
+        msg = email.message_from_bytes(data, policy=email.policy.default)
+        return msg if isinstance(msg, EmailMessage) else None
 
     def _listing(self) -> list[dict[str, str]]:
         box = self._open()
