@@ -271,7 +271,8 @@ def test_sigkill_to_the_supervisor_leaves_no_service_running(
     with running(tmp_path, db_backend, "--replicas", "2") as platform:
         platform.wait_for(SUMMARY_LAST_LINE)
         children = dict(platform.state()["pids"])
-        assert len(children) == 8  # nats, the gateway, two replicas of each other service
+        # nats, the SMTP sink, the gateway, two replicas of each other service
+        assert len(children) == 9
         time.sleep(IDLE_PAST_FETCH_TIMEOUT_S)
         if moment == "stopping":
             # Killed while it waits for its children to stop (the gateway first).
