@@ -13,10 +13,13 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_messaging.adapters.mail_tables import (
+    EMAIL_MAX,
     ERROR_MAX,
     MAIL_ADDRESSES,
     MAIL_PRESENCE,
     MAIL_QUEUE,
+    NAME_MAX,
+    SUBJECT_MAX,
 )
 from chore_messaging.adapters.tables import CONVERSATIONS, MESSAGES
 from chore_messaging.adapters.uow import MessagingUnitOfWork
@@ -56,7 +59,11 @@ class MailRepository:
     # -- the address book --------------------------------------------------------------
 
     async def save_address(self, address: Address, now: datetime) -> None:
-        values = {"email": address.email, "name": address.name, "verified": address.verified}
+        values = {
+            "email": address.email[:EMAIL_MAX],
+            "name": address.name[:NAME_MAX],
+            "verified": address.verified,
+        }
         stmt = _insert(self.conn, A).values(user_id=address.user_id, updated_at=now, **values)
         await self.conn.execute(
             stmt.on_conflict_do_update(
@@ -83,9 +90,9 @@ class MailRepository:
             event_id=mail.event_id,
             user_id=mail.user_id,
             kind=mail.kind.value,
-            to_email=mail.to_email,
-            to_name=mail.to_name,
-            subject=mail.letter.subject,
+            to_email=mail.to_email[:EMAIL_MAX],
+            to_name=mail.to_name[:NAME_MAX],
+            subject=mail.letter.subject[:SUBJECT_MAX],
             text_body=mail.letter.text,
             html_body=mail.letter.html,
             state=mail.state.value,

@@ -9,13 +9,15 @@ from chore_messaging.adapters.tables import TS, metadata
 
 EMAIL_MAX = 320  # RFC 5321: 64 + "@" + 255
 ERROR_MAX = 2000
+NAME_MAX = 200
+SUBJECT_MAX = 300  # a title (200) in a sentence; longer is cut, never refused
 
 MAIL_ADDRESSES = Table(
     "mail_addresses",
     metadata,
     Column("user_id", Uuid, primary_key=True),
     Column("email", String(EMAIL_MAX), nullable=False),
-    Column("name", String(200), nullable=False),
+    Column("name", String(NAME_MAX), nullable=False),
     Column("verified", Boolean, nullable=False),
     Column("updated_at", TS, nullable=False),
 )
@@ -28,8 +30,8 @@ MAIL_QUEUE = Table(
     Column("user_id", Uuid, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("to_email", String(EMAIL_MAX), nullable=False),
-    Column("to_name", String(200), nullable=False),
-    Column("subject", String(300), nullable=False),
+    Column("to_name", String(NAME_MAX), nullable=False),
+    Column("subject", String(SUBJECT_MAX), nullable=False),
     # Emptied once sent: a reset or verification link must not outlive its delivery.
     Column("text_body", Text, nullable=False),
     Column("html_body", Text, nullable=False),

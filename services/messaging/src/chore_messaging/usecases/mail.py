@@ -46,7 +46,7 @@ async def wants_mail(uow: MailUnitOfWork, user_id: UUID, kind: MailKind) -> bool
     wires them in here). Account security mails always go."""
     if kind in SECURITY:
         return True
-    return True
+    return True  # issue 26: the user's settings for `kind`, read through `uow`
 
 
 async def _queue(
