@@ -16,6 +16,11 @@ from chore_common.contracts.tasks import TaskAssignedV1, TaskCreatedV1
 SPEC_EVENTS = {
     "auth.user.registered",
     "auth.session.revoked",
+    # issue 25: the address book and the mails (the mail notifier consumes them)
+    "auth.user.contact_changed",
+    "auth.user.email_verification_requested",
+    "auth.user.password_reset_requested",
+    "auth.user.deleted",
     "tasks.task.created",
     "tasks.offer.created",
     "tasks.task.assigned",
@@ -25,6 +30,8 @@ SPEC_EVENTS = {
     "tasks.task.expired",
     "tasks.review.created",
     "tasks.task.reminder_due",
+    "tasks.offer.declined",  # issue 24 (offers)
+    "tasks.task.disputed",  # issue 24 (completion)
     "messaging.message.sent",
 }
 
