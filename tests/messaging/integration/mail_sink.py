@@ -23,8 +23,17 @@ from chore_common.testing.nats import free_port
 class Sink:
     port: int = field(default_factory=free_port)
     received: list[EmailMessage] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)  # addresses answered 550 at RCPT
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.refused:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)

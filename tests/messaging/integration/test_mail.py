@@ -232,6 +232,27 @@ async def test_mail_outlives_an_smtp_outage_and_each_is_sent_exactly_once(
     assert {r["sent_at"] is not None for r in final} == {True}
 
 
+async def test_a_mailbox_refused_for_good_is_marked_failed_not_retried(
+    bus: NatsServer, sink: Sink, start_messaging: StartApp, engine: AsyncEngine
+) -> None:
+    sink.refused.add("gone@example.com")
+    await start_messaging(**mail_settings(bus, sink))
+    await publish(bus, reset(uuid4(), "gone@example.com"), reset(uuid4(), "ann@example.com"))
+    await sink.wait_for(1, address="ann@example.com")
+
+    async def settled() -> list[Any]:
+        done = [r for r in await rows(engine, MAIL_QUEUE) if r["state"] != "queued"]
+        return done if len(done) == 2 else []
+
+    by_address = {r["to_email"]: r for r in await until(settled, "both mails are settled")}
+    gone = by_address["gone@example.com"]
+    assert (gone["state"], gone["attempts"]) == ("failed", 1)  # a 5xx is not tried again
+    assert "550" in gone["last_error"]
+    assert (gone["text_body"], gone["html_body"]) == ("", "")
+    assert by_address["ann@example.com"]["state"] == "sent"
+    assert sink.to("gone@example.com") == []
+
+
 async def dead_letters(server: NatsServer, stream: str) -> list[DeadLetter]:
     nc = await nats.connect(server.url)
     try:
