@@ -123,6 +123,8 @@ def gateway_env(plan: Plan, spec: ServiceSpec) -> dict[str, str]:
     return {
         f"{spec.prefix}UPSTREAMS": json.dumps(pools),
         f"{spec.prefix}METRICS_PORT": str(metrics_port),
+        # /dev/mail reads the SMTP sink's maildir: a `make run` page only, off by default.
+        f"{spec.prefix}DEV_MAIL_DIR": str(plan.mail_dir),
     }
 
 
@@ -133,10 +135,23 @@ def auth_env(plan: Plan, spec: ServiceSpec) -> dict[str, str]:
     return {key: os.environ.get(key, "false")}
 
 
+def messaging_env(plan: Plan, spec: ServiceSpec) -> dict[str, str]:
+    """The mail notifier hands its mail to the local SMTP sink; links point at the gateway."""
+    front = [insts[0] for insts in plan.instances.values() if insts[0].spec.front_door]
+    env = {
+        f"{spec.prefix}SMTP_HOST": HOST,
+        f"{spec.prefix}SMTP_PORT": str(plan.smtp_port),
+        f"{spec.prefix}SMTP_TLS": "none",
+    }
+    if front:
+        env[f"{spec.prefix}MAIL_APP_URL"] = front[0].url
+    return env
+
+
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("auth", 8081, api_path="/auth", extra_env=auth_env),
     ServiceSpec("tasks", 8082, api_path="/tasks"),
-    ServiceSpec("messaging", 8083, api_path="/messaging"),
+    ServiceSpec("messaging", 8083, api_path="/messaging", extra_env=messaging_env),
     ServiceSpec(
         "gateway",
         8080,
@@ -174,6 +189,11 @@ class Plan:
     # of its own (the gateway's), by service name.
     prometheus_port: int | None = None
     metrics_ports: dict[str, int] = field(default_factory=dict)
+    smtp_port: int = 0  # the SMTP sink's (aiosmtpd), storing mail under var/mail
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail"
 
     @property
     def nats_url(self) -> str:
@@ -262,6 +282,7 @@ def make_plan(
     claim, free_one = taken.claim, taken.free_one
     nats_port = taken.pinned_or_free("NATS_PORT", "nats")
     plan = Plan(var_dir=var_dir, database=database, nats_port=nats_port)
+    plan.smtp_port = taken.pinned_or_free("SMTP_PORT", "the SMTP sink")
     bases = {
         s.name: int(os.environ.get(f"{s.prefix}PORT", s.port)) for s in specs
     }  # fmt: skip
@@ -458,12 +479,17 @@ async def http_ok(port: int, path: str = "/healthz") -> bool:
 
 
 async def nats_ok(port: int) -> bool:
+    return await greets(port, b"INFO ")
+
+
+async def greets(port: int, greeting: bytes) -> bool:
+    """Up when a connection to `port` is greeted with `greeting` (NATS, SMTP)."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 1.0)
     except (OSError, TimeoutError):
         return False
     try:
-        return (await asyncio.wait_for(reader.readline(), 2.0)).startswith(b"INFO ")
+        return (await asyncio.wait_for(reader.readline(), 2.0)).startswith(greeting)
     except (OSError, TimeoutError):
         return False
     finally:
@@ -786,6 +812,7 @@ class Platform:
         if front:
             state["url"] = front[0].url
             state["docs"] = f"{front[0].url}{front[0].spec.docs_path}"
+            state["mail"] = f"{front[0].url}/dev/mail"
         if self.plan.prometheus_port is not None:
             state["prometheus"] = self.prometheus_url
         if self.admin is not None:
@@ -844,6 +871,8 @@ class Platform:
         self._adopt([nats])
         if not await self._wait_up([nats]):
             return False
+        if not await self._start_smtp_sink():
+            return False
         # Each service has its own database and provisions the streams it uses itself, so
         # migrations run side by side. Services start in waves: auth first (the others fetch
         # its signing keys when they start), then every other service at once, then the
@@ -878,6 +907,28 @@ class Platform:
                 return False
             self.out.say("prometheus is up")
         return True
+
+    async def _start_smtp_sink(self) -> bool:
+        """aiosmtpd's Mailbox handler: every mail the platform sends lands in var/mail, a
+        maildir the gateway's /dev/mail page reads."""
+        if not _importable("aiosmtpd"):
+            self.out.say("smtp: aiosmtpd is not installed (make install): mail goes nowhere")
+            return True
+        plan = self.plan
+        for sub in ("tmp", "new", "cur"):  # a maildir (Mailbox makes none in a folder that exists)
+            (plan.mail_dir / sub).mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"{HOST}:{plan.smtp_port}",
+                "-c", "aiosmtpd.handlers.Mailbox", str(plan.mail_dir)]  # fmt: skip
+        smtp = Child(
+            "smtp",
+            argv,
+            {},
+            functools.partial(greets, plan.smtp_port, b"220 "),
+            f"smtp://{HOST}:{plan.smtp_port}",
+            self.out,
+        )
+        self._adopt([smtp])
+        return await self._wait_up([smtp])
 
     async def _start_group(self, name: str) -> bool:
         insts = self.plan.instances[name]
@@ -954,8 +1005,9 @@ class Platform:
             urls = ", ".join(i.url for i in insts)
             say(f"  {spec.name:<10} {urls}  (API {insts[0].url}{spec.api_path},"
                 f" OpenAPI {insts[0].url}{spec.docs_path})")  # fmt: skip
+        say(f"  {'mail':<10} smtp://{HOST}:{plan.smtp_port} (aiosmtpd) into {plan.mail_dir}")
         if front is not None:
-            say(f"  {front.spec.name:<10} {front.url}")
+            say(f"  {front.spec.name:<10} {front.url}  (mail sent: {front.url}/dev/mail)")
         if plan.prometheus_port is not None:
             self.prometheus_banner()
         if front is None and not plan.instances:
@@ -987,8 +1039,8 @@ class Platform:
         started = [child for group in self.groups for child in group]
         waves = [
             [c for c in started if c.name in front],
-            [c for c in started if c.name not in front and c.name != "nats"],
-            [c for c in started if c.name == "nats"],
+            [c for c in started if c.name not in front and c.name not in ("nats", "smtp")],
+            [c for c in started if c.name in ("nats", "smtp")],
         ]
         return [wave for wave in waves if wave]
 

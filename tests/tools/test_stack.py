@@ -178,7 +178,7 @@ def test_platform_serves_restarts_a_killed_child_and_stops_cleanly(platform: Sup
             assert healthz(url) == 200, f"{name} at {url}"
 
     # A child killed with SIGKILL comes back by itself: a service if there is one, else NATS.
-    victim = next(iter(n for n in started_pids if n != "nats"), "nats")
+    victim = next(iter(n for n in started_pids if n not in ("nats", "smtp")), "nats")
     old_pid = started_pids[victim]
     mark = len(platform.lines)
     os.kill(old_pid, signal.SIGKILL)
@@ -257,6 +257,9 @@ def test_output_is_quiet_the_summary_comes_last_and_ctrl_c_needs_no_kill(
         )
     assert re.search(r"admin login: admin@chore\.local / \S+", started)
     assert f"open {state['url']}  (docs: {state['docs']})" in started
+    # The SMTP sink, and the page that shows what it took.
+    assert re.search(r"mail\s+smtp://127\.0\.0\.1:\d+ \(aiosmtpd\) into \S+/mail$", started, re.M)
+    assert f"(mail sent: {state['mail']})" in started
     # Every service stopped on its own: none had to be killed.
     assert not [line for line in platform.lines if "killing it" in line]
 
@@ -268,7 +271,8 @@ def test_sigkill_to_the_supervisor_leaves_no_service_running(
     with running(tmp_path, db_backend, "--replicas", "2") as platform:
         platform.wait_for(SUMMARY_LAST_LINE)
         children = dict(platform.state()["pids"])
-        assert len(children) == 8  # nats, the gateway, two replicas of each other service
+        # nats, the SMTP sink, the gateway, two replicas of each other service
+        assert len(children) == 9
         time.sleep(IDLE_PAST_FETCH_TIMEOUT_S)
         if moment == "stopping":
             # Killed while it waits for its children to stop (the gateway first).

@@ -33,7 +33,14 @@ tool = _load_tool()
 def all_ports_free(monkeypatch: pytest.MonkeyPatch) -> None:
     # The plan is pure arithmetic over ports; whatever else runs on this machine is not its input.
     monkeypatch.setattr(tool, "port_is_free", lambda port: True)
-    for name in ("NATS_PORT", "AUTH_PORT", "TASKS_PORT", "MESSAGING_PORT", "GATEWAY_PORT"):
+    for name in (
+        "NATS_PORT",
+        "AUTH_PORT",
+        "TASKS_PORT",
+        "MESSAGING_PORT",
+        "GATEWAY_PORT",
+        "SMTP_PORT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("ACCESS_LOG_PROBES", raising=False)
 
@@ -105,6 +112,22 @@ def test_each_service_is_told_its_port_nats_database_and_where_auth_keys_are(
         "tasks": ["http://127.0.0.1:8082", "http://127.0.0.1:8085"],
         "messaging": ["http://127.0.0.1:8083", "http://127.0.0.1:8086"],
     }
+
+
+@pytest.mark.usefixtures("all_ports_free")
+def test_mail_goes_to_the_local_smtp_sink_and_only_make_run_shows_it(tmp_path: Path) -> None:
+    plan = tool.make_plan(list(tool.SERVICES), 2, "sqlite", tmp_path, any_port=False)
+    assert plan.smtp_port not in {i.port for insts in plan.instances.values() for i in insts}
+    for messaging in plan.instances["messaging"]:
+        env = plan.env_for(messaging)
+        assert env["MESSAGING_SMTP_HOST"] == "127.0.0.1"
+        assert env["MESSAGING_SMTP_PORT"] == str(plan.smtp_port)
+        assert env["MESSAGING_SMTP_TLS"] == "none"
+        assert env["MESSAGING_MAIL_APP_URL"] == "http://127.0.0.1:8080"  # links: the gateway
+    gateway = plan.env_for(plan.instances["gateway"][0])
+    assert gateway["GATEWAY_DEV_MAIL_DIR"] == str(tmp_path / "mail")
+    auth = plan.env_for(plan.instances["auth"][0])
+    assert not [k for k in auth if "SMTP" in k or "_MAIL_" in k]  # only messaging sends mail
 
 
 def test_any_port_gives_every_instance_its_own_free_port(tmp_path: Path) -> None:

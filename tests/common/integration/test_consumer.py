@@ -16,6 +16,7 @@ from common import busapp
 from common.busapp import PingedV1, PingedV2, Proc, applied, open_bus, wait_until, write_pings
 from prometheus_client import REGISTRY
 
+from chore_common.bus.consumer import Unprocessable
 from chore_common.bus.dlq import list_dead_letters
 from chore_common.bus.publisher import publish
 from chore_common.contracts.envelope import Envelope
@@ -179,6 +180,36 @@ async def test_one_failing_event_in_a_batch_fails_alone(
         assert await applied(bus.engine) == (49, 49)
         (letter,) = await list_dead_letters(bus.js)
         assert "unlucky" in letter.error
+
+
+async def test_an_unprocessable_event_is_dead_lettered_at_once_and_alone(
+    nats_factory: Callable[[], NatsServer], database_url: str
+) -> None:
+    server = nats_factory()
+    async with open_bus(server.url, database_url) as bus:
+
+        async def hopeless(envelope: Envelope, payload: PingedV1, uow: UnitOfWork) -> None:
+            await busapp.record(envelope, payload, uow)
+            if payload.n == 7:
+                raise Unprocessable("template pinged.html: 'n' is undefined")
+
+        await write_pings(bus.engine, 20, per_tx=20)
+        async with Relay(bus.engine, bus.js, service="poison-test") as relay:
+            assert await relay.drain_once() == 20
+        # Retries would take minutes: an unprocessable event must not wait for them.
+        spec = busapp.spec("hopeless", max_deliver=5, backoff_s=(600.0,))
+        consumer = busapp.Consumer(bus.js, spec, lambda: UnitOfWork(bus.engine))
+        consumer.on(PingedV1, hopeless)
+        consumer.start()
+        try:
+            await wait_until(lambda: _dead_letters(bus, 1))
+            await wait_until(lambda: _applied_at_least(bus, 19))
+        finally:
+            await consumer.stop()
+        assert await applied(bus.engine) == (19, 19)
+        (letter,) = await list_dead_letters(bus.js)
+        assert (letter.reason, letter.deliveries) == ("unprocessable", 1)
+        assert letter.error == "Unprocessable: template pinged.html: 'n' is undefined"
 
 
 async def test_inbox_ids_older_than_the_retention_are_forgotten(

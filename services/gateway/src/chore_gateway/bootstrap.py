@@ -22,6 +22,7 @@ from chore_common.keys import READINESS
 from chore_common.serving import RUNNER
 from chore_gateway.adapters import metrics
 from chore_gateway.adapters.cors import response_hook
+from chore_gateway.adapters.dev_mailbox import DevMailbox
 from chore_gateway.adapters.documents import ServiceDocuments
 from chore_gateway.adapters.health import HealthChecker
 from chore_gateway.adapters.metrics_port import metrics_listener
@@ -31,7 +32,7 @@ from chore_gateway.adapters.ratelimit_sync import RateLimitSync, sync_context
 from chore_gateway.domain.clients import TrustedProxies
 from chore_gateway.domain.pool import Pool
 from chore_gateway.domain.ratelimit import RateLimiter, SharedRateLimiter
-from chore_gateway.keys import DOCUMENTS, PROXY
+from chore_gateway.keys import DEV_MAIL, DOCUMENTS, PROXY
 from chore_gateway.settings import GatewaySettings
 
 
@@ -70,6 +71,8 @@ def bootstrap(app: web.Application, settings: GatewaySettings) -> None:
     documents = ServiceDocuments()
     app[PROXY] = proxy
     app[DOCUMENTS] = documents
+    if settings.dev_mail_dir is not None:
+        app[DEV_MAIL] = DevMailbox(settings.dev_mail_dir)
     for name, pool in pools.items():
         app[READINESS].add(f"upstream:{name}", _ready_check(pool))
     app.cleanup_ctx.append(metrics_listener(settings))

@@ -36,7 +36,16 @@ class DocumentSource(Protocol):
         ...
 
 
+class Mailbox(Protocol):
+    """The local SMTP sink's mail (`make run` only): newest first, and one by its key."""
+
+    async def listing(self) -> list[dict[str, str]]: ...
+
+    async def message(self, key: str) -> dict[str, str] | None: ...
+
+
 PROXY: web.AppKey[Proxy] = web.AppKey("gateway.proxy")
 DOCUMENTS: web.AppKey[DocumentSource] = web.AppKey("gateway.documents")
+DEV_MAIL: web.AppKey[Mailbox] = web.AppKey("gateway.dev_mail")
 # Where /metrics listens, once it does (adapters/metrics_port.py): the URL to scrape.
 METRICS_URL = web.AppKey("gateway.metrics_url", str)

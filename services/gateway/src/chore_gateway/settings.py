@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import ClassVar, Self
 
 from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
@@ -109,6 +110,11 @@ class GatewaySettings(ServiceSettings):
     health_timeout_s: float = Field(1.0, gt=0, le=60)
 
     docs_cache_s: float = Field(10.0, ge=0, le=3600, description="keep fetched OpenAPI docs")
+
+    # `make run` only (tools/stack.py sets it): never in a deployment's configuration.
+    dev_mail_dir: Path | None = Field(
+        None, description="a maildir (the local SMTP sink's) shown at /dev/mail; unset: no page"
+    )
 
     # SPEC lists introspection for services, and RFC 7662 (4) wants its callers authorized:
     # services reach auth directly, so through the front door it is answered 404.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from uuid import UUID
 
 from aiohttp import web
@@ -21,10 +22,16 @@ from chore_common.outbox.relay import RELAY
 from chore_messaging.adapters.consumers import tasks_consumer
 from chore_messaging.adapters.ephemeral import EphemeralBus
 from chore_messaging.adapters.fanout import NatsFanout
+from chore_messaging.adapters.mail_consumers import auth_mail_consumer, tasks_mail_consumer
+from chore_messaging.adapters.mail_jobs import CountingSender, mail_jobs_context
+from chore_messaging.adapters.mail_store import MailUnitOfWork
+from chore_messaging.adapters.mail_templates import TEMPLATES, JinjaRenderer
+from chore_messaging.adapters.presence import PresenceSockets
+from chore_messaging.adapters.smtp import SmtpSender
 from chore_messaging.adapters.sockets import SocketRegistry
-from chore_messaging.adapters.uow import MessagingUnitOfWork
 from chore_messaging.api import frames
 from chore_messaging.domain.limits import CLOSE_RESTART
+from chore_messaging.domain.mail import RetryPolicy
 from chore_messaging.domain.model import Message
 from chore_messaging.keys import (
     EPHEMERAL,
@@ -36,14 +43,14 @@ from chore_messaging.keys import (
 )
 from chore_messaging.settings import MessagingSettings
 
-UowFactory = Callable[[], MessagingUnitOfWork]
+UowFactory = Callable[[], MailUnitOfWork]
 Context = Callable[[web.Application], AsyncIterator[None]]
 
 
 def bootstrap(app: web.Application, settings: MessagingSettings) -> None:
     """Build messaging's adapters and hand them to `app` as ports, with their lifecycles."""
     uow = uow_factory(app, settings)
-    sockets = SocketRegistry(
+    sockets = PresenceSockets(
         max_per_user=settings.ws_max_per_user,
         queue_size=settings.ws_send_queue,
         close_timeout_s=settings.ws_close_timeout_s,
@@ -70,6 +77,8 @@ def bootstrap(app: web.Application, settings: MessagingSettings) -> None:
                 grace_s=settings.shutdown_grace_s,
             )
         )
+    if settings.consumer_enabled and settings.mail_enabled:
+        app.cleanup_ctx.extend(mail_contexts(settings, uow, sockets))
 
     async def close_sockets(app: web.Application) -> None:
         # on_shutdown runs before aiohttp waits for in-flight handlers: every socket handler
@@ -84,8 +93,9 @@ def uow_factory(app: web.Application, settings: MessagingSettings) -> UowFactory
     # SQLite: this process's transactions queue here first (adapters/uow.py says why).
     writer_lock = asyncio.Lock() if settings.is_sqlite else None
 
-    def uow() -> MessagingUnitOfWork:
-        return MessagingUnitOfWork(
+    def uow() -> MailUnitOfWork:
+        # Messaging's unit of work with the mail notifier's repository: one writer lock.
+        return MailUnitOfWork(
             app[ENGINE], producer=settings.service_name, relay=app[RELAY], writer_lock=writer_lock
         )
 
@@ -133,3 +143,52 @@ def _sockets_context(
             await fanout.stop()
 
     return ctx
+
+
+def mail_contexts(
+    settings: MessagingSettings, uow: UowFactory, sockets: PresenceSockets
+) -> list[Context]:
+    """The mail notifier: its two consumers and its background jobs (docs/adr/0008)."""
+    render = JinjaRenderer(
+        settings.mail_templates_dir or TEMPLATES,
+        language=settings.mail_language,
+        app_url=settings.mail_app_url,
+    )
+    sender = SmtpSender(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value(),
+        tls=settings.smtp_tls,
+        timeout_s=settings.smtp_timeout_s,
+        sender=settings.mail_from,
+        id_domain=settings.mail_id_domain,
+    )
+    grace = settings.shutdown_grace_s
+    jobs = mail_jobs_context(
+        uow,
+        CountingSender(sender),
+        render,
+        sockets,
+        policy=RetryPolicy(
+            backoff_s=tuple(settings.mail_retry_s),
+            give_up_after=timedelta(hours=settings.mail_give_up_h),
+        ),
+        poll_s=settings.mail_poll_s,
+        batch=settings.mail_batch,
+        # The lease outlasts a round in which every mail takes the whole timeout.
+        lease_s=settings.mail_batch * settings.smtp_timeout_s + 30,
+        digest_every_s=settings.mail_digest_every_s,
+        offline_after=timedelta(hours=settings.mail_offline_h),
+        presence_flush_s=settings.mail_presence_flush_s,
+        grace_s=settings.smtp_timeout_s + 1,
+    )
+    return [
+        consumer_context(
+            lambda a: auth_mail_consumer(a[NATS_CLIENT].jetstream(), uow, render), grace_s=grace
+        ),
+        consumer_context(
+            lambda a: tasks_mail_consumer(a[NATS_CLIENT].jetstream(), uow, render), grace_s=grace
+        ),
+        jobs,
+    ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from chore_common.settings import StorageSettings
@@ -54,4 +55,45 @@ class MessagingSettings(StorageSettings):
         30.0,
         gt=0,
         description="a replica silent this long (e.g. killed) has its users shown offline",
+    )
+
+    # -- mail (the notifier: docs/messaging.md "Mail", docs/adr/0008-mail-notifier.md) -----
+    mail_enabled: bool = Field(
+        True, description="queue and deliver mail (with consumer_enabled); false: no mail at all"
+    )
+    smtp_host: str = Field("127.0.0.1", description="the SMTP server mail is handed to")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_username: str = Field("", description="SMTP login; empty: none")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password (a Secret)")
+    smtp_tls: Literal["auto", "starttls", "tls", "none"] = Field(
+        "auto", description="auto: STARTTLS when the server offers it; tls: implicit TLS"
+    )
+    smtp_timeout_s: float = Field(10.0, gt=0, description="per SMTP conversation")
+    mail_from: str = Field("Chore <no-reply@chore.invalid>", description="the From header")
+    mail_id_domain: str = Field("chore.invalid", description="right of the @ in Message-IDs")
+    mail_app_url: str = Field(
+        "http://127.0.0.1:8080", description="where links in mails point (the front door)"
+    )
+    mail_language: str = Field("en", pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
+    mail_templates_dir: Path | None = Field(
+        None, description="a folder of <language>/ template folders; empty: the built-in ones"
+    )
+    mail_retry_s: list[float] = Field(
+        default_factory=lambda: [2.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0],
+        min_length=1,
+        description="JSON list: waits between delivery attempts, the last one repeating",
+    )
+    mail_give_up_h: float = Field(
+        72.0, gt=0, description="a mail not delivered after this long is marked failed"
+    )
+    mail_poll_s: float = Field(1.0, gt=0, description="how often queued mail is looked for")
+    mail_batch: int = Field(20, ge=1, le=1000, description="mails leased per delivery round")
+    mail_digest_every_s: float = Field(
+        3600.0, gt=0, description="how often the unread digest looks for users away"
+    )
+    mail_offline_h: float = Field(
+        24.0, gt=0, description="a user away this long gets the daily digest of unread messages"
+    )
+    mail_presence_flush_s: float = Field(
+        60.0, gt=0, description="how often this replica records who had a socket open"
     )

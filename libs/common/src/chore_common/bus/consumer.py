@@ -11,6 +11,9 @@ consumer keep up with a relay, since a commit (a disk flush) is the expensive pa
 `max_deliver` is enforced here, not by the server (the server's is unlimited): when the
 dead-letter publish itself fails (NATS blipped) the message is nak'ed and comes back, so
 it reaches the DLQ later instead of being stranded by a server-side delivery limit.
+
+A handler that knows trying again cannot help (a broken mail template) raises
+`Unprocessable`: that event goes to the DLQ at once, with the error, reason "unprocessable".
 """
 
 from __future__ import annotations
@@ -71,6 +74,11 @@ PENDING = Gauge(
     multiprocess_mode="max",
 )
 
+
+class Unprocessable(Exception):
+    """Raised by a handler for an event no retry can apply: dead-lettered at once."""
+
+
 HANDLED: Final = "handled"
 DUPLICATE: Final = "duplicate"
 IGNORED: Final = "ignored"
@@ -108,6 +116,7 @@ class _Work:
     handler: Handler
     outcome: str = FAILED
     error: str = ""
+    unprocessable: bool = False
 
 
 class Consumer:
@@ -243,7 +252,9 @@ class Consumer:
         await self._apply(work)
         for item in work:
             self._consumed[item.outcome].inc()
-            if item.outcome == FAILED:
+            if item.outcome == FAILED and item.unprocessable:
+                await self._dead_letter(item.msg, "unprocessable", item.error)
+            elif item.outcome == FAILED:
                 await self._retry_or_dead_letter(item.msg, item.error)
             else:
                 await item.msg.ack()
@@ -362,6 +373,7 @@ class Consumer:
             await item.handler(item.envelope, item.payload, uow)
         except Exception as exc:
             item.outcome, item.error = FAILED, f"{type(exc).__name__}: {exc}"
+            item.unprocessable = isinstance(exc, Unprocessable)
             if span.is_recording():
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
