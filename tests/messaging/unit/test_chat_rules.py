@@ -78,6 +78,25 @@ def test_quiet_hours_follow_the_zone_and_can_be_cleared() -> None:
     assert not QuietHours(time(9), time(9)).contains(time(9))
 
 
+@pytest.mark.parametrize(
+    ("utc_now", "expected"),
+    [
+        # Berlin is UTC+1 in December; quiet 22:00-07:00 local wraps midnight.
+        (datetime(2026, 12, 6, 12, 0, tzinfo=UTC), datetime(2026, 12, 6, 12, 0, tzinfo=UTC)),
+        (datetime(2026, 12, 6, 22, 30, tzinfo=UTC), datetime(2026, 12, 7, 6, 0, tzinfo=UTC)),
+        (datetime(2026, 12, 7, 3, 0, tzinfo=UTC), datetime(2026, 12, 7, 6, 0, tzinfo=UTC)),
+    ],
+)
+def test_an_email_in_quiet_hours_waits_for_their_end_instead_of_being_lost(
+    utc_now: datetime, expected: datetime
+) -> None:
+    berlin = Preferences().with_changes(None, "Europe/Berlin", QuietHours(time(22), time(7)))
+    assert berlin.email_at(utc_now) == expected
+    assert berlin.allows("task_assigned", Channel.EMAIL, utc_now) is (expected == utc_now)
+    # The in-app channel never waits.
+    assert berlin.allows("task_assigned", Channel.IN_APP, utc_now)
+
+
 def test_an_unknown_time_zone_is_refused() -> None:
     with pytest.raises(InvalidInput) as refused:
         Preferences().with_changes(time_zone="Mars/Olympus")

@@ -92,7 +92,16 @@ class Mail:
     last_error: str = ""
 
 
-def compose(event_id: UUID, kind: MailKind, to: Address, letter: Letter, now: datetime) -> Mail:
+def compose(
+    event_id: UUID,
+    kind: MailKind,
+    to: Address,
+    letter: Letter,
+    now: datetime,
+    *,
+    send_at: datetime | None = None,
+) -> Mail:
+    """The queued mail; `send_at` holds it back (the user's quiet hours), else it goes now."""
     return Mail(
         id=mail_id(event_id, to.user_id),
         event_id=event_id,
@@ -102,7 +111,7 @@ def compose(event_id: UUID, kind: MailKind, to: Address, letter: Letter, now: da
         to_name=to.name,
         letter=letter,
         created_at=now,
-        next_attempt_at=now,
+        next_attempt_at=send_at or now,
     )
 
 

@@ -9,7 +9,7 @@ in the user's own time zone; a window that wraps midnight (22:00-07:00) works as
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -88,13 +88,27 @@ class Preferences:
 
     def allows(self, kind: str, channel: Channel, now: datetime) -> bool:
         """May a notification of `kind` reach this user on `channel` at `now` (aware)?"""
-        group = GROUP_OF.get(kind)
-        if group is not None and channel not in self.channels.get(group, frozenset()):
+        if not self.switched_on(kind, channel):
             return False
-        if channel is Channel.EMAIL and self.quiet is not None:
-            local = now.astimezone(zone(self.time_zone)).time()
-            return not self.quiet.contains(local)
-        return True
+        return channel is not Channel.EMAIL or self.email_at(now) == now
+
+    def switched_on(self, kind: str, channel: Channel) -> bool:
+        """The user's switch for `kind` on `channel`; kinds outside the settings are on."""
+        group = GROUP_OF.get(kind)
+        return group is None or channel in self.channels.get(group, frozenset())
+
+    def email_at(self, now: datetime) -> datetime:
+        """When an email due at `now` (aware) may go: now, or the end of the quiet hours it
+        falls in (in the user's time zone), so a mail waits instead of being lost."""
+        if self.quiet is None:
+            return now
+        local = now.astimezone(zone(self.time_zone))
+        if not self.quiet.contains(local.time()):
+            return now
+        end = datetime.combine(local.date(), self.quiet.end, local.tzinfo)
+        if end <= local:  # quiet hours that began yesterday evening end today; else tomorrow
+            end += timedelta(days=1)
+        return end.astimezone(now.tzinfo)
 
     def with_changes(
         self,

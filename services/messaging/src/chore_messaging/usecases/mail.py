@@ -29,6 +29,7 @@ from chore_messaging.domain.mail import (
     digest_event_id,
     needs_digest,
 )
+from chore_messaging.domain.preferences import Channel
 from chore_messaging.usecases.mail_ports import (
     AddressUnknown,
     DeliveryFailed,
@@ -41,12 +42,20 @@ UowFactory = Callable[[], MailUnitOfWork]
 Clock = Callable[[], datetime]
 
 
-async def wants_mail(uow: MailUnitOfWork, user_id: UUID, kind: MailKind) -> bool:
-    """The one place a user's notification settings decide whether a mail goes (issue 26
-    wires them in here). Account security mails always go."""
+async def mail_time(
+    uow: MailUnitOfWork, user_id: UUID, kind: MailKind, now: datetime
+) -> datetime | None:
+    """The one place a user's notification settings decide a mail: None when its email switch
+    is off, else when it may go (after the user's quiet hours). Account security mails always
+    go at once."""
     if kind in SECURITY:
-        return True
-    return True  # issue 26: the user's settings for `kind`, read through `uow`
+        return now
+    # The digest is about messages; the other kinds are named as their notifications are.
+    setting = "message" if kind is MailKind.UNREAD_DIGEST else kind.value
+    preferences = await uow.preferences.get(user_id)
+    if not preferences.switched_on(setting, Channel.EMAIL):
+        return None
+    return preferences.email_at(now)
 
 
 async def _queue(
@@ -58,10 +67,11 @@ async def _queue(
     values: Mapping[str, object],
     now: datetime,
 ) -> bool:
-    if not to.may_receive(kind) or not await wants_mail(uow, to.user_id, kind):
+    send_at = await mail_time(uow, to.user_id, kind, now) if to.may_receive(kind) else None
+    if send_at is None:
         return False
     letter = render(kind, {"name": to.name, **values})
-    return await uow.mail.queue(compose(event_id, kind, to, letter, now))
+    return await uow.mail.queue(compose(event_id, kind, to, letter, now, send_at=send_at))
 
 
 async def _queue_for(
