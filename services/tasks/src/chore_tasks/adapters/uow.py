@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chore_common.outbox.record import RelayHandoff
 from chore_common.uow import UnitOfWork
 from chore_tasks.adapters.contracts import contract_of
+from chore_tasks.adapters.exports import UserDataRepository
 from chore_tasks.adapters.repository import (
     DisputeRepository,
     JobRepository,
@@ -37,6 +38,7 @@ class TasksUnitOfWork(UnitOfWork):
     jobs: JobRepository
     edits: TaskEditRepository
     disputes: DisputeRepository
+    user_data: UserDataRepository
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class TasksUnitOfWork(UnitOfWork):
         self.jobs = JobRepository(self.conn)
         self.edits = TaskEditRepository(self.conn)
         self.disputes = DisputeRepository(self.conn)
+        self.user_data = UserDataRepository(self.conn)
         self._changed = []
         return self
 

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from chore_common.http.openapi import ApiRoutes
-from chore_tasks.api import admin_disputes, admin_jobs, completion, edits, offers, reviews, tasks
+from chore_tasks.api import (
+    admin_disputes,
+    admin_jobs,
+    completion,
+    edits,
+    exports,
+    offers,
+    reviews,
+    tasks,
+)
 
 ROUTES: tuple[ApiRoutes, ...] = (
     admin_jobs.routes,
@@ -13,4 +22,5 @@ ROUTES: tuple[ApiRoutes, ...] = (
     edits.routes,
     offers.routes,
     reviews.routes,
+    exports.routes,
 )

@@ -348,3 +348,20 @@ class DisputeQuery(StrictModel):
 class DisputePage(BaseModel):
     items: list[DisputeOut]
     next_cursor: str | None
+
+
+class TasksExportOut(BaseModel):
+    """What tasks holds about the caller: `GET /tasks/me/export`, one part of the platform
+    export the gateway assembles (docs/auth.md)."""
+
+    service: Literal["tasks"] = "tasks"
+    exported_at: datetime
+    user_id: UUID
+    tasks: list[TaskOut] = Field(description="tasks the user posted, oldest first")
+    tasks_assigned: list[TaskOut] = Field(description="tasks assigned to the user")
+    offers: list[OfferOut] = Field(description="offers the user made, in every status")
+    reviews_written: list[ReviewOut]
+    reviews_received: list[ReviewOut] = Field(
+        description="visible ones only: a hidden review is not yet the subject's to read"
+    )
+    disputes: list[DisputeOut] = Field(description="disputes of tasks the user owns or did")

@@ -92,6 +92,22 @@ class DisputeFilter:
     after: PageKey | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserData:
+    """Everything tasks holds about one user: their export."""
+
+    tasks: list[Task]
+    tasks_assigned: list[Task]
+    offers: list[Offer]
+    reviews_written: list[Review]
+    reviews_received: list[Review]
+    disputes: list[Dispute]
+
+
+class UserDataRepository(Protocol):
+    async def of(self, user_id: UUID) -> UserData: ...
+
+
 class TaskRepository(Protocol):
     async def get(self, task_id: UUID) -> Task | None: ...
     async def add(self, *tasks: Task) -> None:
@@ -202,6 +218,8 @@ class TasksUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def edits(self) -> TaskEditRepository: ...
     @property
     def disputes(self) -> DisputeRepository: ...
+    @property
+    def user_data(self) -> UserDataRepository: ...
 
 
 UowFactory = Callable[[], TasksUnitOfWork]
