@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from chore_common.uow import UnitOfWork
 from chore_messaging.adapters.contracts import to_contract
+from chore_messaging.adapters.exports import UserDataRepository
 from chore_messaging.adapters.repository import (
     ConversationRepository,
     MessageRepository,
@@ -27,6 +28,7 @@ class MessagingUnitOfWork(UnitOfWork):
     messages: MessageRepository
     notifications: NotificationRepository
     preferences: PreferencesRepository
+    user_data: UserDataRepository
 
     def __init__(self, *args: Any, writer_lock: asyncio.Lock | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -45,6 +47,7 @@ class MessagingUnitOfWork(UnitOfWork):
         self.messages = MessageRepository(self.conn)
         self.notifications = NotificationRepository(self.conn)
         self.preferences = PreferencesRepository(self.conn)
+        self.user_data = UserDataRepository(self.conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

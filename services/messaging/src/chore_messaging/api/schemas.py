@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -137,3 +137,43 @@ class ReadOut(BaseModel):
     conversation_id: UUID
     read_seq: int
     unread: int
+
+
+class ExportConversationOut(OutModel):
+    id: UUID
+    task_id: UUID
+    task_title: str
+    owner_id: UUID
+    tasker_id: UUID
+    is_open: bool
+    created_at: datetime
+
+
+class ExportMailOut(OutModel):
+    kind: str
+    to_email: str
+    subject: str
+    state: str = Field(description="queued, sent or failed")
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class MessagingExportOut(BaseModel):
+    """What messaging holds about the caller: `GET /messaging/me/export`, one part of the
+    platform export the gateway assembles (docs/auth.md)."""
+
+    service: Literal["messaging"] = "messaging"
+    exported_at: datetime
+    user_id: UUID
+    conversations: list[ExportConversationOut] = Field(description="oldest first")
+    messages: list[MessageOut] = Field(
+        description="every message of those conversations, sent and received, by conversation"
+        " then seq"
+    )
+    notifications: list[NotificationOut]
+    settings: dict[str, Any] = Field(description="as GET /messaging/settings answers")
+    mail_address: str | None = Field(description="where the mail notifier sends the user's mail")
+    mails: list[ExportMailOut] = Field(
+        description="mail sent or queued to the user, without bodies (a reset mail's holds a"
+        " token)"
+    )

@@ -6,6 +6,7 @@ hands them to the app through `keys.py`. Repositories never commit; the use case
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
@@ -103,6 +104,36 @@ class PreferencesRepository(Protocol):
     async def put(self, user_id: UUID, prefs: Preferences, now: datetime) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class MailRecord:
+    """One mail the notifier queued for the user: what it was about and what became of it
+    (its body is left out: a reset mail's body holds a token)."""
+
+    kind: str
+    to_email: str
+    subject: str
+    state: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserData:
+    """Everything messaging holds about one user: their export. `messages` are those of the
+    user's conversations, sent and received, in conversation then sequence order."""
+
+    conversations: list[Conversation]
+    messages: list[Message]
+    notifications: list[Notification]
+    preferences: Preferences
+    mail_address: str | None
+    mails: list[MailRecord]
+
+
+class UserDataRepository(Protocol):
+    async def of(self, user_id: UUID) -> UserData: ...
+
+
 class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     # Read-only members, so the SQL unit of work's concrete repositories satisfy them.
     @property
@@ -113,6 +144,8 @@ class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def notifications(self) -> NotificationRepository: ...
     @property
     def preferences(self) -> PreferencesRepository: ...
+    @property
+    def user_data(self) -> UserDataRepository: ...
 
 
 class Fanout(Protocol):
