@@ -35,7 +35,8 @@ async def test_export_holds_the_callers_conversations_messages_and_settings(
     assert (await messaging.put("/messaging/settings", json=change, headers=owner.headers)).ok
 
     mine = await export_of(messaging, owner)
-    assert mine["service"] == "messaging" and mine["user_id"] == str(owner.id)
+    assert mine["service"] == "messaging"
+    assert mine["user_id"] == str(owner.id)
     assert [c["id"] for c in mine["conversations"]] == [str(pair.id)]
     assert mine["conversations"][0]["tasker_id"] == str(pair.tasker.id)
     assert [(m["sender_id"], m["body"]) for m in mine["messages"]] == [
@@ -46,7 +47,8 @@ async def test_export_holds_the_callers_conversations_messages_and_settings(
     assert [n["kind"] for n in mine["notifications"]] == ["offer_created"]
     assert mine["settings"]["time_zone"] == "Europe/Berlin"
     assert mine["settings"]["kinds"]["offer"] == {"in_app": True, "email": False}
-    assert mine["mail_address"] is None and mine["mails"] == []
+    assert mine["mail_address"] is None
+    assert mine["mails"] == []
 
     theirs = await export_of(messaging, pair.tasker)
     assert [c["id"] for c in theirs["conversations"]] == [str(pair.id)]

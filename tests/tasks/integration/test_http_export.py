@@ -46,19 +46,24 @@ async def test_export_lists_the_callers_own_data_and_nobody_elses(
     worker_offer = (await resp.json())["id"]
 
     mine = await export_of(tasks, owner)
-    assert mine["service"] == "tasks" and mine["user_id"] == str(owner.id)
-    assert ids(mine["tasks"]) == [done_id] and mine["tasks_assigned"] == []
-    assert mine["offers"] == [] and mine["disputes"] == []
+    assert mine["service"] == "tasks"
+    assert mine["user_id"] == str(owner.id)
+    assert ids(mine["tasks"]) == [done_id]
+    assert mine["tasks_assigned"] == []
+    assert mine["offers"] == []
+    assert mine["disputes"] == []
     assert [(r["rating"], r["comment"]) for r in mine["reviews_written"]] == [(5, "Great work")]
     assert mine["reviews_received"] == []
 
     theirs = await export_of(tasks, worker)
-    assert theirs["tasks"] == [] and ids(theirs["tasks_assigned"]) == [done_id]
+    assert theirs["tasks"] == []
+    assert ids(theirs["tasks_assigned"]) == [done_id]
     assert [o["task_id"] for o in theirs["offers"]] == [done_id, other_task]
     assert theirs["offers"][1]["id"] == worker_offer
     assert theirs["offers"][1]["message"] == "I love dogs"
     # The owner's review is still hidden from the worker: not theirs to read yet.
-    assert theirs["reviews_received"] == [] and theirs["reviews_written"] == []
+    assert theirs["reviews_received"] == []
+    assert theirs["reviews_written"] == []
 
     status, _ = await review(tasks, done_id, worker, 4, "Clear brief")
     assert status == 201
@@ -67,7 +72,8 @@ async def test_export_lists_the_callers_own_data_and_nobody_elses(
     assert [r["comment"] for r in theirs["reviews_written"]] == ["Clear brief"]
 
     stranger = await export_of(tasks, other)
-    assert ids(stranger["tasks"]) == [other_task] and stranger["offers"] == []
+    assert ids(stranger["tasks"]) == [other_task]
+    assert stranger["offers"] == []
 
 
 async def test_export_needs_a_token(tasks: Client) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from sqlalchemy import or_, select
-
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_messaging.adapters.mail_tables import MAIL_ADDRESSES, MAIL_QUEUE

@@ -174,6 +174,5 @@ class MessagingExportOut(BaseModel):
     settings: dict[str, Any] = Field(description="as GET /messaging/settings answers")
     mail_address: str | None = Field(description="where the mail notifier sends the user's mail")
     mails: list[ExportMailOut] = Field(
-        description="mail sent or queued to the user, without bodies (a reset mail's holds a"
-        " token)"
+        description="mail sent or queued to the user, without bodies (a reset mail's holds a token)"
     )

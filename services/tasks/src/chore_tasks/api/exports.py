@@ -26,8 +26,7 @@ TAGS = ("export",)
     "/tasks/me/export",
     response=TasksExportOut,
     tags=TAGS,
-    summary="Everything tasks holds about me: tasks posted and assigned, offers, reviews, "
-    "disputes",
+    summary="Everything tasks holds about me: tasks posted and assigned, offers, reviews, disputes",
 )
 async def export_me(request: web.Request) -> web.Response:
     me = actor(request)
