@@ -24,6 +24,7 @@ from chore_gateway.adapters import metrics
 from chore_gateway.adapters.cors import response_hook
 from chore_gateway.adapters.dev_mailbox import DevMailbox
 from chore_gateway.adapters.documents import ServiceDocuments
+from chore_gateway.adapters.exports import ServiceExports
 from chore_gateway.adapters.health import HealthChecker
 from chore_gateway.adapters.metrics_port import metrics_listener
 from chore_gateway.adapters.protocol import GatewayRunner, no_hidden_retries
@@ -32,7 +33,7 @@ from chore_gateway.adapters.ratelimit_sync import RateLimitSync, sync_context
 from chore_gateway.domain.clients import TrustedProxies
 from chore_gateway.domain.pool import Pool
 from chore_gateway.domain.ratelimit import RateLimiter, SharedRateLimiter
-from chore_gateway.keys import DEV_MAIL, DOCUMENTS, PROXY
+from chore_gateway.keys import DEV_MAIL, DOCUMENTS, EXPORTS, PROXY
 from chore_gateway.settings import GatewaySettings
 
 
@@ -69,14 +70,16 @@ def bootstrap(app: web.Application, settings: GatewaySettings) -> None:
         cors=cors,
     )
     documents = ServiceDocuments()
+    exports = ServiceExports(pools, timeout_s=settings.export_timeout_s)
     app[PROXY] = proxy
     app[DOCUMENTS] = documents
+    app[EXPORTS] = exports
     if settings.dev_mail_dir is not None:
         app[DEV_MAIL] = DevMailbox(settings.dev_mail_dir)
     for name, pool in pools.items():
         app[READINESS].add(f"upstream:{name}", _ready_check(pool))
     app.cleanup_ctx.append(metrics_listener(settings))
-    app.cleanup_ctx.append(_client_context(settings, proxy, documents))
+    app.cleanup_ctx.append(_client_context(settings, proxy, documents, exports))
     app.on_shutdown.append(lambda _: proxy.close_sockets())
 
 
@@ -119,7 +122,7 @@ def client_session(settings: GatewaySettings) -> aiohttp.ClientSession:
 
 
 def _client_context(
-    settings: GatewaySettings, proxy: Proxy, documents: ServiceDocuments
+    settings: GatewaySettings, proxy: Proxy, documents: ServiceDocuments, exports: ServiceExports
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def run(app: web.Application) -> AsyncIterator[None]:
         session = client_session(settings)
@@ -127,6 +130,7 @@ def _client_context(
         proxy.loop = asyncio.get_running_loop()
         sweeper = asyncio.create_task(proxy.deadlines.run(), name="gateway-deadlines")
         documents.session = session
+        exports.session = session
         for pool in proxy.pools.values():
             for address in pool.addresses:
                 metrics.publish_health(address)

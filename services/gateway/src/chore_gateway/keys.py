@@ -8,6 +8,8 @@ bootstrap.py puts the adapters behind these keys.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -44,8 +46,27 @@ class Mailbox(Protocol):
     async def message(self, key: str) -> dict[str, str] | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ExportPart:
+    """One service's answer to `GET /<service>/me/export`, as it gave it."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+class Exports(Protocol):
+    """Each routed service's part of the caller's export (adapters/exports.py)."""
+
+    @property
+    def services(self) -> tuple[str, ...]: ...
+
+    async def fetch(self, service: str, headers: Mapping[str, str]) -> ExportPart: ...
+
+
 PROXY: web.AppKey[Proxy] = web.AppKey("gateway.proxy")
 DOCUMENTS: web.AppKey[DocumentSource] = web.AppKey("gateway.documents")
 DEV_MAIL: web.AppKey[Mailbox] = web.AppKey("gateway.dev_mail")
+EXPORTS: web.AppKey[Exports] = web.AppKey("gateway.exports")
 # Where /metrics listens, once it does (adapters/metrics_port.py): the URL to scrape.
 METRICS_URL = web.AppKey("gateway.metrics_url", str)

@@ -98,6 +98,9 @@ class GatewaySettings(ServiceSettings):
     upstream_timeout_s: float = Field(
         30.0, gt=0, le=600, description="longest wait for the upstream's next bytes (504)"
     )
+    export_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="longest wait for a service's part of GET /me/export"
+    )
     upstream_connections: int = Field(
         256, ge=1, le=10_000, description="pooled keep-alive connections, all upstreams"
     )

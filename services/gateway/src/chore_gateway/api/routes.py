@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chore_gateway.api import dev_mail, docs
+from chore_gateway.api import dev_mail, docs, export
 from chore_gateway.keys import DEV_MAIL, DOCUMENTS, PROXY
 from chore_gateway.settings import GatewaySettings
 
@@ -27,6 +27,7 @@ def add_routes(app: web.Application, settings: GatewaySettings) -> None:
     router.add_get("/docs/", api_docs.index, allow_head=False)
     router.add_get("/docs/assets/{name}", docs.Assets().file)
     router.add_get("/docs/{service:[a-z]+}.json", api_docs.document, allow_head=False)
+    router.add_get("/me/export", export.export, allow_head=False)
     if DEV_MAIL in app:  # `make run` only
         dev_mail.add_routes(router)
     for path in settings.internal_paths:
