@@ -47,6 +47,7 @@ class Upstream:
         app.router.add_get("/{svc}/big", self.big)
         app.router.add_post("/{svc}/upload", self.upload)
         app.router.add_get("/{svc}/ws", self.websocket)
+        app.router.add_get("/{svc}/me/export", self.export)
         return app
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -85,6 +86,19 @@ class Upstream:
         if self.failing:
             return web.json_response({"error": "boom"}, status=self.fail_status)
         return web.json_response(record, headers={"X-Upstream": self.name})
+
+    async def export(self, request: web.Request) -> web.Response:
+        """A service's part of the platform export: 401 without a token, else what it was
+        sent (so a test sees the caller's headers crossed), or `fail_status` when failing."""
+        self.arrived += 1
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.failing:
+            return web.json_response({"error": "boom"}, status=self.fail_status)
+        if "Authorization" not in request.headers:
+            problem = {"status": 401, "code": "unauthenticated", "upstream": self.name}
+            return web.json_response(problem, status=401, content_type="application/problem+json")
+        return web.json_response({"service": self.name, "headers": dict(request.headers)})
 
     async def slow(self, request: web.Request) -> web.Response:
         await asyncio.sleep(float(request.query.get("s", "2")))

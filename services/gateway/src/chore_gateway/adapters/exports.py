@@ -36,9 +36,9 @@ class ServiceExports:
         """The service's answer as it gave it (uncompressed: no Accept-Encoding is sent);
         Unavailable when none came in time."""
         assert self.session is not None
-        address = self.pools[service].pick(time.monotonic())
         sent = {name: headers[name] for name in FORWARDED if name in headers}
         try:
+            address = self.pools[service].pick(time.monotonic())
             async with self.session.get(
                 f"{address.base}/{service}/me/export", headers=sent, timeout=self.timeout
             ) as response:
@@ -48,7 +48,8 @@ class ServiceExports:
                     body=body,
                     content_type=response.headers.get("Content-Type", "application/json"),
                 )
-        except (aiohttp.ClientError, TimeoutError):
+        except (aiohttp.ClientError, TimeoutError, Unavailable):
+            # Unavailable: the pool has no address to ask (all down, or breakers open).
             raise Unavailable(
                 f"The {service} service did not answer; an export without it would read"
                 " as complete, so there is none. Try again.",
