@@ -134,3 +134,23 @@ async def test_make_run_prints_the_gateway_its_docs_and_an_admin_login_that_work
     tokens = await api.call("POST", "/auth/login", json_body={"email": email, "password": password})
     jobs = await api.call("GET", "/tasks/admin/jobs", token=tokens["access_token"])
     assert "items" in jobs
+
+
+async def test_the_demo_reset_mail_arrives_at_dev_mail_and_its_token_works_once(
+    api: Any, tag: str
+) -> None:
+    """Done-when 8: `make demo`'s reset step, on the platform `make run` starts (with its SMTP
+    sink and /dev/mail): the mail arrives, the token sets a new password, the new password
+    logs in and the old one does not; the token is spent."""
+    cat = await demo.log_in(api, await demo.sign_up(api, "Cat", "tasker", tag))
+    old_token = cat.token
+    day = demo.Day()
+    assert await demo.password_reset(api, day, cat)
+    assert [s.name for s in day.steps if not s.ok] == []
+    await api.call("GET", "/auth/me", token=cat.token, expect=(200,))
+    await api.call("GET", "/auth/me", token=old_token, expect=(401,))
+    old = {"email": cat.email, "password": demo.PASSWORD}
+    await api.call("POST", "/auth/login", json_body=old, expect=(401,))
+    token = await demo._reset_token(api, cat)
+    spent = {"token": token, "password": "yet another password, unused"}
+    await api.call("POST", "/auth/password/reset", json_body=spent, expect=(400,))
