@@ -65,6 +65,7 @@ from chore_tasks.domain.model import (
     Status,
     Task,
 )
+from chore_tasks.domain.reports import Report
 from chore_tasks.domain.reviews import (
     RatingSummary,
 )
@@ -78,7 +79,7 @@ from chore_tasks.usecases.ports import (
     TaskFilter,
 )
 
-T = TypeVar("T", Task, Offer, Job, Dispute, TaskEdit)
+T = TypeVar("T", Task, Offer, Job, Dispute, TaskEdit, Report)
 R = TypeVar("R", Task, Offer, Review, Job, Dispute)
 
 # Built once: SQLAlchemy then reuses their compiled form instead of re-deriving a cache key

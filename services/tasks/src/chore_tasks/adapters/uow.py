@@ -13,6 +13,7 @@ from chore_common.outbox.record import RelayHandoff
 from chore_common.uow import UnitOfWork
 from chore_tasks.adapters.contracts import contract_of
 from chore_tasks.adapters.exports import UserDataRepository
+from chore_tasks.adapters.reports import ReportRepository
 from chore_tasks.adapters.repository import (
     DisputeRepository,
     JobRepository,
@@ -39,6 +40,7 @@ class TasksUnitOfWork(UnitOfWork):
     edits: TaskEditRepository
     disputes: DisputeRepository
     user_data: UserDataRepository
+    reports: ReportRepository
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class TasksUnitOfWork(UnitOfWork):
         self.edits = TaskEditRepository(self.conn)
         self.disputes = DisputeRepository(self.conn)
         self.user_data = UserDataRepository(self.conn)
+        self.reports = ReportRepository(self.conn)
         self._changed = []
         return self
 

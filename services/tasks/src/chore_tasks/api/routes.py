@@ -10,6 +10,7 @@ from chore_tasks.api import (
     edits,
     exports,
     offers,
+    reports,
     reviews,
     tasks,
 )
@@ -23,4 +24,5 @@ ROUTES: tuple[ApiRoutes, ...] = (
     offers.routes,
     reviews.routes,
     exports.routes,
+    reports.routes,
 )

@@ -365,3 +365,38 @@ class TasksExportOut(BaseModel):
         description="visible ones only: a hidden review is not yet the subject's to read"
     )
     disputes: list[DisputeOut] = Field(description="disputes of tasks the user owns or did")
+
+
+class ReportIn(StrictModel):
+    reason: Text = Field(min_length=1, max_length=REASON_MAX, description="what is wrong with it")
+
+
+class ReportNoteIn(StrictModel):
+    note: Text = Field(min_length=1, max_length=NOTE_MAX, description="what was found or done")
+
+
+class ReportOut(OutModel):
+    id: UUID
+    target: Literal["task", "offer"]
+    target_id: UUID
+    task_id: UUID
+    reporter_id: UUID
+    subject_id: UUID = Field(description="who wrote what is reported")
+    reason: str
+    content: str = Field(description="what was reported, as the reporter saw it")
+    created_at: datetime
+    status: Literal["open", "dismissed", "resolved"]
+    note: str | None
+    closed_by: UUID | None
+    closed_at: datetime | None
+
+
+class ReportQuery(StrictModel):
+    state: Literal["open", "closed"] = "open"
+    limit: int = Field(20, ge=1, le=100)
+    cursor: Cursor | None = None
+
+
+class ReportPage(BaseModel):
+    items: list[ReportOut]
+    next_cursor: str | None

@@ -28,6 +28,7 @@ from chore_tasks.domain.model import (
     Status,
     Task,
 )
+from chore_tasks.domain.reports import Report
 from chore_tasks.domain.reviews import (
     RatingSummary,
 )
@@ -90,6 +91,28 @@ class DisputeFilter:
     resolved: bool = False
     limit: int = 20
     after: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportFilter:
+    """An admin's report queue, oldest first: open reports, or answered ones."""
+
+    closed: bool = False
+    limit: int = 20
+    after: PageKey | None = None
+
+
+class ReportRepository(Protocol):
+    async def get(self, report_id: UUID) -> Report | None: ...
+    async def add(self, report: Report) -> None:
+        """Conflict `report_exists` while the reporter has an open report of the target."""
+        ...
+
+    async def close(self, report: Report) -> bool:
+        """Save an open report's answer; False when it was answered meanwhile."""
+        ...
+
+    async def list(self, query: ReportFilter) -> Page[Report]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,6 +243,8 @@ class TasksUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def disputes(self) -> DisputeRepository: ...
     @property
     def user_data(self) -> UserDataRepository: ...
+    @property
+    def reports(self) -> ReportRepository: ...
 
 
 UowFactory = Callable[[], TasksUnitOfWork]
