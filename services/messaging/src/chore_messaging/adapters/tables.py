@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 from chore_common.db import new_metadata
@@ -103,4 +104,33 @@ NOTIFICATION_SETTINGS = Table(
     Column("quiet_start", String(5), nullable=True),  # "HH:MM", local to time_zone
     Column("quiet_end", String(5), nullable=True),
     Column("updated_at", TS, nullable=False),
+)
+
+# Users' reports of a message (domain/reports.py), with a copy of its body.
+REPORTS = Table(
+    "message_reports",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("conversation_id", Uuid, nullable=False),
+    Column("message_id", Uuid, nullable=False),
+    Column("reporter_id", Uuid, nullable=False),
+    Column("subject_id", Uuid, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("note", String(500), nullable=True),
+    Column("closed_by", Uuid, nullable=True),
+    Column("closed_at", TS, nullable=True),
+    Column("created_at", TS, nullable=False),
+    # The admin's queue: open (or answered) reports, oldest first.
+    Index("ix_message_reports_status_created", "status", "created_at", "id"),
+    # One open report per reporter and message, even when two requests race past the check.
+    Index(
+        "uq_message_reports_open_per_reporter",
+        "reporter_id",
+        "message_id",
+        unique=True,
+        postgresql_where=text("status = 'open'"),
+        sqlite_where=text("status = 'open'"),
+    ),
 )

@@ -9,6 +9,7 @@ from typing import Any, Self
 from chore_common.uow import UnitOfWork
 from chore_messaging.adapters.contracts import to_contract
 from chore_messaging.adapters.exports import UserDataRepository
+from chore_messaging.adapters.reports import ReportRepository
 from chore_messaging.adapters.repository import (
     ConversationRepository,
     MessageRepository,
@@ -29,6 +30,7 @@ class MessagingUnitOfWork(UnitOfWork):
     notifications: NotificationRepository
     preferences: PreferencesRepository
     user_data: UserDataRepository
+    reports: ReportRepository
 
     def __init__(self, *args: Any, writer_lock: asyncio.Lock | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -48,6 +50,7 @@ class MessagingUnitOfWork(UnitOfWork):
         self.notifications = NotificationRepository(self.conn)
         self.preferences = PreferencesRepository(self.conn)
         self.user_data = UserDataRepository(self.conn)
+        self.reports = ReportRepository(self.conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

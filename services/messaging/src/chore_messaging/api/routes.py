@@ -5,12 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from chore_common.http.openapi import ApiRoutes
-from chore_messaging.api import conversations, exports, notifications, preferences, ws
+from chore_messaging.api import conversations, exports, notifications, preferences, reports, ws
 
 ROUTES: tuple[ApiRoutes | web.RouteTableDef, ...] = (
     conversations.routes,
     notifications.routes,
     preferences.routes,
     exports.routes,
+    reports.routes,
     ws.routes,
 )

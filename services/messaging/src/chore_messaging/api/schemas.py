@@ -176,3 +176,36 @@ class MessagingExportOut(BaseModel):
     mails: list[ExportMailOut] = Field(
         description="mail sent or queued to the user, without bodies (a reset mail's holds a token)"
     )
+
+
+class ReportIn(StrictModel):
+    reason: Text = Field(min_length=1, max_length=500, description="what is wrong with it")
+
+
+class ReportNoteIn(StrictModel):
+    note: Text = Field(min_length=1, max_length=500, description="what was found or done")
+
+
+class ReportOut(OutModel):
+    id: UUID
+    target: Literal["message"] = "message"
+    conversation_id: UUID
+    message_id: UUID
+    reporter_id: UUID
+    subject_id: UUID = Field(description="who sent the message")
+    reason: str
+    content: str = Field(description="the message's body, as reported")
+    created_at: datetime
+    status: Literal["open", "dismissed", "resolved"]
+    note: str | None
+    closed_by: UUID | None
+    closed_at: datetime | None
+
+
+class ReportQuery(PageQuery):
+    state: Literal["open", "closed"] = "open"
+
+
+class ReportPage(BaseModel):
+    items: list[ReportOut]
+    next_cursor: str | None = None

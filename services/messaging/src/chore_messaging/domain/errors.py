@@ -18,3 +18,10 @@ class NotificationNotFound(
 
 
 class InvalidMessage(InvalidInput, code="invalid_message", title="Invalid message"): ...
+
+
+class MessageNotFound(NotFound, code="message_not_found", title="Message not found"):
+    """Also what a non-participant gets for a message of another conversation."""
+
+
+class ReportNotFound(NotFound, code="report_not_found", title="Report not found"): ...

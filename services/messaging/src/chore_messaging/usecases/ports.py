@@ -16,6 +16,7 @@ from chore_common.ports import UnitOfWork
 from chore_messaging.domain.events import DomainEvent
 from chore_messaging.domain.model import Conversation, Message, Notification
 from chore_messaging.domain.preferences import Preferences
+from chore_messaging.domain.reports import Report
 
 W_contra = TypeVar("W_contra", contravariant=True)
 
@@ -134,6 +135,20 @@ class UserDataRepository(Protocol):
     async def of(self, user_id: UUID) -> UserData: ...
 
 
+class ReportRepository(Protocol):
+    async def message(self, message_id: UUID) -> Message | None: ...
+    async def get(self, report_id: UUID) -> Report | None: ...
+    async def add(self, report: Report) -> None:
+        """Conflict `report_exists` while the reporter has an open report of the message."""
+        ...
+
+    async def close(self, report: Report) -> bool:
+        """Save an open report's answer; False when it was answered meanwhile."""
+        ...
+
+    async def list(self, *, closed: bool, limit: int, after: PageKey | None) -> Page[Report]: ...
+
+
 class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     # Read-only members, so the SQL unit of work's concrete repositories satisfy them.
     @property
@@ -146,6 +161,8 @@ class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def preferences(self) -> PreferencesRepository: ...
     @property
     def user_data(self) -> UserDataRepository: ...
+    @property
+    def reports(self) -> ReportRepository: ...
 
 
 class Fanout(Protocol):
