@@ -1,4 +1,4 @@
-// The tasks admin page's behaviour (disputes and scheduler jobs) (admin_page.py inlines it, pinned by its hash in the CSP).
+// The tasks admin page's behaviour (disputes, reports and scheduler jobs) (admin_page.py inlines it, pinned by its hash in the CSP).
 // Sign-in goes to the gateway's /auth/login on this page's own origin; the access token is
 // kept in this tab's sessionStorage only (never a cookie, never a URL) and sent as a bearer
 // token. The job list is the server's own rendering of #jobs, fetched with that token and
@@ -7,6 +7,9 @@
 
 const API = "/tasks/admin/jobs";
 const RESOLVE = (task) => `/tasks/admin/tasks/${encodeURIComponent(task)}/resolve`;
+const REPORT = (service, id, action) =>
+  `/${service}/admin/reports/${encodeURIComponent(id)}/${action}`;
+const MESSAGE_REPORTS = "/messaging/admin/reports?limit=50";
 const TOKEN = "chore.admin.token";
 const WHO = "chore.admin.email";
 const ACTIONS = {
@@ -92,7 +95,104 @@ async function loadJobs() {
   const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
   $("#jobs").replaceWith(document.adoptNode(fresh.querySelector("#jobs")));
   signedIn(sessionStorage.getItem(WHO));
+  await loadMessageReports();
   return true;
+}
+
+// Messaging keeps its own reports: its admin API, through the gateway, fills their table.
+// Every value goes in as text, never as HTML.
+async function loadMessageReports() {
+  const state = $("#message-reports-state");
+  const table = $("#message-reports");
+  if (!state || !table) return;
+  let response;
+  try {
+    response = await call("GET", MESSAGE_REPORTS, "application/json");
+  } catch {
+    state.textContent = "Message reports could not be loaded: the gateway did not answer.";
+    return;
+  }
+  if (!response.ok) {
+    state.textContent = `Message reports could not be loaded: ${await reason(response)}`;
+    return;
+  }
+  const items = (await response.json()).items;
+  const body = table.querySelector("tbody");
+  body.replaceChildren(...items.map(messageRow));
+  table.hidden = items.length === 0;
+  state.textContent = items.length ? "" : "No open reports of messages.";
+}
+
+function messageRow(report) {
+  const row = document.createElement("tr");
+  row.dataset.report = report.id;
+  row.dataset.service = "messaging";
+  const cells = [
+    `message ${report.message_id} in conversation ${report.conversation_id}`,
+    report.content,
+    report.subject_id,
+    report.reporter_id,
+    report.created_at,
+    report.reason,
+  ];
+  for (const [i, text] of cells.entries()) {
+    const cell = document.createElement("td");
+    const span = document.createElement("span");
+    if (i === 1) span.className = "content";
+    if (i === 5) span.className = "reason";
+    span.textContent = text;
+    cell.append(span);
+    row.append(cell);
+  }
+  const actions = document.createElement("td");
+  actions.className = "actions";
+  const note = document.createElement("input");
+  Object.assign(note, { className: "note", name: "note", maxLength: 500, required: true,
+    placeholder: "Note" });
+  note.setAttribute("aria-label", "Note on the report");
+  actions.append(note);
+  for (const [action, label] of [["dismiss", "Dismiss"], ["resolve", "Resolve"]]) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.reportAction = action;
+    button.textContent = label;
+    actions.append(button);
+  }
+  row.append(actions);
+  return row;
+}
+
+// Dismiss or resolve a report, in the service that keeps it, with the note in its row.
+async function answer(button) {
+  const row = button.closest("tr[data-report]");
+  const { report, service } = row.dataset;
+  const note = row.querySelector("input.note").value.trim();
+  if (!token()) {
+    signedOut("Sign in to answer reports.");
+    return;
+  }
+  if (!note) {
+    say(`Report ${report}: write a note first.`, "error");
+    row.querySelector("input.note").focus();
+    return;
+  }
+  button.disabled = true;
+  let response;
+  try {
+    response = await call("POST", REPORT(service, report, button.dataset.reportAction),
+      "application/json", { note });
+  } catch {
+    button.disabled = false;
+    say("The gateway could not be reached: try again.", "error");
+    return;
+  }
+  if (refused(response)) return;
+  if (response.ok) {
+    say(`Report ${report}: ${(await response.json()).status}.`, "ok");
+  } else {
+    say(`Report ${report}: ${await reason(response)}`, "error");
+  }
+  await loadJobs();
 }
 
 async function signIn(event) {
@@ -205,5 +305,7 @@ document.addEventListener("click", (event) => {
   if (button) act(button);
   const resolving = event.target.closest("button[data-resolve]");
   if (resolving) resolve(resolving);
+  const answering = event.target.closest("button[data-report-action]");
+  if (answering) answer(answering);
 });
 if (token()) loadJobs();

@@ -1,6 +1,7 @@
 """The tasks admin page: open disputes with a note field and buttons to resolve each as
-completed or cancelled; then queued, running, failed and done jobs with their last error,
-and buttons to retry, run now or delete each.
+completed or cancelled; open reports of tasks, offers and messages (report_queue.py) with a
+note and buttons to dismiss or resolve each; then queued, running, failed and done jobs with
+their last error, and buttons to retry, run now or delete each.
 
 Served at `/tasks/admin/jobs` to clients that ask for `text/html`. A browser that comes
 without a usable token (the usual case: a navigation cannot set `Authorization`) gets the
@@ -27,9 +28,11 @@ from aiohttp.typedefs import Handler
 
 from chore_common.errors import Forbidden, Unauthorized
 from chore_tasks import usecases
+from chore_tasks.api.report_queue import reports_section
 from chore_tasks.domain.jobs import Job, JobStatus
 from chore_tasks.domain.lifecycle import NOTE_MAX
 from chore_tasks.domain.model import Actor, Dispute
+from chore_tasks.usecases import reports
 from chore_tasks.usecases.commands import ListDisputes, ListJobs
 from chore_tasks.usecases.ports import UowFactory
 
@@ -97,12 +100,14 @@ async def sign_in_for_browsers(request: web.Request, handler: Handler) -> web.St
 
 async def jobs_page(uow: UowFactory, who: Actor, now: datetime) -> web.Response:
     disputes = await usecases.list_disputes(uow(), ListDisputes(actor=who, limit=PER_STATUS), now)
+    reported = await reports.list_reports(uow(), who, closed=False, limit=PER_STATUS, after=None)
     sections: list[tuple[JobStatus, list[Job]]] = []
     for status in SHOWN:
         cmd = ListJobs(actor=who, status=status, limit=PER_STATUS)
         page = await usecases.list_jobs(uow(), cmd, now)
         sections.append((status, page.items))
-    return _response(200, _document(jobs=_disputes(disputes.items) + _jobs(sections, now)))
+    queue = _disputes(disputes.items) + reports_section(reported.items)
+    return _response(200, _document(jobs=queue + _jobs(sections, now)))
 
 
 def sign_in_page(status: int, message: str) -> web.Response:
@@ -123,9 +128,9 @@ def _document(*, jobs: str = "", notice: str = "", signed_out: bool = False) -> 
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width'>"
-        "<title>Tasks admin: disputes and scheduler jobs</title>"
+        "<title>Tasks admin: disputes, reports and scheduler jobs</title>"
         f"<style>{STYLE}</style></head><body>"
-        "<h1>Tasks admin: disputes and scheduler jobs</h1>"
+        "<h1>Tasks admin: disputes, reports and scheduler jobs</h1>"
         '<p id="account" hidden>Signed in as <b id="who"></b>. '
         '<button type="button" id="refresh">Refresh</button>'
         '<button type="button" id="sign-out">Sign out</button></p>'
