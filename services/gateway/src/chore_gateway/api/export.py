@@ -24,7 +24,15 @@ from chore_gateway.keys import EXPORTS
 async def export(request: web.Request) -> web.Response:
     exports = request.app[EXPORTS]
     names = exports.services
-    parts = await asyncio.gather(*(exports.fetch(name, request.headers) for name in names))
+    answers = await asyncio.gather(
+        *(exports.fetch(name, request.headers) for name in names), return_exceptions=True
+    )
+    # Every call has ended (none left running unheard); the first failure decides.
+    parts = []
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+        parts.append(answer)
     for part in parts:
         if part.status != 200:
             if part.status >= 500:
