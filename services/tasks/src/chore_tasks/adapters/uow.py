@@ -1,5 +1,5 @@
-"""Tasks' unit of work: one transaction over tasks, offers, reviews, ratings, disputes, jobs
-and the outbox."""
+"""Tasks' unit of work: one transaction over tasks, offers, reviews, ratings, disputes, jobs,
+people and the outbox."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from chore_tasks.adapters.repository import (
     DisputeRepository,
     JobRepository,
     OfferRepository,
+    PeopleRepository,
     RatingRepository,
     ReviewRepository,
     TaskEditRepository,
@@ -37,6 +38,7 @@ class TasksUnitOfWork(UnitOfWork):
     jobs: JobRepository
     edits: TaskEditRepository
     disputes: DisputeRepository
+    people: PeopleRepository
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class TasksUnitOfWork(UnitOfWork):
         self.jobs = JobRepository(self.conn)
         self.edits = TaskEditRepository(self.conn)
         self.disputes = DisputeRepository(self.conn)
+        self.people = PeopleRepository(self.conn)
         self._changed = []
         return self
 
