@@ -1,4 +1,5 @@
-"""The messaging database: conversations, messages, notifications, plus outbox and inbox.
+"""The messaging database: conversations, messages, notifications, people, plus outbox and
+inbox.
 
 Datetimes go through `UtcDateTime`: stored in UTC, read back timezone-aware on SQLite
 (which keeps no zone) as on PostgreSQL.
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     Text,
@@ -102,5 +104,19 @@ NOTIFICATION_SETTINGS = Table(
     Column("time_zone", String(64), nullable=False),
     Column("quiet_start", String(5), nullable=True),  # "HH:MM", local to time_zone
     Column("quiet_end", String(5), nullable=True),
+    Column("updated_at", TS, nullable=False),
+)
+
+# The people read model (migration 0004, domain/people.py): names from auth's events, ratings
+# and completed tasks from tasks' events. No row: messaging has not heard of the user.
+PEOPLE = Table(
+    "people",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=True),
+    Column("deleted", Boolean, nullable=False),
+    Column("rating_count", Integer, nullable=False),
+    Column("rating_total", Integer, nullable=False),
+    Column("completed_count", Integer, nullable=False),
     Column("updated_at", TS, nullable=False),
 )

@@ -1,5 +1,5 @@
 """Messaging's unit of work: one transaction over conversations, messages, notifications,
-the outbox and (for consumers) the inbox."""
+people, the outbox and (for consumers) the inbox."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from chore_messaging.adapters.repository import (
     ConversationRepository,
     MessageRepository,
     NotificationRepository,
+    PeopleRepository,
     PreferencesRepository,
 )
 from chore_messaging.domain.events import DomainEvent
@@ -27,6 +28,7 @@ class MessagingUnitOfWork(UnitOfWork):
     messages: MessageRepository
     notifications: NotificationRepository
     preferences: PreferencesRepository
+    people: PeopleRepository
 
     def __init__(self, *args: Any, writer_lock: asyncio.Lock | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -45,6 +47,7 @@ class MessagingUnitOfWork(UnitOfWork):
         self.messages = MessageRepository(self.conn)
         self.notifications = NotificationRepository(self.conn)
         self.preferences = PreferencesRepository(self.conn)
+        self.people = PeopleRepository(self.conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

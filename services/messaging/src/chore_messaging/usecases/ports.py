@@ -14,6 +14,7 @@ from chore_common.paging import Page, PageKey
 from chore_common.ports import UnitOfWork
 from chore_messaging.domain.events import DomainEvent
 from chore_messaging.domain.model import Conversation, Message, Notification
+from chore_messaging.domain.people import Person
 from chore_messaging.domain.preferences import Preferences
 
 W_contra = TypeVar("W_contra", contravariant=True)
@@ -94,6 +95,10 @@ class NotificationRepository(Protocol):
         self, notification_id: UUID, user_id: UUID, now: datetime
     ) -> Notification | None: ...
 
+    async def forget_user(self, user_id: UUID) -> None:
+        """Drop every notification of the user (their account was deleted)."""
+        ...
+
 
 class PreferencesRepository(Protocol):
     async def get(self, user_id: UUID) -> Preferences:
@@ -101,6 +106,28 @@ class PreferencesRepository(Protocol):
         ...
 
     async def put(self, user_id: UUID, prefs: Preferences, now: datetime) -> None: ...
+
+    async def forget(self, user_id: UUID) -> None:
+        """Drop the user's saved settings (their account was deleted)."""
+        ...
+
+
+class PeopleRepository(Protocol):
+    """The people read model (domain/people.py)."""
+
+    async def named(self, user_id: UUID, name: str, now: datetime) -> None:
+        """Their name now (nothing changes once they are deleted)."""
+        ...
+
+    async def deleted(self, user_id: UUID, now: datetime) -> None:
+        """ "Deleted user" from now on, for good."""
+        ...
+
+    async def rated(self, user_id: UUID, rating: int, now: datetime) -> None: ...
+    async def completed(self, user_id: UUID, now: datetime) -> None: ...
+    async def of(self, user_ids: list[UUID]) -> dict[UUID, Person]:
+        """A person for each id asked (nameless for ids never heard of)."""
+        ...
 
 
 class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
@@ -113,6 +140,8 @@ class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def notifications(self) -> NotificationRepository: ...
     @property
     def preferences(self) -> PreferencesRepository: ...
+    @property
+    def people(self) -> PeopleRepository: ...
 
 
 class Fanout(Protocol):
