@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import RunningPlatform, chat_between
+from .helpers import RunningPlatform, chat_between, demo
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 
@@ -77,3 +77,31 @@ async def test_a_profile_edit_shows_on_offers_inbox_and_notifications_with_auth_
     finally:
         for pid in pids:
             os.killpg(pid, signal.SIGCONT)
+
+
+async def test_a_deleted_tasker_is_deleted_user_to_the_client_and_their_messages_stay(
+    platform: RunningPlatform, api: Any, tag: str
+) -> None:
+    ann, bob, task_id, conv_id = await chat_between(api, tag)
+    message = {"body": "I can come on Tuesday", "client_msg_id": f"m-{tag}"}
+    path = f"/messaging/conversations/{conv_id}/messages"
+    await api.call("POST", path, token=bob.token, json_body=message, expect=(201,))
+    await api.call(
+        "DELETE", "/auth/me", token=bob.token, json_body={"password": demo.PASSWORD}, expect=(204,)
+    )
+
+    async def inbox() -> list[dict[str, Any]]:
+        page = await api.call("GET", "/messaging/conversations?limit=100", token=ann.token)
+        return [c for c in page["items"] if c["id"] == conv_id]
+
+    async def offers() -> list[dict[str, Any]]:
+        page = await api.call("GET", f"/tasks/{task_id}/offers", token=ann.token)
+        return list(page["items"])
+
+    conv = await until(inbox, lambda items: items[0]["peer"]["name"] == "Deleted user")
+    assert conv[0]["peer"]["name"] == "Deleted user"
+    history = await api.call("GET", path, token=ann.token)
+    assert [m["body"] for m in history["items"]] == ["I can come on Tuesday"]
+    # Tasks withdrew the deleted tasker's open offer and names them the same way.
+    found = await until(offers, lambda items: items[0]["status"] == "withdrawn")
+    assert (found[0]["status"], found[0]["tasker"]["name"]) == ("withdrawn", "Deleted user")
