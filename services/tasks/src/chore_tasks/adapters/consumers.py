@@ -35,11 +35,8 @@ SPEC = ConsumerSpec(
 )
 
 
-async def _registered(envelope: Envelope, event: Any, uow: UnitOfWork) -> None:
-    await people.person_named(uow, event.user_id, event.name, utcnow())  # type: ignore[arg-type]
-
-
-async def _profile(envelope: Envelope, event: Any, uow: UnitOfWork) -> None:
+async def _named(envelope: Envelope, event: Any, uow: UnitOfWork) -> None:
+    """A sign-up or a profile edit: both carry the name."""
     await people.person_named(uow, event.user_id, event.name, utcnow())  # type: ignore[arg-type]
 
 
@@ -55,8 +52,8 @@ def auth_consumer(
     js: Any, uow_factory: Callable[[], UnitOfWork], spec: ConsumerSpec = SPEC
 ) -> Consumer:
     consumer = Consumer(js, spec, uow_factory)
-    consumer.on(UserRegisteredV1, _registered)
-    consumer.on(ProfileUpdatedV1, _profile)
+    consumer.on(UserRegisteredV1, _named)
+    consumer.on(ProfileUpdatedV1, _named)
     consumer.on(StatusChangedV1, _status)
     consumer.on(UserDeletedV1, _deleted)
     return consumer
