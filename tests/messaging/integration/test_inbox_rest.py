@@ -35,7 +35,14 @@ async def test_the_inbox_moves_with_messages_and_reads(
     assert top["preview"] == ("reply 3 " + "z" * 130)[:120]
     assert top["last_sender_id"] == str(old.tasker.id)
     assert top["unread"] == 1  # the owner's own message read the two before it
-    assert top["peer"] == {"id": str(old.tasker.id), "name": None}
+    # Nobody told messaging who they are (no auth events here): no name, no record yet.
+    assert top["peer"] == {
+        "id": str(old.tasker.id),
+        "name": None,
+        "rating_mean": None,
+        "rating_count": 0,
+        "completed_count": 0,
+    }
     assert top["task_status"] == "open"
     updated = await sock.until("conversation_updated", last_seq=4)
     assert updated["unread"] == 1

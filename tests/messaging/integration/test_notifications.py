@@ -178,7 +178,8 @@ async def test_cancelling_the_task_closes_the_conversation_for_writing(
     )
     frame = await sock.until("notification", wait_s=10)
     assert frame["kind"] == "task_cancelled"
-    assert frame["data"] == {"reason": "changed my mind"}
+    # `person_id`: who it is about, to the tasker the owner.
+    assert frame["data"] == {"reason": "changed my mind", "person_id": str(owner.id)}
     listed = await (await server.get("/messaging/conversations", headers=owner.headers)).json()
     assert listed["items"][0]["open"] is False
     resp = await server.post(
@@ -259,7 +260,10 @@ async def test_a_dispute_tells_the_assignee_and_its_resolution_tells_both_with_t
     await publish(bus, TaskDisputedV1(**common, reason="Half done", version=5, disputed_at=now))
     body = await eventually(server, "/messaging/notifications", tasker, at_least(1))
     [note] = body["items"]
-    assert (note["kind"], note["data"]) == ("task_disputed", {"reason": "Half done"})
+    assert (note["kind"], note["data"]) == (
+        "task_disputed",
+        {"reason": "Half done", "person_id": str(owner.id)},
+    )
 
     await publish(
         bus,
@@ -277,11 +281,15 @@ async def test_a_dispute_tells_the_assignee_and_its_resolution_tells_both_with_t
         bus,
         TaskCompletedV1(**common, version=6, completed_at=now, confirmed_by="admin"),
     )
-    for user, count in ((owner, 2), (tasker, 2)):
+    for user, other, count in ((owner, tasker, 2), (tasker, owner, 2)):
         body = await eventually(server, "/messaging/notifications", user, at_least(count))
         latest = body["items"][0]
         assert latest["kind"] == "dispute_resolved"
-        assert latest["data"] == {"outcome": "completed", "note": "Photos show it finished"}
+        assert latest["data"] == {
+            "outcome": "completed",
+            "note": "Photos show it finished",
+            "person_id": str(other.id),
+        }
     listed = await (await server.get("/messaging/conversations", headers=owner.headers)).json()
     assert [c["open"] for c in listed["items"]] == [False]
 
@@ -289,7 +297,7 @@ async def test_a_dispute_tells_the_assignee_and_its_resolution_tells_both_with_t
     later = uuid4()
     auto = {**common, "task_id": later}
     await publish(bus, TaskCompletedV1(**auto, version=5, completed_at=now, confirmed_by="auto"))
-    for user in (owner, tasker):
+    for user, other in ((owner, tasker), (tasker, owner)):
         body = await eventually(
             server,
             "/messaging/notifications",
@@ -297,7 +305,10 @@ async def test_a_dispute_tells_the_assignee_and_its_resolution_tells_both_with_t
             lambda b: any(n["task_id"] == str(later) for n in b["items"]),
         )
         [note] = [n for n in body["items"] if n["task_id"] == str(later)]
-        assert (note["kind"], note["data"]) == ("task_completed", {"confirmed_by": "auto"})
+        assert (note["kind"], note["data"]) == (
+            "task_completed",
+            {"confirmed_by": "auto", "person_id": str(other.id)},
+        )
     # Nothing for the admin's completion of the disputed task (counted once it has been read).
     kinds = await (await server.get("/messaging/notifications", headers=tasker.headers)).json()
     assert sorted(n["kind"] for n in kinds["items"]) == [
@@ -349,6 +360,11 @@ async def test_a_published_review_notifies_the_reviewed_user_and_a_hidden_one_no
         str(task_id),
         "Paint the fence",
     )
-    assert note["data"] == {"review_id": str(shown), "author_id": str(owner.id), "rating": 5}
+    assert note["data"] == {
+        "review_id": str(shown),
+        "author_id": str(owner.id),
+        "rating": 5,
+        "person_id": str(owner.id),
+    }
     mine = await (await server.get("/messaging/notifications", headers=owner.headers)).json()
     assert mine["items"] == []

@@ -121,9 +121,10 @@ async def test_an_admin_resolves_a_dispute_from_the_admin_page(
     assert page.problems == []
     task = await api.call("GET", f"/tasks/{task_id}", token=ann.token)
     assert task["status"] == "completed"
-    for user in (ann, bob):  # both sides hear of it, with the note (messaging's consumer)
+    # Both sides hear of it, with the note (messaging's consumer), each about the other.
+    for user, other in ((ann, bob), (bob, ann)):
         [resolved] = await _eventually_resolved(api, user, task_id)
-        assert resolved["data"] == {"outcome": "completed", "note": NOTE}
+        assert resolved["data"] == {"outcome": "completed", "note": NOTE, "person_id": other.id}
 
 
 async def _eventually_resolved(api: Any, user: Any, task_id: str) -> list[dict[str, Any]]:

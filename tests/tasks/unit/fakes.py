@@ -9,7 +9,7 @@ repository call yields to the event loop, so `asyncio.gather` interleaves use ca
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Self, TypeVar
@@ -37,8 +37,10 @@ from chore_tasks.domain.model import (
     Offer,
     OfferStatus,
     Review,
+    Status,
     Task,
 )
+from chore_tasks.domain.people import DELETED_NAME, PersonCard, PersonStatus
 from chore_tasks.domain.reviews import (
     RatingSummary,
 )
@@ -82,6 +84,7 @@ class FakeDatabase:
     jobs: dict[UUID, Job] = field(default_factory=dict)
     edits: dict[UUID, TaskEdit] = field(default_factory=dict)
     disputes: dict[UUID, Dispute] = field(default_factory=dict)
+    people: dict[UUID, tuple[str | None, PersonStatus]] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list)
     commits: int = 0
     locks: RowLocks = field(default_factory=RowLocks)
@@ -219,6 +222,15 @@ class FakeOffers(_Tracked):
         await asyncio.sleep(0)
         return any(o.task_id == task_id and o.tasker_id == tasker_id for o in self.rows.values())
 
+    async def open_of_tasker(self, tasker_id: UUID) -> list[Offer]:
+        await asyncio.sleep(0)
+        found = [
+            o
+            for o in self.rows.values()
+            if o.tasker_id == tasker_id and o.status is OfferStatus.OPEN
+        ]
+        return sorted(found, key=_key)
+
     async def list(
         self, task_id: UUID, *, tasker_id: UUID | None, limit: int, after: PageKey | None
     ) -> Page[Offer]:
@@ -307,6 +319,42 @@ class FakeRatings:
     async def of(self, user_id: UUID) -> RatingSummary:
         await asyncio.sleep(0)
         return self.rows.get(user_id, RatingSummary())
+
+
+class FakePeople:
+    """The people read model: (name, status) per id; deletion is final, as in SQL."""
+
+    def __init__(
+        self,
+        rows: dict[UUID, tuple[str | None, PersonStatus]],
+        ratings: FakeRatings,
+        tasks: dict[UUID, Task],
+    ) -> None:
+        self.rows, self.ratings, self.tasks = rows, ratings, tasks
+
+    async def named(self, user_id: UUID, name: str, now: datetime) -> None:
+        _, status = self.rows.get(user_id, (None, PersonStatus.ACTIVE))
+        if status is not PersonStatus.DELETED:
+            self.rows[user_id] = (name, status)
+
+    async def set_status(self, user_id: UUID, status: PersonStatus, now: datetime) -> None:
+        name, was = self.rows.get(user_id, (None, PersonStatus.ACTIVE))
+        if was is not PersonStatus.DELETED:
+            deleted = status is PersonStatus.DELETED
+            self.rows[user_id] = (DELETED_NAME if deleted else name, status)
+
+    async def cards(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonCard]:
+        cards = {}
+        for uid in user_ids:
+            rating = await self.ratings.of(uid)
+            done = sum(
+                1
+                for t in self.tasks.values()
+                if t.status is Status.COMPLETED and uid in (t.owner_id, t.assignee_id)
+            )
+            name = self.rows.get(uid, (None, PersonStatus.ACTIVE))[0]
+            cards[uid] = PersonCard(uid, name, rating.mean, rating.count, done)
+        return cards
 
 
 class FakeEdits:
@@ -423,6 +471,7 @@ class FakeUnitOfWork:
         self.jobs = FakeJobs(dict(db.jobs), db.jobs, db.locks, self)
         self.edits = FakeEdits(dict(db.edits))
         self.disputes = FakeDisputes(dict(db.disputes))
+        self.people = FakePeople(dict(db.people), self.ratings, self.tasks.rows)
         self.outbox = FakeOutbox()
         self.committed = False
         return self
@@ -448,6 +497,7 @@ class FakeUnitOfWork:
         db.ratings.update({k: self.ratings.rows[k] for k in self.ratings.dirty})
         db.jobs.update({k: self.jobs.rows[k] for k in self.jobs.dirty})
         db.edits.update(self.edits.rows)
+        db.people.update(self.people.rows)
         db.disputes.update({k: self.disputes.rows[k] for k in self.disputes.dirty})
         for gone in self.jobs.deleted:
             db.jobs.pop(gone, None)

@@ -1,5 +1,6 @@
 """The one place messaging's adapters are built: the unit of work, this replica's sockets,
-the NATS fan-out and the consumer of tasks events. They reach the app as ports (`keys.py`).
+the NATS fan-out and the consumers of tasks and auth events. They reach the app as ports
+(`keys.py`).
 
 They start after the kit's resources (database, NATS, relay, token verifier) and stop
 before them: the sockets close 1012 first, then the channels; the consumer finishes its batch.
@@ -19,7 +20,7 @@ from chore_common.bus.connection import NATS_CLIENT
 from chore_common.bus.consumer import consumer_context
 from chore_common.db import ENGINE
 from chore_common.outbox.relay import RELAY
-from chore_messaging.adapters.consumers import tasks_consumer
+from chore_messaging.adapters.consumers import people_consumer, tasks_consumer
 from chore_messaging.adapters.ephemeral import EphemeralBus
 from chore_messaging.adapters.fanout import NatsFanout
 from chore_messaging.adapters.mail_consumers import auth_mail_consumer, tasks_mail_consumer
@@ -74,6 +75,12 @@ def bootstrap(app: web.Application, settings: MessagingSettings) -> None:
         app.cleanup_ctx.append(
             consumer_context(
                 lambda a: tasks_consumer(a[NATS_CLIENT].jetstream(), uow, fanout),
+                grace_s=settings.shutdown_grace_s,
+            )
+        )
+        app.cleanup_ctx.append(
+            consumer_context(
+                lambda a: people_consumer(a[NATS_CLIENT].jetstream(), uow),
                 grace_s=settings.shutdown_grace_s,
             )
         )

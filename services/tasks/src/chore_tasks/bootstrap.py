@@ -6,7 +6,8 @@ token verifier) and adds tasks' own, started in this order and stopped in revers
 - the unit of work factory and the way new tasks are written (group commit or one
   transaction each);
 - the scheduler (when enabled): it stops, its running jobs finishing, before the group
-  commit writes its last batch, the relay flushes and the engine closes.
+  commit writes its last batch, the relay flushes and the engine closes;
+- the consumer of auth's events about people (when enabled), which stops with its batch.
 The HTTP layer reaches them only through `keys.py`, typed with ports.
 """
 
@@ -14,16 +15,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import cast
 
 from aiohttp import web
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chore_common.bus.connection import NATS_CLIENT
+from chore_common.bus.consumer import consumer_context
 from chore_common.db import ENGINE
 from chore_common.outbox.record import RelayHandoff
 from chore_common.outbox.relay import RELAY
+from chore_common.uow import UnitOfWork
 from chore_tasks.adapters.cache import CacheInvalidator, TaskCache, nats_link
+from chore_tasks.adapters.consumers import auth_consumer
 from chore_tasks.adapters.group_commit import GroupCommit, TransactionEach
 from chore_tasks.adapters.scheduler import Scheduler
 from chore_tasks.adapters.uow import TasksChanged, TasksUnitOfWork
@@ -42,6 +47,7 @@ from chore_tasks.keys import (
 from chore_tasks.settings import TasksSettings
 from chore_tasks.usecases.ports import NewTasks, UowFactory
 
+SqlUowFactory = Callable[[], UnitOfWork]
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -54,6 +60,14 @@ def bootstrap(app: web.Application, settings: TasksSettings) -> None:
     app.cleanup_ctx.append(_storage(settings))
     if settings.scheduler_enabled:
         app.cleanup_ctx.append(_scheduler(settings))
+    if settings.consumer_enabled:
+        app.cleanup_ctx.append(
+            consumer_context(
+                # The port's unit of work is the kit's SQL one (adapters/uow.py).
+                lambda a: auth_consumer(a[NATS_CLIENT].jetstream(), cast(SqlUowFactory, a[UOW])),
+                grace_s=settings.shutdown_grace_s,
+            )
+        )
 
 
 def _storage(settings: TasksSettings) -> CleanupContext:

@@ -21,6 +21,9 @@ class TasksSettings(StorageSettings):
     port: int = Field(8082, ge=0, le=65535)
 
     scheduler_enabled: bool = Field(True, description="run due jobs in this process")
+    consumer_enabled: bool = Field(
+        True, description="apply auth's events about people (names, bans) in this process"
+    )
     scheduler_poll_s: float = Field(1.0, gt=0, le=60, description="how often to look for due jobs")
     scheduler_batch: int = Field(50, ge=1, le=1000, description="jobs claimed per poll")
     scheduler_concurrency: int = Field(8, ge=1, le=256, description="jobs run at once")

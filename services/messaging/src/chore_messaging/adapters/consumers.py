@@ -1,4 +1,5 @@
-"""The durable consumer of the tasks events messaging cares about.
+"""The durable consumers of other services' events: `messaging` on the TASKS stream, and
+`messaging-people` on the AUTH stream (names, and account deletion).
 
 One durable (`messaging`) shared by every replica, so each event is applied once; the inbox
 row commits in the handler's transaction. Types not listed here are acknowledged and
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 from chore_common.bus.consumer import Consumer, ConsumerSpec, Handler
 from chore_common.clock import utcnow
+from chore_common.contracts.auth import ProfileUpdatedV1, UserDeletedV1, UserRegisteredV1
 from chore_common.contracts.envelope import Envelope
 from chore_common.contracts.registry import Contract
 from chore_common.contracts.tasks import (
@@ -36,13 +38,19 @@ from chore_common.contracts.tasks import (
     TaskStartedV1,
 )
 from chore_common.uow import UnitOfWork
-from chore_messaging.usecases import events
+from chore_messaging.usecases import events, people
 from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
 
 SPEC = ConsumerSpec(
     stream="TASKS",
     durable="messaging",
     subjects=("tasks.offer.>", "tasks.task.>", "tasks.review.published"),
+)
+
+PEOPLE_SPEC = ConsumerSpec(
+    stream="AUTH",
+    durable="messaging-people",
+    subjects=(UserRegisteredV1.TYPE, ProfileUpdatedV1.TYPE, UserDeletedV1.TYPE),
 )
 
 C = TypeVar("C", bound=Contract)
@@ -81,4 +89,24 @@ def tasks_consumer(
     ]
     for contract, use_case in routes:
         consumer.on(contract, _handler(use_case, fanout))
+    return consumer
+
+
+async def _named(envelope: Envelope, event: Any, uow: UnitOfWork) -> None:
+    await people.person_named(uow, event.user_id, event.name, utcnow())  # type: ignore[arg-type]
+
+
+async def _deleted(envelope: Envelope, event: Any, uow: UnitOfWork) -> None:
+    await people.person_deleted(uow, event.user_id, utcnow())  # type: ignore[arg-type]
+
+
+def people_consumer(
+    js: Any, uow_factory: Callable[[], UnitOfWork], spec: ConsumerSpec = PEOPLE_SPEC
+) -> Consumer:
+    """Names from sign-ups and profile edits; "Deleted user" and the user's data dropped on
+    deletion. Its own durable, so a slow tasks backlog never delays a name."""
+    consumer = Consumer(js, spec, uow_factory)
+    consumer.on(UserRegisteredV1, _named)
+    consumer.on(ProfileUpdatedV1, _named)
+    consumer.on(UserDeletedV1, _deleted)
     return consumer

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, and_, case, or_, select, tuple_, union_all, update
+from sqlalchemy import Table, and_, case, delete, or_, select, tuple_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,9 +21,11 @@ from chore_messaging.adapters.tables import (
     MESSAGES,
     NOTIFICATION_SETTINGS,
     NOTIFICATIONS,
+    PEOPLE,
 )
 from chore_messaging.domain import inbox
 from chore_messaging.domain.model import Conversation, Message, Notification, NotificationKind
+from chore_messaging.domain.people import DELETED_NAME, Person
 from chore_messaging.domain.preferences import Channel, Preferences, QuietHours, SettingKind
 
 C, M, N, S = CONVERSATIONS, MESSAGES, NOTIFICATIONS, NOTIFICATION_SETTINGS
@@ -306,6 +308,9 @@ class NotificationRepository:
         ).first()
         return None if row is None else _notification(row._mapping)
 
+    async def forget_user(self, user_id: UUID) -> None:
+        await self.conn.execute(delete(N).where(N.c.user_id == user_id))
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -332,6 +337,70 @@ class PreferencesRepository:
         dialect: Any = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(S).values(user_id=user_id, **values)
         await self.conn.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=values))
+
+    async def forget(self, user_id: UUID) -> None:
+        await self.conn.execute(delete(S).where(S.c.user_id == user_id))
+
+
+P = PEOPLE
+_FRESH = {"name": None, "deleted": False, "rating_count": 0, "rating_total": 0}
+
+
+class PeopleRepository:
+    """`people`: one row per user messaging heard of. Each change is one upsert, so
+    concurrent events about one user never lose a count; a deleted name is final."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def named(self, user_id: UUID, name: str, now: datetime) -> None:
+        await self._upsert(user_id, now, {"name": name}, where=P.c.deleted.is_(False))
+
+    async def deleted(self, user_id: UUID, now: datetime) -> None:
+        await self._upsert(user_id, now, {"name": DELETED_NAME, "deleted": True})
+
+    async def rated(self, user_id: UUID, rating: int, now: datetime) -> None:
+        added = {"rating_count": P.c.rating_count + 1, "rating_total": P.c.rating_total + rating}
+        await self._upsert(user_id, now, added, fresh={"rating_count": 1, "rating_total": rating})
+
+    async def completed(self, user_id: UUID, now: datetime) -> None:
+        added = {"completed_count": P.c.completed_count + 1}
+        await self._upsert(user_id, now, added, fresh={"completed_count": 1})
+
+    async def _upsert(
+        self,
+        user_id: UUID,
+        now: datetime,
+        change: dict[str, Any],
+        *,
+        fresh: dict[str, Any] | None = None,
+        where: Any = None,
+    ) -> None:
+        """Insert the row as `fresh` (or `change`) would make it, else apply `change`."""
+        first = {**_FRESH, "completed_count": 0, **(fresh if fresh is not None else change)}
+        dialect: Any = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(P).values(user_id=user_id, updated_at=now, **first)
+        await self.conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["user_id"], set_={**change, "updated_at": now}, where=where
+            )
+        )
+
+    async def of(self, user_ids: list[UUID]) -> dict[UUID, Person]:
+        """A person for each id asked (a nameless one for ids never heard of)."""
+        ids = list(dict.fromkeys(user_ids))
+        found = {uid: Person(uid) for uid in ids}
+        if ids:
+            for row in await self.conn.execute(select(P).where(P.c.user_id.in_(ids))):
+                m = row._mapping
+                found[m["user_id"]] = Person(
+                    id=m["user_id"],
+                    name=m["name"],
+                    rating_count=int(m["rating_count"]),
+                    rating_total=int(m["rating_total"]),
+                    completed_count=int(m["completed_count"]),
+                )
+        return found
 
 
 def _preferences(row: RowMapping) -> Preferences:

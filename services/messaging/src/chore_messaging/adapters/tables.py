@@ -1,4 +1,5 @@
-"""The messaging database: conversations, messages, notifications, plus outbox and inbox.
+"""The messaging database: conversations, messages, notifications, people, plus outbox and
+inbox.
 
 Datetimes go through `UtcDateTime`: stored in UTC, read back timezone-aware on SQLite
 (which keeps no zone) as on PostgreSQL.
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     Text,
@@ -133,4 +135,19 @@ REPORTS = Table(
         postgresql_where=text("status = 'open'"),
         sqlite_where=text("status = 'open'"),
     ),
+)
+
+
+# The people read model (migration 0005, domain/people.py): names from auth's events, ratings
+# and completed tasks from tasks' events. No row: messaging has not heard of the user.
+PEOPLE = Table(
+    "people",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=True),
+    Column("deleted", Boolean, nullable=False),
+    Column("rating_count", Integer, nullable=False),
+    Column("rating_total", Integer, nullable=False),
+    Column("completed_count", Integer, nullable=False),
+    Column("updated_at", TS, nullable=False),
 )

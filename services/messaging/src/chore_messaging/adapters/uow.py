@@ -1,5 +1,5 @@
 """Messaging's unit of work: one transaction over conversations, messages, notifications,
-the outbox and (for consumers) the inbox."""
+people, the outbox and (for consumers) the inbox."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from chore_messaging.adapters.repository import (
     ConversationRepository,
     MessageRepository,
     NotificationRepository,
+    PeopleRepository,
     PreferencesRepository,
 )
 from chore_messaging.domain.events import DomainEvent
@@ -31,6 +32,7 @@ class MessagingUnitOfWork(UnitOfWork):
     preferences: PreferencesRepository
     user_data: UserDataRepository
     reports: ReportRepository
+    people: PeopleRepository
 
     def __init__(self, *args: Any, writer_lock: asyncio.Lock | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -51,6 +53,7 @@ class MessagingUnitOfWork(UnitOfWork):
         self.preferences = PreferencesRepository(self.conn)
         self.user_data = UserDataRepository(self.conn)
         self.reports = ReportRepository(self.conn)
+        self.people = PeopleRepository(self.conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

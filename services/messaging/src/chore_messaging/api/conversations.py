@@ -29,7 +29,7 @@ from chore_messaging.api.schemas import (
 )
 from chore_messaging.domain.errors import ConversationNotFound
 from chore_messaging.keys import FANOUT, UOW
-from chore_messaging.usecases import messages
+from chore_messaging.usecases import messages, people
 
 routes = ApiRoutes()
 CONVERSATIONS = ("conversations",)
@@ -48,8 +48,9 @@ async def list_conversations(request: web.Request) -> web.Response:
     page = await messages.list_conversations(
         request.app[UOW](), who, limit=query.limit, after=page_key(query.cursor)
     )
+    peers = await people.people(request.app[UOW](), [c.peer_of(who) for c in page.items])
     out = ConversationPage(
-        items=[ConversationOut.of(c, who) for c in page.items],
+        items=[ConversationOut.of(c, who, peers[c.peer_of(who)]) for c in page.items],
         next_cursor=next_cursor(page.next_key),
     )
     return json_response(out)

@@ -15,8 +15,9 @@ from chore_common.http.requests import path_id
 from chore_common.http.validation import json_response, parse_query
 from chore_messaging.api.schemas import NotificationOut, NotificationPage, NotificationQuery
 from chore_messaging.domain.errors import NotificationNotFound
+from chore_messaging.domain.people import person_of
 from chore_messaging.keys import UOW
-from chore_messaging.usecases import notifications
+from chore_messaging.usecases import notifications, people
 
 routes = ApiRoutes()
 NOTIFICATIONS = ("notifications",)
@@ -38,9 +39,11 @@ async def list_notifications(request: web.Request) -> web.Response:
         after=page_key(query.cursor),
         unread_only=query.unread,
     )
-    out = NotificationPage(
-        items=[NotificationOut.of(n) for n in page.items], next_cursor=next_cursor(page.next_key)
-    )
+    who = principal(request).user_id
+    about = [p for p in (person_of(n.data, who) for n in page.items) if p is not None]
+    found = await people.people(request.app[UOW](), about)
+    items = [NotificationOut.of(n).with_person(found, who) for n in page.items]
+    out = NotificationPage(items=items, next_cursor=next_cursor(page.next_key))
     return json_response(out)
 
 

@@ -17,13 +17,30 @@ from chore_messaging.domain.model import (
     HISTORY_LIMIT_MAX,
     Conversation,
 )
+from chore_messaging.domain.people import Person, person_of
 
 
 class PeerOut(BaseModel):
+    """The other person, from messaging's own read model (no call to another service)."""
+
     id: UUID
     name: str | None = Field(
-        description="from a people read model when messaging has one; null until then"
+        description='their name from auth\'s events; "Deleted user" once the account is '
+        "deleted; null until messaging heard of them"
     )
+    rating_mean: float | None = Field(None, description="mean of their published reviews")
+    rating_count: int = Field(0, description="how many published reviews they received")
+    completed_count: int = Field(0, description="completed tasks they took part in")
+
+    @classmethod
+    def of(cls, person: Person) -> PeerOut:
+        return cls(
+            id=person.id,
+            name=person.name,
+            rating_mean=person.rating_mean,
+            rating_count=person.rating_count,
+            completed_count=person.completed_count,
+        )
 
 
 class ConversationOut(BaseModel):
@@ -48,7 +65,7 @@ class ConversationOut(BaseModel):
     peer: PeerOut = Field(description="the other participant")
 
     @classmethod
-    def of(cls, c: Conversation, viewer: UUID) -> ConversationOut:
+    def of(cls, c: Conversation, viewer: UUID, peer: Person | None = None) -> ConversationOut:
         read_seq = c.read_seq_of(viewer)
         return cls(
             id=c.id,
@@ -64,7 +81,7 @@ class ConversationOut(BaseModel):
             last_message_at=c.activity_at,
             preview=c.last_preview,
             last_sender_id=c.last_sender_id,
-            peer=PeerOut(id=c.peer_of(viewer), name=None),
+            peer=PeerOut.of(peer or Person(c.peer_of(viewer))),
         )
 
 
@@ -112,6 +129,15 @@ class NotificationOut(OutModel):
     data: dict[str, Any]
     created_at: datetime
     read_at: datetime | None
+    person: PeerOut | None = Field(
+        None, description="the other person it is about (null: nobody, e.g. an expiry)"
+    )
+
+    def with_person(self, people: dict[UUID, Person], user_id: UUID) -> NotificationOut:
+        other = person_of(self.data, user_id)
+        if other is None:
+            return self
+        return self.model_copy(update={"person": PeerOut.of(people.get(other, Person(other)))})
 
 
 class NotificationPage(BaseModel):

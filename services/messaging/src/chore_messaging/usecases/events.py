@@ -1,5 +1,6 @@
-"""What messaging does with the tasks service's events: open and close conversations, and
-notify the people each event concerns.
+"""What messaging does with the tasks service's events: open and close conversations,
+notify the people each event concerns, and keep each person's record (a published review
+adds to its subject's rating, a completed task to both sides' count).
 
 Each handler runs inside the consumer's transaction (the inbox row commits with it) and
 pushes its notifications to sockets only after that commit.
@@ -32,6 +33,7 @@ from chore_common.contracts.tasks import (
 )
 from chore_messaging.domain import model
 from chore_messaging.domain.model import Notification, NotificationKind
+from chore_messaging.domain.people import counterpart
 from chore_messaging.domain.preferences import Channel
 from chore_messaging.usecases import preferences
 from chore_messaging.usecases.ports import Fanout, MessagingUnitOfWork
@@ -61,6 +63,8 @@ async def _notify(
     for user_id in dict.fromkeys(users):  # each recipient once, in order
         if not await preferences.allows(uow, user_id, kind.value, Channel.IN_APP, now):
             continue  # turned off in the user's settings: not stored, not pushed
+        # Who it is about, to this recipient: shown with their current name and record.
+        other = counterpart(event, user_id)
         note = Notification(
             id=model.notification_id(event_id, user_id),
             user_id=user_id,
@@ -68,7 +72,7 @@ async def _notify(
             task_id=event.task_id,
             title=event.title[: model.TITLE_MAX],
             created_at=now,
-            data=data or {},
+            data={**(data or {}), **({"person_id": str(other)} if other else {})},
         )
         if await uow.notifications.add(note):
             made.append(note)
@@ -136,6 +140,9 @@ async def task_completed(
 ) -> None:
     await uow.conversations.set_task_status(event.task_id, "completed")
     await uow.conversations.close_task(event.task_id)
+    # Both sides' record, as tasks counts it (domain/people.py).
+    await uow.people.completed(event.owner_id, now)
+    await uow.people.completed(event.assignee_id, now)
     # The owner who confirmed needs no telling; an admin's resolution is told as such.
     users = {
         "owner": [event.assignee_id],
@@ -276,6 +283,7 @@ async def review_published(
     now: datetime,
     fanout: Fanout,
 ) -> None:
+    await uow.people.rated(event.subject_id, event.rating, now)
     data: dict[str, Any] = {
         "review_id": str(event.review_id),
         "author_id": str(event.author_id),

@@ -15,6 +15,7 @@ from chore_common.paging import Page, PageKey
 from chore_common.ports import UnitOfWork
 from chore_messaging.domain.events import DomainEvent
 from chore_messaging.domain.model import Conversation, Message, Notification
+from chore_messaging.domain.people import Person
 from chore_messaging.domain.preferences import Preferences
 from chore_messaging.domain.reports import Report
 
@@ -96,6 +97,10 @@ class NotificationRepository(Protocol):
         self, notification_id: UUID, user_id: UUID, now: datetime
     ) -> Notification | None: ...
 
+    async def forget_user(self, user_id: UUID) -> None:
+        """Drop every notification of the user (their account was deleted)."""
+        ...
+
 
 class PreferencesRepository(Protocol):
     async def get(self, user_id: UUID) -> Preferences:
@@ -103,6 +108,28 @@ class PreferencesRepository(Protocol):
         ...
 
     async def put(self, user_id: UUID, prefs: Preferences, now: datetime) -> None: ...
+
+    async def forget(self, user_id: UUID) -> None:
+        """Drop the user's saved settings (their account was deleted)."""
+        ...
+
+
+class PeopleRepository(Protocol):
+    """The people read model (domain/people.py)."""
+
+    async def named(self, user_id: UUID, name: str, now: datetime) -> None:
+        """Their name now (nothing changes once they are deleted)."""
+        ...
+
+    async def deleted(self, user_id: UUID, now: datetime) -> None:
+        """ "Deleted user" from now on, for good."""
+        ...
+
+    async def rated(self, user_id: UUID, rating: int, now: datetime) -> None: ...
+    async def completed(self, user_id: UUID, now: datetime) -> None: ...
+    async def of(self, user_ids: list[UUID]) -> dict[UUID, Person]:
+        """A person for each id asked (nameless for ids never heard of)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +190,8 @@ class MessagingUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def user_data(self) -> UserDataRepository: ...
     @property
     def reports(self) -> ReportRepository: ...
+    @property
+    def people(self) -> PeopleRepository: ...
 
 
 class Fanout(Protocol):

@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     select,
     tuple_,
@@ -40,6 +41,7 @@ from chore_tasks.adapters.tables import (
     DISPUTES,
     JOBS,
     OFFERS,
+    PEOPLE,
     REVIEWS,
     TASK_EDITS,
     TASKS,
@@ -65,6 +67,7 @@ from chore_tasks.domain.model import (
     Status,
     Task,
 )
+from chore_tasks.domain.people import DELETED_NAME, PersonCard, PersonStatus
 from chore_tasks.domain.reports import Report
 from chore_tasks.domain.reviews import (
     RatingSummary,
@@ -282,6 +285,14 @@ class OfferRepository:
     async def exists(self, task_id: UUID, tasker_id: UUID) -> bool:
         return await self._any(OFFERS.c.task_id == task_id, OFFERS.c.tasker_id == tasker_id)
 
+    async def open_of_tasker(self, tasker_id: UUID) -> list[Offer]:
+        """Every open offer the tasker has, on any task, oldest first."""
+        query = select(OFFERS).where(
+            OFFERS.c.tasker_id == tasker_id, OFFERS.c.status == OfferStatus.OPEN.value
+        )
+        rows = await self.conn.execute(query.order_by(*_ordered(OFFERS, newest_first=False)))
+        return [offer_of(row) for row in rows.mappings()]
+
     async def list(
         self, task_id: UUID, *, tasker_id: UUID | None, limit: int, after: PageKey | None
     ) -> Page[Offer]:
@@ -388,6 +399,72 @@ class RatingRepository:
             return RatingSummary()
         stars = tuple(row[name] for name in _STARS)
         return RatingSummary(row["count"], row["total"], stars)
+
+
+_DELETED = PersonStatus.DELETED.value
+
+
+class PeopleRepository:
+    """`people`: names and statuses from auth's events. A deleted person's row is final:
+    the upserts below leave it alone (`WHERE status <> 'deleted'`)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def named(self, user_id: UUID, name: str, now: datetime) -> None:
+        await self._upsert(user_id, {"name": name, "updated_at": now}, status="active")
+
+    async def set_status(self, user_id: UUID, status: PersonStatus, now: datetime) -> None:
+        values: dict[str, Any] = {"status": status.value, "updated_at": now}
+        if status is PersonStatus.DELETED:
+            values["name"] = DELETED_NAME
+        await self._upsert(user_id, values, status=status.value)
+
+    async def _upsert(self, user_id: UUID, values: dict[str, Any], *, status: str) -> None:
+        upsert = (sqlite_insert if self.conn.dialect.name == "sqlite" else pg_insert)(PEOPLE)
+        stmt = upsert.values({"user_id": user_id, "status": status, "name": None, **values})
+        await self.conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[PEOPLE.c.user_id], set_=values, where=PEOPLE.c.status != _DELETED
+            )
+        )
+
+    async def cards(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonCard]:
+        """Each id's card: name from `people`, rating from `user_ratings`, and how many
+        completed tasks they took part in (as owner or assignee)."""
+        ids = list(dict.fromkeys(user_ids))
+        if not ids:
+            return {}
+        names = await self.conn.execute(
+            select(PEOPLE.c.user_id, PEOPLE.c.name).where(PEOPLE.c.user_id.in_(ids))
+        )
+        name_of = {row[0]: row[1] for row in names}
+        ratings = await self.conn.execute(
+            select(USER_RATINGS.c.user_id, USER_RATINGS.c.count, USER_RATINGS.c.total).where(
+                USER_RATINGS.c.user_id.in_(ids)
+            )
+        )
+        rating_of = {row[0]: RatingSummary(row[1], row[2]) for row in ratings}
+        done = await self._completed(ids)
+        return {
+            uid: PersonCard(
+                id=uid,
+                name=name_of.get(uid),
+                rating_mean=rating_of.get(uid, RatingSummary()).mean,
+                rating_count=rating_of.get(uid, RatingSummary()).count,
+                completed_count=done.get(uid, 0),
+            )
+            for uid in ids
+        }
+
+    async def _completed(self, ids: list[UUID]) -> dict[UUID, int]:
+        completed = TASKS.c.status == Status.COMPLETED.value
+        counts: dict[UUID, int] = {}
+        for column in (TASKS.c.owner_id, TASKS.c.assignee_id):
+            query = select(column, func.count()).where(completed, column.in_(ids)).group_by(column)
+            for uid, count in await self.conn.execute(query):
+                counts[uid] = counts.get(uid, 0) + int(count)
+        return counts
 
 
 def edit_of(row: Mapping[Any, Any]) -> TaskEdit:

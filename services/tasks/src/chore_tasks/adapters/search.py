@@ -37,8 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from chore_common.db.types import UtcDateTime
-from chore_tasks.adapters.tables import OFFERS, TASKS
+from chore_tasks.adapters.tables import OFFERS, PEOPLE, TASKS
 from chore_tasks.domain.model import Role, Status
+from chore_tasks.domain.people import HIDDEN
 from chore_tasks.domain.search import (
     DESCENDING,
     EARTH_RADIUS_KM,
@@ -149,18 +150,24 @@ def _statement(shape: Shape) -> Select[Any]:
 
 
 def _visible(shape: Shape) -> list[ColumnElement[bool]]:
-    """policies.can_view, as SQL: open, mine, assigned to me, or I offered on it."""
+    """policies.can_view, as SQL: open, mine, assigned to me, or I offered on it; and no open
+    task of an owner who is suspended, banned or deleted (domain/people.py)."""
     if shape.sees_all:
         return []
     viewer = bindparam("viewer", type_=Uuid())
     offered = exists().where(OFFERS.c.task_id == TASKS.c.id, OFFERS.c.tasker_id == viewer)
+    hidden_owner = exists().where(
+        PEOPLE.c.user_id == TASKS.c.owner_id,
+        PEOPLE.c.status.in_(sorted(s.value for s in HIDDEN)),
+    )
     return [
         or_(
             TASKS.c.status == Status.OPEN.value,
             TASKS.c.owner_id == viewer,
             TASKS.c.assignee_id == viewer,
             offered,
-        )
+        ),
+        or_(TASKS.c.status != Status.OPEN.value, ~hidden_owner),
     ]
 
 

@@ -1,5 +1,5 @@
-"""The tasks database's tables: tasks, offers, reviews, user ratings, disputes, jobs, plus the
-outbox and inbox.
+"""The tasks database's tables: tasks, offers, reviews, user ratings, disputes, jobs, people,
+plus the outbox and inbox.
 
 Datetimes go through `UtcDateTime`: stored in UTC, always read back timezone-aware, on
 SQLite (which keeps no zone) as on PostgreSQL.
@@ -225,4 +225,17 @@ JOBS = Table(
     Index("ix_jobs_status_locked", "status", "locked_until"),
     Index("ix_jobs_task", "task_id"),
     Index("ix_jobs_created", "created_at", "id"),
+)
+
+# The people read model (migration 0008): names and account statuses from auth's events
+# (domain/people.py). No row: tasks has not heard of the user (name unknown, active).
+PEOPLE = Table(
+    "people",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("updated_at", TS, nullable=False),
+    # Browse's "owner not hidden" test looks people up by id; this finds the hidden few.
+    Index("ix_people_status", "status"),
 )

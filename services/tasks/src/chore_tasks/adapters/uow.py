@@ -1,5 +1,5 @@
-"""Tasks' unit of work: one transaction over tasks, offers, reviews, ratings, disputes, jobs
-and the outbox."""
+"""Tasks' unit of work: one transaction over tasks, offers, reviews, ratings, disputes, jobs,
+people and the outbox."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from chore_tasks.adapters.repository import (
     DisputeRepository,
     JobRepository,
     OfferRepository,
+    PeopleRepository,
     RatingRepository,
     ReviewRepository,
     TaskEditRepository,
@@ -41,6 +42,7 @@ class TasksUnitOfWork(UnitOfWork):
     disputes: DisputeRepository
     user_data: UserDataRepository
     reports: ReportRepository
+    people: PeopleRepository
 
     def __init__(
         self,
@@ -66,6 +68,7 @@ class TasksUnitOfWork(UnitOfWork):
         self.disputes = DisputeRepository(self.conn)
         self.user_data = UserDataRepository(self.conn)
         self.reports = ReportRepository(self.conn)
+        self.people = PeopleRepository(self.conn)
         self._changed = []
         return self
 

@@ -25,6 +25,7 @@ from chore_tasks.api.schemas import (
     OfferPage,
     OfferPatchIn,
     OfferQuery,
+    PersonOut,
 )
 from chore_tasks.domain.errors import (
     OfferNotFound,
@@ -78,10 +79,12 @@ async def make_offer(request: web.Request) -> web.Response:
 async def list_offers(request: web.Request) -> web.Response:
     query = parse_query(request, OfferQuery)
     cmd = on_task(request, ListOffers, limit=query.limit, after=page_key(query.cursor))
-    page = await usecases.list_offers(request.app[UOW](), cmd, utcnow())
-    out = OfferPage(
-        items=[OfferOut.of(o) for o in page.items], next_cursor=next_cursor(page.next_key)
-    )
+    page, people = await usecases.list_offers_with_people(request.app[UOW](), cmd, utcnow())
+    items = [
+        OfferOut.of(o).model_copy(update={"tasker": PersonOut.of(people[o.tasker_id])})
+        for o in page.items
+    ]
+    out = OfferPage(items=items, next_cursor=next_cursor(page.next_key))
     return json_response(out)
 
 

@@ -161,6 +161,19 @@ class OfferIn(StrictModel):
     message: Text = Field("", max_length=MESSAGE_MAX)
 
 
+class PersonOut(OutModel):
+    """Another person, from tasks' own read model (names from auth's events; no call)."""
+
+    id: UUID
+    name: str | None = Field(
+        description='their name; "Deleted user" once the account is deleted; null until '
+        "tasks heard of them"
+    )
+    rating_mean: float | None = Field(description="mean of their visible reviews; null: none")
+    rating_count: int = Field(description="how many visible reviews they received")
+    completed_count: int = Field(description="completed tasks they took part in (either side)")
+
+
 class OfferOut(OutModel):
     id: UUID
     task_id: UUID
@@ -172,6 +185,9 @@ class OfferOut(OutModel):
     created_at: datetime
     version: int = Field(description="the offer's ETag, for If-Match on its update or withdrawal")
     updated_at: datetime
+    tasker: PersonOut | None = Field(
+        None, description="the tasker's name and record (in offer lists; null elsewhere)"
+    )
 
 
 class OfferPatchIn(StrictModel):

@@ -99,8 +99,9 @@ def ensure_can_act(task: Task, actor: Actor, action: Action) -> None:
 
 def ensure_offer_owner(offer: Offer, actor: Actor) -> None:
     """Only the tasker who made an offer changes it. The owner and admins see every offer
-    (403); another tasker sees only their own, so to them it does not exist (404)."""
-    if actor.user_id == offer.tasker_id:
+    (403); another tasker sees only their own, so to them it does not exist (404). The
+    system acts for a tasker whose account was banned, suspended or deleted."""
+    if actor.user_id == offer.tasker_id or actor.role is Role.SYSTEM:
         return
     if actor.role is Role.TASKER:
         raise OfferNotFound(f"no offer {offer.id} on task {offer.task_id}")

@@ -12,7 +12,13 @@ from chore_tasks.usecases.completion import (
     resolve_dispute,
 )
 from chore_tasks.usecases.edits import edit_task, task_history
-from chore_tasks.usecases.offers import list_offers, make_offer, update_offer, withdraw_offer
+from chore_tasks.usecases.offers import (
+    list_offers,
+    list_offers_with_people,
+    make_offer,
+    update_offer,
+    withdraw_offer,
+)
 from chore_tasks.usecases.reopen import reopen_task, repost_task
 from chore_tasks.usecases.reviews import list_user_reviews, review_task, user_rating
 from chore_tasks.usecases.scheduled import (
@@ -50,6 +56,7 @@ __all__ = [
     "list_disputes",
     "list_jobs",
     "list_offers",
+    "list_offers_with_people",
     "list_user_reviews",
     "make_offer",
     "record_job_failure",

@@ -4,11 +4,12 @@ sees all offers, a tasker their own."""
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from chore_common.paging import Page
 from chore_tasks.domain import offers, policies
 from chore_tasks.domain.model import Offer, OfferStatus, Task
+from chore_tasks.domain.people import PersonCard
 from chore_tasks.usecases.access import (
     check_limit,
     check_offer_if_match,
@@ -42,11 +43,21 @@ async def make_offer(uow: TasksUnitOfWork, cmd: MakeOffer, now: datetime) -> Off
 
 
 async def list_offers(uow: TasksUnitOfWork, cmd: ListOffers, now: datetime) -> Page[Offer]:
+    return (await list_offers_with_people(uow, cmd, now))[0]
+
+
+async def list_offers_with_people(
+    uow: TasksUnitOfWork, cmd: ListOffers, now: datetime
+) -> tuple[Page[Offer], dict[UUID, PersonCard]]:
+    """The offers, and a card (name, rating, completed tasks) of each offer's tasker, from
+    tasks' own read model: no call to auth."""
     check_limit(cmd.limit)
     async with uow:
         task = await visible_task(uow, cmd.task_id, cmd.actor)
         only = policies.offer_scope(task, cmd.actor)
-        return await uow.offers.list(task.id, tasker_id=only, limit=cmd.limit, after=cmd.after)
+        page = await uow.offers.list(task.id, tasker_id=only, limit=cmd.limit, after=cmd.after)
+        cards = await uow.people.cards([o.tasker_id for o in page.items])
+        return page, cards
 
 
 async def update_offer(uow: TasksUnitOfWork, cmd: UpdateOffer, now: datetime) -> Offer:
@@ -66,14 +77,21 @@ async def update_offer(uow: TasksUnitOfWork, cmd: UpdateOffer, now: datetime) ->
 
 async def withdraw_offer(uow: TasksUnitOfWork, cmd: WithdrawOffer, now: datetime) -> Offer:
     async with uow:
-        task = await visible_task(uow, cmd.task_id, cmd.actor)
-        offer = await task_offer(uow, task, cmd.offer_id)
-        policies.ensure_offer_owner(offer, cmd.actor)
-        check_offer_if_match(offer, cmd.if_match)
-        moved, event = offers.withdraw_offer(task, offer, by=cmd.actor, now=now)
-        await save_offer(uow, moved, loaded=offer, if_match=cmd.if_match)
-        uow.record(event)
+        moved = await withdraw_in(uow, cmd, now)
         await uow.commit()
+    return moved
+
+
+async def withdraw_in(uow: TasksUnitOfWork, cmd: WithdrawOffer, now: datetime) -> Offer:
+    """`withdraw_offer` inside a transaction the caller owns: the tasker's own request, or
+    the system withdrawing a banned tasker's offers in the consumer's transaction."""
+    task = await visible_task(uow, cmd.task_id, cmd.actor)
+    offer = await task_offer(uow, task, cmd.offer_id)
+    policies.ensure_offer_owner(offer, cmd.actor)
+    check_offer_if_match(offer, cmd.if_match)
+    moved, event = offers.withdraw_offer(task, offer, by=cmd.actor, now=now)
+    await save_offer(uow, moved, loaded=offer, if_match=cmd.if_match)
+    uow.record(event)
     return moved
 
 

@@ -8,7 +8,7 @@ uniqueness rule raises the domain's `Conflict` (`offer_exists`, `already_reviewe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -28,6 +28,7 @@ from chore_tasks.domain.model import (
     Status,
     Task,
 )
+from chore_tasks.domain.people import PersonCard, PersonStatus
 from chore_tasks.domain.reports import Report
 from chore_tasks.domain.reviews import (
     RatingSummary,
@@ -150,6 +151,10 @@ class OfferRepository(Protocol):
         ...
 
     async def has_open(self, task_id: UUID, tasker_id: UUID) -> bool: ...
+    async def open_of_tasker(self, tasker_id: UUID) -> list[Offer]:
+        """Every open offer the tasker has, on any task."""
+        ...
+
     async def exists(self, task_id: UUID, tasker_id: UUID) -> bool: ...
     async def list(
         self, task_id: UUID, *, tasker_id: UUID | None, limit: int, after: PageKey | None
@@ -183,6 +188,22 @@ class RatingRepository(Protocol):
         ...
 
     async def of(self, user_id: UUID) -> RatingSummary: ...
+
+
+class PeopleRepository(Protocol):
+    """The people read model (domain/people.py), filled from auth's events."""
+
+    async def named(self, user_id: UUID, name: str, now: datetime) -> None:
+        """Their name now (nothing changes once they are deleted)."""
+        ...
+
+    async def set_status(self, user_id: UUID, status: PersonStatus, now: datetime) -> None:
+        """Their account status now; `deleted` also names them "Deleted user", for good."""
+        ...
+
+    async def cards(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonCard]:
+        """Name, rating and completed tasks of each id (a card for every id asked)."""
+        ...
 
 
 class TaskEditRepository(Protocol):
@@ -245,6 +266,8 @@ class TasksUnitOfWork(UnitOfWork[DomainEvent], Protocol):
     def user_data(self) -> UserDataRepository: ...
     @property
     def reports(self) -> ReportRepository: ...
+    @property
+    def people(self) -> PeopleRepository: ...
 
 
 UowFactory = Callable[[], TasksUnitOfWork]
