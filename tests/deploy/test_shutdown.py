@@ -306,7 +306,10 @@ async def test_tasks_stops_in_time_under_load(
     tmp_path: Path,
 ) -> None:
     budget, grace = _budget(rendered, "tasks")
-    with serve("auth", tmp_path, nats_server.url, two_databases[0]) as auth:
+    # Accounts post at once, as under `make run`: the load is POST /tasks, not verification.
+    with serve(
+        "auth", tmp_path, nats_server.url, two_databases[0], require_verified_email="false"
+    ) as auth:
         jwks = f"{auth.url}/auth/.well-known/jwks.json"
         with serve(
             "tasks", tmp_path, nats_server.url, two_databases[1], shutdown_grace_s=grace,

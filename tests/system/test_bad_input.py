@@ -62,7 +62,7 @@ async def list_operations(session: aiohttp.ClientSession, base: str) -> list[str
 async def test_a_tampered_cursor_is_422_invalid_cursor_on_every_list_endpoint(
     platform: RunningPlatform, api: Any, session: aiohttp.ClientSession, tag: str
 ) -> None:
-    ann, _bob, task_id, _conv = await chat_between(api, tag)
+    ann, _bob, task_id, conv_id = await chat_between(api, tag)
     admin = await admin_token(platform, api)
     paths = await list_operations(session, platform.url)
     assert {"/tasks", "/tasks/{task_id}/offers", "/tasks/admin/jobs", "/auth/sessions",
@@ -70,7 +70,10 @@ async def test_a_tampered_cursor_is_422_invalid_cursor_on_every_list_endpoint(
     answers: dict[tuple[str, str], tuple[int, str, str | None]] = {}
     for path in paths:
         token = admin if "/admin/" in path else ann.token
-        concrete = path.replace("{task_id}", task_id)
+        ids = {"{task_id}": task_id, "{user_id}": ann.id, "{conversation_id}": conv_id}
+        concrete = path
+        for name, value in ids.items():
+            concrete = concrete.replace(name, str(value))
         assert "{" not in concrete, f"no value for the path parameters of {path}"
         for name, value in TAMPERED_CURSORS.items():
             async with session.get(
