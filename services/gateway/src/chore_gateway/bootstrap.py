@@ -67,6 +67,8 @@ def bootstrap(app: web.Application, settings: GatewaySettings) -> None:
         timeout_s=settings.upstream_timeout_s,
         client_body_timeout_s=settings.client_body_timeout_s,
         cors=cors,
+        ws_max_sockets=settings.ws_max_sockets,
+        ws_retry_after_s=settings.ws_retry_after_s,
     )
     documents = ServiceDocuments()
     app[PROXY] = proxy
