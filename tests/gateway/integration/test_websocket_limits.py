@@ -268,3 +268,27 @@ async def test_a_gateway_at_its_socket_cap_closes_the_next_one_1013_with_a_retry
         assert loop.time() < deadline, "a freed place was never given back"
     await again.close()
     await held[1].close()
+
+
+async def test_websockets_do_not_take_the_http_pools_connections(
+    misbehaving: Callable[..., Misbehaving],
+    start_upstream: StartUpstream,
+    start_gateway: StartGateway,
+    http: aiohttp.ClientSession,
+) -> None:
+    """Each upstream WebSocket holds its connection for its whole life: in a pool of 2 the
+    third would wait until it timed out, and plain requests with it."""
+    up = misbehaving()
+    await up.start()
+    tasks = await start_upstream("tasks")
+    gw = await start_gateway(
+        {"messaging": [up.url], "tasks": [tasks]}, upstream_connections=2, upstream_timeout_s=3
+    )
+    held = [await http.ws_connect(_ws_url(gw)) for _ in range(5)]
+    for ws in held:
+        await ws.send_str("still here")
+        assert not ws.closed
+    async with http.get(gw.make_url("/tasks/echo")) as resp:
+        assert resp.status == 200  # plain requests still find a connection
+    for ws in held:
+        await ws.close()

@@ -178,6 +178,7 @@ class Proxy:
         self.max_body = max_body
         self.proxies = proxies
         self.session: aiohttp.ClientSession | None = None
+        self.ws_session: aiohttp.ClientSession | None = None  # upstream WebSockets' own pool
         self.loop: asyncio.AbstractEventLoop  # set when the app starts (client context)
         self.sockets: set[web.WebSocketResponse] = set()  # open client WebSockets
 
@@ -652,7 +653,7 @@ class Proxy:
     ) -> aiohttp.ClientWebSocketResponse:
         """Our WebSocket to an address of `pool`, on another one if the first cannot be
         reached."""
-        session = self.session
+        session = self.ws_session or self.session
         assert session is not None
         exclude: Address | None = None
         while True:
