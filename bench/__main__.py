@@ -36,13 +36,13 @@ SUITES = [
     "gateway",
     "sockets10k",
 ]
-# The whole bench stays under 19.5 minutes at the default 3 runs (tasks_search adds ~1.5,
+# The whole bench stays under 20.5 minutes at the default 3 runs (tasks_search adds ~1.5,
 # sockets10k ~7: 40,000 socket handshakes a run, in processes started for the run).
-TOTAL_BUDGET_S = 1160.0
+TOTAL_BUDGET_S = 1220.0
 STEAL_WARNING = 0.05  # steal time above this share of the CPU is worth a warning
 DEFAULT_RUNS = 3
 SUITE_BUDGET_S = 180.0  # no single suite may eat the others' time
-SUITE_BUDGETS = {"sockets10k": 480.0}  # suites that need more, by name
+SUITE_BUDGETS = {"sockets10k": 540.0}  # took 445 s at a load average of 13  # suites that need more, by name
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
 
