@@ -42,7 +42,8 @@ TOTAL_BUDGET_S = 1220.0
 STEAL_WARNING = 0.05  # steal time above this share of the CPU is worth a warning
 DEFAULT_RUNS = 3
 SUITE_BUDGET_S = 180.0  # no single suite may eat the others' time
-SUITE_BUDGETS = {"sockets10k": 540.0}  # took 445 s at a load average of 13  # suites that need more, by name
+# Suites that need more, by name: sockets10k took 445 s at a load average of 13.
+SUITE_BUDGETS = {"sockets10k": 540.0}
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
 
