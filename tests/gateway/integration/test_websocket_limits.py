@@ -236,3 +236,59 @@ async def test_an_invalid_handshake_is_a_400_problem_and_reaches_no_upstream(
         assert response.content_type == "application/problem+json"
         assert (await response.json())["code"] == "invalid_websocket_handshake"
     assert up.seen == []
+
+
+async def test_a_gateway_at_its_socket_cap_closes_the_next_one_1013_with_a_retry_hint(
+    misbehaving: Callable[..., Misbehaving],
+    start_gateway: StartGateway,
+    http: aiohttp.ClientSession,
+) -> None:
+    up = misbehaving()
+    await up.start()
+    gw = await start_gateway({"messaging": [up.url]}, ws_max_sockets=2, ws_retry_after_s=9)
+    held = [await http.ws_connect(_ws_url(gw), protocols=("bearer",)) for _ in range(2)]
+    extra = await http.ws_connect(_ws_url(gw), protocols=("bearer",))
+    assert extra.protocol == "bearer"  # the browser's handshake succeeds: it sees the close
+    msg = await extra.receive(timeout=5)
+    assert (msg.type, msg.data, msg.extra) == (WSMsgType.CLOSE, 1013, "gateway full: retry-after=9")
+    assert up.closes.empty()  # the refused socket never reached the upstream
+    for ws in held:
+        assert not ws.closed
+    await held[0].close()
+    assert await asyncio.wait_for(up.closes.get(), 5) == (1000, "")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:  # the freed place is given back once the splice has ended
+        again = await http.ws_connect(_ws_url(gw), protocols=("bearer",))
+        try:
+            msg = await again.receive(timeout=0.3)
+        except TimeoutError:
+            break  # held open: admitted
+        assert msg.data == 1013
+        assert loop.time() < deadline, "a freed place was never given back"
+    await again.close()
+    await held[1].close()
+
+
+async def test_websockets_do_not_take_the_http_pools_connections(
+    misbehaving: Callable[..., Misbehaving],
+    start_upstream: StartUpstream,
+    start_gateway: StartGateway,
+    http: aiohttp.ClientSession,
+) -> None:
+    """Each upstream WebSocket holds its connection for its whole life: in a pool of 2 the
+    third would wait until it timed out, and plain requests with it."""
+    up = misbehaving()
+    await up.start()
+    tasks = await start_upstream("tasks")
+    gw = await start_gateway(
+        {"messaging": [up.url], "tasks": [tasks]}, upstream_connections=2, upstream_timeout_s=3
+    )
+    held = [await http.ws_connect(_ws_url(gw)) for _ in range(5)]
+    for ws in held:
+        await ws.send_str("still here")
+        assert not ws.closed
+    async with http.get(gw.make_url("/tasks/echo")) as resp:
+        assert resp.status == 200  # plain requests still find a connection
+    for ws in held:
+        await ws.close()

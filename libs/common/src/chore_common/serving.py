@@ -137,7 +137,13 @@ async def _run_worker(
         max_field_size=SERVER_LIMITS["max_field_size"],
     )
     await runner.setup()  # startup hooks and cleanup_ctx: DB, NATS, relay...
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)
+    site = web.TCPSite(
+        runner,
+        settings.host,
+        settings.port,
+        reuse_port=reuse_port,
+        backlog=settings.listen_backlog,
+    )
     try:
         await site.start()
     except BaseException:

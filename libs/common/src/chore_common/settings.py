@@ -36,6 +36,13 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64, description="processes sharing the port")
+    listen_backlog: int = Field(
+        1024,
+        ge=16,
+        le=65535,
+        description="connections the kernel queues until this process accepts them; aiohttp's"
+        " 128 overflows in a reconnect storm and each dropped SYN costs its client 1 s or more",
+    )
     database_url: str = Field("", description="SQLAlchemy URL; empty means ./var/<service>.db")
     db_pool_size: int = Field(
         20, ge=1, le=200, description="PostgreSQL connections per process, kept open once made"

@@ -68,6 +68,8 @@ def bootstrap(app: web.Application, settings: GatewaySettings) -> None:
         timeout_s=settings.upstream_timeout_s,
         client_body_timeout_s=settings.client_body_timeout_s,
         cors=cors,
+        ws_max_sockets=settings.ws_max_sockets,
+        ws_retry_after_s=settings.ws_retry_after_s,
     )
     documents = ServiceDocuments()
     exports = ServiceExports(pools, timeout_s=settings.export_timeout_s)
@@ -91,10 +93,13 @@ def _ready_check(pool: Pool) -> Callable[[], Awaitable[None]]:
     return check
 
 
-def client_session(settings: GatewaySettings) -> aiohttp.ClientSession:
-    """The pooled session every upstream call goes through."""
+def client_session(settings: GatewaySettings, *, websockets: bool = False) -> aiohttp.ClientSession:
+    """The pooled session every upstream call goes through; with `websockets`, the one the
+    upstream WebSockets open on: each holds its connection for its whole life, so in the
+    HTTP pool the 257th socket would wait for a free connection until it timed out (504)
+    and HTTP calls would starve. Its limit is the WebSocket cap, which admission enforces."""
     connector = aiohttp.TCPConnector(
-        limit=settings.upstream_connections,
+        limit=settings.ws_max_sockets if websockets else settings.upstream_connections,
         limit_per_host=0,
         keepalive_timeout=30,
         ttl_dns_cache=300,
@@ -127,6 +132,7 @@ def _client_context(
     async def run(app: web.Application) -> AsyncIterator[None]:
         session = client_session(settings)
         proxy.session = session
+        proxy.ws_session = ws_session = client_session(settings, websockets=True)
         proxy.loop = asyncio.get_running_loop()
         sweeper = asyncio.create_task(proxy.deadlines.run(), name="gateway-deadlines")
         documents.session = session
@@ -147,6 +153,7 @@ def _client_context(
         await checker.stop(task)
         await proxy.deadlines.stop(sweeper)
         await session.close()
+        await ws_session.close()
         with contextlib.suppress(Exception):
             await asyncio.sleep(0)  # let the connector's transports close
 

@@ -206,6 +206,18 @@ class GatewaySettings(ServiceSettings):
     def breaker_policy(self) -> BreakerPolicy:
         return BreakerPolicy(failure_threshold=self.breaker_failures, open_s=self.breaker_open_s)
 
+    ws_max_sockets: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="WebSockets this process proxies at most; one more is closed 1013, retry hint",
+    )
+    ws_retry_after_s: int = Field(
+        5,
+        ge=1,
+        le=3600,
+        description="the retry hint (seconds) a socket over the cap is closed with",
+    )
     ws_stall_s: float = Field(
         10.0,
         gt=0,

@@ -55,6 +55,8 @@ def bootstrap(app: web.Application, settings: MessagingSettings) -> None:
         max_per_user=settings.ws_max_per_user,
         queue_size=settings.ws_send_queue,
         close_timeout_s=settings.ws_close_timeout_s,
+        max_sockets=settings.ws_max_sockets,
+        retry_after_s=settings.ws_retry_after_s,
     )
     fanout = nats_fanout(settings, sockets, uow)
     ephemeral = EphemeralBus(

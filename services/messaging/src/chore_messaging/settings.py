@@ -44,6 +44,18 @@ class MessagingSettings(StorageSettings):
         le=100_000,
         description="WebSockets one user may hold open on this process; one more is closed 4429",
     )
+    ws_max_sockets: int = Field(
+        12_000,
+        ge=1,
+        le=1_000_000,
+        description="WebSockets this process holds at most; one more is closed 1013, retry hint",
+    )
+    ws_retry_after_s: int = Field(
+        5,
+        ge=1,
+        le=3600,
+        description="the retry hint (seconds) a socket over the cap is closed with",
+    )
     replay_page: int = Field(500, ge=1, le=500, description="messages read per replay query")
     fanout_gap_s: float = Field(
         0.25, gt=0, description="wait for a missing seq on NATS before reading the database"

@@ -38,6 +38,11 @@ RETRIES = Counter(
     "Requests sent again to another address after a connect failure or a reset",
     ["service", "reason"],
 )
+WEBSOCKETS_OPEN = Gauge(
+    "gateway_websockets_open",
+    "WebSockets this process proxies (admitted: opening their upstream, or spliced)",
+    multiprocess_mode="livesum",
+)
 RATELIMIT_SHARED = Gauge(
     "gateway_ratelimit_shared",
     "1 while the per-IP limit is shared with the other gateways over NATS, 0 while each"

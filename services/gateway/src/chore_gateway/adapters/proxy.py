@@ -36,6 +36,7 @@ from chore_gateway.adapters.websocket import (
     Splice,
     client_socket,
     handshake_problem,
+    refuse_full,
     refused,
     stall_limit,
 )
@@ -162,8 +163,13 @@ class Proxy:
         timeout_s: float,
         client_body_timeout_s: float = 10.0,
         cors: CorsPolicy | None = None,
+        ws_max_sockets: int = 1_000_000,
+        ws_retry_after_s: int = 5,
     ) -> None:
         self.pools = pools
+        self.ws_max_sockets = ws_max_sockets
+        self.ws_retry_after_s = ws_retry_after_s
+        self.ws_admitted = 0  # WebSockets past admission: opening their upstream, or spliced
         self.cors = cors
         self.timeout_s = timeout_s
         self.client_body_timeout_s = client_body_timeout_s
@@ -172,6 +178,7 @@ class Proxy:
         self.max_body = max_body
         self.proxies = proxies
         self.session: aiohttp.ClientSession | None = None
+        self.ws_session: aiohttp.ClientSession | None = None  # upstream WebSockets' own pool
         self.loop: asyncio.AbstractEventLoop  # set when the app starts (client context)
         self.sockets: set[web.WebSocketResponse] = set()  # open client WebSockets
 
@@ -595,6 +602,24 @@ class Proxy:
         problem = handshake_problem(request, offered)
         if problem is not None:
             raise problem
+        if self.ws_admitted >= self.ws_max_sockets:
+            return await refuse_full(request, offered, self.ws_retry_after_s)
+        self.ws_admitted += 1
+        metrics.WEBSOCKETS_OPEN.inc()
+        try:
+            return await self._splice(request, pool, headers, offered, now)
+        finally:
+            self.ws_admitted -= 1
+            metrics.WEBSOCKETS_OPEN.dec()
+
+    async def _splice(
+        self,
+        request: web.Request,
+        pool: Pool,
+        headers: list[tuple[str, str]],
+        offered: list[str],
+        now: float,
+    ) -> web.StreamResponse:
         upstream = await self._open_upstream_socket(request, pool, headers, offered, now)
         try:
             client = client_socket(upstream.protocol)
@@ -628,7 +653,7 @@ class Proxy:
     ) -> aiohttp.ClientWebSocketResponse:
         """Our WebSocket to an address of `pool`, on another one if the first cannot be
         reached."""
-        session = self.session
+        session = self.ws_session or self.session
         assert session is not None
         exclude: Address | None = None
         while True:

@@ -32,8 +32,9 @@ from aiohttp import web
 
 from chore_common.http.problem import HttpProblem
 from chore_common.keys import SETTINGS
+from chore_gateway.adapters import metrics
 from chore_gateway.adapters.deadlines import ClientLate, Deadline, Deadlines
-from chore_gateway.domain.websocket_close import End, Ending, closing_for
+from chore_gateway.domain.websocket_close import TOO_SLOW, End, Ending, closing_for
 from chore_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,19 @@ def client_socket(protocol: str | None) -> web.WebSocketResponse:
         max_msg_size=MAX_MESSAGE_BYTES,
         timeout=CLOSE_TIMEOUT_S,  # for the client's answer to a close frame
     )
+
+
+async def refuse_full(
+    request: web.Request, offered: list[str], retry_after_s: int
+) -> web.WebSocketResponse:
+    """This gateway process holds its cap of WebSockets: accept the upgrade (a browser sees
+    a close code and reason, never a refused handshake's status), then close 1013 "try again
+    later" with the hint clients back off by, before any upstream is involved."""
+    metrics.REFUSED.labels("websocket_full").inc()
+    ws = web.WebSocketResponse(protocols=offered[:1], autoping=False)
+    await ws.prepare(request)
+    await _close(ws, TOO_SLOW, f"gateway full: retry-after={retry_after_s}")
+    return ws
 
 
 def stall_limit(app: web.Application) -> float:

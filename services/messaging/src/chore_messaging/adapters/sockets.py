@@ -5,10 +5,12 @@ taking what is written) a frame is written straight to the transport: the same f
 for every socket, no task wake-up per socket. Otherwise it goes through a bounded queue
 drained by one writer task; a queue that fills (a reader too slow) closes the socket with
 1013, so nothing is ever buffered without bound (at most `DIRECT_WRITE_LIMIT` bytes in the
-transport plus the queue).
+transport plus the queue). The queue and its writer task exist only while frames wait: an
+idle socket costs its aiohttp objects and a few slots here, no task and no buffer.
 
 `SocketRegistry` (the `Sockets` port) knows every open socket by user and by session: one
-over the user's cap is closed 4429, a revoked session's close 4401, all close on shutdown.
+over the user's cap is closed 4429, one over the replica's cap 1013 with a retry hint, a
+revoked session's close 4401, all close on shutdown.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+from collections import deque
 from collections.abc import Iterable
 from typing import Final
 from uuid import UUID
@@ -23,7 +26,7 @@ from uuid import UUID
 from aiohttp import WSMsgType, web
 
 from chore_messaging.adapters.metrics import CLOSES, FRAMES_IN, FRAMES_OUT, OPEN_SOCKETS, SLOW_DROPS
-from chore_messaging.domain.limits import CLOSE_AUTH, CLOSE_SLOW, CLOSE_TOO_MANY
+from chore_messaging.domain.limits import CLOSE_AUTH, CLOSE_FULL, CLOSE_SLOW, CLOSE_TOO_MANY
 from chore_messaging.usecases.ports import Socket
 
 # Below this many bytes waiting in a socket's transport, frames skip the queue (see above).
@@ -58,7 +61,24 @@ class _LastFrame:
 
 
 class Connection:
-    """One WebSocket: a bounded outgoing queue, one writer task, one way to close."""
+    """One WebSocket: a bounded outgoing queue and a writer task, both made only while a
+    write would block (an idle socket holds neither), and one way to close."""
+
+    __slots__ = (
+        "__weakref__",
+        "_close_timeout_s",
+        "_closer",
+        "_room",
+        "_size",
+        "_transport",
+        "_writer",
+        "close_code",
+        "closing",
+        "queue",
+        "session_id",
+        "user_id",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -76,14 +96,22 @@ class Connection:
         self._transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.user_id = user_id
         self.session_id = session_id
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(queue_size)
+        self.queue: deque[bytes] | None = None  # made by the first frame that must wait
         self.closing = False
         self.close_code: int | None = None
         self._close_timeout_s = close_timeout_s
-        self._half = max(1, queue_size // 2)
-        self._room = asyncio.Event()
-        self._writer = asyncio.create_task(self._write(), name="ws-writer")
+        self._size = queue_size
+        self._room: asyncio.Event | None = None  # a replay waiting for the queue to drain
+        self._writer: asyncio.Task[None] | None = None  # alive only while frames wait
         self._closer: asyncio.Task[None] | None = None
+
+    @property
+    def writing(self) -> bool:
+        """Whether a writer task exists (frames wait for a slow reader)."""
+        return self._writer is not None
+
+    def queued(self) -> int:
+        return len(self.queue) if self.queue is not None else 0
 
     def push(self, data: bytes) -> bool:
         """Queue an encoded text frame for this socket; a full queue closes it 1013."""
@@ -92,7 +120,7 @@ class Connection:
         transport = self._transport
         if (
             transport is not None
-            and self.queue.empty()  # nothing queued may be overtaken
+            and self._writer is None  # nothing queued may be overtaken
             and not transport.is_closing()
             and not self.ws.closed
             and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT
@@ -100,12 +128,16 @@ class Connection:
             transport.write(_LastFrame.of(data))
             FRAMES_OUT.inc()
             return True
-        try:
-            self.queue.put_nowait(data)
-        except asyncio.QueueFull:
+        queue = self.queue
+        if queue is None:
+            queue = self.queue = deque()
+        if len(queue) >= self._size:
             SLOW_DROPS.inc()
             self.close_soon(CLOSE_SLOW, "too slow: outgoing queue full")
             return False
+        queue.append(data)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write(), name="ws-writer")
         return True
 
     async def put(self, data: bytes, *, stall_s: float) -> None:
@@ -114,10 +146,11 @@ class Connection:
         that takes nothing for `stall_s` is closed 1013."""
         if self.closing:
             return
-        if self.queue.qsize() >= self._half:
-            self._room.clear()
+        if self.queued() >= max(1, self._size // 2):
+            room = self._room = self._room or asyncio.Event()
+            room.clear()
             try:
-                await asyncio.wait_for(self._room.wait(), stall_s)
+                await asyncio.wait_for(room.wait(), stall_s)
             except TimeoutError:
                 SLOW_DROPS.inc()
                 self.close_soon(CLOSE_SLOW, "too slow: replay stalled")
@@ -128,17 +161,26 @@ class Connection:
         FRAMES_IN.labels(kind).inc()
 
     async def _write(self) -> None:
-        ws, queue = self.ws, self.queue
+        """Drain the queue in order, then end: the next blocked write starts a new one."""
+        ws, queue, half = self.ws, self.queue, max(1, self._size // 2)
+        assert queue is not None
         try:
-            while True:
-                data = await queue.get()
+            while queue:
                 # Already UTF-8: no per-socket encoding of a frame shared by many sockets.
-                await ws.send_frame(data, WSMsgType.TEXT)
+                await ws.send_frame(queue.popleft(), WSMsgType.TEXT)
                 FRAMES_OUT.inc()
-                if queue.qsize() < self._half and not self._room.is_set():
-                    self._room.set()
+                room = self._room
+                if room is not None and len(queue) < half and not room.is_set():
+                    room.set()
         except (ConnectionError, RuntimeError):  # peer gone: the reader loop notices too
             pass
+        finally:
+            if self._writer is asyncio.current_task():
+                self._writer = None
+            if not queue:
+                self.queue = None  # an idle socket keeps no buffer
+            if self._room is not None:
+                self._room.set()
 
     def close_soon(self, code: int, reason: str) -> None:
         """Start closing with `code` (idempotent). The reader loop then ends by itself."""
@@ -149,12 +191,17 @@ class Connection:
         CLOSES.labels(str(code)).inc()
         self._closer = asyncio.create_task(self._close(code, reason), name="ws-close")
 
+    async def _stop_writer(self) -> None:
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(BaseException):
+                await writer
+
     async def _close(self, code: int, reason: str) -> None:
         # The writer may be stuck in a drain on a reader that stopped reading: stop it, then
         # put the close frame behind what is already in the transport, without waiting on it.
-        self._writer.cancel()
-        with contextlib.suppress(BaseException):
-            await self._writer
+        await self._stop_writer()
         with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
             await asyncio.wait_for(
                 self.ws.close(code=code, message=reason.encode()[:120], drain=False),
@@ -164,9 +211,7 @@ class Connection:
     async def finish(self) -> None:
         """After the reader loop ended: stop the writer, wait for a close in progress."""
         self.closing = True
-        self._writer.cancel()
-        with contextlib.suppress(BaseException):
-            await self._writer
+        await self._stop_writer()
         if self._closer is not None:
             with contextlib.suppress(BaseException):
                 await self._closer
@@ -175,8 +220,18 @@ class Connection:
 class SocketRegistry:
     """This replica's sockets, by user and by session (the `Sockets` port)."""
 
-    def __init__(self, *, max_per_user: int, queue_size: int, close_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_per_user: int,
+        queue_size: int,
+        close_timeout_s: float = 2.0,
+        max_sockets: int = 1_000_000,
+        retry_after_s: int = 5,
+    ) -> None:
         self.max_per_user = max_per_user
+        self.max_sockets = max_sockets
+        self.retry_after_s = retry_after_s
         self.queue_size = queue_size
         self.close_timeout_s = close_timeout_s
         self.connections: set[Socket] = set()
@@ -198,6 +253,12 @@ class SocketRegistry:
         session_id: UUID,
         transport: object = None,
     ) -> Connection | None:
+        if len(self.connections) >= self.max_sockets:
+            # This replica is full: 1013 "try again later", with the hint a client backs off
+            # by (plus its own jitter: docs/messaging.md "Reconnecting").
+            CLOSES.labels(str(CLOSE_FULL)).inc()
+            await ws.close(code=CLOSE_FULL, message=full_reason(self.retry_after_s), drain=False)
+            return None
         if self.open_for(user_id) >= self.max_per_user:
             # After the upgrade, not before: a browser sees a close code and reason, never
             # the status of a refused handshake. Nothing awaits between this count and `add`.
@@ -248,6 +309,11 @@ class SocketRegistry:
             conn.close_soon(code, reason)
         if conns:
             await asyncio.wait([asyncio.ensure_future(c.finish()) for c in conns], timeout=grace_s)
+
+
+def full_reason(retry_after_s: int) -> bytes:
+    """The close reason of a replica at its cap: `retry-after=<s>` is what clients parse."""
+    return f"replica full: retry-after={retry_after_s}".encode()
 
 
 def _discard(index: dict[UUID, set[Socket]], key: UUID, conn: Socket) -> None:

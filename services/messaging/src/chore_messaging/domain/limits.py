@@ -19,6 +19,7 @@ CLOSE_TOO_BIG: Final = 1009
 CLOSE_INTERNAL: Final = 1011
 CLOSE_RESTART: Final = 1012
 CLOSE_SLOW: Final = 1013
+CLOSE_FULL: Final = 1013  # "try again later": the replica holds its cap of sockets
 CLOSE_AUTH: Final = 4401
 CLOSE_TOO_MANY: Final = 4429  # as HTTP 429: the user's cap of open sockets is reached
 
