@@ -407,12 +407,12 @@ async def marketplace_day(api: Api, day: Day, tag: str | None = None) -> DayResu
             )
         )
         await day.step(
-            "Ann's inbox: latest first, with previews and unread",
+            "Ann's inbox: newest, previews, unread",
             lambda: _inbox_with_unread(api, ann),
             _inbox_line,
         )
         await day.step(
-            "Ann reads Bob's answer, Bob sees the read receipt",
+            "Ann reads; Bob sees the read receipt",
             lambda: _read_and_receipt(ann_sock, bob_sock, conv_id, messages[-1]["seq"]),
             lambda r: f"read by Ann up to seq {r['seq']}",
         )
