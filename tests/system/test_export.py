@@ -74,9 +74,28 @@ async def test_the_export_lists_everything_and_a_deletion_leaves_others_unchange
     assert len(part["messaging"]["messages"]) == 2
     assert [s["revoked_at"] for s in part["auth"]["sessions"]] == [None]
     await delete(api, bob)
-    after = await settled_export(api, ann)
-    assert stable(after) == stable(before)
+    after = await eventually_withdrawn(api, ann)
+    # Ann's own data is all still there: her task, the chat's messages, her session. What
+    # Bob's deletion adds is news of it: his open offer withdrawn (a notification).
+    kept, now = stable(before), stable(after)
+    old_notes, new_notes = (
+        kept["messaging"].pop("notifications"),
+        now["messaging"].pop("notifications"),
+    )
+    assert now == kept
+    assert old_notes == [n for n in new_notes if n["kind"] != "offer_withdrawn"]
     await delete(api, ann)
+
+
+async def eventually_withdrawn(api: Any, owner: Any) -> dict[str, Any]:
+    """The owner's settled export once the deleted tasker's offer withdrawal has reached them."""
+
+    async def probe() -> dict[str, Any] | None:
+        doc = await settled_export(api, owner)
+        notes = doc["services"]["messaging"]["notifications"]
+        return doc if any(n["kind"] == "offer_withdrawn" for n in notes) else None
+
+    return await demo.eventually(probe, "the withdrawn offer's notification")
 
 
 async def delete(api: Any, user: Any) -> None:
