@@ -3,8 +3,8 @@
 Each suite is a module `bench.<name>` with `run(runs: int) -> list[Figure]`. Suites run one
 at a time, each in a child process of its own session with a time budget, so a suite that
 crashes or hangs is reported as failed (its servers killed with it) and the others still run,
-and the whole bench stays within TOTAL_BUDGET_S (about twenty minutes: the 10,000-socket suite
-takes half of it).
+and the whole bench stays within TOTAL_BUDGET_S (about 8 minutes on a quiet machine, 20 at most
+on a loaded one).
 """
 
 from __future__ import annotations
