@@ -91,6 +91,8 @@ def unread(at: datetime, count: int = 1) -> Unread:
         (None, NOW - timedelta(hours=2), NOW - timedelta(hours=3), 1, False),  # told already
         (None, NOW - timedelta(hours=2), NOW - timedelta(hours=1), 1, True),  # something new
         (None, None, NOW - timedelta(hours=1), 0, False),  # nothing unread
+        # Just arrived: the user may have just come online, before presence shows it.
+        (None, None, NOW - timedelta(minutes=1), 1, False),
     ],
 )
 def test_the_digest_goes_to_users_away_with_something_new(

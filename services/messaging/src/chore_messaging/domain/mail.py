@@ -141,6 +141,10 @@ class Unread:
     latest_at: datetime
 
 
+# Several presence flushes: long enough for a user who just came online to show as such.
+SETTLE = timedelta(minutes=5)
+
+
 def needs_digest(
     last_seen: datetime | None,
     last_digest: datetime | None,
@@ -148,15 +152,19 @@ def needs_digest(
     now: datetime,
     offline_after: timedelta,
 ) -> bool:
-    """Offline long enough, and something arrived since the last digest (or ever).
+    """Offline long enough, a message left unread a while (`SETTLE`, at most `offline_after`),
+    and something arrived since the last digest (or ever).
 
     "Offline" is what messaging sees: no socket open and none opened or closed (and so no
     message read, since reads go over the socket) for `offline_after`. A user never seen
-    connected counts as offline.
+    connected counts as offline. Presence is recorded every minute or so
+    (MESSAGING_MAIL_PRESENCE_FLUSH_S), so a user who has just come online may not show yet:
+    a message that arrived a moment ago waits until that has settled.
     """
     if last_seen is not None and now - last_seen < offline_after:
         return False
-    newest = max((u.latest_at for u in unread if u.count > 0), default=None)
-    if newest is None:
+    waiting = [u.latest_at for u in unread if u.count > 0]
+    settle = min(SETTLE, offline_after)
+    if not any(now - at >= settle for at in waiting):
         return False
-    return last_digest is None or newest > last_digest
+    return last_digest is None or max(waiting) > last_digest
