@@ -243,3 +243,35 @@ async def test_a_payload_that_is_not_an_object_is_refused() -> None:
     signature = b64(KEY.sign(f"{head}.{body}".encode()))
     with pytest.raises(InvalidToken):
         await verifier().verify(f"{head}.{body}.{signature}")
+
+
+async def test_a_header_seen_before_lets_no_forgery_through() -> None:
+    # The verifier remembers a header it has read; what follows it is verified in full.
+    one = verifier()
+    good = sign(claims())
+    await one.verify(good)
+    head, body, sig = good.split(".")
+    forged = b64(json.dumps(claims(role="admin")).encode())
+    other_sig = sign(claims(), key=Ed25519PrivateKey.generate()).split(".")[2]
+    for token in (
+        f"{head}.{forged}.{sig}",
+        f"{head}.{body}.{other_sig}",
+        f"{head}.not-base64!.{sig}",
+        f"{head}.{body}",
+        f"{head}..",
+        f"{head}.{body}.{sig}.extra",
+    ):
+        with pytest.raises(InvalidToken):
+            await one.verify(token)
+    unverified = jwt.decode(good, options={"verify_signature": False})
+    assert (await one.verify(good)).sub == unverified["sub"]
+
+
+async def test_made_up_headers_do_not_grow_the_verifier_without_bound() -> None:
+    one = verifier()
+    for i in range(500):
+        head = b64(json.dumps({"alg": "EdDSA", "kid": f"made-up-{i}"}).encode())
+        with pytest.raises(InvalidToken):
+            await one.verify(f"{head}.e30.{b64(b'x' * 64)}")
+    assert len(one._kids) <= 64
+    assert (await one.verify(sign(claims()))).role == "client"

@@ -11,6 +11,11 @@ HS256 signed with the public key as an HMAC secret are refused by the library. A
   cannot make a service fetch keys;
 - the claims the platform needs (`sid`, `role` as non-empty strings, `sub` a UUID text) are
   checked once the token verified, as application rules, not parsing;
+- the header's verdict is remembered by its exact text: every token signed with one key
+  starts with the same header segment, so a token's first sight reads its header once per
+  key, not once per token (`jwt.get_unverified_header` decodes all three segments, a
+  quarter of a first verification; bench figure `auth.verify_ratio`). It picks the key and
+  nothing more, and only headers that named EdDSA and a kid are remembered (bounded);
 - the verified-token cache: a token that passed every check is remembered (bounded LRU,
   keyed by the whole token string), so the next request with it skips the Ed25519 check
   (~40 % of a cached GET, bench figure `tasks.token_verify_share`). Only an exact string
@@ -35,6 +40,9 @@ ALGORITHM: Final = "EdDSA"
 REQUIRED_CLAIMS: Final = ("sub", "sid", "role", "iat", "exp", "iss", "aud", "jti")
 _TEXT_CLAIMS: Final = ("sub", "sid", "role", "jti")
 DEFAULT_CACHE_SIZE: Final = 10_000
+# Header segments remembered: one per signing key in use, so a handful; the bound only keeps
+# made-up headers from growing it.
+HEADER_MEMO_SIZE: Final = 64
 
 
 class InvalidToken(Unauthorized):
@@ -105,6 +113,7 @@ class TokenVerifier:
         self.revoked = revoked
         self.cache_size = cache_size
         self._verified: OrderedDict[str, _Verified] = OrderedDict()
+        self._kids: dict[str, str] = {}  # header segment -> its kid (see key_id)
         self._decoder = jwt.PyJWT()
         self._options: Options = {"require": list(REQUIRED_CLAIMS)}
 
@@ -117,7 +126,7 @@ class TokenVerifier:
         claims = self._remembered(token)
         if claims is not None:
             return claims
-        kid = key_id(token)
+        kid = self._key_id(token)
         key = self.keys.get(kid) or await self.keys.fetch(kid)
         if key is None:
             raise InvalidToken("Token signed with an unknown key.")
@@ -128,7 +137,7 @@ class TokenVerifier:
         claims = self._remembered(token)
         if claims is not None:
             return claims
-        kid = key_id(token)
+        kid = self._key_id(token)
         key = self.keys.get(kid)
         if key is None:
             raise InvalidToken("Token signed with an unknown key.")
@@ -157,6 +166,19 @@ class TokenVerifier:
         except jwt.InvalidTokenError:
             raise InvalidToken("Token is not valid.") from None
         return payload
+
+    def _key_id(self, token: str) -> str:
+        """`key_id(token)`, remembered by the token's header segment (its exact text)."""
+        if not isinstance(token, str):
+            raise InvalidToken("Token is not valid.")
+        header = token.partition(".")[0]
+        kid = self._kids.get(header)
+        if kid is None:
+            kid = key_id(token)  # raises for anything but an EdDSA header with a kid
+            if len(self._kids) >= HEADER_MEMO_SIZE:
+                self._kids.clear()
+            self._kids[header] = kid
+        return kid
 
     def _remembered(self, token: str) -> Claims | None:
         """The claims of `token` if it was verified before and still passes every check
