@@ -105,6 +105,29 @@ async def test_headers_cross_as_a_proxy_should(
     assert seen["Host"] == auth.url.removeprefix("http://")
 
 
+async def test_a_trace_the_caller_did_not_sample_goes_on_unsampled(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    # Nothing of an unsampled trace is recorded (the gateway starts no CLIENT span for it),
+    # yet the trace stays one: same trace id, not sampled, the gateway's span as parent.
+    auth = await start_upstream("auth")
+    gw = await start_gateway({"auth": [auth]})
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    parents = set()
+    for _ in range(2):
+        resp = await gw.get(
+            "/auth/echo", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-00"}
+        )
+        assert resp.status == 200
+        seen = (await resp.json())["headers"]
+        match = re.fullmatch(r"00-([0-9a-f]{32})-([0-9a-f]{16})-00", seen["traceparent"])
+        assert match is not None, seen["traceparent"]
+        assert match.group(1) == trace_id
+        assert match.group(2) not in ("b7ad6b7169203331", "0" * 16)
+        parents.add(match.group(2))
+    assert len(parents) == 2  # each request's own span, not a fixed id
+
+
 async def test_an_insane_request_id_is_replaced_and_one_is_made_when_missing(
     start_upstream: StartUpstream, start_gateway: StartGateway
 ) -> None:
