@@ -148,7 +148,7 @@ async def test_a_stalled_upstream_opens_its_breaker_and_closes_it_when_back(
             body = await response.json(content_type=None)
             code = body.get("code") if isinstance(body, dict) else None
             return Answer(response.status, response.headers.get("Retry-After"), code,
-                          time.monotonic() - started)  # fmt: skip
+                          time.monotonic() - started, response.content_type)  # fmt: skip
 
     await api.call("GET", "/tasks?limit=1", token=ann.token)
     # The burst below must meet every replica: wait until the gateway has them all up.
@@ -171,10 +171,23 @@ async def test_a_stalled_upstream_opens_its_breaker_and_closes_it_when_back(
         await _until_gauges(
             session, platform.metrics_url(), "gateway_breaker_state", "tasks", 2.0, replicas
         )
-        # From now on the gateway answers at once, without trying the upstream.
+        # From now on the gateway answers itself, without trying the upstream: each answer
+        # is its own 503 problem saying why and when to come back, and no call went to a
+        # frozen replica (every one would have ended as a counted timeout, after 5 s).
+        tried = await _metric_total(
+            session, platform.metrics_url(), "gateway_upstream_failures_total", "tasks"
+        )
         stalled = [await get() for _ in range(20)]
         assert {a.status for a in stalled} == {503}, stalled
+        assert {a.content_type for a in stalled} == {"application/problem+json"}, stalled
+        assert {a.code for a in stalled} <= {"circuit_open", "upstream_unavailable"}, stalled
         assert all(a.retry_after is not None and int(a.retry_after) >= 1 for a in stalled)
+        assert (
+            await _metric_total(
+                session, platform.metrics_url(), "gateway_upstream_failures_total", "tasks"
+            )
+            == tried
+        )
         # The other services do not notice.
         assert (await api.call("GET", "/auth/me", token=ann.token))["id"] == ann.id
     finally:
@@ -182,11 +195,12 @@ async def test_a_stalled_upstream_opens_its_breaker_and_closes_it_when_back(
             os.killpg(pid, signal.SIGCONT)
     resumed_at = time.monotonic()
     # Back: the health checks see it within a second, but an open breaker keeps refusing
-    # (fast, with Retry-After) until its half-open probe succeeds.
+    # (its own problem, with Retry-After) until its half-open probe succeeds.
     after: list[Answer] = []
     while (answer := await get()).status != 200:
         after.append(answer)
         assert answer.status == 503, answer
+        assert answer.code in {"circuit_open", "upstream_unavailable"}, answer
         assert time.monotonic() - resumed_at < 30, "the breaker never closed"
         await asyncio.sleep(0.1)
     closed_after = time.monotonic() - resumed_at
@@ -202,7 +216,6 @@ async def test_a_stalled_upstream_opens_its_breaker_and_closes_it_when_back(
     ]
     # Refused by the breaker itself, not only by health checks.
     assert "circuit_open" in codes, "\n".join(gateway_saw)
-    assert worst < 0.1
     await _until_ready(api)
 
 
@@ -211,7 +224,29 @@ class Answer:
     status: int
     retry_after: str | None
     code: str | None
-    took: float
+    took: float  # printed, never asserted: speed belongs in benches
+    content_type: str
+
+
+async def _samples(
+    session: aiohttp.ClientSession, metrics_url: str, metric: str, service: str
+) -> list[Any]:
+    """The gateway's /metrics samples named `metric` for `service`."""
+    async with session.get(metrics_url) as response:
+        text = await response.text()
+    return [
+        sample
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == metric and sample.labels.get("service") == service
+    ]
+
+
+async def _metric_total(
+    session: aiohttp.ClientSession, metrics_url: str, metric: str, service: str
+) -> float:
+    """`metric` summed over every label of `service` (0 before the first one is counted)."""
+    return sum(s.value for s in await _samples(session, metrics_url, metric, service))
 
 
 async def _until_gauges(
@@ -226,14 +261,7 @@ async def _until_gauges(
     """Until the gateway's /metrics shows `metric` == value for `count` addresses of `service`."""
     deadline = time.monotonic() + within
     while True:
-        async with session.get(metrics_url) as response:
-            text = await response.text()
-        matching = [
-            sample
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == metric and sample.labels.get("service") == service
-        ]
+        matching = await _samples(session, metrics_url, metric, service)
         if sum(s.value == value for s in matching) >= count:
             return
         assert time.monotonic() < deadline, f"{metric}{{service={service}}}: {matching}"
