@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import nats
 import pytest
@@ -157,6 +157,43 @@ async def test_a_ban_hides_open_tasks_and_withdraws_open_offers_and_lifting_it_s
     assert hidden["id"] in ids
     after = {o["id"]: o["status"] for o in await offers_on(tasks, other["id"], client)}
     assert after[made["id"]] == "withdrawn"
+
+
+async def test_a_banned_owners_open_task_is_not_found_by_id_but_by_its_owner_and_admins(
+    bus: NatsServer, start_tasks: StartApp, issuer: Issuer
+) -> None:
+    tasks = await start_tasks(nats_url=bus.url, consumer_enabled=True)
+    spammer, stranger, admin = issuer.user("client"), issuer.user("tasker"), issuer.user("admin")
+    hidden = await post_task(tasks, spammer)
+    await tasks.get(f"/tasks/{hidden['id']}", headers=stranger.headers)  # now in the cache
+
+    await publish(bus, status(spammer, "banned"))
+    await eventually(lambda: browse_ids(tasks, stranger), lambda s: hidden["id"] not in s)
+    missing = await tasks.get(f"/tasks/{uuid4()}", headers=stranger.headers)
+    assert missing.status == 404
+    not_found = await missing.json()
+    read = await tasks.get(f"/tasks/{hidden['id']}", headers=stranger.headers)
+    made = await tasks.post(
+        f"/tasks/{hidden['id']}/offers", json={"price_cents": 7000}, headers=stranger.headers
+    )
+    # The same problem as a task that does not exist: nothing says it is there.
+    for resp in (read, made):
+        assert (resp.status, resp.content_type) == (404, "application/problem+json")
+        body = await resp.json()
+        assert (body["code"], body["title"]) == (not_found["code"], not_found["title"])
+        assert body["code"] == "task_not_found"
+    assert await offers_on(tasks, hidden["id"], spammer) == []
+    for who in (spammer, admin):
+        resp = await tasks.get(f"/tasks/{hidden['id']}", headers=who.headers)
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["status"] == "open"
+
+    # Lifted: the task is on the market again, by id too.
+    await publish(bus, status(spammer, "active"))
+    await eventually(lambda: browse_ids(tasks, stranger), lambda s: hidden["id"] in s)
+    resp = await tasks.get(f"/tasks/{hidden['id']}", headers=stranger.headers)
+    assert resp.status == 200, await resp.text()
+    await offer(tasks, hidden["id"], stranger)
 
 
 async def test_a_deleted_user_is_deleted_user_for_good_and_their_offers_are_withdrawn(

@@ -343,6 +343,10 @@ class FakePeople:
             deleted = status is PersonStatus.DELETED
             self.rows[user_id] = (DELETED_NAME if deleted else name, status)
 
+    async def status(self, user_id: UUID) -> PersonStatus:
+        await asyncio.sleep(0)
+        return self.rows.get(user_id, (None, PersonStatus.ACTIVE))[1]
+
     async def cards(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonCard]:
         cards = {}
         for uid in user_ids:

@@ -11,6 +11,7 @@ from chore_tasks import usecases
 from chore_tasks.adapters.cache import TaskCache
 from chore_tasks.domain.errors import TaskNotFound
 from chore_tasks.domain.model import Status
+from chore_tasks.domain.people import PersonStatus
 from chore_tasks.usecases.commands import GetTask
 
 from .factories import NOW, client, make_offer, make_task, tasker
@@ -82,7 +83,7 @@ def test_a_cache_of_size_zero_keeps_nothing() -> None:
     assert cache.get(task.id) is None
 
 
-async def test_reading_a_cached_task_does_not_touch_the_database() -> None:
+async def test_reading_a_cached_task_does_not_read_it_from_the_database() -> None:
     db, cache = FakeDatabase(), TaskCache(10)
     task = make_task()
     put(db, task)
@@ -105,6 +106,20 @@ async def test_a_cached_private_task_is_still_hidden_from_strangers() -> None:
         await usecases.get_task(
             db.uow(), GetTask(task_id=task.id, actor=client()), NOW, cache=cache
         )
+
+
+async def test_a_cached_open_task_hides_as_soon_as_its_owner_is_banned() -> None:
+    db, cache = FakeDatabase(), TaskCache(10)
+    task, reader = make_task(), tasker()
+    put(db, task)
+    cache.put(task)
+    assert (
+        await usecases.get_task(db.uow(), GetTask(task_id=task.id, actor=reader), NOW, cache=cache)
+        == task
+    )
+    db.people[task.owner_id] = ("Spammer", PersonStatus.BANNED)
+    with pytest.raises(TaskNotFound):
+        await usecases.get_task(db.uow(), GetTask(task_id=task.id, actor=reader), NOW, cache=cache)
 
 
 async def test_a_tasker_who_offered_on_a_cached_private_task_is_checked_in_the_database() -> None:

@@ -12,6 +12,7 @@ from chore_common.errors import Conflict, Forbidden
 from chore_tasks.domain import lifecycle, offers, policies, reviews
 from chore_tasks.domain.errors import InvalidTransition, TaskNotFound
 from chore_tasks.domain.model import SCHEDULER, Action, Actor, Role, Status
+from chore_tasks.domain.people import PersonStatus
 
 from .factories import NOW, admin, client, make_offer, make_task, tasker
 
@@ -111,6 +112,34 @@ def test_only_a_tasker_who_cannot_see_a_task_needs_an_offer_lookup() -> None:
     assert policies.needs_offer_lookup(private, tasker())
     assert not policies.needs_offer_lookup(private, client())
     assert not policies.needs_offer_lookup(make_task(), tasker())
+
+
+@pytest.mark.parametrize(
+    "hidden", [PersonStatus.SUSPENDED, PersonStatus.BANNED, PersonStatus.DELETED]
+)
+def test_an_open_task_of_a_hidden_owner_exists_only_for_its_owner_and_admins(
+    hidden: PersonStatus,
+) -> None:
+    owner = client()
+    task = make_task(owner=owner)
+    for who in (client(), tasker()):
+        assert policies.needs_owner_status(task, who)
+        with pytest.raises(TaskNotFound):
+            policies.ensure_visible(task, who, owner_status=hidden)
+    # As in browse: an offer made before the ban does not show it either.
+    with pytest.raises(TaskNotFound):
+        policies.ensure_visible(task, tasker(), has_offered=True, owner_status=hidden)
+    for who in (owner, admin(), SCHEDULER):
+        assert not policies.needs_owner_status(task, who)
+        policies.ensure_visible(task, who, owner_status=hidden)
+    policies.ensure_visible(task, tasker(), owner_status=PersonStatus.ACTIVE)
+
+
+def test_the_owners_status_matters_only_while_the_task_is_open() -> None:
+    worker = tasker()
+    task = make_task(status=Status.ASSIGNED, assignee=worker)
+    assert not policies.needs_owner_status(task, worker)
+    policies.ensure_visible(task, worker, owner_status=PersonStatus.BANNED)
 
 
 def test_only_clients_post_tasks() -> None:

@@ -22,6 +22,7 @@ from chore_tasks.domain.events import (
 )
 from chore_tasks.domain.jobs import JobKind, JobStatus
 from chore_tasks.domain.model import Actor, OfferStatus, Status, Task
+from chore_tasks.domain.people import PersonStatus
 from chore_tasks.usecases.commands import (
     AssignTask,
     BrowseTasks,
@@ -29,6 +30,7 @@ from chore_tasks.usecases.commands import (
     CompleteTask,
     CreateTask,
     GetTask,
+    MakeOffer,
     StartTask,
 )
 
@@ -115,6 +117,25 @@ async def test_a_tasker_who_offered_still_reads_the_task_after_someone_else_got_
     put(db, task, make_offer(task, by=loser))
     got = await usecases.get_task(db.uow(), GetTask(task_id=task.id, actor=loser), NOW)
     assert got.id == task.id
+
+
+async def test_an_open_task_of_a_banned_owner_cannot_be_read_or_offered_on_by_others(
+    db: FakeDatabase,
+) -> None:
+    owner = client()
+    task = make_task(owner=owner)
+    put(db, task)
+    db.people[owner.user_id] = ("Spammer", PersonStatus.BANNED)
+    for who in (client(), tasker()):
+        with pytest.raises(TaskNotFound):
+            await usecases.get_task(db.uow(), GetTask(task_id=task.id, actor=who), NOW)
+    with pytest.raises(TaskNotFound):
+        await usecases.make_offer(
+            db.uow(), MakeOffer(task_id=task.id, actor=tasker(), price_cents=100, message=""), NOW
+        )
+    assert (db.offers, db.events, db.commits) == ({}, [], 0)
+    for who in (owner, admin()):
+        assert await usecases.get_task(db.uow(), GetTask(task_id=task.id, actor=who), NOW) == task
 
 
 async def test_assigning_sets_the_assignee_accepts_the_offer_and_records_it(

@@ -67,7 +67,7 @@ from chore_tasks.domain.model import (
     Status,
     Task,
 )
-from chore_tasks.domain.people import DELETED_NAME, PersonCard, PersonStatus
+from chore_tasks.domain.people import DELETED_NAME, PersonCard, PersonStatus, status_of
 from chore_tasks.domain.reports import Report
 from chore_tasks.domain.reviews import (
     RatingSummary,
@@ -428,6 +428,10 @@ class PeopleRepository:
                 index_elements=[PEOPLE.c.user_id], set_=values, where=PEOPLE.c.status != _DELETED
             )
         )
+
+    async def status(self, user_id: UUID) -> PersonStatus:
+        found = await self.conn.scalar(select(PEOPLE.c.status).where(PEOPLE.c.user_id == user_id))
+        return PersonStatus.ACTIVE if found is None else status_of(found)
 
     async def cards(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonCard]:
         """Each id's card: name from `people`, rating from `user_ratings`, and how many

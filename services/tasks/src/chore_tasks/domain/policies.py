@@ -7,6 +7,9 @@ Visibility, and why some refusals are 404 rather than 403:
   taskers who made an offer on it (they need to learn how it ended), and admins. To anyone
   else it does not exist: reads and commands alike get 404 (`TaskNotFound`), so nobody can
   probe ids to learn who hired whom.
+- An `open` task whose owner is suspended, banned or deleted (domain/people.py) is off the
+  market: browse leaves it out, and to anyone but its owner and admins it does not exist
+  either (404), so nobody can read it or offer on it by id.
 - An offer id that does not belong to the task in the URL is `OfferNotFound`, never 403.
 Checks run in this order: visible (404), allowed (403), then state (409), so a stranger
 never learns a task's state or version.
@@ -20,6 +23,7 @@ from uuid import UUID
 from chore_common.errors import Conflict, Forbidden
 from chore_tasks.domain.errors import InvalidTransition, OfferNotFound, TaskNotFound
 from chore_tasks.domain.model import Action, Actor, Offer, Role, Status, Task
+from chore_tasks.domain.people import HIDDEN, PersonStatus
 
 # Moves only the task's owner makes; the assignee's are the rest but the scheduler's
 # (EXPIRE, AUTO_CONFIRM) and the admin's (RESOLVE_*).
@@ -36,12 +40,27 @@ OWNER_ACTIONS = frozenset(
 )
 
 
-def can_view(task: Task, actor: Actor, *, has_offered: bool = False) -> bool:
+def can_view(
+    task: Task,
+    actor: Actor,
+    *,
+    has_offered: bool = False,
+    owner_status: PersonStatus = PersonStatus.ACTIVE,
+) -> bool:
+    if actor.role in (Role.ADMIN, Role.SYSTEM) or actor.user_id == task.owner_id:
+        return True
+    if task.status is Status.OPEN:
+        return owner_status not in HIDDEN  # as browse: hidden from offerers too
+    return task.is_participant(actor) or has_offered
+
+
+def needs_owner_status(task: Task, actor: Actor) -> bool:
+    """Whether visibility hangs on the owner's account status (so the caller must look it
+    up): an open task, seen by anyone but its owner and admins."""
     return (
         task.status is Status.OPEN
-        or actor.role in (Role.ADMIN, Role.SYSTEM)
-        or task.is_participant(actor)
-        or has_offered
+        and actor.user_id != task.owner_id
+        and actor.role not in (Role.ADMIN, Role.SYSTEM)
     )
 
 
@@ -50,8 +69,14 @@ def needs_offer_lookup(task: Task, actor: Actor) -> bool:
     return actor.role is Role.TASKER and not can_view(task, actor)
 
 
-def ensure_visible(task: Task, actor: Actor, *, has_offered: bool = False) -> None:
-    if not can_view(task, actor, has_offered=has_offered):
+def ensure_visible(
+    task: Task,
+    actor: Actor,
+    *,
+    has_offered: bool = False,
+    owner_status: PersonStatus = PersonStatus.ACTIVE,
+) -> None:
+    if not can_view(task, actor, has_offered=has_offered, owner_status=owner_status):
         raise TaskNotFound(f"no task {task.id}")
 
 

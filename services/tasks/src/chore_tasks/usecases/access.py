@@ -12,6 +12,7 @@ from chore_common.errors import InvalidInput, PreconditionFailed
 from chore_tasks.domain import policies
 from chore_tasks.domain.errors import OfferNotFound, StaleVersion, TaskNotFound
 from chore_tasks.domain.model import Actor, Offer, Task
+from chore_tasks.domain.people import PersonStatus
 from chore_tasks.usecases.ports import TasksUnitOfWork
 
 MAX_LIMIT = 100
@@ -25,8 +26,17 @@ async def visible_task(uow: TasksUnitOfWork, task_id: UUID, actor: Actor) -> Tas
     has_offered = policies.needs_offer_lookup(task, actor) and await uow.offers.exists(
         task.id, actor.user_id
     )
-    policies.ensure_visible(task, actor, has_offered=has_offered)
+    policies.ensure_visible(
+        task, actor, has_offered=has_offered, owner_status=await owner_status(uow, task, actor)
+    )
     return task
+
+
+async def owner_status(uow: TasksUnitOfWork, task: Task, actor: Actor) -> PersonStatus:
+    """The task's owner's account status, when the actor's view of the task hangs on it."""
+    if not policies.needs_owner_status(task, actor):
+        return PersonStatus.ACTIVE
+    return await uow.people.status(task.owner_id)
 
 
 def check_if_match(task: Task, if_match: int | None) -> None:

@@ -205,6 +205,10 @@ class PeopleRepository(Protocol):
         """Name, rating and completed tasks of each id (a card for every id asked)."""
         ...
 
+    async def status(self, user_id: UUID) -> PersonStatus:
+        """Their account status (`active` when tasks has not heard of them)."""
+        ...
+
 
 class TaskEditRepository(Protocol):
     async def add(self, edit: TaskEdit) -> None: ...

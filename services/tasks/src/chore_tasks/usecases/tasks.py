@@ -10,7 +10,14 @@ from chore_tasks.domain import jobs, lifecycle, policies, search
 from chore_tasks.domain.errors import OfferNotFound
 from chore_tasks.domain.jobs import RetryPolicy
 from chore_tasks.domain.model import Action, Task
-from chore_tasks.usecases.access import check_if_match, check_limit, save_task, visible_task
+from chore_tasks.domain.people import PersonStatus
+from chore_tasks.usecases.access import (
+    check_if_match,
+    check_limit,
+    owner_status,
+    save_task,
+    visible_task,
+)
 from chore_tasks.usecases.commands import (
     AssignTask,
     BrowseTasks,
@@ -59,7 +66,12 @@ async def get_task(
     """One task the actor may see; from `cache` when it holds it and no query is needed."""
     task = cache.get(cmd.task_id) if cache is not None else None
     if task is not None and not policies.needs_offer_lookup(task, cmd.actor):
-        policies.ensure_visible(task, cmd.actor)
+        # The owner's status is not cached: a ban must hide the task at once on every replica.
+        status = PersonStatus.ACTIVE
+        if policies.needs_owner_status(task, cmd.actor):
+            async with uow:
+                status = await owner_status(uow, task, cmd.actor)
+        policies.ensure_visible(task, cmd.actor, owner_status=status)
         return task
     async with uow:
         task = await visible_task(uow, cmd.task_id, cmd.actor)
