@@ -63,3 +63,77 @@ async def test_a_missing_part_makes_the_whole_export_503(
     problem = await resp.json()
     assert problem["code"] == "export_incomplete"
     assert "services" not in problem
+
+
+async def test_exports_spend_the_clients_rate_limit_like_proxied_requests(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    auth, tasks = await start_upstream("auth"), await start_upstream("tasks")
+    # One token back every 100 s: nothing refills while the test runs.
+    gw = await start_gateway(
+        {"auth": [auth], "tasks": [tasks]}, rate_limit_rps=0.01, rate_limit_burst=3
+    )
+
+    assert (await gw.get("/tasks/echo")).status == 200
+    resp = await gw.get("/me/export", headers=BEARER)
+    assert resp.status == 200
+    assert resp.headers["RateLimit-Policy"] == '"default";q=3;w=300'
+    assert resp.headers["RateLimit"].startswith('"default";r=1;')
+    assert (await gw.get("/me/export", headers=BEARER)).status == 200
+    asked = (auth.arrived, tasks.arrived)
+
+    # The bucket is empty for exports and proxied requests alike.
+    for path in ("/me/export", "/tasks/echo"):
+        resp = await gw.get(path, headers=BEARER)
+        assert resp.status == 429
+        assert resp.headers["Content-Type"].startswith("application/problem+json")
+        assert int(resp.headers["Retry-After"]) >= 1
+        assert resp.headers["RateLimit"].startswith('"default";r=0;')
+        assert (await resp.json())["code"] == "rate_limited"
+    assert (auth.arrived, tasks.arrived) == asked  # no service was asked for the refused ones
+
+
+async def test_a_browser_apps_preflight_for_the_export_is_answered_with_cors_on(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    auth, tasks = await start_upstream("auth"), await start_upstream("tasks")
+    app, evil = "https://app.example.com", "https://evil.example"
+    gw = await start_gateway({"auth": [auth], "tasks": [tasks]}, cors_origins=[app])
+    preflight = {
+        "Origin": app,
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+    }
+
+    resp = await gw.options("/me/export", headers=preflight)
+    assert resp.status == 204
+    assert resp.headers["Access-Control-Allow-Origin"] == app
+    assert "GET" in resp.headers["Access-Control-Allow-Methods"].split(", ")
+    assert "authorization" in resp.headers["Access-Control-Allow-Headers"].split(", ")
+    assert "Origin" in resp.headers["Vary"]
+    resp = await gw.options("/me/export", headers={**preflight, "Origin": evil})
+    assert resp.status == 403
+    assert (await resp.json())["code"] == "cors_refused"
+    assert "Access-Control-Allow-Origin" not in resp.headers
+    # The export itself, asked from the app, carries the CORS headers.
+    resp = await gw.get("/me/export", headers={**BEARER, "Origin": app})
+    assert resp.status == 200
+    assert resp.headers["Access-Control-Allow-Origin"] == app
+    # An OPTIONS that is no preflight: the route is GET only, as without CORS.
+    resp = await gw.options("/me/export")
+    assert resp.status == 405
+    assert resp.headers["Allow"] == "GET"
+    assert (auth.arrived, tasks.arrived) == (1, 1)
+
+
+async def test_without_cors_the_export_has_no_preflight(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    auth = await start_upstream("auth")
+    gw = await start_gateway({"auth": [auth]})
+    resp = await gw.options(
+        "/me/export",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
+    )
+    assert resp.status == 405
+    assert "Access-Control-Allow-Origin" not in resp.headers

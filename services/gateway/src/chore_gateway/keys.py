@@ -21,7 +21,8 @@ from chore_gateway.domain.pool import Pool
 
 class Proxy(Protocol):
     """The routed services' pools, the handler that proxies a request to one, and (with
-    CORS on) the one that answers a preflight for it."""
+    CORS on) the one that answers a preflight for it; the same rate limit and preflights
+    for the gateway's own routes that cost the services work (`/me/export`)."""
 
     pools: dict[str, Pool]
     cors: CorsPolicy | None
@@ -29,6 +30,10 @@ class Proxy(Protocol):
     def handler(self, pool: Pool) -> Handler: ...
 
     def preflight(self, pool: Pool) -> Handler: ...
+
+    def limited(self, handler: Handler) -> Handler: ...
+
+    def preflight_or(self, other: Handler) -> Handler: ...
 
 
 class DocumentSource(Protocol):

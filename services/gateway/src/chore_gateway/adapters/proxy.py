@@ -18,6 +18,7 @@ from typing import Final
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from yarl import URL
@@ -196,27 +197,50 @@ class Proxy:
 
     def preflight(self, pool: Pool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """OPTIONS with CORS on: preflights answered here, other OPTIONS forwarded."""
+        return self.preflight_or(self.handler(pool))
+
+    def preflight_or(self, other: Handler) -> Handler:
+        """OPTIONS with CORS on: preflights answered here, other OPTIONS to `other`."""
         assert self.cors is not None, "only routed with CORS on"
-        return preflight_handler(self.cors, self.handler(pool))
+        return preflight_handler(self.cors, other)
 
     # --- HTTP --------------------------------------------------------------------------
+
+    def limited(self, handler: Handler) -> Handler:
+        """One of the gateway's own routes under the per-client rate limit of proxied ones:
+        429 when the client's bucket is empty, else its answer with the RateLimit fields."""
+
+        async def admitted(request: web.Request) -> web.StreamResponse:
+            _, _, fields = self._admit(request, self.loop.time())
+            response = await handler(request)
+            response.headers.extend(fields)
+            return response
+
+        return admitted
+
+    def _admit(self, request: web.Request, now: float) -> tuple[bool, str, Fields]:
+        """(the peer is a trusted proxy, the client's address, the RateLimit fields) once a
+        token of the client's bucket is spent; 429 when there is none."""
+        peer = request.remote
+        proxies = self.proxies
+        if proxies and proxies.trusts_peer(peer):
+            trusted, client = True, proxies.client(peer, request.headers.get("X-Forwarded-For"))
+        else:
+            trusted, client = False, peer or "unknown"
+        limiter = self.limiter
+        if limiter is None:
+            return trusted, client, ()
+        wait = limiter.take(client, now)
+        fields = limiter.headers()
+        if wait:
+            raise _rate_limited(wait, fields)
+        return trusted, client, fields
 
     async def forward(self, pool: Pool, request: web.Request) -> web.StreamResponse:
         now = self.loop.time()
         headers_in = request.headers
         peer = request.remote
-        proxies = self.proxies
-        if proxies and proxies.trusts_peer(peer):
-            trusted, client = True, proxies.client(peer, headers_in.get("X-Forwarded-For"))
-        else:
-            trusted, client = False, peer or "unknown"
-        limiter = self.limiter
-        fields: Fields = ()
-        if limiter is not None:
-            wait = limiter.take(client, now)
-            fields = limiter.headers()
-            if wait:
-                raise _rate_limited(wait, fields)
+        trusted, client, fields = self._admit(request, now)
         path = request.raw_path
         if path[:1] != "/":
             raise _not_origin_form()

@@ -27,7 +27,10 @@ def add_routes(app: web.Application, settings: GatewaySettings) -> None:
     router.add_get("/docs/", api_docs.index, allow_head=False)
     router.add_get("/docs/assets/{name}", docs.Assets().file)
     router.add_get("/docs/{service:[a-z]+}.json", api_docs.document, allow_head=False)
-    router.add_get("/me/export", export.export, allow_head=False)
+    # Three services' reads per call: under the same per-client limit as proxied requests.
+    router.add_get("/me/export", proxy.limited(export.export), allow_head=False)
+    if proxy.cors is not None:
+        router.add_route("OPTIONS", "/me/export", proxy.preflight_or(_get_only))
     if DEV_MAIL in app:  # `make run` only
         dev_mail.add_routes(router)
     for path in settings.internal_paths:
@@ -44,6 +47,11 @@ def add_routes(app: web.Application, settings: GatewaySettings) -> None:
                 # other methods nothing.
                 router.add_route("OPTIONS", path, proxy.preflight(pool))
             router.add_route("*", path, route)
+
+
+async def _get_only(request: web.Request) -> web.StreamResponse:
+    """An OPTIONS that is no preflight, on a route of the gateway's own: as without CORS."""
+    raise web.HTTPMethodNotAllowed(request.method, ["GET"])
 
 
 async def _not_routed(request: web.Request) -> web.StreamResponse:
