@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -139,6 +140,80 @@ def test_compose_env_names_are_settings(service: str) -> None:
     for name in (service, f"{service}-migrate"):
         for var in services.get(name, {}).get("environment", {}):
             assert var in fields or var in OTEL_VARS, f"{name}: {var} is not a setting"
+
+
+_INTERPOLATED = re.compile(r"\$\{(\w+):-([^}]*)\}")  # ${NAME:-default}, all the file uses
+
+
+def _compose_env(name: str, shell: dict[str, str]) -> dict[str, str]:
+    """Compose service `name`'s environment as compose hands it over with `shell` set."""
+    environment = yaml.safe_load(COMPOSE.read_text())["services"][name]["environment"]
+    passed = {var: value for var, value in environment.items() if value is not None}
+    # A name without a value is passed on from the shell, or left out when not set there.
+    passed |= {
+        var: shell[var] for var, value in environment.items() if value is None and var in shell
+    }
+    return {
+        var: _INTERPOLATED.sub(lambda m: shell.get(m[1], m[2]), str(value))
+        for var, value in passed.items()
+    }
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_compose_env_values_pass_the_settings_validation(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cls = settings_class(service)
+    if cls is None:
+        pytest.skip(f"chore_{service} is not built yet")
+    for var, value in _compose_env(service, {}).items():
+        if var not in OTEL_VARS:
+            monkeypatch.setenv(var, value)
+    cls()  # as the container reads them: a ValidationError fails the test
+
+
+@pytest.mark.parametrize(
+    ("shell", "host", "port", "tls", "login"),
+    [
+        # Nothing named: an address that never resolves (mail waits in the queue, retried),
+        # not the setting's default 127.0.0.1, where nothing listens in the container.
+        ({}, "smtp.invalid", 25, "auto", ""),
+        # docs/deploy.md "Mail from compose": the dev SMTP sink run on the host, a relay.
+        (
+            {"MESSAGING_SMTP_HOST": "host.docker.internal", "MESSAGING_SMTP_PORT": "2525",
+             "MESSAGING_SMTP_TLS": "none"},
+            "host.docker.internal", 2525, "none", "",
+        ),
+        (
+            {"MESSAGING_SMTP_HOST": "smtp.example.com", "MESSAGING_SMTP_PORT": "587",
+             "MESSAGING_SMTP_USERNAME": "chore", "MESSAGING_SMTP_PASSWORD": "pw"},
+            "smtp.example.com", 587, "auto", "chore",
+        ),
+    ],
+)  # fmt: skip
+def test_compose_mail_goes_to_the_smtp_server_the_shell_names(
+    shell: dict[str, str],
+    host: str,
+    port: int,
+    tls: str,
+    login: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cls = settings_class("messaging")
+    if cls is None:
+        pytest.skip("chore_messaging is not built yet")
+    for var in [v for v in os.environ if v.startswith("MESSAGING_")]:
+        monkeypatch.delenv(var)
+    for var, value in _compose_env("messaging", shell).items():
+        monkeypatch.setenv(var, value)
+    settings: Any = cls()
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_tls) == (host, port, tls)
+    assert settings.smtp_username == login
+    assert settings.smtp_password.get_secret_value() == shell.get("MESSAGING_SMTP_PASSWORD", "")
+    assert settings.mail_app_url == "http://127.0.0.1:8080"  # the gateway's published port
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert "127.0.0.1:8080:8080" in services["gateway"]["ports"]
+    assert "host.docker.internal:host-gateway" in services["messaging"]["extra_hosts"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
