@@ -196,6 +196,25 @@ async def test_a_banned_owners_open_task_is_not_found_by_id_but_by_its_owner_and
     await offer(tasks, hidden["id"], stranger)
 
 
+async def test_a_ban_hides_the_task_cached_on_another_replica(
+    bus: NatsServer, start_tasks: StartApp, issuer: Issuer
+) -> None:
+    a = await start_tasks(nats_url=bus.url, consumer_enabled=True)  # applies auth's events
+    b = await start_tasks(nats_url=bus.url)
+    spammer, stranger = issuer.user("client"), issuer.user("tasker")
+    task = await post_task(a, spammer)
+
+    async def status_on_b() -> int:
+        resp = await b.get(f"/tasks/{task['id']}", headers=stranger.headers)
+        return resp.status
+
+    assert [await status_on_b(), await status_on_b()] == [200, 200]  # task and status cached
+    await publish(bus, status(spammer, "banned"))
+    assert await eventually(status_on_b, lambda s: s == 404) == 404
+    await publish(bus, status(spammer, "active"))
+    assert await eventually(status_on_b, lambda s: s == 200) == 200
+
+
 async def test_a_deleted_user_is_deleted_user_for_good_and_their_offers_are_withdrawn(
     bus: NatsServer, start_tasks: StartApp, issuer: Issuer
 ) -> None:

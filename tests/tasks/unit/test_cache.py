@@ -4,6 +4,7 @@ across a NATS reconnect (invalidations may have been missed)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from uuid import uuid4
 
 import pytest
 
@@ -108,18 +109,51 @@ async def test_a_cached_private_task_is_still_hidden_from_strangers() -> None:
         )
 
 
-async def test_a_cached_open_task_hides_as_soon_as_its_owner_is_banned() -> None:
+async def test_a_cached_open_task_hides_once_its_owners_ban_is_dropped_from_the_cache() -> None:
     db, cache = FakeDatabase(), TaskCache(10)
     task, reader = make_task(), tasker()
     put(db, task)
     cache.put(task)
-    assert (
-        await usecases.get_task(db.uow(), GetTask(task_id=task.id, actor=reader), NOW, cache=cache)
-        == task
-    )
+
+    async def read() -> object:
+        cmd = GetTask(task_id=task.id, actor=reader)
+        return await usecases.get_task(db.uow(), cmd, NOW, cache=cache)
+
+    assert await read() == task
+    assert cache.person_status(task.owner_id) is PersonStatus.ACTIVE
+    # The ban's unit of work drops the status here (and on every replica) after its commit.
     db.people[task.owner_id] = ("Spammer", PersonStatus.BANNED)
+    cache.drop_person(task.owner_id)
     with pytest.raises(TaskNotFound):
-        await usecases.get_task(db.uow(), GetTask(task_id=task.id, actor=reader), NOW, cache=cache)
+        await read()
+    # Kept now: answered without asking the database again, until the next change.
+    db.people[task.owner_id] = ("Spammer", PersonStatus.ACTIVE)
+    with pytest.raises(TaskNotFound):
+        await read()
+    cache.drop_person(task.owner_id)
+    assert await read() == task
+
+
+def test_a_status_read_while_one_was_dropped_is_not_kept() -> None:
+    cache, owner = TaskCache(10), uuid4()
+    before = cache.people_generation()  # a read of the database starts
+    cache.drop_person(uuid4())  # a change commits meanwhile (anyone's)
+    cache.put_person_status(owner, PersonStatus.ACTIVE, before)
+    assert cache.person_status(owner) is None
+    cache.put_person_status(owner, PersonStatus.BANNED, cache.people_generation())
+    assert cache.person_status(owner) is PersonStatus.BANNED
+
+
+def test_no_status_is_trusted_while_disconnected_or_from_before_a_reconnect() -> None:
+    link = Link()
+    cache, owner = TaskCache(10, link=link), uuid4()
+    cache.put_person_status(owner, PersonStatus.BANNED, cache.people_generation())
+    link.connected = False
+    assert cache.person_status(owner) is None
+    cache.put_person_status(owner, PersonStatus.BANNED, cache.people_generation())
+    link.connected, link.reconnects = True, 1
+    assert cache.person_status(owner) is None
+    assert TaskCache(0).person_status(owner) is None
 
 
 async def test_a_tasker_who_offered_on_a_cached_private_task_is_checked_in_the_database() -> None:

@@ -31,7 +31,7 @@ from chore_tasks.adapters.cache import CacheInvalidator, TaskCache, nats_link
 from chore_tasks.adapters.consumers import auth_consumer
 from chore_tasks.adapters.group_commit import GroupCommit, TransactionEach
 from chore_tasks.adapters.scheduler import Scheduler
-from chore_tasks.adapters.uow import TasksChanged, TasksUnitOfWork
+from chore_tasks.adapters.uow import TasksUnitOfWork
 from chore_tasks.api.schemas import TaskBodies
 from chore_tasks.keys import (
     AUTO_CONFIRM_AFTER,
@@ -75,13 +75,12 @@ def _storage(settings: TasksSettings) -> CleanupContext:
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            changed: TasksChanged | None = None
+            invalidator: CacheInvalidator | None = None
             if settings.cache_size > 0:
                 invalidator = _read_cache(app[NATS_CLIENT], settings.cache_size)
                 await stack.enter_async_context(invalidator.listening())
                 app[TASK_CACHE] = invalidator.cache
-                changed = invalidator.tasks_changed
-            uow = _uow_factory(app[ENGINE], app[RELAY], settings.service_name, changed)
+            uow = _uow_factory(app[ENGINE], app[RELAY], settings.service_name, invalidator)
             app[UOW] = uow
             app[NEW_TASKS] = await stack.enter_async_context(
                 _new_tasks(uow, grouped=settings.group_commit)
@@ -96,10 +95,19 @@ def _read_cache(nc: NATS, size: int) -> CacheInvalidator:
 
 
 def _uow_factory(
-    engine: AsyncEngine, relay: RelayHandoff, producer: str, changed: TasksChanged | None
+    engine: AsyncEngine, relay: RelayHandoff, producer: str, cache: CacheInvalidator | None
 ) -> UowFactory:
+    tasks = cache.tasks_changed if cache is not None else None
+    people = cache.people_changed if cache is not None else None
+
     def uow() -> TasksUnitOfWork:
-        return TasksUnitOfWork(engine, producer=producer, relay=relay, on_tasks_changed=changed)
+        return TasksUnitOfWork(
+            engine,
+            producer=producer,
+            relay=relay,
+            on_tasks_changed=tasks,
+            on_people_changed=people,
+        )
 
     return uow
 

@@ -410,11 +410,13 @@ class PeopleRepository:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+        self.changed: list[UUID] = []  # whose status was set: the read caches hear of it
 
     async def named(self, user_id: UUID, name: str, now: datetime) -> None:
         await self._upsert(user_id, {"name": name, "updated_at": now}, status="active")
 
     async def set_status(self, user_id: UUID, status: PersonStatus, now: datetime) -> None:
+        self.changed.append(user_id)
         values: dict[str, Any] = {"status": status.value, "updated_at": now}
         if status is PersonStatus.DELETED:
             values["name"] = DELETED_NAME

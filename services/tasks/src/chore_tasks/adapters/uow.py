@@ -27,11 +27,13 @@ from chore_tasks.adapters.repository import (
 from chore_tasks.domain.events import DomainEvent, TaskEvent
 
 TasksChanged = Callable[[list[tuple[UUID, int]]], Awaitable[None]]
+PeopleChanged = Callable[[list[UUID]], Awaitable[None]]
 
 
 class TasksUnitOfWork(UnitOfWork):
     """`on_tasks_changed` hears `(task_id, version)` of every task this unit of work changed,
-    after the commit and before `commit()` returns (so before the HTTP response)."""
+    and `on_people_changed` the ids of the people whose account status it set, after the
+    commit and before `commit()` returns (so before the HTTP response)."""
 
     tasks: TaskRepository
     offers: OfferRepository
@@ -52,9 +54,11 @@ class TasksUnitOfWork(UnitOfWork):
         wake_relay: Callable[[], None] | None = None,
         relay: RelayHandoff | None = None,
         on_tasks_changed: TasksChanged | None = None,
+        on_people_changed: PeopleChanged | None = None,
     ) -> None:
         super().__init__(engine, producer=producer, wake_relay=wake_relay, relay=relay)
         self._on_tasks_changed = on_tasks_changed
+        self._on_people_changed = on_people_changed
         self._changed: list[tuple[UUID, int]] = []
 
     async def __aenter__(self) -> Self:
@@ -81,6 +85,9 @@ class TasksUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         changed, self._changed = self._changed, []
+        people, self.people.changed = self.people.changed, []
         await super().commit()
         if changed and self._on_tasks_changed is not None:
             await self._on_tasks_changed(changed)
+        if people and self._on_people_changed is not None:
+            await self._on_people_changed(people)

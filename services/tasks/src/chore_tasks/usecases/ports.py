@@ -236,10 +236,18 @@ class JobRepository(Protocol):
 
 
 class TaskReadCache(Protocol):
-    """Recently read tasks; `get` never returns a version older than one it was told of."""
+    """Recently read tasks; `get` never returns a version older than one it was told of.
+    And their owners' account statuses: `person_status` never returns one that was dropped
+    (changed) after it was read from the database."""
 
     def get(self, task_id: UUID) -> Task | None: ...
     def put(self, task: Task) -> None: ...
+    def person_status(self, user_id: UUID) -> PersonStatus | None: ...
+    def people_generation(self) -> int:
+        """Taken before a status is read from the database, for `put_person_status`."""
+        ...
+
+    def put_person_status(self, user_id: UUID, status: PersonStatus, generation: int) -> None: ...
 
 
 class NewTasks(Protocol):

@@ -11,13 +11,7 @@ from chore_tasks.domain.errors import OfferNotFound
 from chore_tasks.domain.jobs import RetryPolicy
 from chore_tasks.domain.model import Action, Task
 from chore_tasks.domain.people import PersonStatus
-from chore_tasks.usecases.access import (
-    check_if_match,
-    check_limit,
-    owner_status,
-    save_task,
-    visible_task,
-)
+from chore_tasks.usecases.access import check_if_match, check_limit, save_task, visible_task
 from chore_tasks.usecases.commands import (
     AssignTask,
     BrowseTasks,
@@ -65,12 +59,10 @@ async def get_task(
 ) -> Task:
     """One task the actor may see; from `cache` when it holds it and no query is needed."""
     task = cache.get(cmd.task_id) if cache is not None else None
-    if task is not None and not policies.needs_offer_lookup(task, cmd.actor):
-        # The owner's status is not cached: a ban must hide the task at once on every replica.
+    if cache is not None and task is not None and not policies.needs_offer_lookup(task, cmd.actor):
         status = PersonStatus.ACTIVE
         if policies.needs_owner_status(task, cmd.actor):
-            async with uow:
-                status = await owner_status(uow, task, cmd.actor)
+            status = await _cached_owner_status(uow, cache, task)
         policies.ensure_visible(task, cmd.actor, owner_status=status)
         return task
     async with uow:
@@ -78,6 +70,19 @@ async def get_task(
     if cache is not None:
         cache.put(task)
     return task
+
+
+async def _cached_owner_status(
+    uow: TasksUnitOfWork, cache: TaskReadCache, task: Task
+) -> PersonStatus:
+    """The owner's account status from `cache`, else from the database (then cached)."""
+    status = cache.person_status(task.owner_id)
+    if status is None:
+        generation = cache.people_generation()
+        async with uow:
+            status = await uow.people.status(task.owner_id)
+        cache.put_person_status(task.owner_id, status, generation)
+    return status
 
 
 async def browse_tasks(uow: TasksUnitOfWork, cmd: BrowseTasks, now: datetime) -> SearchPage:
