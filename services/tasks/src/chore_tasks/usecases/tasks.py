@@ -57,7 +57,8 @@ async def create_task(
 async def get_task(
     uow: TasksUnitOfWork, cmd: GetTask, now: datetime, *, cache: TaskReadCache | None = None
 ) -> Task:
-    """One task the actor may see; from `cache` when it holds it and no query is needed."""
+    """One task the actor may see; from `cache` when it holds it and no query is needed (nor
+    one of the owner's status beyond the first: the cache keeps that too)."""
     task = cache.get(cmd.task_id) if cache is not None else None
     if cache is not None and task is not None and not policies.needs_offer_lookup(task, cmd.actor):
         status = PersonStatus.ACTIVE
