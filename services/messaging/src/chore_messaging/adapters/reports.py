@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.errors import Conflict
 from chore_common.paging import Page, PageKey
+from chore_common.reports.rules import ReportStatus
 from chore_messaging.adapters.repository import _message
 from chore_messaging.adapters.tables import MESSAGES, REPORTS
 from chore_messaging.domain.model import Message
-from chore_messaging.domain.reports import Report, ReportStatus
+from chore_messaging.domain.reports import Report
 
 CLOSED = (ReportStatus.DISMISSED.value, ReportStatus.RESOLVED.value)
 

@@ -12,6 +12,7 @@ from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import next_cursor, page_key
 from chore_common.http.requests import path_id
 from chore_common.http.validation import json_response, parse_body, parse_query
+from chore_common.reports.rules import ReportAction
 from chore_messaging.api.schemas import (
     ReportIn,
     ReportNoteIn,
@@ -20,7 +21,6 @@ from chore_messaging.api.schemas import (
     ReportQuery,
 )
 from chore_messaging.domain.errors import ConversationNotFound, MessageNotFound, ReportNotFound
-from chore_messaging.domain.reports import ReportAction
 from chore_messaging.keys import UOW
 from chore_messaging.usecases import reports
 

@@ -11,9 +11,10 @@ from uuid import UUID, uuid4
 
 from chore_common.errors import Forbidden
 from chore_common.paging import Page, PageKey
+from chore_common.reports.rules import InvalidReportTransition, ReportAction
 from chore_messaging.domain import reports
 from chore_messaging.domain.errors import ConversationNotFound, MessageNotFound, ReportNotFound
-from chore_messaging.domain.reports import Report, ReportAction
+from chore_messaging.domain.reports import Report
 from chore_messaging.usecases.ports import MessagingUnitOfWork
 
 
@@ -72,6 +73,6 @@ async def close_report(
             raise ReportNotFound(f"no report {report_id}")
         closed = reports.close_report(found, action, by=admin_id, note=note, now=now)
         if not await uow.reports.close(closed):
-            raise reports.InvalidReportTransition(closed.status, action)
+            raise InvalidReportTransition(closed.status, action)
         await uow.commit()
     return closed

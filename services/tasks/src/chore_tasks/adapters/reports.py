@@ -10,9 +10,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.paging import Page
+from chore_common.reports.rules import ReportStatus
 from chore_tasks.adapters.repository import _insert_unique, _keyset, _ordered, _page
 from chore_tasks.adapters.tables import REPORTS
-from chore_tasks.domain.reports import Report, ReportStatus, ReportTarget
+from chore_tasks.domain.reports import Report, ReportTarget
 from chore_tasks.usecases.ports import ReportFilter
 
 CLOSED = (ReportStatus.DISMISSED.value, ReportStatus.RESOLVED.value)

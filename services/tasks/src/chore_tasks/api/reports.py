@@ -11,10 +11,10 @@ from chore_common.http.openapi import ApiRoutes
 from chore_common.http.pagination import next_cursor, page_key
 from chore_common.http.requests import path_id
 from chore_common.http.validation import json_response, parse_body, parse_query
+from chore_common.reports.rules import ReportAction
 from chore_tasks.api.requests import actor
 from chore_tasks.api.schemas import ReportIn, ReportNoteIn, ReportOut, ReportPage, ReportQuery
 from chore_tasks.domain.errors import OfferNotFound, ReportNotFound, TaskNotFound
-from chore_tasks.domain.reports import ReportAction
 from chore_tasks.keys import UOW
 from chore_tasks.usecases import reports
 
