@@ -183,7 +183,8 @@ class RunningPlatform(StackProcess):
         return [n for n in names if n == service or re.fullmatch(rf"{service}-\d+", n)]
 
 
-def _drop_pg_databases(names: list[str]) -> None:
+def drop_pg_databases(names: list[str]) -> None:
+    """Drop a platform's PostgreSQL databases (they outlive it): from sync code or a test's."""
     import asyncpg
 
     async def drop() -> None:
@@ -213,7 +214,7 @@ def launch_platform(
     finally:
         running.stop()
         if backend == "postgres":
-            _drop_pg_databases([f"{prefix}{name}" for name in SERVICES_WITH_DB])
+            drop_pg_databases([f"{prefix}{name}" for name in SERVICES_WITH_DB])
 
 
 async def chat_between(api: Any, tag: str) -> tuple[Any, Any, str, str]:

@@ -26,7 +26,7 @@ from typing import Any
 import nats
 import pytest
 import yaml
-from system.helpers import StackProcess
+from system.helpers import StackProcess, drop_pg_databases
 
 from chore_common.testing.databases import PG_ADMIN_URL
 
@@ -82,20 +82,6 @@ async def jetstream_answers(url: str) -> bool:
         await nc.close()
 
 
-def _drop_pg_databases(names: list[str]) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            for name in names:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
-
-
 @contextmanager
 def running(
     tmp_path: Path, db_backend: str, *args: str, session: bool = False
@@ -107,7 +93,7 @@ def running(
     finally:
         supervisor.stop()
         if db_backend == "postgres":
-            _drop_pg_databases([f"{prefix}{name}" for name in ("auth", "tasks", "messaging")])
+            drop_pg_databases([f"{prefix}{name}" for name in ("auth", "tasks", "messaging")])
 
 
 @pytest.fixture
