@@ -144,6 +144,23 @@ def jwks_issuer() -> Iterator[Any]:
         httpd.server_close()
 
 
+@contextmanager
+def messaging_base() -> Iterator[tuple[Any, Any, str]]:
+    """What every messaging bench starts from, in a temporary directory: NATS, the token
+    issuer, and messaging's SQLite database, migrated. Yields (nats, issuer, database_url)."""
+    from chore_common.testing.nats import NatsServer
+    from chore_messaging.app import migrate
+    from chore_messaging.settings import MessagingSettings
+
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        nats = NatsServer(Path(tmp) / "nats").start()
+        stack.callback(nats.stop)
+        issuer = stack.enter_context(jwks_issuer())
+        database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'messaging.sqlite'}"
+        migrate(MessagingSettings(database_url=database_url, var_dir=Path(tmp)))
+        yield nats, issuer, database_url
+
+
 # -- servers: the service, a bare broadcast, a bare NATS relay; each pinned to core 0 --------
 
 
@@ -718,16 +735,7 @@ class Stack:
 @contextmanager
 def stack() -> Iterator[Stack]:
     """NATS, the token issuer, SQLite, two replicas and three bare servers; two conversations."""
-    from chore_common.testing.nats import NatsServer
-    from chore_messaging.app import migrate
-    from chore_messaging.settings import MessagingSettings
-
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        nats = NatsServer(Path(tmp) / "nats").start()
-        stack.callback(nats.stop)
-        issuer = stack.enter_context(jwks_issuer())
-        database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'messaging.sqlite'}"
-        migrate(MessagingSettings(database_url=database_url, var_dir=Path(tmp)))
+    with messaging_base() as (nats, issuer, database_url), ExitStack() as stack:
         service = ["serve", database_url, nats.url, issuer.jwks_url]
         a, b, broadcast, relay_a, relay_b = stack.enter_context(
             servers(

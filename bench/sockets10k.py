@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ from bench.messaging import (
     _pin,
     _wait_ready,
     fanout_side,
-    jwks_issuer,
+    messaging_base,
     open_conversations,
     serve_bare,
 )
@@ -280,16 +280,7 @@ class Base:
 @contextmanager
 def base() -> Iterator[Base]:
     """NATS, the token issuer, SQLite migrated, one conversation (opened by its event)."""
-    from chore_common.testing.nats import NatsServer
-    from chore_messaging.app import migrate
-    from chore_messaging.settings import MessagingSettings
-
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        nats = NatsServer(Path(tmp) / "nats").start()
-        stack.callback(nats.stop)
-        issuer = stack.enter_context(jwks_issuer())
-        database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'messaging.sqlite'}"
-        migrate(MessagingSettings(database_url=database_url, var_dir=Path(tmp)))
+    with messaging_base() as (nats, issuer, database_url):
         owner, tasker = issuer.user("client"), issuer.user("tasker")
         with replica(database_url, nats.url, issuer.jwks_url) as service:
             (cid,) = asyncio.run(open_conversations(nats.url, service.url, [(owner, tasker)]))

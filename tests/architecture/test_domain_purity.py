@@ -1,4 +1,5 @@
-"""Domain code imports the standard library, the kit's errors and contracts, its own domain.
+"""Domain code imports the standard library, the kit's errors, contracts and report rules, its
+own domain.
 
 import-linter forbids the big ones by name (aiohttp, SQLAlchemy, NATS, OpenTelemetry...);
 this test is the allow-list behind it, so a module added to the kit later is refused
@@ -15,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "tasks", "messaging", "gateway")
-KIT_ALLOWED = ("chore_common.errors", "chore_common.contracts")
+KIT_ALLOWED = ("chore_common.errors", "chore_common.contracts", "chore_common.reports.rules")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -56,4 +57,6 @@ def test_the_allow_list_refuses_the_kit_s_infrastructure() -> None:
     assert not allowed("opentelemetry.trace", "tasks")
     assert not allowed("chore_auth.domain.model", "tasks")
     assert allowed("chore_common.errors", "tasks")
+    assert allowed("chore_common.reports.rules", "tasks")
+    assert not allowed("chore_common.reports.routes", "tasks")
     assert allowed("dataclasses", "tasks")

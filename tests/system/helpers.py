@@ -16,11 +16,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
 from chore_common.testing.databases import PG_ADMIN_URL
 
@@ -54,41 +54,34 @@ def _load_tool(name: str) -> ModuleType:
 demo = _load_tool("demo")
 
 
-class RunningPlatform:
-    """tools/stack.py as a child process: its printed lines, its state file, its children."""
+class StackProcess:
+    """tools/stack.py as a child process: its printed lines, collected by a thread of their
+    own (so the child never blocks on a full pipe while a test waits for a line), and its
+    state file. The system tests' platform and tests/tools/test_stack.py's supervisor."""
 
     def __init__(
-        self,
-        var_dir: Path,
-        backend: str,
-        replicas: int,
-        pg_prefix: str,
-        env: Mapping[str, str] | None = None,
+        self, var_dir: Path, args: Sequence[str], env: Mapping[str, str], *, session: bool = False
     ) -> None:
-        self.var_dir, self.backend, self.pg_prefix = var_dir, backend, pg_prefix
-        env = {**os.environ, "PG_URL": PG_ADMIN_URL, "NO_COLOR": "1", **PLATFORM_ENV, **(env or {})}
-        for name in ("NATS", *(s.upper() for s in (*SERVICES_WITH_DB, "gateway"))):
-            env.pop(f"{name}_PORT", None)
-        self.started = time.monotonic()
+        """`session`: in a process group of its own, as a shell runs it in a terminal."""
+        self.var_dir = var_dir
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "tools" / "stack.py"), "--var-dir", str(var_dir),
-             "--any-port", "--replicas", str(replicas), "--database", backend,
-             "--pg-prefix", pg_prefix],
+             "--any-port", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=env,
+            env=dict(env),
             cwd=ROOT,
+            start_new_session=session,
         )  # fmt: skip
+        assert self.proc.stdout is not None
         self.lines: list[str] = []
         self.ended = False
         self._seen = threading.Condition()
-        self.ready_after_s = 0.0
-        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
+    def _read(self, output: IO[str]) -> None:
+        for line in output:
             with self._seen:
                 self.lines.append(line.rstrip("\n"))
                 self._seen.notify_all()
@@ -101,6 +94,7 @@ class RunningPlatform:
             return "\n".join(self.lines[-n:])
 
     def wait_for_line(self, pattern: str, timeout: float, after: int = 0) -> re.Match[str]:
+        """The first printed line (from index `after`) matching `pattern`."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
         with self._seen:
@@ -112,6 +106,39 @@ class RunningPlatform:
                 if left <= 0 or self.ended:
                     raise AssertionError(f"no line matching {pattern!r}:\n{self.tail()}")
                 self._seen.wait(min(left, 0.5))
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.var_dir / "platform.json").read_text())  # type: ignore[no-any-return]
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+class RunningPlatform(StackProcess):
+    """tools/stack.py as a child process: its printed lines, its state file, its children."""
+
+    def __init__(
+        self,
+        var_dir: Path,
+        backend: str,
+        replicas: int,
+        pg_prefix: str,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.backend, self.pg_prefix = backend, pg_prefix
+        env = {**os.environ, "PG_URL": PG_ADMIN_URL, "NO_COLOR": "1", **PLATFORM_ENV, **(env or {})}
+        for name in ("NATS", *(s.upper() for s in (*SERVICES_WITH_DB, "gateway"))):
+            env.pop(f"{name}_PORT", None)
+        self.started = time.monotonic()
+        args = ["--replicas", str(replicas), "--database", backend, "--pg-prefix", pg_prefix]
+        super().__init__(var_dir, args, env)
+        self.ready_after_s = 0.0
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """The gateway's /readyz answers 200: every upstream pool can serve."""
@@ -129,9 +156,6 @@ class RunningPlatform:
                 return int(response.status) == 200
         except (OSError, urllib.error.URLError):
             return False
-
-    def state(self) -> dict[str, Any]:
-        return json.loads((self.var_dir / "platform.json").read_text())  # type: ignore[no-any-return]
 
     @property
     def url(self) -> str:
@@ -158,17 +182,9 @@ class RunningPlatform:
         names = self.state()["pids"]
         return [n for n in names if n == service or re.fullmatch(rf"{service}-\d+", n)]
 
-    def stop(self, timeout: float = 60.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
 
-
-def _drop_pg_databases(names: list[str]) -> None:
+def drop_pg_databases(names: list[str]) -> None:
+    """Drop a platform's PostgreSQL databases (they outlive it): from sync code or a test's."""
     import asyncpg
 
     async def drop() -> None:
@@ -198,7 +214,7 @@ def launch_platform(
     finally:
         running.stop()
         if backend == "postgres":
-            _drop_pg_databases([f"{prefix}{name}" for name in SERVICES_WITH_DB])
+            drop_pg_databases([f"{prefix}{name}" for name in SERVICES_WITH_DB])
 
 
 async def chat_between(api: Any, tag: str) -> tuple[Any, Any, str, str]:

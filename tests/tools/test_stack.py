@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -27,6 +26,7 @@ from typing import Any
 import nats
 import pytest
 import yaml
+from system.helpers import StackProcess, drop_pg_databases
 
 from chore_common.testing.databases import PG_ADMIN_URL
 
@@ -36,70 +36,23 @@ START_TIMEOUT_S = 120.0
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 
 
-class Supervisor:
-    """tools/stack.py as a child process, with its output collected line by line."""
+class Supervisor(StackProcess):
+    """tools/stack.py as a user runs it: no knobs of the system tests' platform."""
 
     def __init__(
         self, var_dir: Path, backend: str, pg_prefix: str, *args: str, session: bool = False
     ) -> None:
         """`session`: in a process group of its own, as a shell runs it in a terminal."""
-        self.var_dir = var_dir
         self.pg_prefix = pg_prefix
         env = {**os.environ, "PG_URL": PG_ADMIN_URL, "NO_COLOR": "1"}
         env.pop("NATS_PORT", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tools" / "stack.py"), "--var-dir", str(var_dir),
-             "--any-port", "--database", backend, "--pg-prefix", pg_prefix, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            start_new_session=session,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        self.ended = False
-        self._seen = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._seen:
-                self.lines.append(line.rstrip("\n"))
-                self._seen.notify_all()
-        with self._seen:
-            self.ended = True
-            self._seen.notify_all()
+        args = ("--database", backend, "--pg-prefix", pg_prefix, *args)
+        super().__init__(var_dir, args, env, session=session)
 
     def wait_for(
         self, pattern: str, timeout: float = START_TIMEOUT_S, after: int = 0
     ) -> re.Match[str]:
-        """The first printed line (from index `after`) matching `pattern`."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._seen:
-            while True:
-                for line in self.lines[after:]:
-                    if match := regex.search(line):
-                        return match
-                left = deadline - time.monotonic()
-                if left <= 0 or self.ended:
-                    tail = "\n".join(self.lines[-40:])
-                    raise AssertionError(f"no line matching {pattern!r}; output ended:\n{tail}")
-                self._seen.wait(min(left, 0.5))
-
-    def state(self) -> dict[str, Any]:
-        return json.loads((self.var_dir / "platform.json").read_text())  # type: ignore[no-any-return]
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return self.wait_for_line(pattern, timeout, after)
 
 
 def alive(pid: int) -> bool:
@@ -129,20 +82,6 @@ async def jetstream_answers(url: str) -> bool:
         await nc.close()
 
 
-def _drop_pg_databases(names: list[str]) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            for name in names:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
-
-
 @contextmanager
 def running(
     tmp_path: Path, db_backend: str, *args: str, session: bool = False
@@ -154,7 +93,7 @@ def running(
     finally:
         supervisor.stop()
         if db_backend == "postgres":
-            _drop_pg_databases([f"{prefix}{name}" for name in ("auth", "tasks", "messaging")])
+            drop_pg_databases([f"{prefix}{name}" for name in ("auth", "tasks", "messaging")])
 
 
 @pytest.fixture

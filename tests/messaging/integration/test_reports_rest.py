@@ -5,6 +5,7 @@ holds the body as reported, and an admin dismisses or resolves each report once.
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -80,8 +81,16 @@ async def test_a_participant_reports_a_message_and_an_admin_answers_it_once(
     resp = await messaging.post(f"{close}/dismiss", json={"note": "Heated, not a threat"},
                                 headers=admin.headers)  # fmt: skip
     assert resp.status == 200, await resp.text()
-    assert (await resp.json())["status"] == "dismissed"
+    answered = await resp.json()
+    assert (answered["status"], answered["note"]) == ("dismissed", "Heated, not a threat")
+    assert answered["closed_by"] == str(admin.id)
     second = await messaging.post(f"{close}/resolve", json={"note": "n"}, headers=admin.headers)
     assert second.status == 409
+    assert (await second.json())["code"] == "invalid_transition"
+    for unknown in (uuid4(), "not-an-id"):
+        missing = await messaging.post(f"/messaging/admin/reports/{unknown}/resolve",
+                                       json={"note": "n"}, headers=admin.headers)  # fmt: skip
+        assert missing.status == 404
+        assert (await missing.json())["code"] == "report_not_found"
     assert await queue(messaging, admin) == []
     assert [r["status"] for r in await queue(messaging, admin, "closed")] == ["dismissed"]

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.errors import Conflict
 from chore_common.paging import Page, PageKey
+from chore_common.reports.rules import ReportStatus
+from chore_common.reports.storage import save_answer
 from chore_messaging.adapters.repository import _message
 from chore_messaging.adapters.tables import MESSAGES, REPORTS
 from chore_messaging.domain.model import Message
-from chore_messaging.domain.reports import Report, ReportStatus
+from chore_messaging.domain.reports import Report
 
 CLOSED = (ReportStatus.DISMISSED.value, ReportStatus.RESOLVED.value)
 
@@ -63,17 +65,7 @@ class ReportRepository:
 
     async def close(self, report: Report) -> bool:
         """Save an open report's answer; False when another admin answered it first."""
-        stmt = (
-            update(REPORTS)
-            .where(REPORTS.c.id == report.id, REPORTS.c.status == ReportStatus.OPEN.value)
-            .values(
-                status=report.status.value,
-                note=report.note,
-                closed_by=report.closed_by,
-                closed_at=report.closed_at,
-            )
-        )
-        return (await self.conn.execute(stmt)).rowcount == 1
+        return await save_answer(self.conn, REPORTS, report)
 
     async def list(self, *, closed: bool, limit: int, after: PageKey | None) -> Page[Report]:
         """Oldest first: the queue is worked from its front."""

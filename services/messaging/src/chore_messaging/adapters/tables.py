@@ -20,13 +20,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
-    text,
 )
 
 from chore_common.db import new_metadata
 from chore_common.db.types import UtcDateTime
 from chore_common.inbox import add_inbox_table
 from chore_common.outbox.table import add_outbox_table
+from chore_common.reports.storage import add_reports_table
 
 TS = UtcDateTime
 
@@ -109,32 +109,12 @@ NOTIFICATION_SETTINGS = Table(
 )
 
 # Users' reports of a message (domain/reports.py), with a copy of its body.
-REPORTS = Table(
-    "message_reports",
+REPORTS = add_reports_table(
     metadata,
-    Column("id", Uuid, primary_key=True),
+    "message_reports",
     Column("conversation_id", Uuid, nullable=False),
     Column("message_id", Uuid, nullable=False),
-    Column("reporter_id", Uuid, nullable=False),
-    Column("subject_id", Uuid, nullable=False),
-    Column("reason", String(500), nullable=False),
-    Column("content", Text, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("note", String(500), nullable=True),
-    Column("closed_by", Uuid, nullable=True),
-    Column("closed_at", TS, nullable=True),
-    Column("created_at", TS, nullable=False),
-    # The admin's queue: open (or answered) reports, oldest first.
-    Index("ix_message_reports_status_created", "status", "created_at", "id"),
-    # One open report per reporter and message, even when two requests race past the check.
-    Index(
-        "uq_message_reports_open_per_reporter",
-        "reporter_id",
-        "message_id",
-        unique=True,
-        postgresql_where=text("status = 'open'"),
-        sqlite_where=text("status = 'open'"),
-    ),
+    reported="message_id",
 )
 
 

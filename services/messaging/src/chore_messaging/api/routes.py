@@ -13,5 +13,6 @@ ROUTES: tuple[ApiRoutes | web.RouteTableDef, ...] = (
     preferences.routes,
     exports.routes,
     reports.routes,
+    reports.admin_routes,
     ws.routes,
 )

@@ -208,10 +208,6 @@ class ReportIn(StrictModel):
     reason: Text = Field(min_length=1, max_length=500, description="what is wrong with it")
 
 
-class ReportNoteIn(StrictModel):
-    note: Text = Field(min_length=1, max_length=500, description="what was found or done")
-
-
 class ReportOut(OutModel):
     id: UUID
     target: Literal["message"] = "message"

@@ -2,47 +2,22 @@
 
 Only a participant of the conversation reports one of its messages, and only one the other
 participant sent. A report keeps a copy of the message's body, so the admins' queue shows
-what was reported. Moves are a table: an open report is dismissed (nothing wrong) or
-resolved (acted on), each once, by an admin with a note.
+what was reported. The admin's answer follows the kit's rules (`chore_common.reports.rules`):
+an open report is dismissed (nothing wrong) or resolved (acted on), once, with a note.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Final
 from uuid import UUID
 
-from chore_common.errors import Conflict, Forbidden, InvalidInput
+from chore_common.errors import Forbidden, InvalidInput
+from chore_common.reports.rules import NOTE_MAX, ReportAction, ReportStatus, answer
 from chore_messaging.domain.model import Message
 
 REASON_MAX: Final = 500
-NOTE_MAX: Final = 500
-
-
-class ReportStatus(StrEnum):
-    OPEN = "open"
-    DISMISSED = "dismissed"
-    RESOLVED = "resolved"
-
-
-class ReportAction(StrEnum):
-    DISMISS = "dismiss"
-    RESOLVE = "resolve"
-
-
-MOVES: Final[dict[tuple[ReportStatus, ReportAction], ReportStatus]] = {
-    (ReportStatus.OPEN, ReportAction.DISMISS): ReportStatus.DISMISSED,
-    (ReportStatus.OPEN, ReportAction.RESOLVE): ReportStatus.RESOLVED,
-}
-
-
-class InvalidReportTransition(
-    Conflict, code="invalid_transition", title="Invalid state transition"
-):
-    def __init__(self, status: ReportStatus, action: ReportAction) -> None:
-        super().__init__(f"cannot {action.value} a report that is {status.value}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,7 +69,5 @@ def close_report(
 ) -> Report:
     """The admin's answer (the caller checked the role); an answered report is 409."""
     note = _text("note", note, NOTE_MAX)
-    status = MOVES.get((report.status, action))
-    if status is None:
-        raise InvalidReportTransition(report.status, action)
+    status = answer(report.status, action)
     return replace(report, status=status, note=note, closed_by=by, closed_at=now)

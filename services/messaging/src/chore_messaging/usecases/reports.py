@@ -11,10 +11,11 @@ from uuid import UUID, uuid4
 
 from chore_common.errors import Forbidden
 from chore_common.paging import Page, PageKey
+from chore_common.reports.rules import InvalidReportTransition, ReportAction
 from chore_messaging.domain import reports
 from chore_messaging.domain.errors import ConversationNotFound, MessageNotFound, ReportNotFound
-from chore_messaging.domain.reports import Report, ReportAction
-from chore_messaging.usecases.ports import MessagingUnitOfWork
+from chore_messaging.domain.reports import Report
+from chore_messaging.usecases.ports import Caller, MessagingUnitOfWork
 
 
 async def report_message(
@@ -41,23 +42,22 @@ async def report_message(
     return filed
 
 
-def _ensure_admin(role: str) -> None:
-    if role != "admin":
+def _ensure_admin(caller: Caller) -> None:
+    if caller.role != "admin":
         raise Forbidden("admins only", code="role_forbidden")
 
 
 async def list_reports(
-    uow: MessagingUnitOfWork, role: str, *, closed: bool, limit: int, after: PageKey | None
+    uow: MessagingUnitOfWork, caller: Caller, *, closed: bool, limit: int, after: PageKey | None
 ) -> Page[Report]:
-    _ensure_admin(role)
+    _ensure_admin(caller)
     async with uow:
         return await uow.reports.list(closed=closed, limit=limit, after=after)
 
 
 async def close_report(
     uow: MessagingUnitOfWork,
-    admin_id: UUID,
-    role: str,
+    caller: Caller,
     report_id: UUID,
     action: ReportAction,
     *,
@@ -65,13 +65,13 @@ async def close_report(
     now: datetime,
 ) -> Report:
     """Dismiss or resolve an open report (admins); a second answer is 409."""
-    _ensure_admin(role)
+    _ensure_admin(caller)
     async with uow:
         found = await uow.reports.get(report_id)
         if found is None:
             raise ReportNotFound(f"no report {report_id}")
-        closed = reports.close_report(found, action, by=admin_id, note=note, now=now)
+        closed = reports.close_report(found, action, by=caller.user_id, note=note, now=now)
         if not await uow.reports.close(closed):
-            raise reports.InvalidReportTransition(closed.status, action)
+            raise InvalidReportTransition(closed.status, action)
         await uow.commit()
     return closed

@@ -6,13 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chore_common.paging import Page
+from chore_common.reports.rules import ReportStatus
+from chore_common.reports.storage import save_answer
 from chore_tasks.adapters.repository import _insert_unique, _keyset, _ordered, _page
 from chore_tasks.adapters.tables import REPORTS
-from chore_tasks.domain.reports import Report, ReportStatus, ReportTarget
+from chore_tasks.domain.reports import Report, ReportTarget
 from chore_tasks.usecases.ports import ReportFilter
 
 CLOSED = (ReportStatus.DISMISSED.value, ReportStatus.RESOLVED.value)
@@ -52,18 +54,7 @@ class ReportRepository:
         )
 
     async def close(self, report: Report) -> bool:
-        # Only an open report takes an answer: of two admins answering at once, one wins.
-        stmt = (
-            update(REPORTS)
-            .where(REPORTS.c.id == report.id, REPORTS.c.status == ReportStatus.OPEN.value)
-            .values(
-                status=report.status.value,
-                note=report.note,
-                closed_by=report.closed_by,
-                closed_at=report.closed_at,
-            )
-        )
-        return (await self.conn.execute(stmt)).rowcount == 1
+        return await save_answer(self.conn, REPORTS, report)
 
     async def list(self, query: ReportFilter) -> Page[Report]:
         state = (

@@ -29,6 +29,7 @@ from chore_common.db.types import UtcDateTime
 from chore_common.idempotency.table import add_idempotency_table
 from chore_common.inbox import add_inbox_table
 from chore_common.outbox.table import add_outbox_table
+from chore_common.reports.storage import add_reports_table
 
 TS = UtcDateTime
 
@@ -176,33 +177,13 @@ DISPUTES = Table(
 )
 
 # Users' reports of a task or an offer (domain/reports.py), with a copy of what was reported.
-REPORTS = Table(
-    "reports",
+REPORTS = add_reports_table(
     metadata,
-    Column("id", Uuid, primary_key=True),
+    "reports",
     Column("target", String(16), nullable=False),
     Column("target_id", Uuid, nullable=False),
     Column("task_id", Uuid, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
-    Column("reporter_id", Uuid, nullable=False),
-    Column("subject_id", Uuid, nullable=False),
-    Column("reason", String(500), nullable=False),
-    Column("content", Text, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("note", String(500), nullable=True),
-    Column("closed_by", Uuid, nullable=True),
-    Column("closed_at", TS, nullable=True),
-    Column("created_at", TS, nullable=False),
-    # The admin's queue: open (or answered) reports, oldest first.
-    Index("ix_reports_status_created", "status", "created_at", "id"),
-    # One open report per reporter and object, even when two requests race past the check.
-    Index(
-        "uq_reports_open_per_reporter",
-        "reporter_id",
-        "target_id",
-        unique=True,
-        postgresql_where=text("status = 'open'"),
-        sqlite_where=text("status = 'open'"),
-    ),
+    reported="target_id",
 )
 
 JOBS = Table(

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from html import escape
 
-from chore_tasks.domain.reports import NOTE_MAX, Report
+from chore_common.reports.rules import NOTE_MAX
+from chore_tasks.domain.reports import Report
 
 HEAD = (
     "<thead><tr><th>Reported</th><th>Content</th><th>Author</th><th>Reporter</th>"

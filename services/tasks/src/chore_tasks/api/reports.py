@@ -1,20 +1,19 @@
 """Reports: `POST /tasks/{task_id}/report` and `POST /tasks/{task_id}/offers/{offer_id}/report`
-(anyone who can see it), and the admins' queue `/tasks/admin/reports`."""
+(anyone who can see it), and the admins' queue `/tasks/admin/reports` (the kit's routes,
+`chore_common.reports.routes`)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from chore_common.auth.principal import requires
 from chore_common.clock import utcnow
 from chore_common.http.openapi import ApiRoutes
-from chore_common.http.pagination import next_cursor, page_key
 from chore_common.http.requests import path_id
-from chore_common.http.validation import json_response, parse_body, parse_query
+from chore_common.http.validation import json_response, parse_body
+from chore_common.reports.routes import admin_report_routes
 from chore_tasks.api.requests import actor
-from chore_tasks.api.schemas import ReportIn, ReportNoteIn, ReportOut, ReportPage, ReportQuery
+from chore_tasks.api.schemas import ReportIn, ReportOut, ReportPage, ReportQuery
 from chore_tasks.domain.errors import OfferNotFound, ReportNotFound, TaskNotFound
-from chore_tasks.domain.reports import ReportAction
 from chore_tasks.keys import UOW
 from chore_tasks.usecases import reports
 
@@ -63,61 +62,16 @@ async def _report(request: web.Request, *, offer: bool) -> web.Response:
     return json_response(ReportOut.of(filed), status=201)
 
 
-@routes.get(
+admin_routes = admin_report_routes(
     "/tasks/admin/reports",
+    reports="Reports of tasks and offers",
+    report="report",
+    not_found=ReportNotFound,
     query=ReportQuery,
-    response=ReportPage,
-    tags=("admin",),
-    summary="Reports of tasks and offers, oldest first: open ones (the default) or answered "
-    "ones (admins)",
-    errors=(403,),
+    out=ReportOut,
+    page=ReportPage,
+    unit_of_work=lambda request: request.app[UOW](),
+    caller=actor,
+    list_reports=reports.list_reports,
+    close_report=reports.close_report,
 )
-@requires("admin")
-async def list_reports(request: web.Request) -> web.Response:
-    query = parse_query(request, ReportQuery)
-    page = await reports.list_reports(
-        request.app[UOW](),
-        actor(request),
-        closed=query.state == "closed",
-        limit=query.limit,
-        after=page_key(query.cursor),
-    )
-    out = ReportPage(
-        items=[ReportOut.of(r) for r in page.items], next_cursor=next_cursor(page.next_key)
-    )
-    return json_response(out)
-
-
-@routes.post(
-    "/tasks/admin/reports/{report_id}/dismiss",
-    body=ReportNoteIn,
-    response=ReportOut,
-    tags=("admin",),
-    summary="Dismiss an open report (nothing wrong), with a note (admins)",
-    errors=(403, 404, 409),
-)
-@requires("admin")
-async def dismiss_report(request: web.Request) -> web.Response:
-    return await _close(request, ReportAction.DISMISS)
-
-
-@routes.post(
-    "/tasks/admin/reports/{report_id}/resolve",
-    body=ReportNoteIn,
-    response=ReportOut,
-    tags=("admin",),
-    summary="Resolve an open report (acted on), with a note (admins)",
-    errors=(403, 404, 409),
-)
-@requires("admin")
-async def resolve_report(request: web.Request) -> web.Response:
-    return await _close(request, ReportAction.RESOLVE)
-
-
-async def _close(request: web.Request, action: ReportAction) -> web.Response:
-    report_id = path_id(request, "report_id", ReportNotFound)
-    body = await parse_body(request, ReportNoteIn)
-    closed = await reports.close_report(
-        request.app[UOW](), actor(request), report_id, action, note=body.note, now=utcnow()
-    )
-    return json_response(ReportOut.of(closed))

@@ -25,4 +25,5 @@ ROUTES: tuple[ApiRoutes, ...] = (
     reviews.routes,
     exports.routes,
     reports.routes,
+    reports.admin_routes,
 )

@@ -387,10 +387,6 @@ class ReportIn(StrictModel):
     reason: Text = Field(min_length=1, max_length=REASON_MAX, description="what is wrong with it")
 
 
-class ReportNoteIn(StrictModel):
-    note: Text = Field(min_length=1, max_length=NOTE_MAX, description="what was found or done")
-
-
 class ReportOut(OutModel):
     id: UUID
     target: Literal["task", "offer"]

@@ -1,8 +1,9 @@
 """Users' reports of a task or an offer, and the admin's answer to each (pure).
 
 A report keeps a copy of what it is about (`content`) as the reporter saw it, so an edit
-after the report cannot hide what was reported. Moves are a table: an open report is
-dismissed (nothing wrong) or resolved (acted on), each once, by an admin with a note.
+after the report cannot hide what was reported. The admin's answer follows the kit's rules
+(`chore_common.reports.rules`): an open report is dismissed (nothing wrong) or resolved
+(acted on), once, by an admin with a note.
 """
 
 from __future__ import annotations
@@ -13,41 +14,17 @@ from enum import StrEnum
 from typing import Final
 from uuid import UUID
 
-from chore_common.errors import Conflict, Forbidden
+from chore_common.errors import Forbidden
+from chore_common.reports.rules import NOTE_MAX, ReportAction, ReportStatus, answer
 from chore_tasks.domain.model import Actor, Offer, Task, require_text
 
 REASON_MAX: Final = 500
-NOTE_MAX: Final = 500
 CONTENT_MAX: Final = 12_000  # a task's title and description, or an offer's price and message
 
 
 class ReportTarget(StrEnum):
     TASK = "task"
     OFFER = "offer"
-
-
-class ReportStatus(StrEnum):
-    OPEN = "open"
-    DISMISSED = "dismissed"
-    RESOLVED = "resolved"
-
-
-class ReportAction(StrEnum):
-    DISMISS = "dismiss"
-    RESOLVE = "resolve"
-
-
-MOVES: Final[dict[tuple[ReportStatus, ReportAction], ReportStatus]] = {
-    (ReportStatus.OPEN, ReportAction.DISMISS): ReportStatus.DISMISSED,
-    (ReportStatus.OPEN, ReportAction.RESOLVE): ReportStatus.RESOLVED,
-}
-
-
-class InvalidReportTransition(
-    Conflict, code="invalid_transition", title="Invalid state transition"
-):
-    def __init__(self, status: ReportStatus, action: ReportAction) -> None:
-        super().__init__(f"cannot {action.value} a report that is {status.value}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,7 +87,5 @@ def close_report(
     if not by.is_admin:
         raise Forbidden("admins only", code="role_forbidden")
     require_text("note", note, max_len=NOTE_MAX)
-    status = MOVES.get((report.status, action))
-    if status is None:
-        raise InvalidReportTransition(report.status, action)
+    status = answer(report.status, action)
     return replace(report, status=status, note=note.strip(), closed_by=by.user_id, closed_at=now)

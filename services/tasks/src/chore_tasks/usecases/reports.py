@@ -10,10 +10,11 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from chore_common.paging import Page, PageKey
+from chore_common.reports.rules import InvalidReportTransition, ReportAction
 from chore_tasks.domain import policies, reports
 from chore_tasks.domain.errors import OfferNotFound, ReportNotFound
 from chore_tasks.domain.model import Actor, Offer, Task
-from chore_tasks.domain.reports import Report, ReportAction
+from chore_tasks.domain.reports import Report
 from chore_tasks.usecases.access import check_limit, task_offer, visible_task
 from chore_tasks.usecases.ports import ReportFilter, TasksUnitOfWork
 
@@ -73,6 +74,6 @@ async def close_report(
         closed = reports.close_report(found, action, by=actor, note=note, now=now)
         if not await uow.reports.close(closed):
             # Another admin answered it between our read and write.
-            raise reports.InvalidReportTransition(closed.status, action)
+            raise InvalidReportTransition(closed.status, action)
         await uow.commit()
     return closed
