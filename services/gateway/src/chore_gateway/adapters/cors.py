@@ -23,7 +23,7 @@ _UPSTREAM_CORS: Final = (
     "Access-Control-Allow-Credentials",
     "Access-Control-Expose-Headers",
 )
-PREFLIGHT: Final = "gateway.cors_preflight"  # marks the gateway's own preflight answers
+PREFLIGHT: Final = web.ResponseKey("gateway.cors_preflight", bool)  # the gateway's own preflights
 
 
 def response_hook(
