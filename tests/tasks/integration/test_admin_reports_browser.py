@@ -50,6 +50,10 @@ async def text(page: Page, selector: str) -> str:
 
 
 async def answer(page: Page, report_id: str, action: str, note: str) -> None:
+    # An answer reloads the queue: messaging's rows come back once fetched after the page.
+    await page.wait_for(
+        f"document.querySelector({row(report_id)!r}) !== null", what=f"report {report_id}"
+    )
     await page.fill(f"{row(report_id)} input.note", note)
     await page.click(f"{row(report_id)} button[data-report-action={action}]")
     await page.wait_for(
